@@ -1,0 +1,1 @@
+"""ABCI 2.0 server and the mpcvote application behind it."""
