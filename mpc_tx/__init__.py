@@ -1,0 +1,1 @@
+"""Transactions and their secrets: codec, keys, ballots, MPC programs, worker, CLI."""

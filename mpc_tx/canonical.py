@@ -1,0 +1,61 @@
+"""The one canonical encoding of everything mpcvote signs or hashes.
+
+Canonical JSON: UTF-8, object keys sorted, no insignificant white space, integers
+only (no floats), byte strings as lower-case hex. A decoder accepts a document
+only if re-encoding it gives back the same bytes, so every value has exactly one
+encoding and a signature or hash over it cannot be malleated.
+"""
+import json
+
+__all__ = ["CanonicalError", "encode", "decode"]
+
+
+class CanonicalError(ValueError):
+    """Bytes that are not the canonical encoding of a document."""
+
+
+def _check(value, depth=0):
+    if depth > 16:
+        raise CanonicalError("nested too deeply")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise CanonicalError("integer out of the 64-bit range")
+        return
+    if isinstance(value, float):
+        raise CanonicalError("floats are not allowed")
+    if isinstance(value, list):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalError("object keys must be strings")
+            _check(item, depth + 1)
+        return
+    raise CanonicalError(f"cannot encode a {type(value).__name__}")
+
+
+def encode(value) -> bytes:
+    """Return the canonical bytes of a JSON-compatible value."""
+    _check(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(data: bytes):
+    """Parse canonical bytes, rejecting any other encoding of the same value."""
+    try:
+        value = json.loads(data.decode("utf-8"), parse_float=_no_float, parse_constant=_no_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, CanonicalError):
+            raise
+        raise CanonicalError("not valid JSON") from None
+    if encode(value) != data:
+        raise CanonicalError("not in canonical form (sorted keys, no spaces, no duplicates)")
+    return value
+
+
+def _no_float(_text):
+    raise CanonicalError("floats are not allowed")
