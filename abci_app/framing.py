@@ -1,0 +1,58 @@
+"""ABCI wire framing: each message is prefixed by its length as an unsigned varint.
+
+(Tendermint 0.34 used a zig-zag signed varint; CometBFT 0.38 does not.)
+"""
+import asyncio
+
+__all__ = ["FrameError", "MAX_FRAME", "encode_varint", "frame", "read_frame"]
+
+# The node itself caps a block at consensus max_bytes (4 MiB in our genesis) and a
+# FinalizeBlock request holds one block; 64 MiB leaves room and still bounds memory.
+MAX_FRAME = 64 * 1024 * 1024
+
+
+class FrameError(Exception):
+    """A malformed frame: the connection cannot be resynchronised and is closed."""
+
+
+def encode_varint(n: int) -> bytes:
+    """Encode a non-negative integer as an unsigned LEB128 varint."""
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def frame(payload: bytes) -> bytes:
+    """Prefix a serialised message with its length."""
+    return encode_varint(len(payload)) + payload
+
+
+async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -> bytes | None:
+    """Read one whole message; None on a clean end of stream between messages."""
+    length = 0
+    shift = 0
+    for i in range(10):
+        byte = await reader.read(1)
+        if not byte:
+            if i == 0:
+                return None
+            raise FrameError("connection closed inside a length prefix")
+        b = byte[0]
+        length |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+        shift += 7
+    else:
+        raise FrameError("length prefix longer than 10 bytes")
+    if length > max_frame:
+        raise FrameError(f"frame of {length} bytes exceeds the {max_frame}-byte limit")
+    try:
+        return await reader.readexactly(length)
+    except asyncio.IncompleteReadError:
+        raise FrameError(f"connection closed inside a {length}-byte frame") from None

@@ -1,0 +1,113 @@
+"""Polls: creation, closing (early by the creator, or at the close height), deadlines."""
+import hashlib
+
+from mpc_tx.sharing import L
+
+from .codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR
+from .context import event
+from .state import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix)
+
+__all__ = ["create_poll", "close_poll", "load_open_poll", "process_due", "snapshot_validators"]
+
+
+def snapshot_validators(validators: list) -> list:
+    """Return the registry entries a poll keeps: what its MPC and attestations need."""
+    keep = ("index", "name", "power", "attest_key", "enc_key", "mpc_host", "mpc_port",
+            "mpc_ports", "tls_sha256")
+    return [{k: v[k] for k in keep} for v in validators]
+
+
+def create_poll(state, ctx, tx):
+    body, params = tx.body, ctx.params
+    if len(body["question"].encode()) > params["max_question_bytes"]:
+        raise TxError(BAD_POLL, f"question longer than {params['max_question_bytes']} bytes")
+    if any(len(o.encode()) > params["max_option_bytes"] for o in body["options"]):
+        raise TxError(BAD_POLL, f"an option is longer than {params['max_option_bytes']} bytes")
+    if not ctx.height < body["close_height"] <= ctx.height + params["max_poll_blocks"]:
+        raise TxError(BAD_POLL, f"close_height must be above the current height {ctx.height} "
+                                f"and at most {params['max_poll_blocks']} blocks ahead")
+    if body["max_ballots"] > params["max_ballots_limit"]:
+        raise TxError(BAD_POLL, f"max_ballots above the chain's limit of {params['max_ballots_limit']}")
+    if body["max_revotes"] > params["max_revotes_limit"]:
+        raise TxError(BAD_POLL, f"max_revotes above the chain's limit of {params['max_revotes_limit']}")
+    voters = body["voters"]
+    if voters is not None and len(voters) > params["max_voters"]:
+        raise TxError(BAD_POLL, f"more than {params['max_voters']} eligible voters listed")
+    if not ctx.validators:
+        raise TxError(BAD_POLL, "the chain has no validator registry")
+    poll_id = state.get(NEXT_POLL, 1)
+    state.put(NEXT_POLL, poll_id + 1)
+    m = len(ctx.validators)
+    poll = {
+        "id": poll_id, "creator": tx.signer, "question": body["question"], "kind": body["kind"],
+        "options": body["options"], "open": voters is None,
+        "eligible": None if voters is None else len(voters),
+        "created_height": ctx.height, "close_height": body["close_height"],
+        "max_ballots": body["max_ballots"], "max_revotes": body["max_revotes"],
+        "min_ballots": body["min_ballots"],
+        "validators": snapshot_validators(ctx.validators), "threshold": (m - 1) // 2,
+        "field": str(L), "status": "open", "ballots": 0,
+        "closed_height": None, "deadline_height": None, "seed": None, "ballots_digest": None,
+        "result": None, "final_height": None, "attesters": [], "dissenters": [],
+    }
+    state.put(poll_key(poll_id), poll)
+    for voter in voters or ():
+        state.put(eligible_key(poll_id, voter), 1)
+    state.put(due_key(body["close_height"], poll_id), "close")
+    ctx.events.append(event("poll_created", {"poll_id": poll_id, "creator": tx.signer},
+                            {"kind": body["kind"], "close_height": body["close_height"]}))
+    return poll_id
+
+
+def load_open_poll(state, ctx, poll_id: int) -> dict:
+    """Return the poll if it still takes ballots at this height."""
+    poll = state.get(poll_key(poll_id))
+    if poll is None:
+        raise TxError(UNKNOWN_POLL, f"no poll with id {poll_id}")
+    if poll["status"] != "open" or ctx.height >= poll["close_height"]:
+        raise TxError(POLL_CLOSED, f"poll {poll_id} closed at height "
+                                   f"{poll['closed_height'] or poll['close_height']}")
+    return poll
+
+
+def close_poll(state, ctx, tx):
+    poll = load_open_poll(state, ctx, tx.body["poll"])
+    if tx.signer != poll["creator"]:
+        raise TxError(NOT_CREATOR, f"only the creator of poll {poll['id']} may close it early")
+    _close(state, ctx, dict(poll))
+
+
+def _close(state, ctx, poll: dict):
+    poll["status"] = "closed"
+    poll["closed_height"] = ctx.height
+    poll["deadline_height"] = ctx.height + ctx.params["mpc_deadline_blocks"]
+    # Public randomness for the MPC's check coefficients: unknown to voters, who
+    # cast their ballots before this block existed.
+    poll["seed"] = hashlib.sha256(b"mpcvote/seed/v1\x00" + ctx.block_hash +
+                                  poll["id"].to_bytes(8, "big")).hexdigest()
+    poll["ballots_digest"] = ballots_digest(state, poll["id"])
+    state.put(poll_key(poll["id"]), poll)
+    state.put(due_key(poll["deadline_height"], poll["id"]), "deadline")
+    ctx.events.append(event("poll_closed", {"poll_id": poll["id"]},
+                            {"ballots": poll["ballots"], "height": ctx.height}))
+
+
+def ballots_digest(state, poll_id: int) -> str:
+    """Return the digest of a poll's counted ballots, in state order."""
+    h = hashlib.sha256(b"mpcvote/ballots/v1\x00")
+    for _key, digest in state.scan(digest_prefix(poll_id)):
+        h.update(bytes.fromhex(digest))
+    return h.hexdigest()
+
+
+def process_due(state, ctx):
+    """Close polls whose close height is this block, and fail those past their deadline."""
+    for key, what in list(state.scan(due_prefix(ctx.height))):
+        poll_id = int(key.rsplit(b"/", 1)[1])
+        state.delete(key)
+        poll = state.get(poll_key(poll_id))
+        if what == "close" and poll["status"] == "open":
+            _close(state, ctx, dict(poll))
+        elif what == "deadline" and poll["status"] == "closed":
+            from .outcomes import fail_at_deadline
+            fail_at_deadline(state, ctx, dict(poll))

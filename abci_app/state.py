@@ -1,0 +1,175 @@
+"""Application state in LevelDB, and the in-memory stages over it.
+
+The committed state lives in one LevelDB. A block's changes are staged in an
+Overlay during FinalizeBlock and written, with the new height and app hash, in
+one atomic write batch at Commit; CheckTx runs on a separate Overlay that is
+dropped after every Commit. Values are canonical JSON.
+"""
+import plyvel
+
+from mpc_tx import canonical
+
+__all__ = ["Store", "Overlay", "poll_key", "ballot_prefix", "ballot_key", "nonce_key",
+           "eligible_key", "digest_prefix", "digest_key", "attest_key", "attest_prefix", "due_prefix", "due_key",
+           "PARAMS", "VALIDATORS", "CHAIN_ID", "NEXT_POLL"]
+
+_HEIGHT = b"meta/height"
+_APP_HASH = b"meta/app_hash"
+PARAMS = b"chain/params"
+VALIDATORS = b"chain/validators"
+CHAIN_ID = b"chain/chain_id"
+NEXT_POLL = b"chain/next_poll"
+
+
+def poll_key(poll_id: int) -> bytes:
+    return b"poll/%016d" % poll_id
+
+
+def ballot_prefix(poll_id: int) -> bytes:
+    return b"ballot/%016d/" % poll_id
+
+
+def ballot_key(poll_id: int, voter: str) -> bytes:
+    return ballot_prefix(poll_id) + voter.encode()
+
+
+def digest_prefix(poll_id: int) -> bytes:
+    return b"bdig/%016d/" % poll_id
+
+
+def digest_key(poll_id: int, voter: str) -> bytes:
+    return digest_prefix(poll_id) + voter.encode()
+
+
+def eligible_key(poll_id: int, voter: str) -> bytes:
+    return b"eligible/%016d/" % poll_id + voter.encode()
+
+
+def nonce_key(signer: str) -> bytes:
+    return b"nonce/" + signer.encode()
+
+
+def attest_prefix(poll_id: int) -> bytes:
+    return b"attest/%016d/" % poll_id
+
+
+def attest_key(poll_id: int, validator: int) -> bytes:
+    return attest_prefix(poll_id) + b"%04d" % validator
+
+
+def due_prefix(height: int) -> bytes:
+    return b"due/%016d/" % height
+
+
+def due_key(height: int, poll_id: int) -> bytes:
+    return due_prefix(height) + b"%016d" % poll_id
+
+
+class Store:
+    """The committed state on disk."""
+
+    def __init__(self, path: str):
+        self.db = plyvel.DB(path, create_if_missing=True)
+
+    @property
+    def height(self) -> int:
+        raw = self.db.get(_HEIGHT)
+        return int(raw) if raw else 0
+
+    @property
+    def app_hash(self) -> bytes:
+        return self.db.get(_APP_HASH) or b""
+
+    def get(self, key: bytes):
+        return self.db.get(key)
+
+    def scan(self, prefix: bytes, after: bytes | None = None):
+        """Yield (key, value) under prefix in key order, strictly after `after`."""
+        start = after + b"\x00" if after is not None else None
+        it = self.db.iterator(prefix=prefix) if start is None else \
+            self.db.iterator(start=max(start, prefix), stop=_prefix_end(prefix))
+        yield from it
+
+    def commit(self, writes: dict, height: int, app_hash: bytes):
+        """Write the block's changes, height and app hash atomically and durably."""
+        with self.db.write_batch(transaction=True, sync=True) as batch:
+            for key, value in writes.items():
+                if value is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, value)
+            batch.put(_HEIGHT, str(height).encode())
+            batch.put(_APP_HASH, app_hash)
+
+    def close(self):
+        self.db.close()
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    return prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+_ABSENT = object()
+
+
+class Overlay:
+    """Changes staged over a Store; reads see the staged values first."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.writes: dict = {}
+        self._decoded: dict = {}
+        self._journal: list = []   # (key, staged value before, or _ABSENT)
+
+    def get_raw(self, key: bytes):
+        if key in self.writes:
+            return self.writes[key]
+        return self.store.get(key)
+
+    def get(self, key: bytes, default=None):
+        """Return the decoded value at key."""
+        if key in self._decoded:
+            return self._decoded[key]
+        raw = self.get_raw(key)
+        value = default if raw is None else canonical.decode(raw)
+        if raw is not None:
+            self._decoded[key] = value
+        return value
+
+    def put(self, key: bytes, value):
+        self._journal.append((key, self.writes.get(key, _ABSENT)))
+        self.writes[key] = canonical.encode(value)
+        self._decoded[key] = value
+
+    def delete(self, key: bytes):
+        self._journal.append((key, self.writes.get(key, _ABSENT)))
+        self.writes[key] = None
+        self._decoded.pop(key, None)
+
+    def mark(self) -> int:
+        """Return a point to roll back to."""
+        return len(self._journal)
+
+    def rollback(self, mark: int):
+        """Undo every put and delete since `mark`."""
+        while len(self._journal) > mark:
+            key, before = self._journal.pop()
+            self._decoded.pop(key, None)
+            if before is _ABSENT:
+                del self.writes[key]
+            else:
+                self.writes[key] = before
+
+    def release(self):
+        """Forget the undo journal (after a tx is applied for good)."""
+        self._journal.clear()
+
+    def scan(self, prefix: bytes):
+        """Yield (key, decoded value) under prefix in key order, staged changes included."""
+        merged = {k: v for k, v in self.store.scan(prefix)}
+        for key, value in self.writes.items():
+            if key.startswith(prefix):
+                merged[key] = value
+        for key in sorted(merged):
+            if merged[key] is not None:
+                yield key, canonical.decode(merged[key])

@@ -1,0 +1,108 @@
+"""A small client for a CometBFT node's JSON-RPC (HTTP), standard library only."""
+import base64
+import http.client
+import json
+import time
+from urllib.parse import urlsplit
+
+__all__ = ["RpcError", "QueryError", "Rpc"]
+
+
+class RpcError(Exception):
+    """The node could not be reached, or answered with an error."""
+
+
+class QueryError(Exception):
+    """An abci_query answered with a non-zero code."""
+
+    def __init__(self, code: int, log: str):
+        super().__init__(f"query failed with code {code}: {log}")
+        self.code, self.log = code, log
+
+
+class Rpc:
+    """JSON-RPC over one keep-alive HTTP connection to a node."""
+
+    def __init__(self, url: str = "http://127.0.0.1:26601", timeout: float = 10.0):
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        self.url = f"http://{parts.hostname}:{parts.port or 26657}"
+        self.host, self.port, self.timeout = parts.hostname, parts.port or 26657, timeout
+        self._conn = None
+        self._id = 0
+
+    def __repr__(self):
+        return f"Rpc({self.url})"
+
+    def call(self, method: str, **params):
+        """Call one RPC method; return its result or raise RpcError."""
+        self._id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._conn.request("POST", "/", body, {"Content-Type": "application/json"})
+                resp = self._conn.getresponse()
+                data = resp.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if attempt == 2:
+                    raise RpcError(f"cannot reach the node at {self.url}: {exc}") from None
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            raise RpcError(f"{self.url} answered {method} with HTTP {resp.status}: {data[:200]!r}") from None
+        if "error" in doc and doc["error"]:
+            err = doc["error"]
+            raise RpcError(f"{method}: {err.get('message', '')} {err.get('data', '')}".strip())
+        return doc["result"]
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- helpers ------------------------------------------------------------------
+    def status(self):
+        return self.call("status")
+
+    def height(self) -> int:
+        return int(self.status()["sync_info"]["latest_block_height"])
+
+    def broadcast_tx_sync(self, tx: bytes):
+        return self.call("broadcast_tx_sync", tx=base64.b64encode(tx).decode())
+
+    def broadcast_tx_async(self, tx: bytes):
+        return self.call("broadcast_tx_async", tx=base64.b64encode(tx).decode())
+
+    def query(self, path: str):
+        """Run abci_query and return (value, height); raise QueryError on a non-zero code."""
+        res = self.call("abci_query", path=path)["response"]
+        if int(res.get("code", 0)) != 0:
+            raise QueryError(int(res["code"]), res.get("log", ""))
+        value = base64.b64decode(res["value"]) if res.get("value") else b"null"
+        return json.loads(value), int(res.get("height", 0))
+
+    def tx(self, tx_hash: str):
+        return self.call("tx", hash="0x" + tx_hash)
+
+    def wait_tx(self, tx_hash: str, timeout: float = 30.0, poll: float = 0.1):
+        """Wait until a tx is committed; return its /tx result."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.tx(tx_hash)
+            except RpcError as exc:
+                if "not found" not in str(exc) or time.monotonic() > deadline:
+                    if time.monotonic() > deadline:
+                        raise RpcError(f"tx {tx_hash} not committed within {timeout:.0f} s") from None
+                    raise
+            time.sleep(poll)
+
+    def wait_height(self, height: int, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while self.height() < height:
+            if time.monotonic() > deadline:
+                raise RpcError(f"{self.url} did not reach height {height} within {timeout:.0f} s")
+            time.sleep(0.1)

@@ -1,0 +1,275 @@
+"""Run a local testnet: start, stop (by PID), status, logs and reset of every process.
+
+Per validator there are three processes, each with a PID file and a log under
+the testnet folder: the mpcvote ABCI app, its cometbft node, and its MPC worker.
+The app starts first (the node dials it), the worker last (it follows the node).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mpc_tx.rpc import Rpc, RpcError
+from node_config.generate import MANIFEST, generate_testnet, find_cometbft
+
+__all__ = ["PROCESSES", "Testnet", "DEFAULT_DIR"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = Path(os.environ.get("MPCVOTE_TESTNET", ROOT / ".testnet"))
+PROCESSES = ("app", "node", "worker")
+
+
+class Testnet:
+    """A testnet folder: its manifest, homes, PID files and logs."""
+
+    def __init__(self, directory=DEFAULT_DIR):
+        self.dir = Path(directory).resolve()
+
+    # --- layout -------------------------------------------------------------------
+    @property
+    def manifest(self) -> dict:
+        path = self.dir / MANIFEST
+        if not path.exists():
+            raise FileNotFoundError(f"no testnet in {self.dir}: run `scripts/testnet up` first")
+        return json.loads(path.read_text())
+
+    def exists(self) -> bool:
+        return (self.dir / MANIFEST).exists()
+
+    @property
+    def validators(self) -> list:
+        return self.manifest["validators"]
+
+    def rpc_url(self, i: int) -> str:
+        v = self.validators[i]
+        return f"http://{v['host'] if v['host'] != '0.0.0.0' else '127.0.0.1'}:{v['ports']['rpc']}"
+
+    def rpc(self, i: int) -> Rpc:
+        return Rpc(self.rpc_url(i))
+
+    def genesis_path(self) -> Path:
+        return Path(self.validators[0]["home"]) / "config" / "genesis.json"
+
+    def pid_file(self, i: int, proc: str) -> Path:
+        return self.dir / "run" / f"node{i}.{proc}.pid"
+
+    def log_file(self, i: int, proc: str) -> Path:
+        return self.dir / "logs" / f"node{i}.{proc}.log"
+
+    # --- creation -------------------------------------------------------------------
+    def generate(self, validators=4, **options):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return generate_testnet(self.dir, validators, **options)
+
+    # --- processes ------------------------------------------------------------------
+    def command(self, i: int, proc: str) -> list:
+        v = self.validators[i]
+        home = v["home"]
+        if proc == "app":
+            return [sys.executable, "-m", "abci_app", "--home", f"{home}/app",
+                    "--listen", f"tcp://127.0.0.1:{v['ports']['abci']}"]
+        if proc == "node":
+            return [str(find_cometbft(None)), "start", "--home", home,
+                    "--proxy_app", f"tcp://127.0.0.1:{v['ports']['abci']}"]
+        if proc == "worker":
+            return [sys.executable, "-m", "mpc_tx.worker", "--home", home, "--index", str(i),
+                    "--node", self.rpc_url(i), "--genesis", str(Path(home) / "config" / "genesis.json")]
+        raise ValueError(f"unknown process {proc!r}; one of {', '.join(PROCESSES)}")
+
+    def pid(self, i: int, proc: str) -> int | None:
+        """Return the PID of a running process of ours, or None."""
+        try:
+            pid = int(self.pid_file(i, proc).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return None
+        # A recycled PID belongs to someone else: ours names this validator's home.
+        home = self.validators[i]["home"].encode()
+        if not any(home in part for part in cmdline):
+            return None
+        if _is_zombie(pid):
+            return None
+        return pid
+
+    def start(self, i: int, proc: str, env: dict | None = None) -> int:
+        """Start one process in the background unless it runs; return its PID."""
+        running = self.pid(i, proc)
+        if running:
+            return running
+        self.pid_file(i, proc).parent.mkdir(parents=True, exist_ok=True)
+        self.log_file(i, proc).parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file(i, proc), "ab")
+        full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+        p = subprocess.Popen(self.command(i, proc), stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, cwd=str(ROOT), env=full_env,
+                             start_new_session=True)
+        log.close()
+        self.pid_file(i, proc).write_text(str(p.pid))
+        if proc == "app":
+            _wait_port("127.0.0.1", self.validators[i]["ports"]["abci"], p, self.log_file(i, proc))
+        return p.pid
+
+    def start_validator(self, i: int, worker=True, env: dict | None = None):
+        self.start(i, "app", env)
+        self.start(i, "node")
+        if worker:
+            self.start(i, "worker")
+
+    def stop(self, i: int, proc: str, sig=signal.SIGTERM, timeout=15.0) -> bool:
+        """Stop one process by its PID (TERM, then KILL after `timeout`)."""
+        pid = self.pid(i, proc)
+        if pid is None:
+            self.pid_file(i, proc).unlink(missing_ok=True)
+            return False
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        self.pid_file(i, proc).unlink(missing_ok=True)
+        return True
+
+    def kill(self, i: int, proc: str):
+        """kill -9 one process (a crash, for tests)."""
+        return self.stop(i, proc, sig=signal.SIGKILL, timeout=5.0)
+
+    def stop_validator(self, i: int):
+        for proc in reversed(PROCESSES):
+            self.stop(i, proc)
+
+    def up(self, validators=4, worker=True, progress=True, timeout=60.0, **options):
+        if not self.exists():
+            self.generate(validators, **options)
+        for i in range(len(self.validators)):
+            self.start_validator(i, worker=worker)
+        self.wait_height(1, timeout=timeout, progress=progress)
+
+    def down(self):
+        """Stop every process of the testnet by its PID; return how many were running."""
+        if not self.exists():
+            return 0
+        stopped = 0
+        for i in range(len(self.validators)):
+            for proc in ("worker", "node", "app"):
+                stopped += self.stop(i, proc)
+        return stopped
+
+    def reset(self):
+        """Wipe every node's chain data and app state together (never one alone)."""
+        self.down()
+        for v in self.validators:
+            subprocess.run([str(find_cometbft(None)), "unsafe-reset-all", "--home", v["home"]],
+                           check=True, capture_output=True)
+            shutil.rmtree(Path(v["home"]) / "app", ignore_errors=True)
+            shutil.rmtree(Path(v["home"]) / "worker", ignore_errors=True)
+        shutil.rmtree(self.dir / "logs", ignore_errors=True)
+
+    def destroy(self):
+        self.down()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- observation ----------------------------------------------------------------
+    def wait_height(self, height: int, timeout=60.0, progress=False, nodes=None):
+        """Wait until every node (or the given ones) has committed `height`."""
+        nodes = range(len(self.validators)) if nodes is None else nodes
+        deadline = time.monotonic() + timeout
+        spinner = "|/-\\"
+        k = 0
+        while True:
+            heights = []
+            for i in nodes:
+                try:
+                    heights.append(self.rpc(i).height())
+                except RpcError:
+                    heights.append(-1)
+            if min(heights) >= height:
+                if progress:
+                    print(f"\rtestnet: all {len(heights)} nodes at height >= {height}      ", file=sys.stderr)
+                return heights
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nodes did not reach height {height} within {timeout:.0f} s "
+                                   f"(heights {heights}); see `scripts/testnet logs`")
+            if progress and sys.stderr.isatty():
+                print(f"\rtestnet: waiting for height {height} {spinner[k % 4]} heights {heights}",
+                      end="", file=sys.stderr)
+            k += 1
+            time.sleep(0.2)
+
+    def status(self) -> dict:
+        """Return each node's height, app hash and peers, and whether the app hashes agree."""
+        nodes = []
+        for i, v in enumerate(self.validators):
+            rpc = self.rpc(i)
+            entry = {"name": v["name"], "rpc": self.rpc_url(i), "height": None, "app_hash": None,
+                     "peers": None, "processes": {p: self.pid(i, p) for p in PROCESSES}}
+            try:
+                st = rpc.status()["sync_info"]
+                entry["height"] = int(st["latest_block_height"])
+                entry["app_hash"] = st["latest_app_hash"]
+                entry["peers"] = int(rpc.call("net_info")["n_peers"])
+            except RpcError:
+                pass
+            nodes.append(entry)
+        heights = [n["height"] for n in nodes if n["height"]]
+        agree = False
+        if heights and len(heights) == len(nodes):
+            common = min(heights)
+            hashes = set()
+            for i in range(len(nodes)):
+                try:
+                    hashes.add(self.rpc(i).call("block", height=str(common))["block"]["header"]["app_hash"])
+                except RpcError:
+                    hashes.add(None)
+            agree = len(hashes) == 1 and None not in hashes
+        return {"nodes": nodes, "agree": agree}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if _is_zombie(pid):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _wait_port(host, port, proc, log, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}; see {log}")
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s; see {log}")

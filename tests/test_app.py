@@ -1,0 +1,232 @@
+"""The application without a socket: every rejection code, state, app hash, finality."""
+import json
+
+import pytest
+
+from abci_app import codes
+from mpc_tx import tx as txcodec
+from mpc_tx.keys import SigningKey
+from mpc_tx.tx import outcome_digest
+
+from apphelpers import Chain, poll_body, payloads, CHAIN
+
+
+@pytest.fixture
+def chain(tmp_path):
+    c = Chain(tmp_path / "app")
+    c.init()
+    c.block()
+    yield c
+    c.app.close()
+
+
+def result_codes(res):
+    return [r.code for r in res.tx_results]
+
+
+def create(chain, creator, **kw):
+    res = chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + kw.pop("close_in", 10), **kw)))
+    assert result_codes(res) == [0], res.tx_results[0].log
+    return int([a.value for e in res.tx_results[0].events for a in e.attributes if a.key == "poll_id"][0])
+
+
+def test_info_reports_committed_height_and_hash(chain):
+    info = chain.app.info(None)
+    assert info.last_block_height == 1 and len(info.last_block_app_hash) == 32
+
+
+def test_ballot_committed_and_queryable(chain):
+    creator, voter = SigningKey.generate(), SigningKey.generate()
+    pid = create(chain, creator)
+    res = chain.block(chain.tx(voter, "cast_ballot", {"poll": pid, "payloads": payloads(4)}))
+    assert result_codes(res) == [0]
+    code, page = chain.query(f"/poll/{pid}/ballots?validator=2")
+    assert code == 0 and len(page["ballots"]) == 1
+    assert "payload" in page["ballots"][0] and "payloads" not in page["ballots"][0]
+    code, poll = chain.query(f"/poll/{pid}")
+    assert poll["ballots"] == 1 and poll["threshold"] == 1 and len(poll["validators"]) == 4
+
+
+@pytest.mark.parametrize("mutate, code", [
+    (lambda c, k, pid: b"not json", codes.MALFORMED),
+    (lambda c, k, pid: c.tx(k, "cast_ballot", {"poll": pid, "payloads": payloads(4)}, chain_id="other"), codes.WRONG_CHAIN),
+    (lambda c, k, pid: c.tx(k, "cast_ballot", {"poll": 999, "payloads": payloads(4)}), codes.UNKNOWN_POLL),
+    (lambda c, k, pid: c.tx(k, "cast_ballot", {"poll": pid, "payloads": payloads(3)}), codes.BAD_BALLOT),
+    (lambda c, k, pid: c.tx(k, "close_poll", {"poll": pid}), codes.NOT_CREATOR),
+    (lambda c, k, pid: c.tx(k, "submit_outcome", {"poll": pid, "validator": 0, "result": {"status": "ok"}}), codes.NOT_VALIDATOR),
+    (lambda c, k, pid: c.tx(k, "create_poll", poll_body(c.height + 10**7)), codes.BAD_POLL),
+    (lambda c, k, pid: b"{" + b" " * 70000 + b"}", codes.TOO_LARGE),
+])
+def test_rejections_have_codes_in_checktx_and_finalizeblock(chain, mutate, code):
+    creator, voter = SigningKey.generate(), SigningKey.generate()
+    pid = create(chain, creator)
+    before = chain.app.info(None).last_block_app_hash
+    raw = mutate(chain, voter, pid)
+    checked = chain.check(raw)
+    assert checked.code == code and checked.log
+    res = chain.block(raw)
+    assert result_codes(res) == [code] and res.tx_results[0].log
+    assert chain.app.info(None).last_block_app_hash == before  # a rejected tx changes nothing
+
+
+def test_bad_signature(chain):
+    voter = SigningKey.generate()
+    raw = json.loads(chain.tx(voter, "create_poll", poll_body(chain.height + 5)))
+    raw["sig"] = "00" * 64
+    from mpc_tx import canonical
+    assert chain.check(canonical.encode(raw)).code == codes.BAD_SIGNATURE
+
+
+def test_replayed_nonce_rejected(chain):
+    creator, voter = SigningKey.generate(), SigningKey.generate()
+    pid = create(chain, creator)
+    raw = chain.tx(voter, "cast_ballot", {"poll": pid, "payloads": payloads(4)})
+    assert result_codes(chain.block(raw)) == [0]
+    assert result_codes(chain.block(raw)) == [codes.REPLAY]
+    lower = chain.tx(voter, "cast_ballot", {"poll": pid, "payloads": payloads(4)}, nonce=1)
+    assert chain.check(lower).code == codes.REPLAY
+
+
+def test_non_canonical_encoding_rejected(chain):
+    creator = SigningKey.generate()
+    raw = chain.tx(creator, "create_poll", poll_body(chain.height + 5))
+    spaced = json.dumps(json.loads(raw), indent=1).encode()
+    assert chain.check(spaced).code == codes.MALFORMED
+
+
+def test_eligibility_revote_and_cap(chain):
+    creator = SigningKey.generate()
+    alice, bob = SigningKey.generate(), SigningKey.generate()
+    pid = create(chain, creator, voters=sorted([alice.public_hex]), max_revotes=1)
+    assert result_codes(chain.block(chain.tx(bob, "cast_ballot", {"poll": pid, "payloads": payloads(4)}))) == [codes.NOT_ELIGIBLE]
+    first = payloads(4)
+    assert result_codes(chain.block(chain.tx(alice, "cast_ballot", {"poll": pid, "payloads": first}))) == [0]
+    second = payloads(4)
+    assert result_codes(chain.block(chain.tx(alice, "cast_ballot", {"poll": pid, "payloads": second}))) == [0]
+    assert result_codes(chain.block(chain.tx(alice, "cast_ballot", {"poll": pid, "payloads": payloads(4)}))) == [codes.REVOTE_LIMIT]
+    _, page = chain.query(f"/poll/{pid}/ballots")
+    assert [b["payloads"] for b in page["ballots"]] == [second]  # the later ballot replaced the first
+    assert chain.query(f"/poll/{pid}")[1]["ballots"] == 1
+
+
+def test_poll_closes_at_height_and_rejects_late_ballots(chain):
+    creator, voter = SigningKey.generate(), SigningKey.generate()
+    pid = create(chain, creator, close_in=3)   # created at height 2, closes at 4
+    open_block = chain.block()
+    assert not any(e.type == "poll_closed" for e in open_block.events)
+    closed = chain.block()
+    assert any(e.type == "poll_closed" for e in closed.events)
+    assert chain.query(f"/poll/{pid}")[1]["status"] == "closed"
+    late = chain.tx(voter, "cast_ballot", {"poll": pid, "payloads": payloads(4)})
+    assert chain.check(late).code == codes.POLL_CLOSED
+    assert result_codes(chain.block(late)) == [codes.POLL_CLOSED]
+
+
+def _result(chain, pid, unanimous=True):
+    poll = chain.query(f"/poll/{pid}")[1]
+    n = poll["ballots"]
+    return {"status": "ok", "outcome": {"unanimous": unanimous}, "counted": n, "excluded": [],
+            "unusable": [[] for _ in range(4)], "ballots": poll["ballots_digest"]}
+
+
+def test_outcome_final_at_more_than_two_thirds(chain):
+    creator = SigningKey.generate()
+    pid = create(chain, creator)
+    chain.block(chain.tx(creator, "close_poll", {"poll": pid}))
+    good, bad = _result(chain, pid, True), _result(chain, pid, False)
+    att = lambda i, r: chain.tx(chain.attest[i], "submit_outcome", {"poll": pid, "validator": i, "result": r})
+    # an attestation signed by the wrong validator key is refused
+    wrong = chain.tx(chain.attest[1], "submit_outcome", {"poll": pid, "validator": 0, "result": good})
+    assert result_codes(chain.block(wrong)) == [codes.NOT_VALIDATOR]
+    assert result_codes(chain.block(att(0, good), att(3, bad))) == [0, 0]
+    assert chain.query(f"/poll/{pid}/outcome")[1]["status"] == "closed"   # 2 of 4: not final
+    assert result_codes(chain.block(att(0, good))) == [codes.ALREADY_ATTESTED]
+    res = chain.block(att(1, good))
+    assert chain.query(f"/poll/{pid}/outcome")[1]["status"] == "closed"   # 20/40 power: still not
+    res = chain.block(att(2, good))
+    out = chain.query(f"/poll/{pid}/outcome")[1]
+    assert out["status"] == "final" and out["result"]["outcome"] == {"unanimous": True}
+    assert out["attesters"] == [0, 1, 2] and out["dissenters"] == [3]
+    assert any(e.type == "outcome_final" for e in res.events)
+    late = chain.tx(chain.attest[3], "submit_outcome", {"poll": pid, "validator": 3, "result": good})
+    assert result_codes(chain.block(late)) == [codes.POLL_NOT_CLOSED]  # final already
+
+
+def test_malformed_outcome_rejected(chain):
+    creator = SigningKey.generate()
+    pid = create(chain, creator)
+    chain.block(chain.tx(creator, "close_poll", {"poll": pid}))
+    r = _result(chain, pid)
+    r["ballots"] = "00" * 32
+    raw = chain.tx(chain.attest[0], "submit_outcome", {"poll": pid, "validator": 0, "result": r})
+    assert result_codes(chain.block(raw)) == [codes.BAD_OUTCOME]
+
+
+def test_deadline_fails_poll_naming_absent(tmp_path):
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 4})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    pid = create(c, creator)
+    c.block(c.tx(creator, "close_poll", {"poll": pid}))
+    r = _result(c, pid)
+    c.block(c.tx(c.attest[1], "submit_outcome", {"poll": pid, "validator": 1, "result": r}))
+    for _ in range(4):
+        c.block()
+    out = c.query(f"/poll/{pid}/outcome")[1]
+    assert out["status"] == "failed" and out["result"]["code"] == "deadline"
+    assert out["result"]["absent"] == [0, 2, 3]
+    c.app.close()
+
+
+def test_app_hash_deterministic_and_state_sensitive(tmp_path):
+    a, b = Chain(tmp_path / "a"), Chain(tmp_path / "b")
+    b.registry, b.genesis, b.attest, b.enc, b.cons = a.registry, a.genesis, a.attest, a.enc, a.cons
+    creator = SigningKey.generate()
+    raws = [a.tx(creator, "create_poll", poll_body(50, question=f"q{i}")) for i in range(3)]
+    hashes = []
+    for c in (a, b):
+        c.init()
+        c.block()
+        c.block(*raws)
+        hashes.append(c.app.info(None).last_block_app_hash)
+    assert hashes[0] == hashes[1]
+    a.block(a.tx(creator, "create_poll", poll_body(60)))
+    b.block()
+    assert a.app.info(None).last_block_app_hash != b.app.info(None).last_block_app_hash
+    a.app.close(), b.app.close()
+
+
+def test_nothing_persists_before_commit_and_restart_keeps_state(tmp_path):
+    c = Chain(tmp_path / "app")
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    c.block(c.tx(creator, "create_poll", poll_body(50)), commit=False)
+    c.reopen()     # a crash between FinalizeBlock and Commit
+    assert c.app.info(None).last_block_height == 1
+    assert c.query("/polls")[1]["polls"] == []
+    c.height = 1
+    c.nonces.clear()
+    c.block(c.tx(creator, "create_poll", poll_body(50)))
+    c.reopen()
+    assert c.app.info(None).last_block_height == 2
+    assert len(c.query("/polls")[1]["polls"]) == 1
+    c.app.close()
+
+
+def test_uninitialised_app_answers_with_codes(tmp_path):
+    c = Chain(tmp_path / "empty")
+    assert c.check(b"x").code == codes.NOT_INITIALISED
+    assert c.query("/polls")[0] == codes.NOT_INITIALISED
+    res = c.block(b"a", b"b")
+    assert result_codes(res) == [codes.NOT_INITIALISED] * 2
+    c.app.close()
+
+
+def test_checktx_tracks_pending_nonces_until_commit(chain):
+    creator = SigningKey.generate()
+    raw = chain.tx(creator, "create_poll", poll_body(chain.height + 10))
+    assert chain.check(raw).code == 0
+    assert chain.check(raw).code == codes.REPLAY  # same tx twice in the mempool
+    assert txcodec.decode(raw).chain_id == CHAIN
