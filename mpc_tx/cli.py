@@ -243,19 +243,33 @@ def _tx_summary(raw: bytes, result: dict) -> dict:
 
 
 # --- command line ----------------------------------------------------------------------------
+def _common(parser, default):
+    parser.add_argument("--node", default=default, help="node RPC URL (default: first local testnet node)")
+    parser.add_argument("--json", action="store_true", default=default, help="JSON output for scripts")
+    parser.add_argument("--keys", default=default, help="key folder (default $MPCVOTE_KEYS or ~/.mpcvote/keys)")
+    parser.add_argument("--genesis", default=default,
+                        help="the chain's genesis file (validator keys are checked against it)")
+
+
+class _Sub(argparse.ArgumentParser):
+    """A subcommand parser that also takes the global options after the command."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        _common(self, argparse.SUPPRESS)
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="mpcvote", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--node", default=None, help="node RPC URL (default: first local testnet node)")
-    p.add_argument("--json", action="store_true", help="JSON output for scripts")
-    p.add_argument("--keys", default=None, help="key folder (default $MPCVOTE_KEYS or ~/.mpcvote/keys)")
-    p.add_argument("--genesis", default=None, help="the chain's genesis file (validator keys are checked against it)")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    keys = sub.add_parser("keys", help="voter and creator keys").add_subparsers(dest="sub", required=True)
+    _common(p, None)
+    p.set_defaults(json=False)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Sub)
+    keys = sub.add_parser("keys", help="voter and creator keys").add_subparsers(dest="sub", required=True, parser_class=_Sub)
     keys.add_parser("new").add_argument("name")
     keys.add_parser("show").add_argument("name")
     keys.add_parser("list")
-    poll = sub.add_parser("poll", help="create, close or show a poll").add_subparsers(dest="sub", required=True)
+    poll = sub.add_parser("poll", help="create, close or show a poll").add_subparsers(dest="sub", required=True, parser_class=_Sub)
     c = poll.add_parser("create")
     c.add_argument("--key", required=True)
     c.add_argument("--question", required=True)

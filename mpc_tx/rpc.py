@@ -85,7 +85,8 @@ class Rpc:
         return json.loads(value), int(res.get("height", 0))
 
     def tx(self, tx_hash: str):
-        return self.call("tx", hash="0x" + tx_hash)
+        # JSON-RPC over POST takes []byte params as base64 (GET URIs take 0x-hex).
+        return self.call("tx", hash=base64.b64encode(bytes.fromhex(tx_hash)).decode())
 
     def wait_tx(self, tx_hash: str, timeout: float = 30.0, poll: float = 0.1):
         """Wait until a tx is committed; return its /tx result."""
