@@ -1,0 +1,95 @@
+"""A real testnet for tests: cometbft nodes, apps (and workers) on loopback, stopped by PID."""
+import json
+import os
+import random
+import threading
+import time
+from pathlib import Path
+
+from mpc_tx.ballot import build_ballot
+from mpc_tx.keys import SigningKey
+from mpc_tx.rpc import Rpc
+from node_config.lifecycle import Testnet
+
+
+def free_port_base():
+    # Each test run takes its own port range so a developer's own testnet (26600+) is untouched.
+    return random.Random(os.getpid() ^ int(time.time())).randrange(30000, 50000, 200)
+
+
+def make_testnet(tmp, validators=4, worker=False, **options):
+    net = Testnet(Path(tmp) / "net")
+    net.generate(validators, port_base=free_port_base(), block_time=options.pop("block_time", "200ms"), **options)
+    return net
+
+
+class Voters:
+    """Voter keys that submit ballots through several nodes concurrently, and remember what they sent."""
+
+    def __init__(self, net, n):
+        self.net = net
+        self.keys = [SigningKey.generate() for _ in range(n)]
+        self.genesis = json.loads(net.genesis_path().read_text())
+        self.sent = {}        # tx hash -> (voter, choice)
+        self.nonce = {}
+
+    def ballot(self, poll, voter, choice):
+        nonce = self.nonce[voter.public_hex] = max(self.nonce.get(voter.public_hex, 0) + 1, time.time_ns() // 1000)
+        return build_ballot(voter, poll, choice, self.genesis["chain_id"], nonce, self.genesis)
+
+    def submit_all(self, poll, choices, threads=4, nodes=None):
+        """Submit one ballot per voter (choices[i] for voter i), spread over the nodes; return tx hashes."""
+        nodes = nodes or list(range(len(self.net.validators)))
+        work = list(enumerate(choices))
+        hashes, errors, lock = [], [], threading.Lock()
+
+        def run(worker_index):
+            rpcs = {i: Rpc(self.net.rpc_url(i)) for i in nodes}
+            while True:
+                with lock:
+                    if not work:
+                        return
+                    i, choice = work.pop()
+                node = nodes[i % len(nodes)]
+                raw = self.ballot(poll, self.keys[i], choice)
+                for attempt in range(20):   # a node that is down: try the next one
+                    try:
+                        res = rpcs[node].broadcast_tx_sync(raw)
+                        break
+                    except Exception:
+                        node = nodes[(nodes.index(node) + 1) % len(nodes)]
+                        time.sleep(0.1)
+                else:
+                    with lock:
+                        errors.append(f"voter {i}: no node reachable")
+                    continue
+                with lock:
+                    if int(res["code"]) == 0:
+                        hashes.append(res["hash"])
+                        self.sent[res["hash"]] = (self.keys[i].public_hex, choice)
+                    else:
+                        errors.append(f"voter {i}: code {res['code']} {res.get('log')}")
+        ts = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        return hashes, errors
+
+
+def wait_committed(rpc, hashes, timeout=90):
+    """Wait until every tx hash is committed; return {hash: tx result}."""
+    deadline = time.monotonic() + timeout
+    found = {}
+    while len(found) < len(hashes):
+        for h in hashes:
+            if h not in found:
+                try:
+                    found[h] = rpc.tx(h)
+                except Exception:
+                    pass
+        if len(found) < len(hashes):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(hashes) - len(found)} of {len(hashes)} txs not committed in {timeout} s")
+            time.sleep(0.3)
+    return found

@@ -1,0 +1,112 @@
+"""A real 4-validator testnet on loopback: ballots through several nodes, crashes, resets."""
+import threading
+import time
+
+import pytest
+
+from mpc_tx.cli import Client
+from mpc_tx.keys import SigningKey
+
+from netfixtures import make_testnet, Voters, wait_committed
+
+pytestmark = pytest.mark.testnet
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    net = make_testnet(tmp_path_factory.mktemp("core"))
+    try:
+        for i in range(4):
+            net.start_validator(i, worker=False)
+        net.wait_height(2, timeout=90)
+        yield net
+    finally:
+        net.down()
+
+
+def client(net, i=0):
+    return Client(net.rpc_url(i), genesis=str(net.genesis_path()))
+
+
+def new_poll(net, close_in=400, **kw):
+    c = client(net)
+    creator = SigningKey.generate()
+    res = c.create_poll(creator, "Adopt the budget?", kw.pop("kind", "unanimity"), close_in=close_in,
+                        max_ballots=1000, **kw)
+    return c.query(f"/poll/{res['poll']}"), creator
+
+
+def ballots_on(net, i, poll_id):
+    c = client(net, i)
+    voters, after = [], None
+    while True:
+        page = c.query(f"/poll/{poll_id}/ballots?limit=100" + (f"&after={after}" if after else ""))
+        voters += [b["voter"] for b in page["ballots"]]
+        if not page["next"]:
+            return voters
+        after = page["next"]
+
+
+def test_fifty_voters_through_different_nodes(net):
+    poll, _ = new_poll(net)
+    voters = Voters(net, 50)
+    start_height, t0 = net.rpc(0).height(), time.monotonic()
+    hashes, errors = voters.submit_all(poll, ["yes"] * 50)
+    assert errors == [] and len(hashes) == 50
+    committed = wait_committed(net.rpc(1), hashes)
+    elapsed, blocks = time.monotonic() - t0, net.rpc(0).height() - start_height
+    print(f"\n50 ballots committed in {elapsed:.2f} s over {blocks} blocks: "
+          f"{50 / elapsed:.1f} ballots/s, {blocks / elapsed:.2f} blocks/s")
+    assert all(int(r["tx_result"].get("code", 0)) == 0 for r in committed.values())
+    top = max(int(r["height"]) for r in committed.values())
+    net.wait_height(top + 1, timeout=30)
+    expected = sorted(k.public_hex for k in voters.keys)
+    answers = [ballots_on(net, i, poll["id"]) for i in range(4)]
+    assert all(sorted(a) == expected for a in answers)          # every ballot exactly once, on every node
+    assert len({tuple(a) for a in answers}) == 1                 # identical answers, same order
+    assert net.status()["agree"]
+    found = net.rpc(2).call("tx_search", query=f"ballot.poll_id={poll['id']}", per_page="100")
+    assert int(found["total_count"]) == 50
+    assert {t["hash"] for t in found["txs"]} == set(hashes)
+
+
+def test_poll_closing_at_height_found_by_block_search(net):
+    poll, _ = new_poll(net, close_in=4)
+    net.wait_height(poll["close_height"] + 1, timeout=30)
+    found = net.rpc(3).call("block_search", query=f"poll_closed.poll_id={poll['id']}")
+    assert int(found["total_count"]) == 1
+    assert int(found["blocks"][0]["block"]["header"]["height"]) == poll["close_height"]
+
+
+def test_kill_node_and_app_mid_load_loses_nothing(net):
+    poll, _ = new_poll(net)
+    voters = Voters(net, 120)
+    out = {}
+    load = threading.Thread(target=lambda: out.update(zip(("hashes", "errors"),
+                                                          voters.submit_all(poll, ["no"] * 120, threads=3))))
+    load.start()
+    time.sleep(1.0)
+    killed_at = net.rpc(0).height()
+    net.kill(2, "node")
+    net.kill(2, "app")
+    load.join(180)
+    hashes = out["hashes"]
+    assert len(hashes) >= 100, out["errors"][:5]
+    wait_committed(net.rpc(0), hashes)
+    net.start(2, "app")
+    net.start(2, "node")
+    top = net.rpc(0).height()
+    net.wait_height(top, timeout=120, nodes=[2])
+    assert top > killed_at
+    committed_voters = sorted({voters.sent[h][0] for h in hashes})
+    assert sorted(ballots_on(net, 2, poll["id"])) == committed_voters   # the restarted node has them all
+    assert net.status()["agree"]
+
+
+def test_reset_then_up_starts_a_new_chain(net):
+    net.reset()
+    for i in range(4):
+        net.start_validator(i, worker=False)
+    net.wait_height(2, timeout=90)
+    assert client(net).query("/polls")["polls"] == []
+    assert net.status()["agree"]
