@@ -1,0 +1,196 @@
+"""Keys of voters and validators: ed25519 to sign, X25519 to receive ballot shares.
+
+A key file is JSON, ``{"type": "ed25519", "seed": "<hex>"}`` or
+``{"type": "x25519", "secret": "<hex>"}``, created with mode 0600. Secret bytes
+never appear in a repr, a log line or an error message.
+"""
+import functools
+import json
+import os
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+
+__all__ = ["KeyFileError", "SigningKey", "EncryptionKey", "verify"]
+
+KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
+
+
+class KeyFileError(ValueError):
+    """A key file that is missing, malformed or of the wrong type."""
+
+
+class SigningKey:
+    """An ed25519 key that signs attestations, votes and other transactions."""
+
+    __slots__ = ("_private", "public_bytes")
+
+    def __init__(self, private: ed25519.Ed25519PrivateKey):
+        self._private = private
+        self.public_bytes = private.public_key().public_bytes(**_RAW)
+
+    @classmethod
+    def generate(cls) -> "SigningKey":
+        """Create a fresh random key."""
+        return cls(ed25519.Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "SigningKey":
+        """Rebuild the key from its 32-byte seed."""
+        if not isinstance(seed, (bytes, bytearray)) or len(seed) != KEY_BYTES:
+            raise ValueError("an ed25519 seed is 32 bytes")
+        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed)))
+
+    @classmethod
+    def load(cls, path) -> "SigningKey":
+        """Read a key file written by save()."""
+        return cls.from_seed(_read_key_file(path, "ed25519", "seed"))
+
+    def save(self, path, *, overwrite: bool = False) -> None:
+        """Write the key to a new file readable only by its owner."""
+        seed = self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+            serialization.NoEncryption())
+        _write_key_file(path, {"type": "ed25519", "seed": seed.hex()}, overwrite)
+
+    @property
+    def public_hex(self) -> str:
+        """Return the 32-byte public key as lower-case hex."""
+        return self.public_bytes.hex()
+
+    def sign(self, msg: bytes) -> bytes:
+        """Sign msg; the 64-byte signature covers exactly these bytes."""
+        if not isinstance(msg, (bytes, bytearray, memoryview)):
+            raise TypeError("sign() takes the message as bytes")
+        return self._private.sign(bytes(msg))
+
+    def __repr__(self):
+        return f"SigningKey(public={self.public_hex})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        # Pickling would copy the secret into places (queues, caches) nobody audits.
+        raise TypeError("a SigningKey is not picklable; pass its key file instead")
+
+
+class EncryptionKey:
+    """An X25519 key to which voters encrypt a validator's shares of their ballots."""
+
+    __slots__ = ("_private", "public_bytes")
+
+    def __init__(self, private: x25519.X25519PrivateKey):
+        self._private = private
+        self.public_bytes = private.public_key().public_bytes(**_RAW)
+
+    @classmethod
+    def generate(cls) -> "EncryptionKey":
+        """Create a fresh random key."""
+        return cls(x25519.X25519PrivateKey.generate())
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> "EncryptionKey":
+        """Rebuild the key from its 32-byte secret."""
+        if not isinstance(secret, (bytes, bytearray)) or len(secret) != KEY_BYTES:
+            raise ValueError("an x25519 secret is 32 bytes")
+        return cls(x25519.X25519PrivateKey.from_private_bytes(bytes(secret)))
+
+    @classmethod
+    def load(cls, path) -> "EncryptionKey":
+        """Read a key file written by save()."""
+        return cls.from_secret(_read_key_file(path, "x25519", "secret"))
+
+    def save(self, path, *, overwrite: bool = False) -> None:
+        """Write the key to a new file readable only by its owner."""
+        secret = self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+            serialization.NoEncryption())
+        _write_key_file(path, {"type": "x25519", "secret": secret.hex()}, overwrite)
+
+    @property
+    def public_hex(self) -> str:
+        """Return the 32-byte public key as lower-case hex."""
+        return self.public_bytes.hex()
+
+    def exchange(self, peer_public: bytes) -> bytes:
+        """Return the X25519 shared secret with peer_public (raises ValueError on a bad point)."""
+        peer = x25519.X25519PublicKey.from_public_bytes(bytes(peer_public))
+        return self._private.exchange(peer)
+
+    def __repr__(self):
+        return f"EncryptionKey(public={self.public_hex})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("an EncryptionKey is not picklable; pass its key file instead")
+
+
+def verify(public_hex: str, signature: bytes, msg: bytes) -> bool:
+    """Tell whether signature is public_hex's ed25519 signature of msg; never raise."""
+    try:
+        if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE_BYTES:
+            return False
+        if not isinstance(msg, (bytes, bytearray, memoryview)):
+            return False
+        public = _public_key(public_hex) if _is_key_hex(public_hex) else None
+        if public is None:
+            return False
+        public.verify(bytes(signature), bytes(msg))
+        return True
+    except (InvalidSignature, TypeError, ValueError):
+        return False
+
+
+def _is_key_hex(text) -> bool:
+    # Only the canonical lower-case form: one key, one spelling.
+    return isinstance(text, str) and len(text) == 2 * KEY_BYTES and _HEX_DIGITS.issuperset(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(public_hex: str):
+    # Verification is on the consensus path and the same few keys sign most txs,
+    # so parse each key once. None (an invalid point) is cached too.
+    try:
+        return ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+    except ValueError:
+        return None
+
+
+def _write_key_file(path, doc: dict, overwrite: bool) -> None:
+    data = json.dumps(doc).encode()
+    if overwrite:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    # O_EXCL: the mode is set at creation, never widened by an existing file.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_key_file(path, key_type: str, field: str) -> bytes:
+    # Errors name the file and the problem only: parser messages may quote content.
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read())
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {os.fspath(path)}: {exc.strerror}") from None
+    except ValueError:
+        raise KeyFileError(f"key file {os.fspath(path)} is not JSON") from None
+    if not isinstance(doc, dict) or doc.get("type") != key_type:
+        raise KeyFileError(f"key file {os.fspath(path)} is not an {key_type} key")
+    value = doc.get(field)
+    if not isinstance(value, str) or len(value) != 2 * KEY_BYTES:
+        raise KeyFileError(f"key file {os.fspath(path)} has no 32-byte {field}")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise KeyFileError(f"key file {os.fspath(path)} has a {field} that is not hex") from None
