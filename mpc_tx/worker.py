@@ -1,0 +1,272 @@
+"""The MPC worker of one validator: follow the node, decrypt own shares, run jobs, attest.
+
+    python -m mpc_tx.worker --home HOME --index I --node URL --genesis FILE
+
+It decrypts its own payload of each ballot as ballots commit (not all at the
+close), and when a poll's close is committed runs the poll's MPC job in a child
+process, attempt by attempt on the chain's schedule: attempt k starts at
+close height + k*A on the registered MPC port + (k mod K). An attempt that
+times out (a party absent or killed) is retried at the next one; an outcome, or
+an enumerated failure such as inconsistent shares, is signed with the
+validator's attestation key and submitted through its own node.
+It holds only its own validator's decrypted shares, and never logs one.
+"""
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import envelope, tx as txcodec
+from .keys import SigningKey, EncryptionKey
+from .rpc import Rpc, RpcError, QueryError
+
+__all__ = ["Worker", "main", "job_input", "chain_result"]
+
+log = logging.getLogger("mpc_tx.worker")
+
+
+def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float) -> dict:
+    """Return the MPC job description for one attempt (see mpc_job)."""
+    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + attempt % v["mpc_ports"],
+                "cert_sha256": v["tls_sha256"]} for v in poll["validators"]]
+    return {"pid": index, "parties": parties, "threshold": poll["threshold"], "kind": poll["kind"],
+            "options": max(1, len(poll["options"])),
+            "shares": [None if s is None else [str(x) for x in s] for s in shares],
+            "seed": poll["seed"], "min_ballots": poll["min_ballots"], "tls": tls,
+            "deadline_s": deadline_s}
+
+
+def chain_result(poll: dict, job: dict) -> dict | None:
+    """Map a job's result to the payload attested on chain, or None to retry later."""
+    base = {"ballots": poll["ballots_digest"]}
+    if job["status"] == "failed":
+        if job.get("code") == "inconsistent_shares":
+            return {**base, "status": "failed", "code": "inconsistent_shares",
+                    "absent": sorted(job.get("absent", []))}
+        return None   # timeout, an absent party, an error: the next attempt may succeed
+    outcome = job["outcome"]
+    if "tally" in outcome:
+        outcome = {"tally": dict(zip(poll["options"], outcome["tally"]))}
+    return {**base, "status": "ok", "outcome": outcome, "counted": job["counted"],
+            "excluded": sorted(job["excluded"]), "unusable": [sorted(u) for u in job["unusable"]]}
+
+
+class Worker:
+    """One validator's MPC worker."""
+
+    def __init__(self, home, index: int, node: str, genesis: str, fault: str | None = None):
+        self.home, self.index = Path(home), index
+        self.rpc = Rpc(node)
+        mpc = self.home / "mpc"
+        self.attest = SigningKey.load(mpc / "attest_key.json")
+        self.enc = EncryptionKey.load(mpc / "enc_key.json")
+        self.tls = {"cert": (mpc / "tls" / "party.crt").read_text(),
+                    "key": (mpc / "tls" / "party.key").read_text(),
+                    "ca": (mpc / "tls" / "ca.crt").read_text()}
+        doc = json.loads(Path(genesis).read_text())
+        self.chain_id = doc["chain_id"]
+        own = doc["app_state"]["validators"][index]
+        if (own["attest_key"], own["enc_key"]) != (self.attest.public_hex, self.enc.public_hex):
+            raise SystemExit(f"worker keys in {mpc} are not validator {index}'s keys in the genesis registry")
+        self.fault = fault
+        self.state_dir = self.home / "worker"
+        self.state_dir.mkdir(mode=0o700, exist_ok=True)
+        self.params = None
+        self.polls = {}        # poll id -> full poll record (refreshed)
+        self.ballots = {}      # poll id -> {voter: (tx hash, shares or None)}
+        self.attempted = {}    # poll id -> set of attempt numbers started
+        self.jobs = {}         # poll id -> {"state", "attempt", "reason", "pid", "updated"}
+        self.running = {}      # poll id -> thread
+        self.done = set()
+        self.stop = threading.Event()
+        self.block_interval = 1.0
+
+    # --- chain reads ---------------------------------------------------------------
+    def _all_polls(self):
+        out, after = [], 0
+        while True:
+            page, _ = self.rpc.query(f"/polls?after={after}&limit=1000")
+            out += page["polls"]
+            if page["next"] is None:
+                return out
+            after = page["next"]
+
+    def sync_ballots(self, poll: dict):
+        """Decrypt this validator's payload of every ballot not seen yet (or replaced by a revote)."""
+        cache = self.ballots.setdefault(poll["id"], {})
+        entries = max(1, len(poll["options"]))
+        after, order = None, []
+        while True:
+            path = f"/poll/{poll['id']}/ballots?validator={self.index}&limit=1000"
+            page, _ = self.rpc.query(path + (f"&after={after}" if after else ""))
+            for b in page["ballots"]:
+                order.append(b["voter"])
+                known = cache.get(b["voter"])
+                if known is None or known[0] != b["tx"]:
+                    cache[b["voter"]] = (b["tx"], self._open(poll, b, entries))
+            if page["next"] is None:
+                break
+            after = page["next"]
+        return order
+
+    def _open(self, poll, ballot, entries):
+        try:
+            return envelope.open_(self.enc, bytes.fromhex(ballot["payload"]), chain_id=self.chain_id,
+                                  poll_id=poll["id"], voter=ballot["voter"], validator=self.index,
+                                  entries=entries)
+        except (envelope.EnvelopeError, ValueError):
+            log.info("poll %s: ballot of %s… does not open for validator %d: unusable",
+                     poll["id"], ballot["voter"][:12], self.index)
+            return None
+
+    # --- the loop ------------------------------------------------------------------------
+    def step(self):
+        height = self.rpc.height()
+        if self.params is None:
+            self.params, _ = self.rpc.query("/params")
+        for summary in self._all_polls():
+            pid = summary["id"]
+            if pid in self.done or summary["status"] in ("final", "failed"):
+                if pid not in self.done and summary["status"] in ("final", "failed"):
+                    self._set(pid, "done", reason=summary["status"])
+                    self.done.add(pid)
+                    self.ballots.pop(pid, None)
+                continue
+            poll = self.polls.get(pid)
+            if poll is None or poll["status"] != summary["status"]:
+                poll = self.polls[pid] = self.rpc.query(f"/poll/{pid}")[0]
+            if not any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index
+                       for v in poll["validators"]):
+                self.done.add(pid)
+                continue
+            if poll["status"] == "open":
+                self.sync_ballots(poll)
+                self._set(pid, "waiting", reason="poll open")
+            elif poll["status"] == "closed" and pid not in self.running:
+                self.maybe_start(poll, height)
+
+    def maybe_start(self, poll, height):
+        A = self.params["mpc_attempt_blocks"]
+        since = height - poll["closed_height"]
+        attempt = max(0, since // A)
+        if attempt in self.attempted.get(poll["id"], set()):
+            return
+        attested, _ = self.rpc.query(f"/poll/{poll['id']}/attestations")
+        if any(a["validator"] == self.index for a in attested["attestations"]):
+            self._set(poll["id"], "attested", attempt=attempt)
+            return
+        left = A - (since - attempt * A)
+        if left < 3:   # too late to join this attempt: wait for the next one
+            return
+        self.attempted.setdefault(poll["id"], set()).add(attempt)
+        deadline = max(5.0, (left - 1) * self.block_interval)
+        thread = threading.Thread(target=self.run_job, args=(poll, attempt, deadline), daemon=True)
+        self.running[poll["id"]] = thread
+        thread.start()
+
+    def run_job(self, poll, attempt, deadline):
+        from .mpc_job import run_job
+        pid = poll["id"]
+        try:
+            order = self.sync_ballots(poll)
+            cache = self.ballots[pid]
+            shares = [cache[v][1] for v in order]
+            if self.fault == "corrupt-shares":   # test-only: a validator that tampers with its shares
+                shares = [None if s is None else [(x + 1) % envelope.L for x in s] for s in shares]
+            if not shares:
+                job = {"status": "ok", "outcome": {"withheld": True}, "counted": 0, "excluded": [],
+                       "unusable": [[] for _ in poll["validators"]]}
+            else:
+                self._set(pid, "running", attempt=attempt)
+                log.info("poll %s: attempt %d with %d ballots (deadline %.0f s)", pid, attempt, len(shares), deadline)
+                job = run_job(job_input(poll, self.index, attempt, shares, self.tls, deadline), deadline + 5)
+            result = chain_result(poll, job)
+            if result is None:
+                self._set(pid, "failed", attempt=attempt, reason=job.get("code", "error"),
+                          absent=job.get("absent"))
+                log.info("poll %s: attempt %d failed (%s, absent %s); next attempt in %d blocks", pid, attempt,
+                         job.get("code"), job.get("absent"), self.params["mpc_attempt_blocks"])
+                return
+            self.submit(poll, result)
+            self._set(pid, "attested", attempt=attempt, reason=result["status"])
+        except Exception as exc:
+            log.exception("poll %s: attempt %d crashed: %s", pid, attempt, type(exc).__name__)
+            self._set(pid, "failed", attempt=attempt, reason=type(exc).__name__)
+        finally:
+            self.running.pop(pid, None)
+
+    def submit(self, poll, result):
+        rpc = Rpc(self.rpc.url)
+        body = {"poll": poll["id"], "validator": self.index, "result": result}
+        for _ in range(10):
+            last = rpc.query(f"/account/{self.attest.public_hex}")[0]["nonce"]
+            raw = txcodec.build(self.attest, self.chain_id, "submit_outcome",
+                                max(last + 1, time.time_ns() // 1000), body)
+            res = rpc.broadcast_tx_sync(raw)
+            if int(res["code"]) == 0:
+                log.info("poll %s: attested %s (tx %s)", poll["id"], result["status"], res["hash"])
+                return
+            log.warning("poll %s: attestation rejected: code %s %s", poll["id"], res["code"], res.get("log"))
+            if int(res["code"]) in (15, 16):   # attested already, or the poll is final
+                return
+            time.sleep(self.block_interval)
+
+    def _set(self, poll_id, state, **info):
+        entry = {"state": state, "updated": time.time(), **{k: v for k, v in info.items() if v is not None}}
+        if self.jobs.get(poll_id, {}).get("state") == state and state == "waiting":
+            return
+        self.jobs[poll_id] = entry
+        tmp = self.state_dir / "jobs.json.tmp"
+        tmp.write_text(json.dumps({str(k): v for k, v in self.jobs.items()}))
+        os.replace(tmp, self.state_dir / "jobs.json")
+
+    def _measure_block_interval(self):
+        try:
+            top = self.rpc.height()
+            if top > 11:
+                metas = self.rpc.call("blockchain", minHeight=str(top - 10), maxHeight=str(top))["block_metas"]
+                from datetime import datetime
+                ts = sorted(datetime.fromisoformat(m["header"]["time"][:26].rstrip("Z")) for m in metas)
+                self.block_interval = max(0.1, (ts[-1] - ts[0]).total_seconds() / (len(ts) - 1))
+        except (RpcError, ValueError, KeyError):
+            pass
+
+    def run(self):
+        log.info("worker for validator %d following %s", self.index, self.rpc.url)
+        last_measure = 0.0
+        while not self.stop.is_set():
+            try:
+                if time.monotonic() - last_measure > 10:
+                    self._measure_block_interval()
+                    last_measure = time.monotonic()
+                self.step()
+            except (RpcError, QueryError) as exc:
+                log.info("node not ready: %s", exc)
+                time.sleep(1.0)
+            self.stop.wait(0.3)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m mpc_tx.worker", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--genesis", required=True)
+    parser.add_argument("--fault", default=os.environ.get("MPCVOTE_WORKER_FAULT") or None,
+                        help=argparse.SUPPRESS)  # test-only fault switch
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s worker%(process)d: %(message)s")
+    worker = Worker(args.home, args.index, args.node, args.genesis, fault=args.fault)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
+    worker.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Time the MPC programs alone (MPyC, pinned TLS, loopback) and print a Markdown table.
+
+Each configuration runs m party processes of this script (``--party``, the job JSON on
+stdin, as mpc_tx.mpc_job takes it). A party reports the seconds to connect, the seconds
+of the MPC program (all steps of mpc_programs.poll_outcome) and its bytes sent. The
+table gives the slowest party; "job" is the wall time of the same poll run end to end
+through mpc_job.run_job (process start, import, JSON, TLS, MPC, shutdown).
+
+    .venv/bin/python scripts/bench_mpc_alone.py [--parties 4] [--ballots 100 1000 10000]
+"""
+import argparse
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _party():
+    from mpc_tx.mpc_job import parse_job
+    from mpc_tx.mpc_programs import poll_outcome
+    from mpc_tx.mpc_runtime import build_runtime, private_tls_files, shutdown
+
+    job = parse_job(json.loads(sys.stdin.read()))
+    tls = job["tls"]
+    with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
+        rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths,
+                           pins=job["pins"], prss=job["prss"])
+
+    async def run():
+        t0 = time.perf_counter()
+        await rt.start()
+        t1 = time.perf_counter()
+        result = await poll_outcome(rt, job["kind"], job["shares"], job["usable"], job["seed"],
+                                    job["min_ballots"], job["context"])
+        t2 = time.perf_counter()
+        sent = sum(p.protocol.nbytes_sent for p in rt.parties if p.pid != rt.pid)
+        await shutdown(rt)
+        return {"connect": t1 - t0, "program": t2 - t1, "bytes": sent, "result": result}
+
+    print(json.dumps(rt._loop.run_until_complete(run())), flush=True)
+    os._exit(0)
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _jobs(m, kind, n):
+    from mpc_tx.sharing import share
+    from mpc_tx.tls import cert_fingerprint, make_ca, make_party_cert
+
+    t = (m - 1) // 2
+    k = 1 if kind == "unanimity" else 3
+    ca, ca_key = make_ca("bench CA")
+    certs = [make_party_cert(ca, ca_key, i, "127.0.0.1") for i in range(m)]
+    parties = [{"host": "127.0.0.1", "port": port, "cert_sha256": cert_fingerprint(cert)}
+               for port, (cert, _) in zip(_free_ports(m), certs)]
+    votes = [[1] if k == 1 else [int(e == j % k) for e in range(k)] for j in range(n)]
+    per_party = [[] for _ in range(m)]
+    for vote in votes:
+        entries = [share(v, m, t) for v in vote]
+        for i in range(m):
+            per_party[i].append([str(e[i]) for e in entries])
+    seed = secrets.token_hex(32)
+    return [{"pid": i, "parties": parties, "threshold": t, "kind": kind, "options": k,
+             "shares": per_party[i], "seed": seed, "min_ballots": 0,
+             "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
+             "deadline_s": 300, "prss": True} for i in range(m)]
+
+
+def _run_parties(jobs):
+    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--party"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL) for _ in jobs]
+    outs = [None] * len(jobs)
+
+    def feed(i):
+        outs[i] = procs[i].communicate(json.dumps(jobs[i]).encode(), timeout=300)[0]
+
+    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(jobs))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return [json.loads(o) for o in outs]
+
+
+def _run_jobs(jobs):
+    from mpc_tx.mpc_job import run_job
+
+    results = [None] * len(jobs)
+
+    def go(i):
+        results[i] = run_job(jobs[i], 300, stderr=subprocess.DEVNULL)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(jobs))]
+    began = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - began, results
+
+
+def main():
+    if "--party" in sys.argv:
+        _party()
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parties", type=int, default=4)
+    parser.add_argument("--ballots", type=int, nargs="+", default=[100, 1000, 10000])
+    args = parser.parse_args()
+    m = args.parties
+    print(f"m = {m} parties, t = {(m - 1) // 2}, PRSS on, pinned TLS on loopback, "
+          f"{os.cpu_count()} CPUs; tally has 3 options\n")
+    print("| kind | ballots | connect (s) | MPC program (s) | sent per party (kB) | job end to end (s) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind in ("unanimity", "tally"):
+        for n in args.ballots:
+            jobs = _jobs(m, kind, n)
+            reports = _run_parties(jobs)
+            wall, results = _run_jobs(jobs)
+            assert all(r["status"] == "ok" for r in results), results
+            connect = max(r["connect"] for r in reports)
+            program = max(r["program"] for r in reports)
+            sent = max(r["bytes"] for r in reports) / 1000
+            print(f"| {kind} | {n} | {connect:.3f} | {program:.3f} | {sent:.1f} | {wall:.2f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
