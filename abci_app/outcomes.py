@@ -10,13 +10,17 @@ from mpc_tx.tx import outcome_digest
 from .codes import (TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED,
                     POLL_NOT_CLOSED, BAD_OUTCOME)
 from .context import event
-from .state import poll_key, attest_key, attest_prefix
+from .state import poll_key, attest_key, attest_prefix, report_key, report_prefix
 
-__all__ = ["FAILURE_CODES", "submit_outcome", "finalize_touched", "fail_at_deadline",
+__all__ = ["FAILURE_CODES", "REPORT_CODES", "submit_outcome", "finalize_touched", "fail_at_deadline",
            "check_result"]
 
 # Attested failures are enumerated, never free text, so honest workers agree byte for byte.
 FAILURE_CODES = ("inconsistent_shares",)
+# A failed attempt is reported, not attested: it names the absent parties for the
+# record (and for the deadline failure) without using up the validator's one
+# attestation, since a later attempt may still succeed.
+REPORT_CODES = ("party_absent",)
 
 
 def submit_outcome(state, ctx, tx):
@@ -32,9 +36,15 @@ def submit_outcome(state, ctx, tx):
     if poll["status"] != "closed":
         state_word = "still open" if poll["status"] == "open" else f"already {poll['status']}"
         raise TxError(POLL_NOT_CLOSED, f"poll {poll['id']} is {state_word}: attestations are taken between close and finality")
+    check_result(poll, body["result"])
+    if body["result"]["status"] == "failed" and body["result"]["code"] in REPORT_CODES:
+        state.put(report_key(poll["id"], index), {"validator": index, "absent": body["result"]["absent"],
+                                                  "height": ctx.height})
+        ctx.events.append(event("attempt_failed", {"poll_id": poll["id"], "validator": index},
+                                {"absent": ",".join(map(str, body["result"]["absent"]))}))
+        return
     if state.get(attest_key(poll["id"], index)) is not None:
         raise TxError(ALREADY_ATTESTED, f"validator {index} attested poll {poll['id']} already")
-    check_result(poll, body["result"])
     digest = outcome_digest(body["result"])
     state.put(attest_key(poll["id"], index), {"validator": index, "digest": digest,
                                               "result": body["result"], "height": ctx.height})
@@ -49,8 +59,10 @@ def check_result(poll: dict, result: dict):
         raise TxError(BAD_OUTCOME, f"outcome for poll {poll['id']}: {reason}")
 
     def index_list(v, bound):
-        return isinstance(v, list) and v == sorted(set(v)) and \
-            all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < bound for i in v)
+        # Element types first: set() of a list, or sorted() of mixed types, would raise.
+        return isinstance(v, list) and \
+            all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < bound for i in v) and \
+            v == sorted(set(v))
 
     if result.get("ballots") != poll["ballots_digest"]:
         bad("ballots digest differs from the ballot set committed at the close")
@@ -58,8 +70,8 @@ def check_result(poll: dict, result: dict):
     if result["status"] == "failed":
         if set(result) != {"status", "code", "absent", "ballots"}:
             bad("a failure has exactly the fields absent, ballots, code, status")
-        if result["code"] not in FAILURE_CODES:
-            bad(f"failure code must be one of {', '.join(FAILURE_CODES)}")
+        if result["code"] not in FAILURE_CODES + REPORT_CODES:
+            bad(f"failure code must be one of {', '.join(FAILURE_CODES + REPORT_CODES)}")
         if not index_list(result["absent"], m):
             bad("absent must be a sorted list of validator indices")
         return
@@ -67,7 +79,8 @@ def check_result(poll: dict, result: dict):
         bad("a result has exactly the fields ballots, counted, excluded, outcome, status, unusable")
     if not index_list(result["excluded"], n):
         bad("excluded must be a sorted list of ballot indices")
-    if not (isinstance(result["counted"], int) and result["counted"] == n - len(result["excluded"])):
+    if not (isinstance(result["counted"], int) and not isinstance(result["counted"], bool) and
+            result["counted"] == n - len(result["excluded"])):
         bad("counted must be the number of ballots less the excluded ones")
     if not (isinstance(result["unusable"], list) and len(result["unusable"]) == m and
             all(index_list(u, n) for u in result["unusable"])):
@@ -115,9 +128,18 @@ def finalize_touched(state, ctx):
 
 
 def fail_at_deadline(state, ctx, poll: dict):
-    """Fail a poll with no final outcome by its deadline, naming who never attested."""
+    """Fail a poll with no final outcome by its deadline, naming the absent parties.
+
+    Absent are the validators that never attested and that most reporters'
+    latest failed-attempt reports name as missing (a party that joined one
+    attempt late is named by few); with no reports, every validator that
+    never attested.
+    """
     attested = {att["validator"] for _k, att in state.scan(attest_prefix(poll["id"]))}
-    absent = [v["index"] for v in poll["validators"] if v["index"] not in attested]
+    never = [v["index"] for v in poll["validators"] if v["index"] not in attested]
+    reports = [rep["absent"] for _k, rep in state.scan(report_prefix(poll["id"]))]
+    named = {i: sum(i in r for r in reports) for i in never}
+    absent = [i for i in never if 2 * named[i] > len(reports)] or never
     poll["status"] = "failed"
     poll["result"] = {"status": "failed", "code": "deadline", "absent": absent,
                       "ballots": poll["ballots_digest"]}

@@ -10,7 +10,7 @@ import plyvel
 from mpc_tx import canonical
 
 __all__ = ["Store", "Overlay", "poll_key", "ballot_prefix", "ballot_key", "nonce_key",
-           "eligible_key", "digest_prefix", "digest_key", "attest_key", "attest_prefix", "due_prefix", "due_key",
+           "eligible_key", "digest_prefix", "digest_key", "attest_key", "attest_prefix", "report_key", "report_prefix", "due_prefix", "due_key",
            "PARAMS", "VALIDATORS", "CHAIN_ID", "NEXT_POLL"]
 
 _HEIGHT = b"meta/height"
@@ -55,6 +55,14 @@ def attest_prefix(poll_id: int) -> bytes:
 
 def attest_key(poll_id: int, validator: int) -> bytes:
     return attest_prefix(poll_id) + b"%04d" % validator
+
+
+def report_prefix(poll_id: int) -> bytes:
+    return b"report/%016d/" % poll_id
+
+
+def report_key(poll_id: int, validator: int) -> bytes:
+    return report_prefix(poll_id) + b"%04d" % validator
 
 
 def due_prefix(height: int) -> bytes:

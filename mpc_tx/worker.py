@@ -61,7 +61,8 @@ class Worker:
 
     def __init__(self, home, index: int, node: str, genesis: str, fault: str | None = None):
         self.home, self.index = Path(home), index
-        self.rpc = Rpc(node)
+        self.node = node
+        self._local = threading.local()   # one RPC connection per thread: never share one
         mpc = self.home / "mpc"
         self.attest = SigningKey.load(mpc / "attest_key.json")
         self.enc = EncryptionKey.load(mpc / "enc_key.json")
@@ -85,6 +86,12 @@ class Worker:
         self.done = set()
         self.stop = threading.Event()
         self.block_interval = 1.0
+
+    @property
+    def rpc(self) -> Rpc:
+        if not hasattr(self._local, "rpc"):
+            self._local.rpc = Rpc(self.node)
+        return self._local.rpc
 
     # --- chain reads ---------------------------------------------------------------
     def _all_polls(self):
@@ -160,9 +167,12 @@ class Worker:
         if any(a["validator"] == self.index for a in attested["attestations"]):
             self._set(poll["id"], "attested", attempt=attempt)
             return
-        left = A - (since - attempt * A)
-        if left < 3:   # too late to join this attempt: wait for the next one
+        # Every party starts an attempt within a block or two of its first height;
+        # one that sees it later waits for the next, rather than hold the others up.
+        late = since - attempt * A
+        if late > 2:
             return
+        left = A - late
         self.attempted.setdefault(poll["id"], set()).add(attempt)
         deadline = max(5.0, (left - 1) * self.block_interval)
         thread = threading.Thread(target=self.run_job, args=(poll, attempt, deadline), daemon=True)
@@ -189,6 +199,9 @@ class Worker:
             if result is None:
                 self._set(pid, "failed", attempt=attempt, reason=job.get("code", "error"),
                           absent=job.get("absent"))
+                if job.get("absent"):   # name the missing parties on chain; the next attempt may still succeed
+                    self.submit(poll, {"status": "failed", "code": "party_absent",
+                                       "absent": sorted(job["absent"]), "ballots": poll["ballots_digest"]})
                 log.info("poll %s: attempt %d failed (%s, absent %s); next attempt in %d blocks", pid, attempt,
                          job.get("code"), job.get("absent"), self.params["mpc_attempt_blocks"])
                 return
@@ -201,7 +214,7 @@ class Worker:
             self.running.pop(pid, None)
 
     def submit(self, poll, result):
-        rpc = Rpc(self.rpc.url)
+        rpc = self.rpc
         body = {"poll": poll["id"], "validator": self.index, "result": result}
         for _ in range(10):
             last = rpc.query(f"/account/{self.attest.public_hex}")[0]["nonce"]
@@ -209,7 +222,8 @@ class Worker:
                                 max(last + 1, time.time_ns() // 1000), body)
             res = rpc.broadcast_tx_sync(raw)
             if int(res["code"]) == 0:
-                log.info("poll %s: attested %s (tx %s)", poll["id"], result["status"], res["hash"])
+                log.info("poll %s: submitted %s (tx %s)", poll["id"], result.get("code", result["status"]),
+                         res["hash"])
                 return
             log.warning("poll %s: attestation rejected: code %s %s", poll["id"], res["code"], res.get("log"))
             if int(res["code"]) in (15, 16):   # attested already, or the poll is final

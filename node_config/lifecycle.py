@@ -66,6 +66,14 @@ class Testnet:
         self.dir.mkdir(parents=True, exist_ok=True)
         return generate_testnet(self.dir, validators, **options)
 
+    def set_params(self, params: dict):
+        """Set chain parameters in every home's genesis (before the chain starts)."""
+        for v in self.validators:
+            path = Path(v["home"]) / "config" / "genesis.json"
+            doc = json.loads(path.read_text())
+            doc["app_state"]["params"] = dict(params)
+            path.write_text(json.dumps(doc, indent=2))
+
     # --- processes ------------------------------------------------------------------
     def command(self, i: int, proc: str) -> list:
         v = self.validators[i]
@@ -200,6 +208,10 @@ class Testnet:
                 if progress:
                     print(f"\rtestnet: all {len(heights)} nodes at height >= {height}      ", file=sys.stderr)
                 return heights
+            for i in nodes:
+                if self.pid_file(i, "node").exists() and self.pid(i, "node") is None:
+                    tail = self.log_file(i, "node").read_text(errors="replace").splitlines()[-3:]
+                    raise RuntimeError(f"node{i} exited: " + " | ".join(tail))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nodes did not reach height {height} within {timeout:.0f} s "
                                    f"(heights {heights}); see `scripts/testnet logs`")

@@ -13,8 +13,9 @@ from node_config.lifecycle import Testnet
 
 
 def free_port_base():
-    # Each test run takes its own port range so a developer's own testnet (26600+) is untouched.
-    return random.Random(os.getpid() ^ int(time.time())).randrange(30000, 50000, 200)
+    # Each test run takes its own port range so a developer's own testnet (26600+) is untouched;
+    # below the kernel's ephemeral range (32768+), where outgoing connections would collide.
+    return random.Random(os.getpid() ^ time.time_ns()).randrange(12000, 26000, 200)
 
 
 def make_testnet(tmp, validators=4, worker=False, **options):

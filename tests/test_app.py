@@ -230,3 +230,26 @@ def test_checktx_tracks_pending_nonces_until_commit(chain):
     assert chain.check(raw).code == 0
     assert chain.check(raw).code == codes.REPLAY  # same tx twice in the mempool
     assert txcodec.decode(raw).chain_id == CHAIN
+
+
+def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    pid = create(c, creator)
+    c.block(c.tx(creator, "close_poll", {"poll": pid}))
+    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+    report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": digest}
+    res = c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": pid, "validator": i, "result": report})
+                    for i in range(3)])
+    assert result_codes(res) == [0, 0, 0]
+    assert c.query(f"/poll/{pid}/outcome")[1]["status"] == "closed"       # a report is never final
+    ok = _result(c, pid)
+    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": pid, "validator": 0, "result": ok}))) == [0]
+    for _ in range(6):
+        c.block()
+    out = c.query(f"/poll/{pid}/outcome")[1]
+    assert out["status"] == "failed" and out["result"] == {"status": "failed", "code": "deadline",
+                                                          "absent": [3], "ballots": digest}
+    c.app.close()

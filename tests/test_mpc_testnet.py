@@ -1,0 +1,199 @@
+"""Validators as MPC parties on a real 4-validator testnet: outcomes, bad ballots, absent and faulty workers."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from mpc_tx import envelope, tx as txcodec
+from mpc_tx.cli import Client
+from mpc_tx.keys import SigningKey
+from mpc_tx.sharing import share
+
+from netfixtures import make_testnet, Voters, wait_committed
+
+pytestmark = pytest.mark.testnet
+
+A, D = 8, 60   # attempt and deadline, in blocks: short for tests
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    net = make_testnet(tmp_path_factory.mktemp("mpc"))
+    net.set_params({"mpc_attempt_blocks": A, "mpc_deadline_blocks": D})
+    try:
+        for i in range(4):
+            net.start_validator(i)
+        net.wait_height(2, timeout=90)
+        yield net
+    finally:
+        net.down()
+
+
+def client(net, i=0):
+    return Client(net.rpc_url(i), genesis=str(net.genesis_path()))
+
+
+def open_poll(net, kind="unanimity", options=(), **kw):
+    c = client(net)
+    creator = SigningKey.generate()
+    res = c.create_poll(creator, "Q?", kind, options, close_in=300, max_ballots=1000, **kw)
+    return c.query(f"/poll/{res['poll']}"), creator
+
+
+def vote_all(net, poll, choices):
+    voters = Voters(net, len(choices))
+    hashes, errors = voters.submit_all(poll, choices)
+    assert errors == []
+    wait_committed(net.rpc(0), hashes)
+    return voters
+
+
+def close(net, poll, creator):
+    return client(net).close_poll(creator, poll["id"])
+
+
+def outcome(net, poll_id, timeout=120):
+    return client(net, poll_id % 4).outcome(poll_id, wait=True, timeout=timeout)
+
+
+def crafted_ballot(net, poll, per_entry_shares, tamper=None):
+    """A ballot from a client built here: arbitrary shares, optional payload tampering per validator."""
+    c = client(net)
+    key = SigningKey.generate()
+    m = len(poll["validators"])
+    payloads = []
+    for i, v in enumerate(poll["validators"]):
+        shares = [s[i] for s in per_entry_shares]
+        enc_key = v["enc_key"]
+        if tamper and tamper.get(i) == "wrong-validator":
+            enc_key = poll["validators"][(i + 1) % m]["enc_key"]     # sealed to another validator's key
+        payload = envelope.seal(enc_key, shares, chain_id=c.chain_id, poll_id=poll["id"],
+                                voter=key.public_hex, validator=i)
+        if tamper and tamper.get(i) == "garbage":
+            payload = os.urandom(len(payload))
+        payloads.append(payload.hex())
+    raw = txcodec.build(key, c.chain_id, "cast_ballot", time.time_ns() // 1000,
+                        {"poll": poll["id"], "payloads": payloads})
+    c.submit(raw)
+    return key.public_hex
+
+
+def test_three_demo_polls(net):
+    p1, c1 = open_poll(net)
+    p2, c2 = open_poll(net)
+    p3, c3 = open_poll(net, "tally", ("a", "b", "c"))
+    vote_all(net, p1, ["yes"] * 5)
+    vote_all(net, p2, ["yes"] * 4 + ["no"])
+    voters = vote_all(net, p3, ["a"] * 7 + ["b"] * 9 + ["c"] * 4)
+    # one voter changes their mind: the later ballot counts, and a revote is no extra ballot
+    changer = voters.keys[0]
+    client(net, 2).submit(voters.ballot(p3, changer, "a"))   # was "a" already? make it really change:
+    client(net, 1).submit(voters.ballot(p3, changer, "c"))
+    client(net, 3).submit(voters.ballot(p3, changer, "a"))
+    for p, c in ((p1, c1), (p2, c2), (p3, c3)):
+        close(net, p, c)
+    late = voters.ballot(p3, SigningKey.generate(), "a")
+    res = net.rpc(0).broadcast_tx_sync(late)
+    assert int(res["code"]) == 8   # POLL_CLOSED
+    o1, o2, o3 = outcome(net, p1["id"]), outcome(net, p2["id"]), outcome(net, p3["id"])
+    assert o1["result"]["outcome"] == {"unanimous": True}
+    assert o2["result"]["outcome"] == {"unanimous": False}
+    assert o3["result"]["outcome"] == {"tally": {"a": 7, "b": 9, "c": 4}}
+    assert o3["result"]["counted"] == 20 and o3["ballots"] == 20
+    for o in (o1, o2, o3):
+        assert o["status"] == "final" and len(o["attesters"]) >= 3
+    found = net.rpc(1).call("block_search", query=f"outcome_final.poll_id={p3['id']}")
+    assert int(found["total_count"]) == 1
+
+
+def test_bad_ballots_veto_or_are_excluded_identically_by_all(net):
+    m, t = 4, 1
+    una, cu = open_poll(net)
+    vote_all(net, una, ["yes"] * 3)
+    crafted_ballot(net, una, [share(2, m, t)])           # a 2 must not turn a 'no' into a 'yes' (or count)
+    tal, ct = open_poll(net, "tally", ("a", "b"))
+    vote_all(net, tal, ["a"] * 3 + ["b"] * 2)
+    bad = {
+        "two": crafted_ballot(net, tal, [share(2, m, t), share(0, m, t)]),
+        "both": crafted_ballot(net, tal, [share(1, m, t), share(1, m, t)]),
+        "not-a-polynomial": crafted_ballot(net, tal, [[1, 2, 3, 5], share(0, m, t)]),
+        "wrong-validator": crafted_ballot(net, tal, [share(1, m, t), share(0, m, t)], tamper={0: "wrong-validator"}),
+        "garbage": crafted_ballot(net, tal, [share(0, m, t), share(1, m, t)], tamper={2: "garbage"}),
+    }
+    close(net, una, cu)
+    close(net, tal, ct)
+    ou, ot = outcome(net, una["id"]), outcome(net, tal["id"])
+    assert ou["status"] == "final" and ou["result"]["outcome"] == {"unanimous": False}
+    assert ot["status"] == "final" and ot["result"]["outcome"] == {"tally": {"a": 3, "b": 2}}
+    order = [b["voter"] for b in client(net).query(f"/poll/{tal['id']}/ballots?limit=100")["ballots"]]
+    index = {name: order.index(voter) for name, voter in bad.items()}
+    assert ot["result"]["excluded"] == sorted(index.values())
+    assert ot["result"]["counted"] == 5
+    unusable = ot["result"]["unusable"]
+    assert unusable[0] == [index["wrong-validator"]] and unusable[2] == [index["garbage"]]
+    assert unusable[1] == unusable[3] == []
+    atts = client(net).query(f"/poll/{tal['id']}/attestations")["attestations"]
+    assert len({a["digest"] for a in atts}) == 1 and ot["dissenters"] == []   # every party saw the same
+
+
+def _wait_blocks(net, n):
+    net.wait_height(net.rpc(0).height() + n, timeout=60, nodes=[0])
+
+
+def test_absent_worker_delays_then_deadline_names_it(net):
+    net.stop(3, "worker")
+    try:
+        early, ce = open_poll(net)
+        vote_all(net, early, ["yes"] * 3)
+        close(net, early, ce)                         # fails at its deadline: worker 3 is away through it
+        _wait_blocks(net, 2 * A)
+        later, cl = open_poll(net)
+        vote_all(net, later, ["yes"] * 3)
+        assert client(net).query(f"/poll/{early['id']}/outcome")["status"] == "closed"   # no outcome from 3 of 4
+        e = outcome(net, early["id"], timeout=120)
+        close(net, later, cl)                          # its deadline is far: worker 3 comes back before it
+        assert e["status"] == "failed" and e["result"]["code"] == "deadline" and e["result"]["absent"] == [3]
+        _wait_blocks(net, A)
+        assert client(net).query(f"/poll/{later['id']}/outcome")["status"] == "closed"
+    finally:
+        net.start(3, "worker")
+    lo = outcome(net, later["id"], timeout=120)
+    assert lo["status"] == "final" and lo["result"]["outcome"] == {"unanimous": True}
+    assert lo["final_height"] <= lo["closed_height"] + D
+
+
+def _children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "mpc_tx.mpc_job"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_killed_mpc_child_next_attempt_succeeds(net):
+    poll, creator = open_poll(net, "tally", ("x", "y"))
+    vote_all(net, poll, ["x"] * 10 + ["y"] * 5)
+    worker = net.pid(1, "worker")
+    close(net, poll, creator)
+    deadline, killed = time.monotonic() + 30, None
+    while killed is None and time.monotonic() < deadline:
+        for child in _children(worker):
+            os.kill(child, 9)
+            killed = child
+        time.sleep(0.01)
+    assert killed, "the worker never started an MPC child"
+    out = outcome(net, poll["id"])
+    assert out["status"] == "final" and out["result"]["outcome"] == {"tally": {"x": 10, "y": 5}}
+    assert out["final_height"] >= out["closed_height"] + A      # decided by a later attempt
+
+
+def test_worker_with_corrupted_shares_gives_no_wrong_outcome(net):
+    net.stop(2, "worker")
+    net.start(2, "worker", env={"MPCVOTE_WORKER_FAULT": "corrupt-shares"})
+    try:
+        poll, creator = open_poll(net)
+        vote_all(net, poll, ["yes"] * 4)
+        close(net, poll, creator)
+        out = outcome(net, poll["id"])
+        assert out["status"] == "failed" and out["result"]["code"] == "inconsistent_shares"
+    finally:
+        net.stop(2, "worker")
+        net.start(2, "worker")
