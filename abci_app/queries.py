@@ -8,6 +8,8 @@
     /poll/ID/ballots?after=VOTER&limit=N&validator=I
                                  ballots in state order; with validator=I only
                                  that validator's payload
+    /poll/ID/ballot/VOTER?validator=I
+                                 one voter's counted ballot
     /poll/ID/outcome             status, result, attesters and dissenters
     /poll/ID/attestations        every attestation received
     /account/KEY                 a signer's last committed nonce
@@ -49,6 +51,11 @@ def answer(state, path: str, height: int, app_hash: bytes):
             return poll
         if parts[2:] == ["ballots"]:
             return _ballots(state, poll, args)
+        if len(parts) == 4 and parts[2] == "ballot":
+            ballot = state.get(ballot_key(poll["id"], parts[3]))
+            if ballot is None:
+                raise TxError(NOT_FOUND, f"no ballot of {parts[3][:16]}… in poll {poll['id']}")
+            return _one_validator(poll, dict(ballot), args.get("validator"))
         if parts[2:] == ["outcome"]:
             return {key: poll[key] for key in ("id", "kind", "options", "status", "ballots", "closed_height",
                                                "deadline_height", "final_height", "result",
@@ -80,13 +87,25 @@ def _polls(state, args):
     return {"polls": out, "next": poll_id - 1 if poll_id < next_id else None}
 
 
+def _validator(poll, text):
+    if text is None:
+        return None
+    validator = _int(text, "validator")
+    if not 0 <= validator < len(poll["validators"]):
+        raise TxError(NOT_FOUND, f"poll {poll['id']} has no validator {validator}")
+    return validator
+
+
+def _one_validator(poll, ballot, text):
+    validator = _validator(poll, text)
+    if validator is not None:
+        ballot["payload"] = ballot.pop("payloads")[validator]
+    return ballot
+
+
 def _ballots(state, poll, args):
     limit = _limit(args)
-    validator = args.get("validator")
-    if validator is not None:
-        validator = _int(validator, "validator")
-        if not 0 <= validator < len(poll["validators"]):
-            raise TxError(NOT_FOUND, f"poll {poll['id']} has no validator {validator}")
+    validator = _validator(poll, args.get("validator"))
     after = args.get("after")
     prefix = ballot_prefix(poll["id"])
     out = []

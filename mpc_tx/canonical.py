@@ -41,7 +41,11 @@ def _check(value, depth=0):
 def encode(value) -> bytes:
     """Return the canonical bytes of a JSON-compatible value."""
     _check(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800" in JSON) parses to a str that has no UTF-8 encoding.
+        raise CanonicalError("strings must be valid Unicode (no lone surrogates)") from None
 
 
 def decode(data: bytes):

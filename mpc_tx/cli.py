@@ -42,6 +42,19 @@ def default_node() -> str:
     return "http://127.0.0.1:26657"
 
 
+def local_jobs(testnet=None) -> list:
+    """Read each local worker's job states (waiting, running, attested, failed and why, done)."""
+    folder = Path(testnet or os.environ.get("MPCVOTE_TESTNET", ROOT / ".testnet"))
+    manifest = json.loads((folder / "testnet.json").read_text()) if (folder / "testnet.json").exists() else None
+    if manifest is None:
+        raise CliError(f"no testnet in {folder}")
+    out = []
+    for v in manifest["validators"]:
+        path = Path(v["home"]) / "worker" / "jobs.json"
+        out.append({"validator": v["name"], "jobs": json.loads(path.read_text()) if path.exists() else {}})
+    return out
+
+
 def default_genesis():
     manifest = _local_testnet()
     if manifest:
@@ -294,6 +307,8 @@ def _parser():
     o.add_argument("--wait", action="store_true")
     o.add_argument("--timeout", type=float, default=300.0)
     sub.add_parser("validators", help="the validator registry")
+    j = sub.add_parser("jobs", help="MPC job state of each local validator's worker")
+    j.add_argument("--testnet", default=None, help="testnet folder (default $MPCVOTE_TESTNET or .testnet)")
     b = sub.add_parser("blocks", help="the latest blocks")
     b.add_argument("--last", type=int, default=10)
     sub.add_parser("block").add_argument("height", type=int)
@@ -361,6 +376,12 @@ def _run(client: Client, a):
         vals = [{k: v[k] for k in v if k != "tls_cert"} for v in vals]
         return vals, "\n".join(f"{v['index']:>2} {v['name']:8} power {v['power']:>3}  mpc {v['mpc_host']}:{v['mpc_port']}  "
                                f"attest {v['attest_key'][:16]}…" for v in vals)
+    if a.cmd == "jobs":
+        jobs = local_jobs(a.testnet)
+        lines = [f"{j['validator']:8} poll {poll:>4}  {st['state']:9} attempt {st.get('attempt', '-')}  "
+                 f"{st.get('reason', '')}" + (f" absent {st['absent']}" if st.get("absent") else "")
+                 for j in jobs for poll, st in sorted(j["jobs"].items(), key=lambda kv: int(kv[0]))]
+        return jobs, "\n".join(lines) or "(no jobs)"
     if a.cmd == "blocks":
         blocks = client.blocks(a.last)
         return blocks, "\n".join(f"{b['height']:>7} {b['time'][:23]} {b['txs']:>5} txs  app {b['app_hash'][:16]}…"

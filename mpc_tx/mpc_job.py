@@ -165,13 +165,10 @@ async def _run(rt, job, deadline, margin):
     def remaining():
         return max(0.0, deadline - margin - time.monotonic())
 
-    # A peer that gives up at its own deadline (a little before ours: processes start
-    # at different times) says so; we then stop too, with the verdict we would give at
-    # our deadline, so that present parties agree.
-    departed = mpc_runtime.peer_departed(rt)
+    # Every failure exit says farewell first, so that peers do not take the link we
+    # close for a lost party; each party's verdict then rests on its own view.
     start = asyncio.ensure_future(rt.start())
-    done, _ = await asyncio.wait({start, departed}, timeout=remaining(),
-                                 return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({start}, timeout=remaining())
     if start not in done:
         start.cancel()
         absent = mpc_runtime.absent_parties(rt)
@@ -186,22 +183,24 @@ async def _run(rt, job, deadline, margin):
     program = asyncio.ensure_future(poll_outcome(
         rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"]))
     lost = mpc_runtime.peer_lost(rt)
-    done, _ = await asyncio.wait({program, lost, departed}, timeout=remaining(),
+    done, _ = await asyncio.wait({program, lost}, timeout=remaining(),
                                  return_when=asyncio.FIRST_COMPLETED)
     if program not in done:
         program.cancel()
-        if lost in done:  # a peer died: no farewell, the others see the loss themselves
+        await mpc_runtime.farewell(rt)
+        if lost in done:
             return _failed("party_absent", mpc_runtime.absent_parties(rt))
         logger.warning("the MPC program did not finish before the deadline")
-        await mpc_runtime.farewell(rt)
         return _failed("timeout")
     try:
         result = program.result()
     except InconsistentShares:
         logger.warning("input sharings are inconsistent and cannot be set aside")
+        await mpc_runtime.farewell(rt)
         return _failed("inconsistent_shares")
     except ProtocolError as exc:
         logger.error("protocol error: %s", exc)
+        await mpc_runtime.farewell(rt)
         return _failed("error")
     logger.info("MPC program done in %.3f s: %d counted, %d excluded",
                 time.monotonic() - started, result["counted"], len(result["excluded"]))
@@ -222,8 +221,8 @@ def main():
     emitter = _Emitter(real_stdout)
     try:
         job = parse_job(json.loads(sys.stdin.buffer.read()))
-    except (JobError, ValueError) as exc:
-        logger.error("rejected job: %s", exc if isinstance(exc, JobError) else "not JSON")
+    except Exception as exc:  # never echo the job: it holds shares and a key
+        logger.error("rejected job: %s", exc if isinstance(exc, JobError) else type(exc).__name__)
         _finish(emitter, _failed("error"), 1)
     deadline = began + job["deadline_s"]
     margin = min(0.5, 0.1 * job["deadline_s"])

@@ -19,8 +19,9 @@ explicit arguments and then hardened where MPyC falls short of what mpcvote prom
   module's ``pickle`` is swapped for one that only rebuilds numpy arrays of integers.
 - Lost links. MPyC raises from ``connection_lost`` and never reports a dead peer; here a
   lost link resolves ``peer_lost(rt)`` so a job can stop instead of hanging. A party that
-  gives up at its deadline says so first (``farewell``): its peers then stop too
-  (``peer_departed(rt)``) instead of blaming it for the link it closes.
+  stops on purpose (deadline, a lost peer) says so first (``farewell``), so that its peers
+  do not count the link it then closes as lost: every party's verdict rests on its own
+  view of who is missing, and present parties agree on it.
 """
 import asyncio
 import hashlib
@@ -41,8 +42,7 @@ from asyncio import Future
 from contextlib import contextmanager
 
 __all__ = ["load_mpyc", "build_runtime", "private_tls_files", "exchange", "peer_lost",
-           "peer_departed", "farewell", "absent_parties", "shutdown", "prss_default",
-           "random_shares"]
+           "farewell", "absent_parties", "shutdown", "prss_default", "random_shares"]
 
 logger = logging.getLogger("mpcvote.mpc")
 
@@ -167,7 +167,6 @@ class _Links:
         self.lost = set()
         self.lost_future = rt._loop.create_future()
         self.departed = set()
-        self.departed_future = rt._loop.create_future()
         self.refused = 0
         self.reasons = set()
 
@@ -187,12 +186,9 @@ class _Links:
         return None
 
     def peer_departed(self, pid):
-        if pid in self.departed:
-            return
-        self.departed.add(pid)
-        logger.info("party %d gave up at its deadline", pid)
-        if not self.departed_future.done():
-            self.departed_future.set_result(pid)
+        if pid not in self.departed:
+            self.departed.add(pid)
+            logger.info("party %d is leaving the job", pid)
 
     def peer_lost(self, pid, exc):
         if pid in self.lost or pid in self.departed:
@@ -461,13 +457,8 @@ def peer_lost(rt) -> Future:
     return rt._mpcvote_links.lost_future
 
 
-def peer_departed(rt) -> Future:
-    """Return a future that resolves to the pid of the first peer that gave up at its deadline."""
-    return rt._mpcvote_links.departed_future
-
-
 async def farewell(rt):
-    """Tell every connected peer that this party gives up now (at its deadline)."""
+    """Tell every connected peer that this party is leaving on purpose, not crashing."""
     for peer in rt.parties:
         if isinstance(peer.protocol, _PinnedExchanger) and peer.protocol.transport is not None:
             try:

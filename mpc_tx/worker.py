@@ -84,6 +84,7 @@ class Worker:
         self.jobs = {}         # poll id -> {"state", "attempt", "reason", "pid", "updated"}
         self.running = {}      # poll id -> thread
         self.done = set()
+        self.followed = None   # last height whose ballots were fetched
         self.stop = threading.Event()
         self.block_interval = 1.0
 
@@ -132,27 +133,66 @@ class Worker:
             return None
 
     # --- the loop ------------------------------------------------------------------------
+    def poll(self, poll_id: int, refresh=False) -> dict:
+        if refresh or poll_id not in self.polls:
+            self.polls[poll_id] = self.rpc.query(f"/poll/{poll_id}")[0]
+        return self.polls[poll_id]
+
+    def follow(self, max_blocks=50) -> int:
+        """Decrypt the ballots each new block commits (as they commit, not all at the close)."""
+        top = self.rpc.height()
+        if self.followed is None:        # (re)start: catch up on every open poll in one pass
+            for summary in self._all_polls():
+                if summary["status"] == "open" and self._is_party(self.poll(summary["id"])):
+                    self.sync_ballots(self.poll(summary["id"]))
+            self.followed = top
+            return top
+        for height in range(self.followed + 1, min(top, self.followed + max_blocks) + 1):
+            results = self.rpc.call("block_results", height=str(height)).get("txs_results") or []
+            for result in results:
+                if int(result.get("code", 0)) != 0:
+                    continue
+                for ev in result.get("events") or []:
+                    if ev["type"] == "ballot":
+                        attrs = {a["key"]: a["value"] for a in ev["attributes"]}
+                        self.fetch_ballot(int(attrs["poll_id"]), attrs["voter"])
+            self.followed = height
+        return top
+
+    def fetch_ballot(self, poll_id: int, voter: str):
+        poll = self.poll(poll_id)
+        if not self._is_party(poll):
+            return
+        try:
+            b, _ = self.rpc.query(f"/poll/{poll_id}/ballot/{voter}?validator={self.index}")
+        except QueryError:
+            return
+        cache = self.ballots.setdefault(poll_id, {})
+        if cache.get(voter, (None,))[0] != b["tx"]:
+            cache[voter] = (b["tx"], self._open(poll, b, max(1, len(poll["options"]))))
+
+    def _is_party(self, poll) -> bool:
+        return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index
+                   for v in poll["validators"])
+
     def step(self):
-        height = self.rpc.height()
+        height = self.follow()
         if self.params is None:
             self.params, _ = self.rpc.query("/params")
         for summary in self._all_polls():
             pid = summary["id"]
-            if pid in self.done or summary["status"] in ("final", "failed"):
-                if pid not in self.done and summary["status"] in ("final", "failed"):
-                    self._set(pid, "done", reason=summary["status"])
-                    self.done.add(pid)
-                    self.ballots.pop(pid, None)
+            if pid in self.done:
                 continue
-            poll = self.polls.get(pid)
-            if poll is None or poll["status"] != summary["status"]:
-                poll = self.polls[pid] = self.rpc.query(f"/poll/{pid}")[0]
-            if not any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index
-                       for v in poll["validators"]):
+            if summary["status"] in ("final", "failed"):
+                self._set(pid, "done", reason=summary["status"])
                 self.done.add(pid)
+                self.ballots.pop(pid, None)
+                self.polls.pop(pid, None)
                 continue
-            if poll["status"] == "open":
-                self.sync_ballots(poll)
+            poll = self.poll(pid, refresh=self.polls.get(pid, {}).get("status") != summary["status"])
+            if not self._is_party(poll):
+                self.done.add(pid)
+            elif poll["status"] == "open":
                 self._set(pid, "waiting", reason="poll open")
             elif poll["status"] == "closed" and pid not in self.running:
                 self.maybe_start(poll, height)
