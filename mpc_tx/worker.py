@@ -32,7 +32,9 @@ log = logging.getLogger("mpc_tx.worker")
 
 def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float) -> dict:
     """Return the MPC job description for one attempt (see mpc_job)."""
-    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + attempt % v["mpc_ports"],
+    # Attempt k of poll p listens on port base + (p + k) mod K: a retry never reuses the
+    # port of the attempt before it, and polls that close together use different ports.
+    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + (poll["id"] + attempt) % v["mpc_ports"],
                 "cert_sha256": v["tls_sha256"]} for v in poll["validators"]]
     return {"pid": index, "parties": parties, "threshold": poll["threshold"], "kind": poll["kind"],
             "options": max(1, len(poll["options"])),
@@ -214,7 +216,8 @@ class Worker:
             return
         left = A - late
         self.attempted.setdefault(poll["id"], set()).add(attempt)
-        deadline = max(5.0, (left - 1) * self.block_interval)
+        # End two blocks before the next attempt starts, so that every party can join it.
+        deadline = max(3.0, (left - 2) * self.block_interval)
         thread = threading.Thread(target=self.run_job, args=(poll, attempt, deadline), daemon=True)
         self.running[poll["id"]] = thread
         thread.start()

@@ -64,6 +64,7 @@ class Testnet:
     # --- creation -------------------------------------------------------------------
     def generate(self, validators=4, **options):
         self.dir.mkdir(parents=True, exist_ok=True)
+        options.setdefault("mpc_ports", 8)   # polls closing together each get their own port
         return generate_testnet(self.dir, validators, **options)
 
     def set_params(self, params: dict):

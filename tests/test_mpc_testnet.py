@@ -14,7 +14,7 @@ from netfixtures import make_testnet, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
-A, D = 8, 60   # attempt and deadline, in blocks: short for tests
+A, D = 12, 70   # attempt and deadline, in blocks: short for tests
 
 
 @pytest.fixture(scope="module")
