@@ -197,3 +197,29 @@ def test_worker_with_corrupted_shares_gives_no_wrong_outcome(net):
     finally:
         net.stop(2, "worker")
         net.start(2, "worker")
+
+
+def test_no_share_or_private_key_in_logs_or_state(net):
+    poll, creator = open_poll(net)
+    known = [share(1, 4, 1)]
+    crafted_ballot(net, poll, known)
+    close(net, poll, creator)
+    assert outcome(net, poll["id"])["status"] == "final"
+    secrets = []
+    for s in known[0]:
+        secrets += [str(s).encode(), f"{s:064x}".encode(), s.to_bytes(32, "big")]
+    import json as _json
+    for v in net.validators:
+        mpc = os.path.join(v["home"], "mpc")
+        seed = _json.load(open(os.path.join(mpc, "attest_key.json")))["seed"]
+        secret = _json.load(open(os.path.join(mpc, "enc_key.json")))["secret"]
+        secrets += [seed.encode(), secret.encode(), bytes.fromhex(seed), bytes.fromhex(secret)]
+    scanned = 0
+    for folder in [str(net.dir / "logs")] + [os.path.join(v["home"], "app") for v in net.validators]:
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                data = open(os.path.join(root, name), "rb").read()
+                scanned += len(data)
+                for secret in secrets:
+                    assert secret not in data, f"a secret appears in {os.path.join(root, name)}"
+    assert scanned > 10000
