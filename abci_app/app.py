@@ -3,6 +3,7 @@
 Consensus methods never wait on MPC, the network, the clock or randomness: block
 time and hash come from the request, and everything hashed is canonical.
 """
+import hashlib
 import json
 import logging
 import os
@@ -27,17 +28,20 @@ VERSION = "0.1.0"
 APP_VERSION = 1
 
 
-class _Verified:
-    """A bounded set of txs whose signatures verified (CheckTx), so FinalizeBlock skips re-verifying."""
+class _TxCache:
+    """Decoded, signature-checked txs by their SHA-256, the most recent `size` of them.
 
-    def __init__(self, size=200_000):
+    Bounded near the mempool's size, so memory stays flat under any load.
+    """
+
+    def __init__(self, size=20_000):
         self.size, self.items = size, OrderedDict()
 
-    def __contains__(self, raw):
-        return raw in self.items
+    def get(self, raw):
+        return self.items.get(hashlib.sha256(raw).digest())
 
-    def add(self, raw):
-        self.items[raw] = None
+    def put(self, raw, tx):
+        self.items[hashlib.sha256(raw).digest()] = tx
         if len(self.items) > self.size:
             self.items.popitem(last=False)
 
@@ -48,7 +52,7 @@ class Application:
     def __init__(self, home: str, fault: str | None = None):
         os.makedirs(home, mode=0o700, exist_ok=True)
         self.store = Store(os.path.join(home, "state.db"))
-        self.verified = _Verified()
+        self.txs = _TxCache()
         self.fault = fault               # test-only fault switch (see README, operations)
         self.block = None                # (Overlay, BlockContext, app hash) staged since FinalizeBlock
         self.check = Overlay(self.store)
@@ -81,8 +85,9 @@ class Application:
         state.put(CHAIN_ID, req.chain_id)
         state.put(PARAMS, params)
         state.put(VALIDATORS, registry)
-        app_hash = next_app_hash(GENESIS, state.writes)
-        self.genesis = (state.writes, app_hash)
+        writes = state.writes
+        app_hash = next_app_hash(GENESIS, writes)
+        self.genesis = (writes, app_hash)
         log.info("init_chain %s with %d validators", req.chain_id, len(registry))
         return abci.ResponseInitChain(app_hash=app_hash)
 
@@ -94,7 +99,7 @@ class Application:
             return abci.ResponseCheckTx(code=codes.NOT_INITIALISED, log="the app has no chain yet")
         ctx = BlockContext(self.store.height + 1, b"", chain_id, params, validators)
         try:
-            tx, _ = apply_tx(self.check, ctx, req.tx, self.verified)
+            tx, _ = apply_tx(self.check, ctx, req.tx, self.txs)
         except TxError as err:
             return abci.ResponseCheckTx(code=err.code, log=err.reason, codespace="mpcvote")
         return abci.ResponseCheckTx(code=codes.OK, gas_wanted=1)
@@ -125,7 +130,7 @@ class Application:
         state = Overlay(self.store)
         previous, genesis_keys = self.store.app_hash or GENESIS, ()
         if self.genesis is not None and self.store.height == 0:
-            state.writes.update(self.genesis[0])
+            state.stage_raw(self.genesis[0])
             previous, genesis_keys = self.genesis[1], set(self.genesis[0])
         chain_id, params, validators = self._chain(state)
         results = []
@@ -139,14 +144,15 @@ class Application:
         for raw in req.txs:
             ctx.events = []
             try:
-                apply_tx(state, ctx, raw, self.verified)
+                apply_tx(state, ctx, raw, self.txs)
                 results.append(abci.ExecTxResult(code=codes.OK, events=_events(ctx.events)))
             except TxError as err:
                 results.append(abci.ExecTxResult(code=err.code, log=err.reason, codespace="mpcvote"))
         ctx.events = block_events
         end_block(state, ctx)
-        app_hash = next_app_hash(previous, {k: v for k, v in state.writes.items() if k not in genesis_keys})
-        self.block = (state, req.height, app_hash)
+        writes = state.writes
+        app_hash = next_app_hash(previous, {k: v for k, v in writes.items() if k not in genesis_keys})
+        self.block = (writes, req.height, app_hash)
         if self.fault == "exit-before-commit":
             os._exit(17)
         return abci.ResponseFinalizeBlock(tx_results=results, events=_events(ctx.events), app_hash=app_hash)
@@ -154,8 +160,8 @@ class Application:
     def commit(self, req):
         """Commit: write the block's state, height and app hash in one atomic batch; reset the check-state."""
         if self.block is not None:
-            state, height, app_hash = self.block
-            self.store.commit(state.writes, height, app_hash)
+            writes, height, app_hash = self.block
+            self.store.commit(writes, height, app_hash)
             self.block = None
             self.genesis = None
         self.check = Overlay(self.store)

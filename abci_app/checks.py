@@ -11,22 +11,24 @@ from .state import nonce_key
 __all__ = ["admit"]
 
 
-def admit(state, ctx, raw: bytes, verified=None):
+def admit(state, ctx, raw: bytes, cache=None):
     """Decode a tx and check it against the chain; return the Tx.
 
-    `verified` is an optional set of raw txs whose signatures were verified
-    already (signature validity depends only on the bytes).
+    `cache` optionally maps raw txs to their decoded, signature-checked Tx: both
+    depend only on the bytes, so a tx seen by CheckTx is neither parsed nor
+    verified again by the recheck or by FinalizeBlock.
     """
     limit = ctx.params["max_tx_bytes"]
     if len(raw) > limit:
         raise TxError(TOO_LARGE, f"transaction of {len(raw)} bytes exceeds the chain's max_tx_bytes of {limit}")
-    tx = txcodec.decode(raw)
+    tx = cache.get(raw) if cache is not None else None
+    if tx is None:
+        tx = txcodec.decode(raw)
+        txcodec.verify(tx)
+        if cache is not None:
+            cache.put(raw, tx)
     if tx.chain_id != ctx.chain_id:
         raise TxError(WRONG_CHAIN, f"signed for chain {tx.chain_id!r}, this chain is {ctx.chain_id!r}")
-    if verified is None or raw not in verified:
-        txcodec.verify(tx)
-        if verified is not None:
-            verified.add(raw)
     last = state.get(nonce_key(tx.signer), 0)
     if tx.nonce <= last:
         raise TxError(REPLAY, f"nonce {tx.nonce} is not above the signer's last nonce {last}: "

@@ -17,9 +17,9 @@ _HANDLERS = {"create_poll": create_poll, "cast_ballot": cast_ballot,
              "close_poll": close_poll, "submit_outcome": submit_outcome}
 
 
-def apply_tx(state, ctx, raw: bytes, verified=None):
+def apply_tx(state, ctx, raw: bytes, cache=None):
     """Check and apply one tx; return (tx, data) or raise TxError leaving state untouched."""
-    tx = admit(state, ctx, raw, verified)
+    tx = admit(state, ctx, raw, cache)
     events, state_mark = len(ctx.events), state.mark()
     touched = set(ctx.touched_polls)
     try:

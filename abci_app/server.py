@@ -109,6 +109,8 @@ class AbciServer:
         self.connections += 1
         peer = writer.get_extra_info("peername") or "unix"
         log.info("connection from %s", peer)
+        # Responses wait here until the node's Flush (one send for many), or until 1 MiB.
+        pending, pending_bytes = [], 0
         try:
             while True:
                 try:
@@ -125,9 +127,19 @@ class AbciServer:
                     log.warning("closing connection from %s: undecodable request", peer)
                     return
                 response = self.handle(request)
-                writer.write(frame(response.SerializeToString()))
-                if request.WhichOneof("value") == "flush" or writer.transport.get_write_buffer_size() > (1 << 20):
+                out = frame(response.SerializeToString())
+                pending.append(out)
+                pending_bytes += len(out)
+                which = request.WhichOneof("value")
+                if which == "flush" or pending_bytes > (1 << 20):
+                    writer.write(b"".join(pending))
+                    pending, pending_bytes = [], 0
                     await writer.drain()
+                elif which == "check_tx":
+                    # A burst of CheckTx (new txs, or the recheck after a commit) is all in the
+                    # buffer: without a yield here the consensus connection waits it out, and
+                    # proposals and votes time out.
+                    await asyncio.sleep(0)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

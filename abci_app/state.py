@@ -118,41 +118,82 @@ def _prefix_end(prefix: bytes) -> bytes:
 
 
 _ABSENT = object()
+_DELETED = object()
 
 
 class Overlay:
-    """Changes staged over a Store; reads see the staged values first."""
+    """Changes staged over a Store; reads see the staged values first.
+
+    Staged values are kept decoded and encoded only when `writes` is read (once
+    per block, for the app hash and Commit): CheckTx's overlay, dropped after
+    every Commit, never encodes, and a record rewritten by every tx of a block
+    (a poll's ballot count) is encoded once.
+    """
 
     def __init__(self, store: Store):
         self.store = store
-        self.writes: dict = {}
-        self._decoded: dict = {}
-        self._journal: list = []   # (key, staged value before, or _ABSENT)
+        self._staged: dict = {}     # key -> value, or _DELETED
+        self._encoded: dict = {}    # key -> canonical bytes of the staged value
+        self._decoded: dict = {}    # key -> decoded committed value
+        self._journal: list = []    # (key, staged value before, or _ABSENT)
+
+    @property
+    def writes(self) -> dict:
+        """Return the staged changes as {key: canonical bytes, or None to delete}."""
+        out = {}
+        for key, value in self._staged.items():
+            if value is _DELETED:
+                out[key] = None
+                continue
+            raw = self._encoded.get(key)
+            if raw is None:
+                raw = self._encoded[key] = canonical.encode(value)
+            out[key] = raw
+        return out
+
+    def stage_raw(self, writes: dict):
+        """Stage already-encoded changes ({key: bytes or None})."""
+        for key, raw in writes.items():
+            if raw is None:
+                self._staged[key] = _DELETED
+                self._encoded.pop(key, None)
+            else:
+                self._staged[key] = canonical.decode(raw)
+                self._encoded[key] = raw
 
     def get_raw(self, key: bytes):
-        if key in self.writes:
-            return self.writes[key]
+        if key in self._staged:
+            value = self._staged[key]
+            if value is _DELETED:
+                return None
+            raw = self._encoded.get(key)
+            if raw is None:
+                raw = self._encoded[key] = canonical.encode(value)
+            return raw
         return self.store.get(key)
 
     def get(self, key: bytes, default=None):
         """Return the decoded value at key."""
+        if key in self._staged:
+            value = self._staged[key]
+            return default if value is _DELETED else value
         if key in self._decoded:
             return self._decoded[key]
-        raw = self.get_raw(key)
-        value = default if raw is None else canonical.decode(raw)
-        if raw is not None:
-            self._decoded[key] = value
+        raw = self.store.get(key)
+        if raw is None:
+            return default
+        value = self._decoded[key] = canonical.decode(raw)
         return value
 
     def put(self, key: bytes, value):
-        self._journal.append((key, self.writes.get(key, _ABSENT)))
-        self.writes[key] = canonical.encode(value)
-        self._decoded[key] = value
+        self._journal.append((key, self._staged.get(key, _ABSENT)))
+        self._staged[key] = value
+        self._encoded.pop(key, None)
 
     def delete(self, key: bytes):
-        self._journal.append((key, self.writes.get(key, _ABSENT)))
-        self.writes[key] = None
-        self._decoded.pop(key, None)
+        self._journal.append((key, self._staged.get(key, _ABSENT)))
+        self._staged[key] = _DELETED
+        self._encoded.pop(key, None)
 
     def mark(self) -> int:
         """Return a point to roll back to."""
@@ -162,11 +203,11 @@ class Overlay:
         """Undo every put and delete since `mark`."""
         while len(self._journal) > mark:
             key, before = self._journal.pop()
-            self._decoded.pop(key, None)
+            self._encoded.pop(key, None)
             if before is _ABSENT:
-                del self.writes[key]
+                del self._staged[key]
             else:
-                self.writes[key] = before
+                self._staged[key] = before
 
     def release(self):
         """Forget the undo journal (after a tx is applied for good)."""
@@ -174,10 +215,10 @@ class Overlay:
 
     def scan(self, prefix: bytes):
         """Yield (key, decoded value) under prefix in key order, staged changes included."""
-        merged = {k: v for k, v in self.store.scan(prefix)}
-        for key, value in self.writes.items():
+        merged = {k: canonical.decode(v) for k, v in self.store.scan(prefix)}
+        for key, value in self._staged.items():
             if key.startswith(prefix):
                 merged[key] = value
         for key in sorted(merged):
-            if merged[key] is not None:
-                yield key, canonical.decode(merged[key])
+            if merged[key] is not _DELETED:
+                yield key, merged[key]

@@ -15,27 +15,30 @@ class CanonicalError(ValueError):
 
 
 def _check(value, depth=0):
-    if depth > 16:
-        raise CanonicalError("nested too deeply")
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return
-    if isinstance(value, int):
+    if kind is int:
         if not -(1 << 63) <= value < (1 << 63):
             raise CanonicalError("integer out of the 64-bit range")
         return
-    if isinstance(value, float):
-        raise CanonicalError("floats are not allowed")
-    if isinstance(value, list):
+    if depth > 16:
+        raise CanonicalError("nested too deeply")
+    if kind is list:
         for item in value:
-            _check(item, depth + 1)
+            if type(item) is not str:      # the common case (hex payloads) costs no call
+                _check(item, depth + 1)
         return
-    if isinstance(value, dict):
+    if kind is dict:
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str:
                 raise CanonicalError("object keys must be strings")
-            _check(item, depth + 1)
+            if type(item) is not str:
+                _check(item, depth + 1)
         return
-    raise CanonicalError(f"cannot encode a {type(value).__name__}")
+    if kind is float:
+        raise CanonicalError("floats are not allowed")
+    raise CanonicalError(f"cannot encode a {kind.__name__}")
 
 
 def encode(value) -> bytes:

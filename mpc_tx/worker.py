@@ -12,6 +12,7 @@ validator's attestation key and submitted through its own node.
 It holds only its own validator's decrypted shares, and never logs one.
 """
 import argparse
+import base64
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from abci_app.codes import TxError
 
 from . import envelope, tx as txcodec
 from .keys import SigningKey, EncryptionKey
@@ -151,15 +154,35 @@ class Worker:
             return top
         for height in range(self.followed + 1, min(top, self.followed + max_blocks) + 1):
             results = self.rpc.call("block_results", height=str(height)).get("txs_results") or []
-            for result in results:
-                if int(result.get("code", 0)) != 0:
-                    continue
-                for ev in result.get("events") or []:
-                    if ev["type"] == "ballot":
-                        attrs = {a["key"]: a["value"] for a in ev["attributes"]}
-                        self.fetch_ballot(int(attrs["poll_id"]), attrs["voter"])
+            ballots = [i for i, r in enumerate(results) if int(r.get("code", 0)) == 0
+                       and any(ev["type"] == "ballot" for ev in r.get("events") or [])]
+            if ballots:
+                # The payloads are in the block: one RPC per block, not one query per ballot
+                # (per-ballot queries left workers tens of seconds behind a busy chain).
+                txs = self.rpc.call("block", height=str(height))["block"]["data"]["txs"] or []
+                for i in ballots:
+                    self.take_ballot(base64.b64decode(txs[i]), results[i])
             self.followed = height
         return top
+
+    def take_ballot(self, raw: bytes, result: dict):
+        """Decrypt this validator's payload of a ballot its block committed (code 0)."""
+        try:
+            ballot = txcodec.decode(raw)
+            poll_id, payload = int(ballot.body["poll"]), ballot.body["payloads"][self.index]
+        except (TxError, KeyError, IndexError, TypeError, ValueError):
+            for ev in result.get("events") or []:   # not the shape we expect: ask the app
+                if ev["type"] == "ballot":
+                    attrs = {a["key"]: a["value"] for a in ev["attributes"]}
+                    self.fetch_ballot(int(attrs["poll_id"]), attrs["voter"])
+            return
+        poll = self.poll(poll_id)
+        if not self._is_party(poll):
+            return
+        cache = self.ballots.setdefault(poll_id, {})
+        if cache.get(ballot.signer, (None,))[0] != ballot.hash:
+            cache[ballot.signer] = (ballot.hash, self._open(poll, {"voter": ballot.signer, "payload": payload},
+                                                            max(1, len(poll["options"]))))
 
     def fetch_ballot(self, poll_id: int, voter: str):
         poll = self.poll(poll_id)
@@ -225,8 +248,10 @@ class Worker:
     def run_job(self, poll, attempt, deadline):
         from .mpc_job import run_job
         pid = poll["id"]
+        began = time.monotonic()
         try:
             order = self.sync_ballots(poll)
+            synced = time.monotonic() - began
             cache = self.ballots[pid]
             shares = [cache[v][1] for v in order]
             if self.fault == "corrupt-shares":   # test-only: a validator that tampers with its shares
@@ -236,8 +261,10 @@ class Worker:
                        "unusable": [[] for _ in poll["validators"]]}
             else:
                 self._set(pid, "running", attempt=attempt)
-                log.info("poll %s: attempt %d with %d ballots (deadline %.0f s)", pid, attempt, len(shares), deadline)
+                log.info("poll %s: attempt %d with %d ballots (synced in %.3f s; deadline %.0f s)",
+                         pid, attempt, len(shares), synced, deadline)
                 job = run_job(job_input(poll, self.index, attempt, shares, self.tls, deadline), deadline + 5)
+                log.info("poll %s: attempt %d job ended in %.3f s", pid, attempt, time.monotonic() - began - synced)
             result = chain_result(poll, job)
             if result is None:
                 self._set(pid, "failed", attempt=attempt, reason=job.get("code", "error"),
@@ -294,7 +321,12 @@ class Worker:
             pass
 
     def run(self):
+        from urllib.parse import urlsplit
+        from .ws import BlockWaker
         log.info("worker for validator %d following %s", self.index, self.rpc.url)
+        url = urlsplit(self.node)
+        # Wake on each new block through the node's websocket; poll when it is down.
+        waker = BlockWaker(url.hostname, url.port or 26657).start()
         last_measure = 0.0
         while not self.stop.is_set():
             try:
@@ -305,7 +337,8 @@ class Worker:
             except (RpcError, QueryError) as exc:
                 log.info("node not ready: %s", exc)
                 time.sleep(1.0)
-            self.stop.wait(0.3)
+            waker.wait(0.5 if waker.connected else 0.3)
+        waker.stop()
 
 
 def main(argv=None):
