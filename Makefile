@@ -14,5 +14,9 @@ test-unit: setup
 demo: setup
 	$(PY) scripts/demo.py
 
+bench: setup
+	@$(PY) -c 'import matplotlib' 2>/dev/null || .venv/bin/pip install -q -e '.[bench]'
+	$(PY) scripts/bench
+
 clean:
 	rm -rf .venv .bin .gen .testnet

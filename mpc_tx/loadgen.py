@@ -14,13 +14,15 @@ import base64
 import http.client
 import json
 import math
-import multiprocessing
 import os
 import random
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 __all__ = ["build_ballots", "filler_txs", "LoadResult", "BlockWatcher", "run_load", "percentile"]
@@ -29,26 +31,51 @@ _FULL = "mempool is full"
 
 
 # --- the txs ---------------------------------------------------------------------------
-def _ballot_chunk(args):
-    from .ballot import build_ballot
-    from .keys import SigningKey
-    poll, genesis, choices = args
-    # One fresh voter key per ballot; nonce 1 is above a new signer's last nonce (0).
-    return [build_ballot(SigningKey.generate(), poll, choice, genesis["chain_id"], 1, genesis)
-            for choice in choices]
-
-
 def build_ballots(poll: dict, genesis: dict, n: int, *, workers: int | None = None,
-                  seed: int = 1, chunk: int = 250) -> list[bytes]:
-    """Return n signed ballots for poll, each from its own new voter key, built in a process pool."""
+                  seed: int = 1) -> list[bytes]:
+    """Return n signed ballots for poll, each from its own new voter key, built by worker processes.
+
+    The workers are plain `python -m mpc_tx.loadgen` children (not a multiprocessing
+    pool, which would re-run the caller's main module in each of them).
+    """
     options = poll["options"] if poll["kind"] == "tally" else ["yes", "no"]
     rng = random.Random(seed)
     choices = [rng.choice(options) for _ in range(n)]
-    chunks = [(poll, genesis, choices[i:i + chunk]) for i in range(0, n, chunk)]
-    workers = workers or os.cpu_count() or 1
-    # spawn: the caller may run threads (a memory sampler), which fork does not mix well with.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return [raw for part in pool.map(_ballot_chunk, chunks) for raw in part]
+    workers = max(1, min(workers or os.cpu_count() or 1, n))
+    parts = [choices[k::workers] for k in range(workers)]
+    with tempfile.TemporaryDirectory(prefix="mpcvote-loadgen-") as tmp:
+        procs = []
+        try:
+            for k, part in enumerate(parts):
+                job = Path(tmp) / f"job{k}.json"
+                job.write_text(json.dumps({"poll": poll, "genesis": genesis, "choices": part}))
+                procs.append(subprocess.Popen([sys.executable, "-m", "mpc_tx.loadgen", str(job)],
+                                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL))
+            built = []
+            for p in procs:
+                out, _ = p.communicate(timeout=600)
+                if p.returncode != 0:
+                    raise RuntimeError(f"a ballot builder exited with {p.returncode}")
+                built.append([base64.b64decode(line) for line in out.split()])
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+    # Interleave back into the order of `choices`.
+    return [built[i % workers][i // workers] for i in range(n)]
+
+
+def _build_job(path: str):
+    from .ballot import build_ballot
+    from .keys import SigningKey
+    job = json.loads(Path(path).read_text())
+    poll, genesis, out = job["poll"], job["genesis"], sys.stdout.buffer
+    for choice in job["choices"]:
+        # One fresh voter key per ballot; nonce 1 is above a new signer's last nonce (0).
+        raw = build_ballot(SigningKey.generate(), poll, choice, genesis["chain_id"], 1, genesis)
+        out.write(base64.b64encode(raw) + b"\n")
+    out.flush()
 
 
 def filler_txs(sizes: list[int], tag: str) -> list[bytes]:
@@ -83,20 +110,27 @@ class LoadResult:
         return sorted(self.commit_time[i] - self.submit_time[i]
                       for i in self.commit_time if i in self.submit_time)
 
-    def steady_rate(self, low=0.1, high=0.9) -> float:
-        """Committed txs per second between the commits of the low and high fractions of them.
+    def steady_rate(self, low=0.1, high=0.9) -> tuple[float, str]:
+        """Return (committed txs per second over the steady part, how it was measured).
 
-        Leaves out the ramp-up (first blocks fill while the window does) and the
-        drain (the last txs trickle in after the senders stopped).
+        Steady part: from the block that brings our commits to `low` of the total to
+        the block that brings them to `high`, leaving out the ramp-up (the window
+        filling) and the drain (the last txs after the senders stopped). With too
+        few blocks for that, the rate is over the whole run from the first send.
         """
-        times = sorted(self.commit_time.values())
-        if len(times) < 10:
-            return 0.0
-        a, b = times[int(low * (len(times) - 1))], times[int(high * (len(times) - 1))]
-        if b <= a:
-            return 0.0
-        inside = sum(1 for t in times if a < t <= b)
-        return inside / (b - a)
+        marks, total = [], 0
+        for _height, seen, _n, ok, _failed in self.blocks:
+            if ok:
+                total += ok
+                marks.append((seen, total))
+        if not total:
+            return 0.0, "none committed"
+        a = next(k for k, (_, c) in enumerate(marks) if c >= low * total)
+        b = next(k for k, (_, c) in enumerate(marks) if c >= high * total)
+        if b - a >= 2 and marks[b][0] > marks[a][0]:
+            return (marks[b][1] - marks[a][1]) / (marks[b][0] - marks[a][0]), \
+                f"blocks {a + 1}..{b + 1} of {len(marks)}"
+        return total / (marks[-1][0] - self.started), f"whole run ({len(marks)} blocks: too few)"
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -222,7 +256,7 @@ class _Window:
 
 
 def run_load(urls: list[str], txs: list[bytes], *, watch_url: str, start_height: int,
-             connections: int = 8, batch: int = 10, window: int = 4000, timeout: float = 300.0,
+             connections: int = 8, batch: int = 10, window: int = 1500, timeout: float = 300.0,
              drain: float = 30.0, progress=None) -> LoadResult:
     """Send every tx once (again only after a full mempool), spread over urls; return what committed.
 
@@ -333,3 +367,7 @@ def run_load(urls: list[str], txs: list[bytes], *, watch_url: str, start_height:
         raise RuntimeError(f"block watcher failed: {watcher.error}") from watcher.error
     result.unsent = len(txs) - result.sent - result.rpc_errors
     return result
+
+
+if __name__ == "__main__":
+    _build_job(sys.argv[1])
