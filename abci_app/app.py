@@ -34,7 +34,7 @@ class _TxCache:
     Bounded near the mempool's size, so memory stays flat under any load.
     """
 
-    def __init__(self, size=20_000):
+    def __init__(self, size=5_000):
         self.size, self.items = size, OrderedDict()
 
     def get(self, raw):
