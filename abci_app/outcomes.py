@@ -132,14 +132,16 @@ def fail_at_deadline(state, ctx, poll: dict):
 
     Absent are the validators that never attested and that most reporters'
     latest failed-attempt reports name as missing (a party that joined one
-    attempt late is named by few); with no reports, every validator that
-    never attested.
+    attempt late is named by few); failing that, every validator that never
+    attested and never reported (a reporter was there, trying).
     """
     attested = {att["validator"] for _k, att in state.scan(attest_prefix(poll["id"]))}
     never = [v["index"] for v in poll["validators"] if v["index"] not in attested]
-    reports = [rep["absent"] for _k, rep in state.scan(report_prefix(poll["id"]))]
+    stored = [rep for _k, rep in state.scan(report_prefix(poll["id"]))]
+    reports = [rep["absent"] for rep in stored]
+    reporters = {rep["validator"] for rep in stored}
     named = {i: sum(i in r for r in reports) for i in never}
-    absent = [i for i in never if 2 * named[i] > len(reports)] or never
+    absent = [i for i in never if 2 * named[i] > len(reports)] or [i for i in never if i not in reporters]
     poll["status"] = "failed"
     poll["result"] = {"status": "failed", "code": "deadline", "absent": absent,
                       "ballots": poll["ballots_digest"]}

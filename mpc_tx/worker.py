@@ -143,8 +143,13 @@ class Worker:
             self.polls[poll_id] = self.rpc.query(f"/poll/{poll_id}")[0]
         return self.polls[poll_id]
 
-    def follow(self, max_blocks=50) -> int:
-        """Decrypt the ballots each new block commits (as they commit, not all at the close)."""
+    def follow(self, max_blocks=50, budget_s=0.5) -> int:
+        """Decrypt the ballots each new block commits (as they commit, not all at the close).
+
+        At most about budget_s per call: behind a backlog of ballots, the loop must still
+        see a close within the two blocks in which every party joins an attempt.
+        """
+        began = time.monotonic()
         top = self.rpc.height()
         if self.followed is None:        # (re)start: catch up on every open poll in one pass
             for summary in self._all_polls():
@@ -163,6 +168,8 @@ class Worker:
                 for i in ballots:
                     self.take_ballot(base64.b64decode(txs[i]), results[i])
             self.followed = height
+            if time.monotonic() - began > budget_s:
+                break
         return top
 
     def take_ballot(self, raw: bytes, result: dict):
@@ -175,6 +182,8 @@ class Worker:
                 if ev["type"] == "ballot":
                     attrs = {a["key"]: a["value"] for a in ev["attributes"]}
                     self.fetch_ballot(int(attrs["poll_id"]), attrs["voter"])
+            return
+        if poll_id in self.attempted or poll_id in self.done:   # each attempt syncs what is missing
             return
         poll = self.poll(poll_id)
         if not self._is_party(poll):
@@ -201,7 +210,9 @@ class Worker:
                    for v in poll["validators"])
 
     def step(self):
-        height = self.follow()
+        # The polls first, at the current height: a close must not wait behind a backlog of
+        # ballots to decrypt (each attempt's own sync_ballots fetches whatever is missing).
+        height = self.rpc.height()
         if self.params is None:
             self.params, _ = self.rpc.query("/params")
         for summary in self._all_polls():
@@ -221,6 +232,7 @@ class Worker:
                 self._set(pid, "waiting", reason="poll open")
             elif poll["status"] == "closed" and pid not in self.running:
                 self.maybe_start(poll, height)
+        self.follow()
 
     def maybe_start(self, poll, height):
         A = self.params["mpc_attempt_blocks"]
@@ -230,8 +242,9 @@ class Worker:
             return
         attested, _ = self.rpc.query(f"/poll/{poll['id']}/attestations")
         if any(a["validator"] == self.index for a in attested["attestations"]):
+            # Attested already (its submit is then refused), yet it still joins the attempt:
+            # until the poll is final the other parties cannot compute without it.
             self._set(poll["id"], "attested", attempt=attempt)
-            return
         # Every party starts an attempt within a block or two of its first height;
         # one that sees it later waits for the next, rather than hold the others up.
         late = since - attempt * A

@@ -122,6 +122,11 @@ class Testnet:
                              start_new_session=True)
         log.close()
         self.pid_file(i, proc).write_text(str(p.pid))
+        # Popen returns before the kernel has set the new command line; until then
+        # pid() cannot tell the process is ours (and wait_height would call it exited).
+        deadline = time.monotonic() + 5.0
+        while self.pid(i, proc) is None and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         if proc == "app":
             _wait_port("127.0.0.1", self.validators[i]["ports"]["abci"], p, self.log_file(i, proc))
         return p.pid

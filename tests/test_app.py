@@ -253,3 +253,25 @@ def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
     assert out["status"] == "failed" and out["result"] == {"status": "failed", "code": "deadline",
                                                           "absent": [3], "ballots": digest}
     c.app.close()
+
+
+def test_deadline_never_names_a_reporter_absent(tmp_path):
+    # Validator 0 attests but never joins the MPC; the others report it missing. At the
+    # deadline the reporters, who were there, are not named absent; 0 is named a dissenter.
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    pid = create(c, creator)
+    c.block(c.tx(creator, "close_poll", {"poll": pid}))
+    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+    ok = _result(c, pid)
+    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": pid, "validator": 0, "result": ok}))) == [0]
+    report = {"status": "failed", "code": "party_absent", "absent": [0], "ballots": digest}
+    c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": pid, "validator": i, "result": report}) for i in (1, 2, 3)])
+    for _ in range(6):
+        c.block()
+    out = c.query(f"/poll/{pid}/outcome")[1]
+    assert out["status"] == "failed" and out["result"]["code"] == "deadline"
+    assert out["result"]["absent"] == [] and out["dissenters"] == [0]
+    c.app.close()
