@@ -1,0 +1,652 @@
+#!/usr/bin/env python3
+"""Close to final: a poll's MPC on a real testnet, against MPyC alone on the same shares.
+
+For each poll kind and ballot count it starts (once per validator count) a testnet
+on loopback with apps, nodes and MPC workers, opens a poll, builds the ballots in
+a process pool before the clock starts, sends them concurrently to every node with
+``broadcast_tx_sync`` (at most ``window`` between mempool and block), closes the
+poll with ClosePoll and waits for the outcome to be final. Then, beside it on the
+same running testnet, it decrypts each validator's payloads with that validator's
+key file, builds the jobs as the worker does and runs the m parties with
+``mpc_job.run_job`` on fresh loopback ports: process start, connect and compute.
+
+    close_to_final_s  header time of the block where the outcome became final
+                      minus that of the block that closed the poll
+    mpyc_alone_s      launch of the m jobs to the last result, same shares, same parties
+    ratio             (close_to_final_s - 3 * block_interval_s) / mpyc_alone_s; target <= 1.5
+
+Where the workers' time goes is read from their logs (detection of the close,
+ballot sync, the job, the submission, until final). Every process is stopped by
+its PID, on failure too; every load loop is bounded in count and time.
+
+    .venv/bin/python scripts/bench_mpc.py [--quick] [--json] [--validators 4 3 5 7]
+"""
+import argparse
+import base64
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mpc_tx import envelope, tx as txcodec                            # noqa: E402
+from mpc_tx.cli import Client                                         # noqa: E402
+from mpc_tx.keys import EncryptionKey, SigningKey                     # noqa: E402
+from mpc_tx.rpc import QueryError, Rpc, RpcError                      # noqa: E402
+from mpc_tx.worker import chain_result, job_input                     # noqa: E402
+from node_config.lifecycle import Testnet                             # noqa: E402
+
+__all__ = ["mpc_rows", "Bench", "mpyc_alone", "worker_phases", "markdown", "write_plot", "main"]
+
+KINDS = ("unanimity", "tally")
+OPTIONS = ["a", "b", "c"]
+PORT_BASE = 21000            # testnets at PORT_BASE + 200 * k; MPyC alone from PORT_BASE + 1000
+PORTS_PER_TESTNET = 200
+ALONE_PORTS = (1000, 1999)   # offsets from the port base for the MPyC-alone runs
+BLOCK_TIME = "200ms"
+QUICK_BUDGET_S = 360.0
+FULL_BUDGET_S = 1800.0
+DOCS = ROOT / "docs"
+
+
+def _log(msg):
+    print(f"[bench_mpc] {msg}", file=sys.stderr, flush=True)
+
+
+# --- ballots, built before the clock starts ------------------------------------------------
+_POOL = {}
+
+
+def _pool_init(poll, genesis):
+    _POOL.update(poll=poll, genesis=genesis)
+
+
+def _build_one(choice):
+    from mpc_tx.ballot import build_ballot
+    # A fresh voter key per ballot: nonce 1 is above a new signer's last committed nonce (0).
+    return build_ballot(SigningKey.generate(), _POOL["poll"], choice, _POOL["genesis"]["chain_id"], 1,
+                        _POOL["genesis"])
+
+
+def expected_choices(poll, n):
+    """Every voter says yes (unanimity), or options a, b, c in turn (tally)."""
+    if poll["kind"] == "unanimity":
+        return ["yes"] * n
+    return [OPTIONS[j % len(OPTIONS)] for j in range(n)]
+
+
+def build_ballots(poll, genesis, choices):
+    """Return one signed CastBallot tx per choice, each from a new key, built in a process pool."""
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(os.cpu_count() or 1, initializer=_pool_init, initargs=(poll, genesis)) as pool:
+        return pool.map(_build_one, choices, chunksize=max(1, len(choices) // 32))
+
+
+# --- ingest ---------------------------------------------------------------------------------
+def ingest(urls, txs, poll_id, *, per_node=4, window=2000, timeout=600.0, drain=30.0) -> dict:
+    """Send each tx with broadcast_tx_sync, spread over urls; return when the poll counts them all.
+
+    At most `window` txs wait between acceptance and their block (every block makes
+    the nodes recheck their whole mempool). Bounded: nothing is sent after `timeout`,
+    and the wait for commits gives up after `drain` s without progress.
+    """
+    encoded = [base64.b64encode(t).decode() for t in txs]
+    todo = list(range(len(txs)))[::-1]
+    tries = Counter()
+    cond = threading.Condition()
+    st = {"accepted": 0, "committed": 0, "full": 0, "errors": Counter()}
+    stop = threading.Event()
+    started = time.monotonic()
+    deadline = started + timeout
+
+    def watch():
+        rpc = Rpc(urls[0])
+        while not stop.is_set() and time.monotonic() < deadline + drain:
+            try:
+                n = rpc.query(f"/poll/{poll_id}")[0]["ballots"]
+                with cond:
+                    st["committed"] = n
+                    cond.notify_all()
+            except (RpcError, QueryError):
+                pass
+            stop.wait(0.1)
+
+    def send(url):
+        rpc = Rpc(url)
+        while time.monotonic() < deadline:
+            with cond:
+                while todo and st["accepted"] - st["committed"] >= window and time.monotonic() < deadline:
+                    cond.wait(0.5)
+                if not todo or time.monotonic() >= deadline:
+                    return
+                i = todo.pop()
+            try:
+                res = rpc.call("broadcast_tx_sync", tx=encoded[i])
+            except RpcError as exc:
+                full = "mempool is full" in str(exc)
+                with cond:
+                    tries[i] += 1
+                    if full:
+                        st["full"] += 1
+                    if full or tries[i] < 5:
+                        todo.insert(0, i)
+                    else:
+                        st["errors"][str(exc)[:60]] += 1
+                time.sleep(0.05)
+                continue
+            with cond:
+                if int(res["code"]) == 0:
+                    st["accepted"] += 1
+                else:
+                    st["errors"][f"code {res['code']}: {res.get('log', '')[:40]}"] += 1
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    senders = [threading.Thread(target=send, args=(url,), daemon=True) for url in urls for _ in range(per_node)]
+    for th in senders:
+        th.start()
+    for th in senders:
+        th.join(max(1.0, deadline - time.monotonic() + 5))
+    sent_s = time.monotonic() - started
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() - last_change < drain:
+        with cond:
+            done = st["committed"]
+            if done >= st["accepted"]:
+                break
+            cond.wait(0.2)
+        if done != last:
+            last, last_change = done, time.monotonic()
+    committed_s = time.monotonic() - started
+    stop.set()
+    watcher.join(5)
+    return {"accepted": st["accepted"], "committed": st["committed"], "mempool_full_retries": st["full"],
+            "errors": dict(st["errors"]), "unsent": len(todo), "send_s": round(sent_s, 2),
+            "ingest_s": round(committed_s, 2),
+            "ingest_tx_per_s": round(st["committed"] / committed_s, 1) if committed_s else None}
+
+
+# --- chain times ------------------------------------------------------------------------------
+def _rfc3339(text: str) -> float:
+    whole, _, frac = text.rstrip("Z").partition(".")
+    base = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return base + (float("0." + frac) if frac else 0.0)
+
+
+def header_time(rpc: Rpc, height: int) -> float:
+    return _rfc3339(rpc.call("header", height=str(height))["header"]["time"])
+
+
+def block_interval(rpc: Rpc, first: int, last: int) -> float:
+    """Median seconds between consecutive headers first..last."""
+    times = [header_time(rpc, h) for h in range(first, last + 1)]
+    return statistics.median(b - a for a, b in zip(times, times[1:]))
+
+
+def close_and_wait(client: Client, rpc: Rpc, creator: SigningKey, poll_id: int, timeout=300.0) -> dict:
+    """Close the poll; watch (every 50 ms) for the close and the final outcome; return times and heights."""
+    raw = txcodec.build(creator, client.chain_id, "close_poll", client.next_nonce(creator), {"poll": poll_id})
+    sent = time.time()
+    res = rpc.broadcast_tx_sync(raw)
+    if int(res["code"]) != 0:
+        raise RuntimeError(f"close_poll refused: code {res['code']} {res.get('log')}")
+    closed_seen = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = rpc.query(f"/poll/{poll_id}/outcome")[0]
+        now = time.time()
+        if out["status"] != "open" and closed_seen is None:
+            closed_seen = now
+        if out["status"] in ("final", "failed"):
+            return {"sent": sent, "closed_seen": closed_seen, "final_seen": now, "outcome": out}
+        time.sleep(0.05)
+    raise TimeoutError(f"poll {poll_id} not final {timeout:.0f} s after its close")
+
+
+# --- MPyC alone -------------------------------------------------------------------------------
+class PortPicker:
+    """Fresh loopback ports from a range, never the same twice in one run (no TIME_WAIT reuse)."""
+
+    def __init__(self, low, high):
+        self.next, self.high = low, high
+
+    def take(self, n):
+        out = []
+        while len(out) < n:
+            if self.next > self.high:
+                raise RuntimeError("out of fresh ports for the MPyC-alone runs")
+            port, self.next = self.next, self.next + 1
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            out.append(port)
+        return out
+
+
+def decrypted_shares(net: Testnet, poll: dict, index: int) -> list:
+    """Validator index's decrypted shares of every ballot, in the state order the worker uses."""
+    home = Path(net.validators[index]["home"])
+    key = EncryptionKey.load(home / "mpc" / "enc_key.json")
+    rpc = net.rpc(index)
+    entries = max(1, len(poll["options"]))
+    chain_id = net.manifest["chain_id"]
+    shares, after = [], None
+    for _ in range(10_000):          # pages of 1000: bounded far above any poll here
+        path = f"/poll/{poll['id']}/ballots?validator={index}&limit=1000" + (f"&after={after}" if after else "")
+        page, _ = rpc.query(path)
+        for b in page["ballots"]:
+            try:
+                shares.append(envelope.open_(key, bytes.fromhex(b["payload"]), chain_id=chain_id,
+                                             poll_id=poll["id"], voter=b["voter"], validator=index,
+                                             entries=entries))
+            except (envelope.EnvelopeError, ValueError):
+                shares.append(None)
+        after = page["next"]
+        if after is None:
+            return shares
+    raise RuntimeError("too many ballot pages")
+
+
+def _tls(net, index):
+    tls = Path(net.validators[index]["home"]) / "mpc" / "tls"
+    return {"cert": (tls / "party.crt").read_text(), "key": (tls / "party.key").read_text(),
+            "ca": (tls / "ca.crt").read_text()}
+
+
+def mpyc_alone(net: Testnet, poll: dict, ports: PortPicker, deadline_s=240.0) -> tuple[float, list]:
+    """Run the poll's MPC with MPyC alone on the validators' decrypted shares; return (seconds, results).
+
+    The jobs are the worker's (job_input), on fresh loopback ports; the clock runs from
+    launching the m run_job calls to the last result.
+    """
+    from mpc_tx.mpc_job import run_job
+    m = len(poll["validators"])
+    fresh = ports.take(m)
+    jobs = []
+    for i in range(m):
+        job = job_input(poll, i, 0, decrypted_shares(net, poll, i), _tls(net, i), deadline_s)
+        job["parties"] = [dict(p, host="127.0.0.1", port=port) for p, port in zip(job["parties"], fresh)]
+        jobs.append(job)
+    results = [None] * m
+
+    def go(i):
+        results[i] = run_job(jobs[i], deadline_s + 5, stderr=subprocess.DEVNULL)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(m)]
+    began = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(deadline_s + 30)
+    return time.perf_counter() - began, results
+
+
+# --- worker logs ------------------------------------------------------------------------------
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+
+
+def _stamp(line):
+    m = _STAMP.match(line)
+    if not m:
+        return None
+    # logging's asctime is local time; time.time() and the header times are epochs.
+    return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def worker_phases(log_texts: list[str], poll_id: int, closed_seen: float, final_seen: float,
+                  quorum: int) -> dict:
+    """Where the workers' time went after the close, from their log lines (seconds; max over workers).
+
+    detect: close seen by us to the worker's job thread starting; sync: its ballot
+    sync; job: the MPC child process (start, parse, connect, program, exit);
+    program: the MPC program inside it; submit: job end to its attestation accepted;
+    to_final: the attestation that made the quorum to the outcome seen final.
+    """
+    per = []
+    attempt_re = re.compile(rf"poll {poll_id}: attempt (\d+) with \d+ ballots \(synced in ([\d.]+) s")
+    ended_re = re.compile(rf"poll {poll_id}: attempt (\d+) job ended in ([\d.]+) s")
+    program_re = re.compile(r"MPC program done in ([\d.]+) s")
+    for text in log_texts:
+        w = {}
+        for line in text.splitlines():
+            t = _stamp(line)
+            if t is None:
+                continue
+            if m := attempt_re.search(line):
+                w = {"attempt": int(m.group(1)), "entry": t - float(m.group(2)), "sync": float(m.group(2))}
+            elif "entry" in w and (m := program_re.search(line)):
+                w["program"] = float(m.group(1))
+            elif m := ended_re.search(line):
+                w["job"], w["ended"] = float(m.group(2)), t
+            elif f"poll {poll_id}: submitted " in line and "submitted" not in w:
+                w["submitted"] = t
+        per.append(w)
+    done = [w for w in per if "submitted" in w and "entry" in w]
+    if not done:
+        return {}
+
+    def worst(key):
+        vals = [w[key] for w in done if key in w]
+        return round(max(vals), 3) if vals else None
+
+    submissions = sorted(w["submitted"] for w in done)
+    quorum_at = submissions[min(quorum, len(submissions)) - 1]
+    return {
+        "attempt": max(w["attempt"] for w in done),
+        "detect_s": round(max(w["entry"] - closed_seen for w in done), 3),
+        "sync_s": worst("sync"),
+        "job_s": worst("job"),
+        "program_s": worst("program"),
+        "submit_s": round(max(w["submitted"] - w["ended"] for w in done if "ended" in w), 3)
+        if any("ended" in w for w in done) else None,
+        "quorum_to_final_s": round(final_seen - quorum_at, 3),
+        "job_start_spread_s": round(max(w["entry"] for w in done) - min(w["entry"] for w in done), 3),
+    }
+
+
+# --- load on the machine --------------------------------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid, children=True):
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if children else 0)) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _machine_busy():
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / _TICK
+
+
+class LoadMeter:
+    """Busy cores of processes other than ours (the testnet's and this one, children included)."""
+
+    def __init__(self, pids):
+        self.pids = list(pids) + [os.getpid()]
+        self.t0, self.busy0, self.ours0 = time.monotonic(), _machine_busy(), self._ours()
+
+    def _ours(self):
+        return sum(_cpu_seconds(p) for p in self.pids)
+
+    def other_cores(self):
+        dt = time.monotonic() - self.t0
+        if dt <= 0:
+            return None
+        return round(max(0.0, (_machine_busy() - self.busy0) - (self._ours() - self.ours0)) / dt, 2)
+
+
+# --- one testnet, several rows ------------------------------------------------------------------
+def _check_ports_free(base, count):
+    for port in range(base, base + count):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                raise RuntimeError(f"port {port} is in use: choose another --port-base") from None
+
+
+def _await_exec(net, i, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    for proc in ("app", "node", "worker"):
+        while net.pid(i, proc) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node{i} {proc} did not start; see {net.log_file(i, proc)}")
+            time.sleep(0.05)
+
+
+class Bench:
+    """A running m-validator testnet on which rows are measured one after the other."""
+
+    def __init__(self, m, port_base, workdir, block_time=BLOCK_TIME, params=None):
+        self.m, self.port_base = m, port_base
+        self.net = Testnet(Path(workdir) / f"net{m}")
+        self.block_time, self.params = block_time, params or {}
+
+    def __enter__(self):
+        _check_ports_free(self.port_base, 20 * self.m)
+        _log(f"{self.m} validators: generating a testnet (ports {self.port_base}.., block time {self.block_time})")
+        self.net.generate(self.m, port_base=self.port_base, block_time=self.block_time)
+        if self.params:
+            self.net.set_params(self.params)
+        try:
+            for i in range(self.m):
+                self.net.start_validator(i)
+                _await_exec(self.net, i)
+            self.net.wait_height(3, timeout=120)
+        except BaseException:
+            self.net.down()
+            raise
+        self.genesis = json.loads(self.net.genesis_path().read_text())
+        self.client = Client(self.net.rpc_url(0), genesis=str(self.net.genesis_path()))
+        self.pids = [self.net.pid(i, p) for i in range(self.m) for p in ("app", "node", "worker")]
+        return self
+
+    def __exit__(self, *exc):
+        self.net.down()
+
+    def row(self, kind, n, ports: PortPicker) -> dict:
+        net, rpc = self.net, self.net.rpc(0)
+        row_began = time.monotonic()
+        meter = LoadMeter([p for p in self.pids if p])
+        creator = SigningKey.generate()
+        created = self.client.create_poll(creator, f"Benchmark {kind} {n}?", kind,
+                                          options=OPTIONS if kind == "tally" else (), close_in=50000,
+                                          max_ballots=n, max_revotes=0, min_ballots=0)
+        poll = self.client.query(f"/poll/{created['poll']}")
+        choices = expected_choices(poll, n)
+        t0 = time.monotonic()
+        txs = build_ballots(poll, self.genesis, choices)
+        build_s = time.monotonic() - t0
+        _log(f"poll {poll['id']} ({kind}, {n} ballots, m={self.m}): built in {build_s:.1f} s; sending")
+        sent = ingest([net.rpc_url(i) for i in range(self.m)], txs, poll["id"])
+        _log(f"poll {poll['id']}: {sent['committed']} committed in {sent['ingest_s']} s "
+             f"({sent['ingest_tx_per_s']} tx/s); closing")
+        if sent["committed"] != n:
+            _log(f"poll {poll['id']}: WARNING {n - sent['committed']} ballots not committed: {sent['errors']}")
+        offsets = [net.log_file(i, "worker").stat().st_size for i in range(self.m)]
+        times = close_and_wait(self.client, rpc, creator, poll["id"])
+        out = times["outcome"]
+        closed, final = out["closed_height"], out["final_height"]
+        if out["status"] != "final":
+            _log(f"poll {poll['id']}: outcome {out['status']}: {out.get('result')}")
+        net.wait_height(final + 10, timeout=60, nodes=[0])
+        close_to_final = header_time(rpc, final) - header_time(rpc, closed)
+        interval = block_interval(rpc, final, final + 10)
+        logs = []
+        for i, off in enumerate(offsets):
+            with open(net.log_file(i, "worker"), "rb") as f:
+                f.seek(off)
+                logs.append(f.read().decode("utf-8", "replace"))
+        phases = worker_phases(logs, poll["id"], times["closed_seen"], times["final_seen"],
+                               quorum=2 * self.m // 3 + 1)
+        _log(f"poll {poll['id']}: final at +{final - closed} blocks, {close_to_final:.2f} s; "
+             f"workers {phases}; running MPyC alone")
+        poll = self.client.query(f"/poll/{poll['id']}")
+        alone_s, results = mpyc_alone(net, poll, ports)
+        alone_ok = all(r and r["status"] == "ok" for r in results)
+        same = alone_ok and chain_result(poll, results[0]) == out["result"]
+        if not same:
+            _log(f"poll {poll['id']}: WARNING MPyC alone {'differs from' if alone_ok else 'failed beside'} "
+                 f"the chain's outcome: {results[0]}")
+        expected = ({"unanimous": True} if kind == "unanimity"
+                    else {"tally": {o: choices.count(o) for o in OPTIONS}})
+        row = {
+            "kind": kind, "ballots": n, "validators": self.m,
+            "close_to_final_s": round(close_to_final, 3),
+            "mpyc_alone_s": round(alone_s, 3),
+            "ratio": round((close_to_final - 3 * interval) / alone_s, 2),
+            "block_interval_s": round(interval, 3),
+            "target_met": close_to_final <= 1.5 * alone_s + 3 * interval,
+            "observed_close_to_final_s": round(times["final_seen"] - times["closed_seen"], 3),
+            "blocks_close_to_final": final - closed,
+            "status": out["status"],
+            "outcome_as_expected": (out.get("result") or {}).get("outcome") == expected,
+            "alone_matches_chain": same,
+            "workers": phases,
+            "ingest": sent, "build_s": round(build_s, 1),
+            "other_load_cores": meter.other_cores(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+            "row_s": round(time.monotonic() - row_began, 1),
+        }
+        _log(f"row: {_short(row)}")
+        return row
+
+
+def _short(row):
+    keys = ("kind", "ballots", "validators", "close_to_final_s", "mpyc_alone_s", "ratio", "block_interval_s")
+    return {k: row[k] for k in keys}
+
+
+def _estimate_row_s(rows, kind, n):
+    """Guess a row's seconds from the largest row measured so far (per-ballot costs scale linearly)."""
+    done = [r for r in rows if r["kind"] == kind] or rows
+    ref = max(done, key=lambda r: r["ballots"])
+    return 20.0 + ref["row_s"] * n / ref["ballots"]
+
+
+def mpc_rows(quick: bool, *, validators=(4, 3, 5, 7), port_base=PORT_BASE, block_time=BLOCK_TIME,
+             budget_s=None, params=None, keep=False) -> list[dict]:
+    """Measure the rows: m=4 first; other validator counts and 10000 ballots only within the time budget.
+
+    quick: 4 validators, 100 and 1000 ballots of each kind, and 10000 of a tally if
+    it fits in QUICK_BUDGET_S in all. Otherwise every count of each kind at m=4, then
+    the other validator counts while FULL_BUDGET_S allows.
+    """
+    budget = budget_s or (QUICK_BUDGET_S if quick else FULL_BUDGET_S)
+    began = time.monotonic()
+    ports = PortPicker(port_base + ALONE_PORTS[0], port_base + ALONE_PORTS[1])
+    workdir = Path(tempfile.mkdtemp(prefix="mpcvote-bench-mpc-"))
+    rows = []
+    counts = [4] if quick else list(validators)
+    try:
+        for k, m in enumerate(counts):
+            plan = [(kind, n) for n in (100, 1000) for kind in KINDS]
+            big = [("tally", 10000)] if quick else [(kind, 10000) for kind in KINDS]
+            if m != 4 and time.monotonic() - began + 60 + sum(
+                    _estimate_row_s(rows, kind, n) for kind, n in plan) > budget:
+                _log(f"{m} validators: skipped (time budget of {budget:.0f} s)")
+                continue
+            with Bench(m, port_base + PORTS_PER_TESTNET * k, workdir, block_time, params) as bench:
+                for kind, n in plan:
+                    rows.append(bench.row(kind, n, ports))
+                for kind, n in big:
+                    need = _estimate_row_s(rows, kind, n)
+                    if (quick or m != 4) and time.monotonic() - began + need > budget:
+                        _log(f"{kind} with {n} ballots at m={m}: skipped (needs ~{need:.0f} s, "
+                             f"{time.monotonic() - began:.0f} s of {budget:.0f} s used)")
+                        continue
+                    rows.append(bench.row(kind, n, ports))
+    finally:
+        if keep:
+            _log(f"testnet homes and logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return rows
+
+
+# --- output ---------------------------------------------------------------------------------
+def markdown(rows) -> str:
+    head = ["kind", "ballots", "m", "close→final (s)", "blocks", "MPyC alone (s)", "ratio", "block (s)",
+            "target", "worker: detect / sync / job (program) / submit / quorum→final (s)", "other load"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 6 + ["---"] * 3) + "|"]
+    for r in rows:
+        w = r.get("workers") or {}
+        phases = " / ".join("-" if w.get(k) is None else f"{w[k]:.2f}" for k in ("detect_s", "sync_s")) + \
+            (f" / {w['job_s']:.2f} ({w['program_s']:.2f})" if w.get("job_s") is not None else " / -") + \
+            " / " + " / ".join("-" if w.get(k) is None else f"{w[k]:.2f}" for k in ("submit_s", "quorum_to_final_s"))
+        if w.get("attempt"):
+            phases += f" (attempt {w['attempt']})"
+        lines.append("| " + " | ".join(str(v) for v in [
+            r["kind"], r["ballots"], r["validators"], f"{r['close_to_final_s']:.2f}", r["blocks_close_to_final"],
+            f"{r['mpyc_alone_s']:.2f}", f"{r['ratio']:.2f}", f"{r['block_interval_s']:.3f}",
+            "met" if r["target_met"] else "**missed**", phases, r["other_load_cores"]]) + " |")
+    return "\n".join(lines)
+
+
+def write_plot(rows, path: Path):
+    """One panel per validator count: close to final beside MPyC alone, and the target, per poll."""
+    try:
+        import matplotlib
+    except ImportError:
+        _log("no plot: matplotlib is not installed")
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = sorted({r["validators"] for r in rows})
+    cols = min(2, len(counts))
+    nrows = (len(counts) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.5 * cols, 4.2 * nrows), squeeze=False)
+    for ax, m in zip(axes.flat, counts):
+        ours = [r for r in rows if r["validators"] == m]
+        x = list(range(len(ours)))
+        ax.bar([i - 0.2 for i in x], [r["close_to_final_s"] for r in ours], 0.4, label="close → final (chain)")
+        ax.bar([i + 0.2 for i in x], [r["mpyc_alone_s"] for r in ours], 0.4, label="MPyC alone")
+        ax.scatter(x, [1.5 * r["mpyc_alone_s"] + 3 * r["block_interval_s"] for r in ours], marker="_", s=600,
+                   color="k", zorder=3, label="target: 1.5 × alone + 3 blocks")
+        ax.set_xticks(x, [f"{r['kind']}\n{r['ballots']}" for r in ours], fontsize=8)
+        ax.set(ylabel="seconds", title=f"{m} validators")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(counts):]:
+        ax.set_visible(False)
+    fig.suptitle("From a poll's close to its final outcome, against MPyC alone on the same shares")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="4 validators; 100 and 1000 ballots, 10000 (tally) if it fits in ~6 min")
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON line at the end")
+    parser.add_argument("--validators", type=int, nargs="+", default=[4, 3, 5, 7],
+                        help="validator counts of the full run (4 always first; others within the budget)")
+    parser.add_argument("--port-base", type=int, default=PORT_BASE)
+    parser.add_argument("--block-time", default=BLOCK_TIME)
+    parser.add_argument("--budget", type=float, help="seconds the run may take (rows that would not fit are skipped)")
+    parser.add_argument("--attempt-blocks", type=int, help="the chain's mpc_attempt_blocks (default: the app's)")
+    parser.add_argument("--plot", default=str(DOCS / "bench_mpc.png"))
+    parser.add_argument("--keep", action="store_true", help="keep the testnet homes and logs")
+    args = parser.parse_args(argv)
+    if not 21000 <= args.port_base <= 24000 - ALONE_PORTS[1]:
+        parser.error(f"--port-base must be in 21000..{24000 - ALONE_PORTS[1]} (all ports stay below 24000)")
+    params = None
+    if args.attempt_blocks:
+        params = {"mpc_attempt_blocks": args.attempt_blocks, "mpc_deadline_blocks": 10 * args.attempt_blocks}
+    counts = [4] + [m for m in args.validators if m != 4]
+    rows = mpc_rows(args.quick, validators=counts, port_base=args.port_base, block_time=args.block_time,
+                    budget_s=args.budget, params=params, keep=args.keep)
+    print(f"{os.cpu_count()} CPUs, block time {args.block_time}, PRSS as in the jobs, pinned TLS on loopback; "
+          f"tally has {len(OPTIONS)} options; ratio = (close→final − 3 blocks) / MPyC alone, target ≤ 1.5\n")
+    print(markdown(rows))
+    if rows and (path := write_plot(rows, Path(args.plot))):
+        print(f"\nplot: {path}")
+    if args.json:
+        print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
