@@ -98,7 +98,7 @@ class Testnet:
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):   # gone, or reaped between open and read
             return None
         # A recycled PID belongs to someone else: ours names this validator's home.
         home = self.validators[i]["home"].encode()
@@ -275,7 +275,7 @@ def _alive(pid: int) -> bool:
 def _is_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):   # gone, or reaped between open and read
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
