@@ -1,0 +1,14 @@
+"""Reliability scenarios for an mpcvote testnet: faults under load, invariants after each.
+
+Modules, in dependency order:
+
+- `procs`     — start, kill, stop and freeze testnet processes; record every exit and panic
+- `load`      — voters: pre-built ballots sent until committed, commits read from the blocks
+- `checks`    — invariants: committed ballots in every node's state, app hashes, outcomes
+- `netns`     — network namespaces joined by a bridge; partition and heal one validator
+- `harness`   — one testnet under test: polls, runs, fault records
+- `byzantine` — scenario 5: a validator that attests wrongly, twice, for others, with the wrong key
+- `scenarios` — the six scenarios, and how many runs of each
+- `report`    — the table and the JSON summary
+- `cli`       — `scripts/reliability [--quick] [--json]`
+"""
