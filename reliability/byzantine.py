@@ -66,7 +66,7 @@ def byzantine_attester(h, run, rng):
         run.fault(action="SIGSTOP (holds back its honest worker)", process="worker", validator=b,
                   pid=held.get("worker"), height=h.top())
         closed1, late1 = h.close_under_load(run, p1, c1, load1)
-        load2 = Load(h.urls(), ballots2, start_height=max(1, h.top() - 1), seed=rng.randrange(1 << 30)).start()
+        load2 = Load(h.urls(), ballots2, start_height=max(1, h.top() - 1)).start()
         counted1 = load1.committed_ballots() + late1.committed_ballots()
         clear = clear_outcome(closed1, [x.choice for x in counted1])
         n = len(counted1)

@@ -245,8 +245,7 @@ class Harness:
 
     def start_load(self, poll: dict, n: int, rng: random.Random, nodes=None) -> Load:
         ballots = make_ballots(poll, self.genesis, self.choices(poll["kind"], n, rng))
-        load = Load(self.urls(nodes), ballots, start_height=max(1, self.top() - 1),
-                    seed=rng.randrange(1 << 30))
+        load = Load(self.urls(nodes), ballots, start_height=max(1, self.top() - 1))
         return load.start()
 
     def wait_moment(self, load: Load, rng: random.Random, run: Run, waves: int | None = None) -> dict:

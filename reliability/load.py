@@ -13,7 +13,6 @@ committed only in a block, with code 0. Every loop is bounded in count and time.
 import base64
 import http.client
 import json
-import random
 import threading
 import time
 from collections import deque
@@ -86,14 +85,13 @@ class Load:
 
     def __init__(self, urls: dict, ballots: list[Ballot], *, start_height: int, wave: int = 300,
                  wave_interval: float = 2.5, threads: int = 4, rpc_timeout: float = 3.0,
-                 resend_after: float = 8.0, max_sends: int = 12, time_limit: float = 240.0, seed: int = 0):
+                 resend_after: float = 8.0, max_sends: int = 12, time_limit: float = 240.0):
         self.urls = dict(urls)                   # validator index -> RPC URL
         self.ballots = ballots
         self.index = {b.text: k for k, b in enumerate(ballots)}
         self.threads, self.rpc_timeout = threads, rpc_timeout
         self.resend_after, self.max_sends = resend_after, max_sends
         self.time_limit = time_limit
-        self.rng = random.Random(seed)
         self.wave, self.wave_interval = wave, wave_interval
         self.lock = threading.Lock()
         self.fresh = 0                            # next ballot never sent
