@@ -78,6 +78,17 @@ class Voters:
         return hashes, errors
 
 
+def block_search_count(rpc, query, timeout=30):
+    """Blocks matching an event query on one node, waiting (bounded) for at least one:
+    a node indexes a block's events after it commits it, so a node behind finds none yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = int(rpc.call("block_search", query=query)["total_count"])
+        if count or time.monotonic() > deadline:
+            return count
+        time.sleep(0.3)
+
+
 def wait_committed(rpc, hashes, timeout=90):
     """Wait until every tx hash is committed; return {hash: tx result}."""
     deadline = time.monotonic() + timeout

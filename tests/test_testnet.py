@@ -7,7 +7,7 @@ import pytest
 from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 
-from netfixtures import make_testnet, Voters, wait_committed
+from netfixtures import block_search_count, make_testnet, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
@@ -73,8 +73,9 @@ def test_fifty_voters_through_different_nodes(net):
 def test_poll_closing_at_height_found_by_block_search(net):
     poll, _ = new_poll(net, close_in=4)
     net.wait_height(poll["close_height"] + 1, timeout=30)
-    found = net.rpc(3).call("block_search", query=f"poll_closed.poll_id={poll['id']}")
-    assert int(found["total_count"]) == 1
+    query = f"poll_closed.poll_id={poll['id']}"
+    assert block_search_count(net.rpc(3), query) == 1
+    found = net.rpc(3).call("block_search", query=query)
     assert int(found["blocks"][0]["block"]["header"]["height"]) == poll["close_height"]
 
 
