@@ -85,7 +85,12 @@ class _Socket:
 
 
 class BlockWaker:
-    """Set an event on every NewBlock the node reports; reconnect quietly on failure."""
+    """Set an event on every new block the node reports; reconnect quietly on failure.
+
+    It subscribes to NewBlockHeader, not NewBlock: a NewBlock event carries the whole
+    block and every tx result, which the node encodes to JSON for each subscriber
+    (most of a node's RPC time under load); the worker fetches what it needs itself.
+    """
 
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
@@ -113,7 +118,7 @@ class BlockWaker:
             try:
                 ws = _Socket(self.host, self.port, timeout=10)
                 ws.send(json.dumps({"jsonrpc": "2.0", "method": "subscribe", "id": 1,
-                                    "params": {"query": "tm.event='NewBlock'"}}).encode())
+                                    "params": {"query": "tm.event='NewBlockHeader'"}}).encode())
                 ws.sock.settimeout(30)
                 self.connected = True
                 while not self._stop.is_set():

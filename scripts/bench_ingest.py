@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from mpc_tx.cli import Client                                        # noqa: E40
 from mpc_tx.keys import SigningKey                                   # noqa: E402
 from mpc_tx.loadgen import build_ballots, filler_txs, percentile, run_load   # noqa: E402
 from node_config.generate import find_cometbft                       # noqa: E402
+from node_config import tomlpatch                                    # noqa: E402
 from node_config.lifecycle import Testnet                            # noqa: E402
 
 __all__ = ["IngestOptions", "run", "table_rows", "write_plots", "summarise_profile"]
@@ -231,6 +233,45 @@ class Profiler:
         return [path for _, path in self.procs if path.exists()]
 
 
+class NodeProfile(threading.Thread):
+    """A Go CPU profile of one CometBFT node over its pprof listener (rpc.pprof_laddr, loopback).
+
+    `go tool pprof -top` of it shows whether a node's time is in CometBFT itself
+    (consensus, mempool, gossip, indexing) or in talking to the app (the socket ABCI client).
+    """
+
+    def __init__(self, home: str, port: int, seconds: int, path: Path):
+        super().__init__(daemon=True, name="node-profile")
+        self.url = f"http://127.0.0.1:{port}/debug/pprof/profile?seconds={seconds}"
+        self.seconds, self.path, self.error = seconds, path, None
+        tomlpatch.patch_file(Path(home) / "config" / "config.toml",
+                             {"rpc": {"pprof_laddr": f"127.0.0.1:{port}"}})
+
+    def run(self):
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.seconds + 30) as answer:
+                self.path.write_bytes(answer.read())
+        except OSError as exc:
+            self.error = str(exc)
+
+    def top(self, nodecount=25) -> list[dict]:
+        """Return the top functions by cumulative CPU, [] if there is no profile."""
+        self.join(self.seconds + 40)
+        if self.error or not self.path.exists():
+            _log(f"node profile: none ({self.error or 'no file'})")
+            return []
+        out = subprocess.run(["go", "tool", "pprof", "-top", "-cum", f"-nodecount={nodecount}",
+                              str(find_cometbft(None)), str(self.path)],
+                             capture_output=True, text=True, timeout=120)
+        rows = []
+        for line in out.stdout.splitlines():
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[1].endswith("%") and parts[4].endswith("%"):
+                rows.append({"function": parts[5], "flat_pct": float(parts[1][:-1]),
+                             "cum_pct": float(parts[4][:-1])})
+        return rows
+
+
 def summarise_profile(paths, top=25, prefix="abci_app/"):
     """Return (samples, [(function, self %, inclusive %)]) over collapsed-stack files.
 
@@ -307,11 +348,20 @@ def _curve(result):
     return points
 
 
+def _node_profile(net, port_base, expected_s, profile_dir, name):
+    """With --profile: a Go CPU profile of node 0 over about the load's expected duration."""
+    if profile_dir is None:
+        return None
+    seconds = int(max(4, min(30, expected_s)))
+    return NodeProfile(net.validators[0]["home"], port_base + 4, seconds, profile_dir / f"{name}-node0.pprof")
+
+
 def run_mpcvote(opts, workdir, sampler, profile_dir=None):
     net = Testnet(workdir / "mpcvote")
     _check_ports_free(opts.port_base, VALIDATORS * PORTS_PER_VALIDATOR)
     _log(f"mpcvote: generating a {VALIDATORS}-validator testnet (port base {opts.port_base})")
     net.generate(VALIDATORS, port_base=opts.port_base, block_time=opts.block_time)
+    node_profile = _node_profile(net, opts.port_base, opts.ballots / 500, profile_dir, "mpcvote")
     profiler = None
     pids = []
     try:
@@ -341,6 +391,8 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
                 profiler.attach(net.pid(i, "app"), f"app{i}", opts.timeout + opts.drain)
         start_height = net.rpc(0).height() + 1
         cpu0 = sampler.cpu_snapshot()
+        if node_profile:
+            node_profile.start()
         result = run_load([net.rpc_url(i) for i in range(VALIDATORS)], txs, watch_url=net.rpc_url(0),
                           start_height=start_height, connections=opts.connections, batch=opts.batch,
                           window=opts.window, timeout=opts.timeout, drain=opts.drain,
@@ -352,6 +404,8 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
         agree = net.status()["agree"]
         summary = _summary(result, len(txs), len(txs[0]))
         summary.update({"poll_ballots": counted, "app_hashes_agree": agree, **cpu})
+        if node_profile:
+            summary["_node_profile"] = node_profile.top()
         if counted != result.committed:
             _log(f"mpcvote: WARNING the poll counts {counted} ballots, the blocks {result.committed}")
         return summary, result, profiles
@@ -364,11 +418,12 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
         net.down()
 
 
-def run_kvstore(opts, workdir, sampler, sizes):
+def run_kvstore(opts, workdir, sampler, sizes, profile_dir=None):
     net = KvstoreTestnet(workdir / "kvstore")
     _check_ports_free(opts.kvstore_port_base, VALIDATORS * PORTS_PER_VALIDATOR)
     _log(f"kvstore: generating the same testnet shape (port base {opts.kvstore_port_base})")
     net.generate(VALIDATORS, port_base=opts.kvstore_port_base, block_time=opts.block_time)
+    node_profile = _node_profile(net, opts.kvstore_port_base, opts.ballots / 1000, profile_dir, "kvstore")
     pids = []
     try:
         for i in range(VALIDATORS):
@@ -381,12 +436,16 @@ def run_kvstore(opts, workdir, sampler, sizes):
         _log(f"kvstore: sending {len(txs)} txs of {sizes[0]} bytes")
         start_height = net.rpc(0).height() + 1
         cpu0 = sampler.cpu_snapshot()
+        if node_profile:
+            node_profile.start()
         result = run_load([net.rpc_url(i) for i in range(VALIDATORS)], txs, watch_url=net.rpc_url(0),
                           start_height=start_height, connections=opts.connections, batch=opts.batch,
                           window=opts.window, timeout=opts.timeout, drain=opts.drain,
                           progress=_progress("kvstore", len(txs)))
         summary = _summary(result, len(txs), sizes[0])
         summary.update(cpu_use(cpu0, sampler.cpu_snapshot(), result.committed))
+        if node_profile:
+            summary["_node_profile"] = node_profile.top()
         return summary, result, sizes
     finally:
         sampler.sample()
@@ -410,7 +469,7 @@ def run(opts: IngestOptions) -> dict:
         mpc_summary, mpc_result, profiles = run_mpcvote(opts, workdir, sampler, profile_dir)
         # The same sizes, tx by tx (ballots of one poll are all one size anyway).
         sizes = [mpc_summary["tx_bytes"]] * mpc_summary["txs"]
-        kv_summary, kv_result, _ = run_kvstore(opts, workdir, sampler, sizes)
+        kv_summary, kv_result, _ = run_kvstore(opts, workdir, sampler, sizes, profile_dir)
     finally:
         sampler.stop()
         if not opts.keep:
@@ -439,6 +498,10 @@ def run(opts: IngestOptions) -> dict:
                     "mpcvote_latency": mpc_result.latencies(), "kvstore_latency": kv_result.latencies(),
                     "rss": dict(sampler.series)},
     }
+    node_profiles = {"mpcvote": mpc_summary.pop("_node_profile", None),
+                     "kvstore": kv_summary.pop("_node_profile", None)}
+    if any(node_profiles.values()):
+        report["node_profile"] = node_profiles
     if profiles:
         samples, rows = summarise_profile(profiles)
         report["profile"] = {"samples": samples, "files": [str(p) for p in profiles],
@@ -606,6 +669,17 @@ def print_profile(report, file=sys.stdout):
                    [(r["function"], r["self_pct"], r["incl_pct"]) for r in prof["top"]]), file=file)
 
 
+def print_node_profile(report, file=sys.stdout):
+    prof = report.get("node_profile")
+    if not prof:
+        return
+    for name, rows in prof.items():
+        if rows:
+            print(f"\nNode 0 profile, {name} run (go tool pprof -top -cum, share of the node's CPU):\n", file=file)
+            print(markdown(["function", "flat %", "cum %"],
+                           [(r["function"], r["flat_pct"], r["cum_pct"]) for r in rows]), file=file)
+
+
 def main(argv=None):
     args, opts = parse_args(argv)
     report = run(opts)
@@ -613,6 +687,7 @@ def main(argv=None):
     for path in write_plots(report, opts.out):
         print(f"\nplot: {path}")
     print_profile(report)
+    print_node_profile(report)
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if not k.startswith("_")}))
 
