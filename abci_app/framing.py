@@ -4,7 +4,7 @@
 """
 import asyncio
 
-__all__ = ["FrameError", "MAX_FRAME", "encode_varint", "frame", "read_frame"]
+__all__ = ["FrameError", "FrameBuffer", "MAX_FRAME", "encode_varint", "frame", "read_frame"]
 
 # The node itself caps a block at consensus max_bytes (4 MiB in our genesis) and a
 # FinalizeBlock request holds one block; 64 MiB leaves room and still bounds memory.
@@ -31,6 +31,62 @@ def encode_varint(n: int) -> bytes:
 def frame(payload: bytes) -> bytes:
     """Prefix a serialised message with its length."""
     return encode_varint(len(payload)) + payload
+
+
+class FrameBuffer:
+    """Bytes as they arrive, cut into whole messages (no await per message: the server's hot path).
+
+    Holds at most one incomplete frame (bounded by max_frame) plus what one read brought.
+    """
+
+    def __init__(self, max_frame: int = MAX_FRAME):
+        self.max_frame = max_frame
+        self.error = None
+        self._buf = bytearray()
+
+    def __len__(self):
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list:
+        """Append data; return the whole messages now complete, in order.
+
+        After a malformed length prefix `error` is set (a FrameError): the messages
+        before it are still returned, and nothing after it ever is.
+        """
+        if self.error is not None:
+            return []
+        buf = self._buf
+        buf += data
+        frames, pos, end = [], 0, len(buf)
+        while pos < end:
+            length, shift, i = 0, 0, pos
+            while i < end and i - pos < 10:
+                b = buf[i]
+                i += 1
+                length |= (b & 0x7F) << shift
+                if not b & 0x80:
+                    break
+                shift += 7
+            else:
+                if i - pos >= 10:
+                    self.error = FrameError("length prefix longer than 10 bytes")
+                break                                    # the prefix is not all here yet
+            if length > self.max_frame:
+                self.error = FrameError(f"frame of {length} bytes exceeds the {self.max_frame}-byte limit")
+                break
+            if end - i < length:
+                break
+            frames.append(bytes(buf[i:i + length]))
+            pos = i + length
+        if self.error is not None:
+            buf.clear()
+        else:
+            del buf[:pos]    # bytearray drops a prefix without moving the rest
+        return frames
+
+    def at_boundary(self) -> bool:
+        """True when no partial frame is held (a clean place for the peer to hang up)."""
+        return not self._buf
 
 
 async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -> bytes | None:

@@ -6,12 +6,18 @@ kills itself on a response out of order or of the wrong type, so each connection
 answers its requests strictly in arrival order, and buffered responses go out on
 Flush. The application's handlers are plain synchronous methods: one event loop
 thread runs them one at a time, so no two handlers ever interleave.
+
+Each connection is an asyncio.Protocol that cuts what one read brought into
+messages and answers them right there: no coroutine switch per message (a
+quarter of the app's time per CheckTx with streams). A read is at most 256 KiB,
+so a burst of CheckTx on the mempool connection yields to the consensus
+connection every ~170 txs.
 """
 import asyncio
 import logging
 import os
 
-from .framing import FrameError, frame, read_frame, MAX_FRAME
+from .framing import FrameBuffer, frame, MAX_FRAME
 from .pb import abci
 
 __all__ = ["METHODS", "AbciServer", "parse_listen"]
@@ -63,13 +69,13 @@ class AbciServer:
 
     async def start(self, address: str):
         kind, where = parse_listen(address)
+        loop = asyncio.get_running_loop()
         if kind == "unix":
             if os.path.exists(where):
                 os.unlink(where)
-            self._server = await asyncio.start_unix_server(self._serve, path=where, limit=1 << 20)
+            self._server = await loop.create_unix_server(lambda: _Connection(self), path=where)
         else:
-            self._server = await asyncio.start_server(self._serve, host=where[0], port=where[1],
-                                                      limit=1 << 20)
+            self._server = await loop.create_server(lambda: _Connection(self), host=where[0], port=where[1])
         return self._server
 
     @property
@@ -105,43 +111,60 @@ class AbciServer:
         getattr(response, field).CopyFrom(result)
         return response
 
-    async def _serve(self, reader, writer):
-        self.connections += 1
-        peer = writer.get_extra_info("peername") or "unix"
-        log.info("connection from %s", peer)
-        # Responses wait here until the node's Flush (one send for many), or until 1 MiB.
-        pending, pending_bytes = [], 0
-        try:
-            while True:
-                try:
-                    data = await read_frame(reader, self.max_frame)
-                except FrameError as exc:
-                    log.warning("closing connection from %s: %s", peer, exc)
-                    return
-                if data is None:
-                    return
-                request = abci.Request()
-                try:
-                    request.ParseFromString(data)
-                except Exception:
-                    log.warning("closing connection from %s: undecodable request", peer)
-                    return
-                response = self.handle(request)
-                out = frame(response.SerializeToString())
-                pending.append(out)
-                pending_bytes += len(out)
-                which = request.WhichOneof("value")
-                if which == "flush" or pending_bytes > (1 << 20):
-                    writer.write(b"".join(pending))
-                    pending, pending_bytes = [], 0
-                    await writer.drain()
-                elif which == "check_tx":
-                    # A burst of CheckTx (new txs, or the recheck after a commit) is all in the
-                    # buffer: without a yield here the consensus connection waits it out, and
-                    # proposals and votes time out.
-                    await asyncio.sleep(0)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.connections -= 1
-            writer.close()
+
+
+class _Connection(asyncio.Protocol):
+    """One ABCI connection: messages in arrival order, responses held until Flush (or 1 MiB)."""
+
+    def __init__(self, server: AbciServer):
+        self.server = server
+        self.frames = FrameBuffer(server.max_frame)
+        self.pending, self.pending_bytes = [], 0
+        self.transport, self.peer = None, "unix"
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername") or "unix"
+        self.server.connections += 1
+        log.info("connection from %s", self.peer)
+
+    def connection_lost(self, exc):
+        self.server.connections -= 1
+
+    # The node stops reading only if it is stuck; then stop reading it too (bounded memory).
+    def pause_writing(self):
+        self.transport.pause_reading()
+
+    def resume_writing(self):
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes):
+        handle = self.server.handle
+        for data in self.frames.feed(data):
+            request = abci.Request()
+            try:
+                request.ParseFromString(data)
+            except Exception:
+                self._close("undecodable request")
+                return
+            out = frame(handle(request).SerializeToString())
+            self.pending.append(out)
+            self.pending_bytes += len(out)
+            if self.pending_bytes > (1 << 20) or request.WhichOneof("value") == "flush":
+                self.transport.write(b"".join(self.pending))
+                self.pending, self.pending_bytes = [], 0
+        if self.frames.error is not None:
+            self._close(str(self.frames.error))
+
+    def eof_received(self):
+        if not self.frames.at_boundary():
+            log.warning("connection from %s closed inside a frame", self.peer)
+        return False    # close our side too
+
+    def _close(self, why: str):
+        # Answers already made go out first: the node sees every answer up to the bad frame.
+        if self.pending:
+            self.transport.write(b"".join(self.pending))
+            self.pending, self.pending_bytes = [], 0
+        log.warning("closing connection from %s: %s", self.peer, why)
+        self.transport.close()

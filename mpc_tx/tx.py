@@ -21,7 +21,7 @@ from abci_app.codes import (TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BAL
                             BAD_OUTCOME)
 from . import canonical
 
-__all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "build", "decode", "verify",
+__all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "signed_part", "build", "decode", "verify",
            "tx_hash", "outcome_digest"]
 
 DOMAIN = "mpcvote/tx/v1"
@@ -29,6 +29,7 @@ TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome")
 _HEX_KEY = re.compile(r"^[0-9a-f]{64}$")
 _HEX_DIGITS = re.compile(r"[0-9a-f]*")
 _MAX_NONCE = (1 << 63) - 1
+_DOMAIN_JSON = canonical.encode(DOMAIN)
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,29 @@ def decode(raw: bytes) -> Tx:
 def verify(tx: Tx) -> None:
     """Raise BAD_SIGNATURE unless tx.sig is the signer's signature of the tx."""
     from .keys import verify as verify_sig
-    if not verify_sig(tx.signer, tx.sig, signing_bytes(tx.chain_id, tx.type, tx.signer, tx.nonce, tx.body)):
+    if not verify_sig(tx.signer, tx.sig, signed_part(tx)):
         raise TxError(BAD_SIGNATURE, "signature does not verify for the signer's key "
                                      "(signed over other bytes, or with another key)")
+
+
+def signed_part(tx: Tx) -> bytes:
+    """Return signing_bytes(...) of a decoded tx, cut from its raw bytes rather than encoded again.
+
+    tx.raw is canonical, so its keys come in the order body, chain_id, nonce, sig,
+    signer, type, and the signed document (body, chain_id, domain, nonce, signer,
+    type) is the same bytes with "sig" taken out and "domain" put in. Re-encoding
+    the body was a sixth of CheckTx. Anything unexpected falls back to encoding.
+    """
+    raw = tx.raw
+    chain = canonical.encode(tx.chain_id)
+    mid = b',"chain_id":' + chain + b',"nonce":' + str(tx.nonce).encode()
+    tail = (b',"sig":"' + tx.sig.hex().encode() + b'","signer":"' + tx.signer.encode()
+            + b'","type":"' + tx.type.encode() + b'"}')
+    cut = len(raw) - len(tail) - len(mid)
+    if raw.startswith(b'{"body":') and raw.endswith(tail) and raw[cut:cut + len(mid)] == mid:
+        return (raw[:cut] + b',"chain_id":' + chain + b',"domain":' + _DOMAIN_JSON
+                + b',"nonce":' + str(tx.nonce).encode() + tail[len(b',"sig":"') + 129:])
+    return signing_bytes(tx.chain_id, tx.type, tx.signer, tx.nonce, tx.body)
 
 
 def outcome_digest(result: dict) -> str:

@@ -275,3 +275,13 @@ def test_deadline_never_names_a_reporter_absent(tmp_path):
     assert out["status"] == "failed" and out["result"]["code"] == "deadline"
     assert out["result"]["absent"] == [] and out["dissenters"] == [0]
     c.app.close()
+
+
+def test_ballot_digest_is_the_canonical_encoding_of_the_payloads():
+    import hashlib
+    from abci_app.ballots import ballot_digest
+    from mpc_tx import canonical
+    voter = SigningKey.generate().public_hex
+    for payloads in (["00"], ["ab" * 80, "0f" * 80, "9e" * 80, "01" * 80]):
+        assert ballot_digest(voter, payloads) == \
+            hashlib.sha256(voter.encode() + canonical.encode(payloads)).hexdigest()

@@ -600,6 +600,8 @@ def check_decode(raw: bytes):
         assert err.code in DECODE_CODES and err.reason, err
         return None
     assert canonical.encode(json.loads(raw)) == raw
+    # the signed bytes cut from the raw tx are exactly the ones encoded from its fields
+    assert txcodec.signed_part(tx) == txcodec.signing_bytes(tx.chain_id, tx.type, tx.signer, tx.nonce, tx.body)
     return tx
 
 
