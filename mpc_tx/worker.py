@@ -3,9 +3,9 @@
     python -m mpc_tx.worker --home HOME --index I --node URL --genesis FILE
 
 It decrypts its own payload of each ballot as ballots commit (not all at the
-close), and when a poll's close is committed runs the poll's MPC job in a child
+close; in a thread at a lower CPU priority than the chain's), and when a poll's close is committed runs the poll's MPC job in a child
 process, attempt by attempt on the chain's schedule: attempt k starts at
-close height + k*A on the registered MPC port + (k mod K). An attempt that
+close height + k*A on the registered MPC port + ((poll + k) mod K). An attempt that
 times out (a party absent or killed) is retried at the next one; an outcome, or
 an enumerated failure such as inconsistent shares, is signed with the
 validator's attestation key and submitted through its own node.
@@ -31,6 +31,9 @@ from .rpc import Rpc, RpcError, QueryError
 __all__ = ["Worker", "main", "job_input", "chain_result"]
 
 log = logging.getLogger("mpc_tx.worker")
+
+# Niceness of the thread that decrypts ballots as they commit (see Worker._follow_loop).
+FOLLOWER_NICE = 10
 
 
 def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float) -> dict:
@@ -84,13 +87,15 @@ class Worker:
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         self.params = None
         self.polls = {}        # poll id -> full poll record (refreshed)
-        self.ballots = {}      # poll id -> {voter: (tx hash, shares or None)}
+        self.ballots = {}      # poll id -> {voter: (tx hash, shares or None)}, under self.lock
+        self.lock = threading.Lock()
         self.attempted = {}    # poll id -> set of attempt numbers started
         self.jobs = {}         # poll id -> {"state", "attempt", "reason", "pid", "updated"}
         self.running = {}      # poll id -> thread
         self.done = set()
         self.followed = None   # last height whose ballots were fetched
         self.stop = threading.Event()
+        self.new_block = threading.Event()   # set by the main loop, for the follower
         self.block_interval = 1.0
 
     @property
@@ -109,23 +114,31 @@ class Worker:
                 return out
             after = page["next"]
 
-    def sync_ballots(self, poll: dict):
-        """Decrypt this validator's payload of every ballot not seen yet (or replaced by a revote)."""
-        cache = self.ballots.setdefault(poll["id"], {})
+    def sync_ballots(self, poll: dict) -> list:
+        """Return this validator's shares of the poll's counted ballots, in the order state gives.
+
+        Each ballot's share comes from the cache only if it was opened from the tx that
+        state counts (a revote, or a ballot its block rejected, has another tx hash);
+        anything else is fetched and opened here.
+        """
         entries = max(1, len(poll["options"]))
-        after, order = None, []
+        after, shares = None, []
         while True:
             path = f"/poll/{poll['id']}/ballots?validator={self.index}&limit=1000"
             page, _ = self.rpc.query(path + (f"&after={after}" if after else ""))
-            for b in page["ballots"]:
-                order.append(b["voter"])
-                known = cache.get(b["voter"])
-                if known is None or known[0] != b["tx"]:
-                    cache[b["voter"]] = (b["tx"], self._open(poll, b, entries))
+            with self.lock:
+                cache = self.ballots.setdefault(poll["id"], {})
+                known = [cache.get(b["voter"]) for b in page["ballots"]]
+            for b, k in zip(page["ballots"], known):
+                if k is None or k[0] != b["tx"]:
+                    k = (b["tx"], self._open(poll, b, entries))
+                    with self.lock:
+                        self.ballots.setdefault(poll["id"], {})[b["voter"]] = k
+                shares.append(k[1])
             if page["next"] is None:
                 break
             after = page["next"]
-        return order
+        return shares
 
     def _open(self, poll, ballot, entries):
         try:
@@ -146,8 +159,8 @@ class Worker:
     def follow(self, max_blocks=50, budget_s=0.5) -> int:
         """Decrypt the ballots each new block commits (as they commit, not all at the close).
 
-        At most about budget_s per call: behind a backlog of ballots, the loop must still
-        see a close within the two blocks in which every party joins an attempt.
+        Runs in the follower thread; returns the node's height after about budget_s at
+        most, so that a stop is seen behind a backlog.
         """
         began = time.monotonic()
         top = self.rpc.height()
@@ -187,10 +200,14 @@ class Worker:
             return    # a ballot for an unknown poll (rejected by its block)
         if not self._is_party(poll):
             return
-        cache = self.ballots.setdefault(poll_id, {})
-        if cache.get(ballot.signer, (None,))[0] != ballot.hash:
-            cache[ballot.signer] = (ballot.hash, self._open(poll, {"voter": ballot.signer, "payload": payload},
-                                                            max(1, len(poll["options"]))))
+        with self.lock:
+            known = self.ballots.get(poll_id, {}).get(ballot.signer, (None,))[0] == ballot.hash
+        if not known:
+            opened = (ballot.hash, self._open(poll, {"voter": ballot.signer, "payload": payload},
+                                              max(1, len(poll["options"]))))
+            with self.lock:
+                if poll_id not in self.done:
+                    self.ballots.setdefault(poll_id, {})[ballot.signer] = opened
 
     def _is_party(self, poll) -> bool:
         return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index
@@ -208,8 +225,9 @@ class Worker:
                 continue
             if summary["status"] in ("final", "failed"):
                 self._set(pid, "done", reason=summary["status"])
-                self.done.add(pid)
-                self.ballots.pop(pid, None)
+                with self.lock:
+                    self.done.add(pid)
+                    self.ballots.pop(pid, None)
                 self.polls.pop(pid, None)
                 continue
             poll = self.poll(pid, refresh=self.polls.get(pid, {}).get("status") != summary["status"])
@@ -219,7 +237,6 @@ class Worker:
                 self._set(pid, "waiting", reason="poll open")
             elif poll["status"] == "closed" and pid not in self.running:
                 self.maybe_start(poll, height)
-        self.follow()
 
     def maybe_start(self, poll, height):
         A = self.params["mpc_attempt_blocks"]
@@ -250,10 +267,8 @@ class Worker:
         pid = poll["id"]
         began = time.monotonic()
         try:
-            order = self.sync_ballots(poll)
+            shares = self.sync_ballots(poll)
             synced = time.monotonic() - began
-            cache = self.ballots[pid]
-            shares = [cache[v][1] for v in order]
             if self.fault == "corrupt-shares":   # test-only: a validator that tampers with its shares
                 shares = [None if s is None else [(x + 1) % envelope.L for x in s] for s in shares]
             if not shares:
@@ -325,6 +340,8 @@ class Worker:
         from .ws import BlockWaker
         log.info("worker for validator %d following %s", self.index, self.rpc.url)
         url = urlsplit(self.node)
+        follower = threading.Thread(target=self._follow_loop, name="follower", daemon=True)
+        follower.start()
         # Wake on each new block through the node's websocket; poll when it is down.
         waker = BlockWaker(url.hostname, url.port or 26657).start()
         last_measure = 0.0
@@ -337,8 +354,36 @@ class Worker:
             except (RpcError, QueryError) as exc:
                 log.info("node not ready: %s", exc)
                 time.sleep(1.0)
+            self.new_block.set()
             waker.wait(0.5 if waker.connected else 0.3)
         waker.stop()
+        self.new_block.set()
+        follower.join(5)
+
+    def _follow_loop(self):
+        """Decrypt ballots as blocks commit, in a thread of its own at a lower CPU priority.
+
+        Decryption is off the chain's critical path: under load it yields the CPU to
+        the node and the app (consensus, CheckTx) and catches up in their idle time.
+        The main thread, which watches closes and starts MPC jobs (their processes
+        inherit its priority), keeps the normal priority.
+        """
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FOLLOWER_NICE)  # per thread on Linux
+        except (AttributeError, OSError):
+            pass
+        while not self.stop.is_set():
+            self.new_block.wait(1.0)
+            self.new_block.clear()
+            try:
+                while not self.stop.is_set() and self.follow() > self.followed:
+                    pass    # behind: go on through the backlog
+            except (RpcError, QueryError) as exc:
+                log.info("follower: node not ready: %s", exc)
+                self.stop.wait(1.0)
+            except Exception:
+                log.exception("follower failed; it goes on at the next block")
+                self.stop.wait(1.0)
 
 
 def main(argv=None):
