@@ -14,21 +14,22 @@ __all__ = ["GENESIS", "VERSION", "next_app_hash"]
 VERSION = 1
 GENESIS = bytes(32)
 _DOMAIN = b"mpcvote/app-hash/v%d\x00" % VERSION
+_KEY_LEN = struct.Struct(">I")
+_VALUE_LEN = struct.Struct(">BQ")     # 1 (a value follows), then its length
 
 
 def next_app_hash(previous: bytes, writes: dict) -> bytes:
     """Return the hash after applying `writes` (key -> value, or None to delete)."""
     if not writes:
         return previous
-    h = hashlib.sha256(_DOMAIN)
-    h.update(previous)
+    parts = [_DOMAIN, previous]
     for key in sorted(writes):
         value = writes[key]
-        h.update(struct.pack(">I", len(key)))
-        h.update(key)
+        parts.append(_KEY_LEN.pack(len(key)))
+        parts.append(key)
         if value is None:
-            h.update(b"\x00")
+            parts.append(b"\x00")
         else:
-            h.update(b"\x01" + struct.pack(">Q", len(value)))
-            h.update(value)
-    return h.digest()
+            parts.append(_VALUE_LEN.pack(1, len(value)))
+            parts.append(value)
+    return hashlib.sha256(b"".join(parts)).digest()

@@ -10,7 +10,7 @@ from .context import event
 from .polls import load_open_poll
 from .state import poll_key, ballot_key, eligible_key, digest_key
 
-__all__ = ["cast_ballot", "ballot_digest", "payload_bytes"]
+__all__ = ["cast_ballot", "ballot_digest", "encode_record", "payload_bytes"]
 
 
 def payload_bytes(kind: str, options: int) -> int:
@@ -27,6 +27,16 @@ def ballot_digest(voter: str, payloads: list) -> str:
     was a tenth of FinalizeBlock).
     """
     return hashlib.sha256(voter.encode() + b'["' + '","'.join(payloads).encode() + b'"]').hexdigest()
+
+
+def encode_record(record: dict) -> bytes:
+    """canonical.encode of a ballot record, joined directly: every string in it is hex.
+
+    (Encoding the ~1.2 KB of payloads through json was a third of FinalizeBlock.)
+    """
+    return b'{"height":%d,"payloads":["%s"],"revotes":%d,"tx":"%s","voter":"%s"}' % (
+        record["height"], '","'.join(record["payloads"]).encode(), record["revotes"],
+        record["tx"].encode(), record["voter"].encode())
 
 
 def cast_ballot(state, ctx, tx):
@@ -49,8 +59,8 @@ def cast_ballot(state, ctx, tx):
     elif poll["ballots"] >= poll["max_ballots"]:
         raise TxError(POLL_FULL, f"poll {poll_id} holds its maximum of {poll['max_ballots']} ballots")
     digest = ballot_digest(voter, payloads)
-    state.put(ballot_key(poll_id, voter), {"voter": voter, "payloads": payloads,
-                                            "height": ctx.height, "revotes": revotes, "tx": tx.hash})
+    record = {"voter": voter, "payloads": payloads, "height": ctx.height, "revotes": revotes, "tx": tx.hash}
+    state.put_encoded(ballot_key(poll_id, voter), record, encode_record(record))
     state.put(digest_key(poll_id, voter), digest)
     if previous is None:
         poll = dict(poll)

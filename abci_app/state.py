@@ -190,6 +190,11 @@ class Overlay:
         self._staged[key] = value
         self._encoded.pop(key, None)
 
+    def put_encoded(self, key: bytes, value, raw: bytes):
+        """put(key, value) where the caller already has canonical.encode(value) (a hot path's)."""
+        self.put(key, value)
+        self._encoded[key] = raw
+
     def delete(self, key: bytes):
         self._journal.append((key, self._staged.get(key, _ABSENT)))
         self._staged[key] = _DELETED

@@ -6,6 +6,7 @@ only if re-encoding it gives back the same bytes, so every value has exactly one
 encoding and a signature or hash over it cannot be malleated.
 """
 import json
+from json.encoder import encode_basestring as _encode_str   # what dumps(ensure_ascii=False) uses
 
 __all__ = ["CanonicalError", "encode", "decode"]
 
@@ -43,6 +44,14 @@ def _check(value, depth=0):
 
 def encode(value) -> bytes:
     """Return the canonical bytes of a JSON-compatible value."""
+    kind = type(value)
+    if kind is int and -(1 << 63) <= value < (1 << 63):   # the common scalars, without an encoder
+        return b"%d" % value
+    if kind is str:
+        try:
+            return _encode_str(value).encode()
+        except UnicodeEncodeError:
+            raise CanonicalError("strings must be valid Unicode (no lone surrogates)") from None
     _check(value)
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

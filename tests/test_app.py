@@ -285,3 +285,10 @@ def test_ballot_digest_is_the_canonical_encoding_of_the_payloads():
     for payloads in (["00"], ["ab" * 80, "0f" * 80, "9e" * 80, "01" * 80]):
         assert ballot_digest(voter, payloads) == \
             hashlib.sha256(voter.encode() + canonical.encode(payloads)).hexdigest()
+
+
+def test_ballot_record_encoding_is_canonical():
+    from abci_app.ballots import encode_record
+    from mpc_tx import canonical
+    record = {"voter": "ab" * 32, "payloads": ["0f" * 80, "9e" * 80], "height": 12, "revotes": 0, "tx": "AB" * 32}
+    assert encode_record(record) == canonical.encode(record)
