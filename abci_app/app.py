@@ -29,9 +29,11 @@ APP_VERSION = 1
 
 
 class _TxCache:
-    """Decoded, signature-checked txs by their SHA-256, the most recent `size` of them.
+    """Decoded, signature-checked txs by their SHA-256, from CheckTx until their block.
 
-    Bounded near the mempool's size, so memory stays flat under any load.
+    A tx leaves the cache when a block holds it (it leaves the mempool then too),
+    so the cache holds about what the mempool holds; `size` bounds it anyway (txs
+    that never make it into a block), so memory stays flat under any load.
     """
 
     def __init__(self, size=5_000):
@@ -39,6 +41,10 @@ class _TxCache:
 
     def get(self, raw):
         return self.items.get(hashlib.sha256(raw).digest())
+
+    def take(self, raw):
+        """get(raw), and forget it: for FinalizeBlock, the last time a tx is looked up."""
+        return self.items.pop(hashlib.sha256(raw).digest(), None)
 
     def put(self, raw, tx):
         self.items[hashlib.sha256(raw).digest()] = tx
@@ -144,7 +150,7 @@ class Application:
         for raw in req.txs:
             ctx.events = []
             try:
-                apply_tx(state, ctx, raw, self.txs)
+                apply_tx(state, ctx, raw, self.txs, final=True)
                 results.append(abci.ExecTxResult(code=codes.OK, events=_events(ctx.events)))
             except TxError as err:
                 results.append(abci.ExecTxResult(code=err.code, log=err.reason, codespace="mpcvote"))

@@ -17,9 +17,12 @@ _HANDLERS = {"create_poll": create_poll, "cast_ballot": cast_ballot,
              "close_poll": close_poll, "submit_outcome": submit_outcome}
 
 
-def apply_tx(state, ctx, raw: bytes, cache=None):
-    """Check and apply one tx; return (tx, data) or raise TxError leaving state untouched."""
-    tx = admit(state, ctx, raw, cache)
+def apply_tx(state, ctx, raw: bytes, cache=None, final=False):
+    """Check and apply one tx; return (tx, data) or raise TxError leaving state untouched.
+
+    `final`: in a block (the tx's cache entry is then dropped, see checks.admit).
+    """
+    tx = admit(state, ctx, raw, cache, final)
     events, state_mark = len(ctx.events), state.mark()
     touched = set(ctx.touched_polls)
     try:

@@ -73,11 +73,16 @@ def due_key(height: int, poll_id: int) -> bytes:
     return due_prefix(height) + b"%016d" % poll_id
 
 
+WRITE_BUFFER = 16 << 20
+
+
 class Store:
     """The committed state on disk."""
 
     def __init__(self, path: str):
-        self.db = plyvel.DB(path, create_if_missing=True)
+        # A 16 MiB memtable (LevelDB's default is 4): a block of 1,500 ballots writes ~2.5 MB,
+        # and each memtable flush starts a compaction that competes with CheckTx for the CPU.
+        self.db = plyvel.DB(path, create_if_missing=True, write_buffer_size=WRITE_BUFFER)
 
     @property
     def height(self) -> int:

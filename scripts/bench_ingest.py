@@ -79,6 +79,9 @@ class RssSampler(threading.Thread):
         self.interval = interval
         self.pids = {}                    # pid -> (role, label)
         self.series = defaultdict(list)   # label -> [(t, MiB)]
+        # label -> [(t, MiB)] of anonymous memory only: RSS also counts the pages of files a
+        # process maps, and LevelDB maps its table files (page cache, shared, reclaimable).
+        self.anon = defaultdict(list)
         self.peak = defaultdict(float)    # role -> MiB
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -104,10 +107,13 @@ class RssSampler(threading.Thread):
         now = time.monotonic() - self.t0
         with self.lock:
             for pid, (role, label) in list(self.pids.items()):
-                rss = _status_mb(pid, "VmRSS")
+                status = _status_mbs(pid)
+                rss = status.get("VmRSS")
                 if rss is not None:
                     self.series[label].append((now, rss))
                     self.peak[role] = max(self.peak[role], rss)
+                if "RssAnon" in status:
+                    self.anon[label].append((now, status["RssAnon"]))
 
     def stop(self):
         self.stopping.set()
@@ -154,13 +160,20 @@ def _machine_busy_seconds():
 
 
 def _status_mb(pid, field):
+    return _status_mbs(pid).get(field)
+
+
+def _status_mbs(pid) -> dict:
+    """The kB fields of /proc/PID/status, in MiB ({} once the process is gone)."""
+    out = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
+            name, _, value = line.partition(":")
+            if value.endswith(" kB"):
+                out[name] = int(value.split()[0]) / 1024
     except (FileNotFoundError, ProcessLookupError, ValueError):
-        return None
-    return None
+        return {}
+    return out
 
 
 def _check_ports_free(base, count):
@@ -478,6 +491,8 @@ def run(opts: IngestOptions) -> dict:
             _log(f"testnet homes and logs kept in {workdir}")
     x, y = mpc_summary["steady_tx_per_s"], kv_summary["steady_tx_per_s"]
     app_growth = _app_growth(sampler.series, mpc_result, sampler.t0, mpc_summary["committed"])
+    app_growth_late = _app_growth(sampler.series, mpc_result, sampler.t0, mpc_summary["committed"], True)
+    anon_growth_late = _app_growth(sampler.anon, mpc_result, sampler.t0, mpc_summary["committed"], True)
     report = {
         "ingest_ballots_per_s": x,
         "ingest_kvstore_tx_per_s": y,
@@ -489,6 +504,8 @@ def run(opts: IngestOptions) -> dict:
         "peak_rss_mb": {role: round(sampler.peak.get(role, 0.0), 1) for role in ("node", "app", "worker")},
         "kvstore_node_peak_rss_mb": round(sampler.peak.get("kvstore_node", 0.0), 1),
         "app_rss_growth_mb_per_1000_ballots": app_growth,
+        "app_rss_growth_second_half_mb_per_1000_ballots": app_growth_late,
+        "app_anon_growth_second_half_mb_per_1000_ballots": anon_growth_late,
         "ingest": {"mpcvote": mpc_summary, "kvstore": kv_summary,
                    "settings": {"validators": VALIDATORS, "block_time": opts.block_time,
                                 "connections": opts.connections, "batch": opts.batch,
@@ -496,7 +513,7 @@ def run(opts: IngestOptions) -> dict:
                                 "mpc_workers": opts.workers}},
         "_series": {"mpcvote": _curve(mpc_result), "kvstore": _curve(kv_result),
                     "mpcvote_latency": mpc_result.latencies(), "kvstore_latency": kv_result.latencies(),
-                    "rss": dict(sampler.series)},
+                    "rss": dict(sampler.series), "anon": dict(sampler.anon)},
     }
     node_profiles = {"mpcvote": mpc_summary.pop("_node_profile", None),
                      "kvstore": kv_summary.pop("_node_profile", None)}
@@ -510,9 +527,24 @@ def run(opts: IngestOptions) -> dict:
     return report
 
 
-def _app_growth(series, result, t0, committed):
-    """MiB of app RSS per 1000 committed ballots, from the first send to the end of the run (mean over apps)."""
-    start, end = result.started - t0, result.finished - t0
+def _app_growth(series, result, t0, committed, second_half=False):
+    """MiB of app RSS per 1000 committed ballots (mean over the apps).
+
+    Over the whole load, or with second_half over its second half only: by then the
+    caches (LevelDB's memtable and block cache, the decoded-tx cache, the allocator's
+    arenas) are warm, so what still grows there grows with the ballots held.
+    """
+    start, end, counted = result.started - t0, result.finished - t0, committed
+    if second_half:
+        total, half = 0, None
+        for _height, seen, _n, ok, _failed in result.blocks:
+            total += ok
+            if total >= committed / 2:
+                half = (seen - t0, total)
+                break
+        if half is None:
+            return None
+        start, counted = half[0], committed - half[1]
     growth = []
     for label, points in series.items():
         if not label.startswith("app"):
@@ -521,9 +553,9 @@ def _app_growth(series, result, t0, committed):
         after = [m for t, m in points if t <= end]
         if before and after:
             growth.append(after[-1] - before[-1])
-    if not growth or not committed:
+    if not growth or not counted:
         return None
-    return round(sum(growth) / len(growth) / committed * 1000, 2)
+    return round(sum(growth) / len(growth) / counted * 1000, 2)
 
 
 # --- output ------------------------------------------------------------------------------
@@ -555,7 +587,9 @@ def table_rows(report) -> list[tuple]:
          _per_tx(m), _per_tx(k), "summed over the 4 validators, during the run"),
         ("peak RSS node (MiB)", rss["node"], report["kvstore_node_peak_rss_mb"], "kvstore: node with the app inside"),
         ("peak RSS app (MiB)", rss["app"], "-",
-         f"growth {report['app_rss_growth_mb_per_1000_ballots']} MiB per 1000 ballots"),
+         f"growth per 1000 ballots: {report['app_rss_growth_mb_per_1000_ballots']} MiB over the run, "
+         f"{report['app_rss_growth_second_half_mb_per_1000_ballots']} MiB over its second half, of which "
+         f"anonymous (not LevelDB's mapped files) {report['app_anon_growth_second_half_mb_per_1000_ballots']} MiB"),
         ("peak RSS worker (MiB)", rss["worker"], "-",
          "decrypts each ballot as it commits" if s["mpc_workers"] else "workers not started"),
     ]
@@ -615,8 +649,14 @@ def write_plots(report, out: Path) -> list[Path]:
             name = label.split()[-1]
             if not name.startswith(role) or (kv and role != "node"):
                 continue
-            ax.plot([t for t, _ in pts], [m for _, m in pts], linestyle="--" if kv else "-",
-                    label=("kvstore " if kv else "") + name)
+            line, = ax.plot([t for t, _ in pts], [m for _, m in pts], linestyle="--" if kv else "-",
+                            label=("kvstore " if kv else "") + name)
+            anon = series.get("anon", {}).get(label)
+            if role == "app" and anon:
+                ax.plot([t for t, _ in anon], [m for _, m in anon], linestyle=":", color=line.get_color(),
+                        label=name + " anonymous")
+        if role == "app":
+            title += " (dotted: anonymous memory, without\nLevelDB's mapped table files)"
         ax.set(xlabel="seconds since the bench started", ylabel="RSS (MiB)", title=title)
         ax.grid(alpha=0.3)
         if ax.lines:
