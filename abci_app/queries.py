@@ -5,9 +5,10 @@
     /validators                  the validator registry
     /polls?after=ID&limit=N      polls in id order
     /poll/ID                     one poll
-    /poll/ID/ballots?after=VOTER&limit=N&validator=I
+    /poll/ID/ballots?after=VOTER&limit=N&validator=I&fields=tx
                                  ballots in state order; with validator=I only
-                                 that validator's payload
+                                 that validator's payload; with fields=tx only
+                                 each ballot's voter and tx hash
     /poll/ID/ballot/VOTER?validator=I
                                  one voter's counted ballot
     /poll/ID/outcome             status, result, attesters and dissenters
@@ -106,12 +107,17 @@ def _one_validator(poll, ballot, text):
 def _ballots(state, poll, args):
     limit = _limit(args)
     validator = _validator(poll, args.get("validator"))
+    fields = args.get("fields")
+    if fields not in (None, "tx"):
+        raise TxError(UNKNOWN_PATH, f"fields={fields} is not known; the one choice is fields=tx")
     after = args.get("after")
     prefix = ballot_prefix(poll["id"])
     out = []
     for key, raw in state.store.scan(prefix, after=ballot_key(poll["id"], after) if after else None):
         ballot = json.loads(raw)
-        if validator is not None:
+        if fields == "tx":          # what a worker needs to check the ballots it opened as they came
+            ballot = {"voter": ballot["voter"], "tx": ballot["tx"]}
+        elif validator is not None:
             ballot["payload"] = ballot.pop("payloads")[validator]
         out.append(ballot)
         if len(out) == limit:

@@ -34,6 +34,8 @@ log = logging.getLogger("mpc_tx.worker")
 
 # Niceness of the thread that decrypts ballots as they commit (see Worker._follow_loop).
 FOLLOWER_NICE = 10
+# The close's ballot list: pages of (voter, tx hash); payloads one by one up to this many per page.
+SYNC_PAGE, SYNC_ONE_BY_ONE = 1000, 20
 
 
 def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float) -> dict:
@@ -118,23 +120,39 @@ class Worker:
         """Return this validator's shares of the poll's counted ballots, in the order state gives.
 
         Each ballot's share comes from the cache only if it was opened from the tx that
-        state counts (a revote, or a ballot its block rejected, has another tx hash);
-        anything else is fetched and opened here.
+        state counts (a revote, or a ballot its block rejected, has another tx hash).
+        The list is read as (voter, tx hash) only; payloads are fetched for the ballots
+        not opened yet: one by one when they are few, else the page with payloads.
         """
         entries = max(1, len(poll["options"]))
+        base = f"/poll/{poll['id']}/ballots?validator={self.index}&limit={SYNC_PAGE}"
         after, shares = None, []
         while True:
-            path = f"/poll/{poll['id']}/ballots?validator={self.index}&limit=1000"
-            page, _ = self.rpc.query(path + (f"&after={after}" if after else ""))
+            page_path = base + (f"&after={after}" if after else "")
+            page, _ = self.rpc.query(page_path + "&fields=tx")
             with self.lock:
                 cache = self.ballots.setdefault(poll["id"], {})
-                known = [cache.get(b["voter"]) for b in page["ballots"]]
-            for b, k in zip(page["ballots"], known):
-                if k is None or k[0] != b["tx"]:
-                    k = (b["tx"], self._open(poll, b, entries))
-                    with self.lock:
-                        self.ballots.setdefault(poll["id"], {})[b["voter"]] = k
-                shares.append(k[1])
+                known = {b["voter"]: cache.get(b["voter"]) for b in page["ballots"]}
+            missing = [b for b in page["ballots"] if (known[b["voter"]] or (None,))[0] != b["tx"]]
+            if missing:
+                if len(missing) <= SYNC_ONE_BY_ONE:
+                    full = [self.rpc.query(f"/poll/{poll['id']}/ballot/{b['voter']}?validator={self.index}")[0]
+                            for b in missing]
+                else:
+                    full, _ = self.rpc.query(page_path)
+                    full = full["ballots"]
+                for b in full:
+                    if (known.get(b["voter"]) or (None,))[0] != b["tx"]:
+                        known[b["voter"]] = (b["tx"], self._open(poll, b, entries))
+                with self.lock:
+                    self.ballots.setdefault(poll["id"], {}).update(
+                        {b["voter"]: known[b["voter"]] for b in full})
+            for b in page["ballots"]:
+                entry = known[b["voter"]]
+                if entry is None or entry[0] != b["tx"]:
+                    # replaced between the two reads: state moved on (not after the close, but be exact)
+                    raise RpcError(f"poll {poll['id']}: ballot of {b['voter'][:12]}… changed during the sync")
+                shares.append(entry[1])
             if page["next"] is None:
                 break
             after = page["next"]

@@ -45,6 +45,10 @@ def test_ballot_committed_and_queryable(chain):
     assert "payload" in page["ballots"][0] and "payloads" not in page["ballots"][0]
     code, poll = chain.query(f"/poll/{pid}")
     assert poll["ballots"] == 1 and poll["threshold"] == 1 and len(poll["validators"]) == 4
+    code, short = chain.query(f"/poll/{pid}/ballots?fields=tx")   # what a worker checks at the close
+    assert code == 0 and short["ballots"] == [{"voter": voter.public_hex, "tx": page["ballots"][0]["tx"]}]
+    code, _ = chain.query(f"/poll/{pid}/ballots?fields=payloads")
+    assert code == codes.UNKNOWN_PATH
 
 
 @pytest.mark.parametrize("mutate, code", [
