@@ -78,15 +78,20 @@ class Voters:
         return hashes, errors
 
 
-def block_search_count(rpc, query, timeout=30):
-    """Blocks matching an event query on one node, waiting (bounded) for at least one:
-    a node indexes a block's events after it commits it, so a node behind finds none yet."""
+def search_count(rpc, method, query, want=1, timeout=30, **params):
+    """Total of an event search (block_search or tx_search) on one node, waiting (bounded)
+    until it reaches `want`: a node indexes a block's events after it commits it, so a
+    node a block behind, or its indexer, may not have them yet."""
     deadline = time.monotonic() + timeout
     while True:
-        count = int(rpc.call("block_search", query=query)["total_count"])
-        if count or time.monotonic() > deadline:
-            return count
+        found = rpc.call(method, query=query, **params)
+        if int(found["total_count"]) >= want or time.monotonic() > deadline:
+            return found
         time.sleep(0.3)
+
+
+def block_search_count(rpc, query, timeout=30):
+    return int(search_count(rpc, "block_search", query, timeout=timeout)["total_count"])
 
 
 def wait_committed(rpc, hashes, timeout=90):

@@ -7,7 +7,7 @@ import pytest
 from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 
-from netfixtures import block_search_count, make_testnet, Voters, wait_committed
+from netfixtures import make_testnet, search_count, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
@@ -65,7 +65,7 @@ def test_fifty_voters_through_different_nodes(net):
     assert all(sorted(a) == expected for a in answers)          # every ballot exactly once, on every node
     assert len({tuple(a) for a in answers}) == 1                 # identical answers, same order
     assert net.status()["agree"]
-    found = net.rpc(2).call("tx_search", query=f"ballot.poll_id={poll['id']}", per_page="100")
+    found = search_count(net.rpc(2), "tx_search", f"ballot.poll_id={poll['id']}", want=50, per_page="100")
     assert int(found["total_count"]) == 50
     assert {t["hash"] for t in found["txs"]} == set(hashes)
 
@@ -74,8 +74,8 @@ def test_poll_closing_at_height_found_by_block_search(net):
     poll, _ = new_poll(net, close_in=4)
     net.wait_height(poll["close_height"] + 1, timeout=30)
     query = f"poll_closed.poll_id={poll['id']}"
-    assert block_search_count(net.rpc(3), query) == 1
-    found = net.rpc(3).call("block_search", query=query)
+    found = search_count(net.rpc(3), "block_search", query)
+    assert int(found["total_count"]) == 1
     assert int(found["blocks"][0]["block"]["header"]["height"]) == poll["close_height"]
 
 
