@@ -2,9 +2,7 @@
 
 (Tendermint 0.34 used a zig-zag signed varint; CometBFT 0.38 does not.)
 """
-import asyncio
-
-__all__ = ["FrameError", "FrameBuffer", "MAX_FRAME", "encode_varint", "frame", "read_frame"]
+__all__ = ["FrameError", "FrameBuffer", "MAX_FRAME", "encode_varint", "frame"]
 
 # The node itself caps a block at consensus max_bytes (4 MiB in our genesis) and a
 # FinalizeBlock request holds one block; 64 MiB leaves room and still bounds memory.
@@ -43,9 +41,6 @@ class FrameBuffer:
         self.max_frame = max_frame
         self.error = None
         self._buf = bytearray()
-
-    def __len__(self):
-        return len(self._buf)
 
     def feed(self, data: bytes) -> list:
         """Append data; return the whole messages now complete, in order.
@@ -87,28 +82,3 @@ class FrameBuffer:
     def at_boundary(self) -> bool:
         """True when no partial frame is held (a clean place for the peer to hang up)."""
         return not self._buf
-
-
-async def read_frame(reader: asyncio.StreamReader, max_frame: int = MAX_FRAME) -> bytes | None:
-    """Read one whole message; None on a clean end of stream between messages."""
-    length = 0
-    shift = 0
-    for i in range(10):
-        byte = await reader.read(1)
-        if not byte:
-            if i == 0:
-                return None
-            raise FrameError("connection closed inside a length prefix")
-        b = byte[0]
-        length |= (b & 0x7F) << shift
-        if not b & 0x80:
-            break
-        shift += 7
-    else:
-        raise FrameError("length prefix longer than 10 bytes")
-    if length > max_frame:
-        raise FrameError(f"frame of {length} bytes exceeds the {max_frame}-byte limit")
-    try:
-        return await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise FrameError(f"connection closed inside a {length}-byte frame") from None

@@ -113,14 +113,13 @@ def signed_part(tx: Tx) -> bytes:
     the body was a sixth of CheckTx. Anything unexpected falls back to encoding.
     """
     raw = tx.raw
-    chain = canonical.encode(tx.chain_id)
-    mid = b',"chain_id":' + chain + b',"nonce":' + str(tx.nonce).encode()
-    tail = (b',"sig":"' + tx.sig.hex().encode() + b'","signer":"' + tx.signer.encode()
-            + b'","type":"' + tx.type.encode() + b'"}')
-    cut = len(raw) - len(tail) - len(mid)
-    if raw.startswith(b'{"body":') and raw.endswith(tail) and raw[cut:cut + len(mid)] == mid:
-        return (raw[:cut] + b',"chain_id":' + chain + b',"domain":' + _DOMAIN_JSON
-                + b',"nonce":' + str(tx.nonce).encode() + tail[len(b',"sig":"') + 129:])
+    chain = b',"chain_id":' + canonical.encode(tx.chain_id)
+    nonce = b',"nonce":%d' % tx.nonce
+    signer_type = b',"signer":"' + tx.signer.encode() + b'","type":"' + tx.type.encode() + b'"}'
+    tail = chain + nonce + b',"sig":"' + tx.sig.hex().encode() + b'"' + signer_type
+    if raw.startswith(b'{"body":') and raw.endswith(tail):
+        body_end = len(raw) - len(tail)
+        return raw[:body_end] + chain + b',"domain":' + _DOMAIN_JSON + nonce + signer_type
     return signing_bytes(tx.chain_id, tx.type, tx.signer, tx.nonce, tx.body)
 
 

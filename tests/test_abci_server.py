@@ -5,7 +5,7 @@ import os
 import pytest
 
 from abci_app.app import Application
-from abci_app.framing import encode_varint, frame, read_frame, MAX_FRAME
+from abci_app.framing import encode_varint, frame, MAX_FRAME
 from abci_app.pb import abci
 from abci_app.server import AbciServer, parse_listen
 
@@ -15,6 +15,21 @@ def req(**kw):
     for name, value in kw.items():
         getattr(r, name).CopyFrom(value)
     return frame(r.SerializeToString())
+
+
+async def read_frame(reader):
+    """The client side's own reader (independent of the server's FrameBuffer): one
+    message, or None at the end of the stream."""
+    length, shift = 0, 0
+    for _ in range(10):
+        byte = await reader.read(1)
+        if not byte:
+            return None
+        length |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            break
+        shift += 7
+    return await reader.readexactly(length)
 
 
 async def read_responses(reader, n):
