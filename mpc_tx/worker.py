@@ -66,6 +66,11 @@ def chain_result(poll: dict, job: dict) -> dict | None:
             "excluded": sorted(job["excluded"]), "unusable": [sorted(u) for u in job["unusable"]]}
 
 
+def _holds(entry, tx_hash: str) -> bool:
+    """Whether a cached (tx hash, shares) entry was opened from the tx tx_hash."""
+    return entry is not None and entry[0] == tx_hash
+
+
 class Worker:
     """One validator's MPC worker."""
 
@@ -133,7 +138,7 @@ class Worker:
             with self.lock:
                 cache = self.ballots.setdefault(poll["id"], {})
                 known = {b["voter"]: cache.get(b["voter"]) for b in page["ballots"]}
-            missing = [b for b in page["ballots"] if (known[b["voter"]] or (None,))[0] != b["tx"]]
+            missing = [b for b in page["ballots"] if not _holds(known.get(b["voter"]), b["tx"])]
             if missing:
                 if len(missing) <= SYNC_ONE_BY_ONE:
                     full = [self.rpc.query(f"/poll/{poll['id']}/ballot/{b['voter']}?validator={self.index}")[0]
@@ -142,14 +147,14 @@ class Worker:
                     full, _ = self.rpc.query(page_path)
                     full = full["ballots"]
                 for b in full:
-                    if (known.get(b["voter"]) or (None,))[0] != b["tx"]:
+                    if not _holds(known.get(b["voter"]), b["tx"]):
                         known[b["voter"]] = (b["tx"], self._open(poll, b, entries))
                 with self.lock:
                     self.ballots.setdefault(poll["id"], {}).update(
                         {b["voter"]: known[b["voter"]] for b in full})
             for b in page["ballots"]:
                 entry = known[b["voter"]]
-                if entry is None or entry[0] != b["tx"]:
+                if not _holds(entry, b["tx"]):
                     # replaced between the two reads: state moved on (not after the close, but be exact)
                     raise RpcError(f"poll {poll['id']}: ballot of {b['voter'][:12]}… changed during the sync")
                 shares.append(entry[1])
@@ -219,7 +224,7 @@ class Worker:
         if not self._is_party(poll):
             return
         with self.lock:
-            known = self.ballots.get(poll_id, {}).get(ballot.signer, (None,))[0] == ballot.hash
+            known = _holds(self.ballots.get(poll_id, {}).get(ballot.signer), ballot.hash)
         if not known:
             opened = (ballot.hash, self._open(poll, {"voter": ballot.signer, "payload": payload},
                                               max(1, len(poll["options"]))))

@@ -361,6 +361,23 @@ def _curve(result):
     return points
 
 
+def _measured_load(net, txs, opts, sampler, node_profile, name):
+    """Send txs to every node, counting commits from the blocks; return (result, summary with CPU use)."""
+    start_height = net.rpc(0).height() + 1
+    cpu0 = sampler.cpu_snapshot()
+    if node_profile:
+        node_profile.start()
+    result = run_load([net.rpc_url(i) for i in range(VALIDATORS)], txs, watch_url=net.rpc_url(0),
+                      start_height=start_height, connections=opts.connections, batch=opts.batch,
+                      window=opts.window, timeout=opts.timeout, drain=opts.drain,
+                      progress=_progress(name, len(txs)))
+    summary = _summary(result, len(txs), len(txs[0]))
+    summary.update(cpu_use(cpu0, sampler.cpu_snapshot(), result.committed))
+    if node_profile:
+        summary["_node_profile"] = node_profile.top()
+    return result, summary
+
+
 def _node_profile(net, port_base, expected_s, profile_dir, name):
     """With --profile: a Go CPU profile of node 0 over about the load's expected duration."""
     if profile_dir is None:
@@ -402,23 +419,11 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
             profiler = Profiler(profile_dir)
             for i in range(VALIDATORS):
                 profiler.attach(net.pid(i, "app"), f"app{i}", opts.timeout + opts.drain)
-        start_height = net.rpc(0).height() + 1
-        cpu0 = sampler.cpu_snapshot()
-        if node_profile:
-            node_profile.start()
-        result = run_load([net.rpc_url(i) for i in range(VALIDATORS)], txs, watch_url=net.rpc_url(0),
-                          start_height=start_height, connections=opts.connections, batch=opts.batch,
-                          window=opts.window, timeout=opts.timeout, drain=opts.drain,
-                          progress=_progress("mpcvote", len(txs)))
-        cpu = cpu_use(cpu0, sampler.cpu_snapshot(), result.committed)
+        result, summary = _measured_load(net, txs, opts, sampler, node_profile, "mpcvote")
         profiles = profiler.stop() if profiler else []
         profiler = None
         counted = client.query(f"/poll/{poll['id']}")["ballots"]
-        agree = net.status()["agree"]
-        summary = _summary(result, len(txs), len(txs[0]))
-        summary.update({"poll_ballots": counted, "app_hashes_agree": agree, **cpu})
-        if node_profile:
-            summary["_node_profile"] = node_profile.top()
+        summary.update({"poll_ballots": counted, "app_hashes_agree": net.status()["agree"]})
         if counted != result.committed:
             _log(f"mpcvote: WARNING the poll counts {counted} ballots, the blocks {result.committed}")
         return summary, result, profiles
@@ -447,18 +452,7 @@ def run_kvstore(opts, workdir, sampler, sizes, profile_dir=None):
         net.wait_height(2, timeout=90)
         txs = filler_txs(sizes, tag=f"{os.getpid()}-{time.time_ns()}")
         _log(f"kvstore: sending {len(txs)} txs of {sizes[0]} bytes")
-        start_height = net.rpc(0).height() + 1
-        cpu0 = sampler.cpu_snapshot()
-        if node_profile:
-            node_profile.start()
-        result = run_load([net.rpc_url(i) for i in range(VALIDATORS)], txs, watch_url=net.rpc_url(0),
-                          start_height=start_height, connections=opts.connections, batch=opts.batch,
-                          window=opts.window, timeout=opts.timeout, drain=opts.drain,
-                          progress=_progress("kvstore", len(txs)))
-        summary = _summary(result, len(txs), sizes[0])
-        summary.update(cpu_use(cpu0, sampler.cpu_snapshot(), result.committed))
-        if node_profile:
-            summary["_node_profile"] = node_profile.top()
+        result, summary = _measured_load(net, txs, opts, sampler, node_profile, "kvstore")
         return summary, result, sizes
     finally:
         sampler.sample()
