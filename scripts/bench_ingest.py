@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
 from mpc_tx.cli import Client                                        # noqa: E402
 from mpc_tx.keys import SigningKey                                   # noqa: E402
 from mpc_tx.loadgen import build_ballots, filler_txs, percentile, run_load   # noqa: E402
@@ -125,9 +125,9 @@ class RssSampler(threading.Thread):
             roles = {pid: role for pid, (role, _) in self.pids.items()}
         by_role = defaultdict(float)
         for pid, role in roles.items():
-            by_role[role] += _cpu_seconds(pid)
-        by_role["loadgen"] = _cpu_seconds(os.getpid())
-        return time.monotonic(), _machine_busy_seconds(), dict(by_role)
+            by_role[role] += cpu_seconds(pid)
+        by_role["loadgen"] = cpu_seconds(os.getpid())
+        return time.monotonic(), machine_busy_seconds(), dict(by_role)
 
 
 def cpu_use(before, after, txs):
@@ -142,21 +142,10 @@ def cpu_use(before, after, txs):
             "other_load_cores": round(other / (t1 - t0), 2)}
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid):
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK      # utime + stime
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        return 0.0
 
 
-def _machine_busy_seconds():
-    # First line of /proc/stat: user nice system idle iowait irq softirq steal ...
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / _TICK
 
 
 def _status_mb(pid, field):
@@ -176,26 +165,8 @@ def _status_mbs(pid) -> dict:
     return out
 
 
-def _check_ports_free(base, count):
-    for port in range(base, base + count):
-        with socket.socket() as s:
-            # Like the nodes' own listeners: a port left in TIME_WAIT by an earlier run is free.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                raise SystemExit(f"port {port} is in use: choose another --port-base "
-                                 f"(the bench uses {base}..{base + count - 1})") from None
 
 
-def _await_exec(net, procs, timeout=10.0):
-    """Wait until each started process runs its own program (between fork and exec its PID looks foreign)."""
-    deadline = time.monotonic() + timeout
-    for i, proc in procs:
-        while net.pid(i, proc) is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"node{i} {proc} did not start; see {net.log_file(i, proc)}")
-            time.sleep(0.05)
 
 
 def _log(msg):
@@ -388,7 +359,7 @@ def _node_profile(net, port_base, expected_s, profile_dir, name):
 
 def run_mpcvote(opts, workdir, sampler, profile_dir=None):
     net = Testnet(workdir / "mpcvote")
-    _check_ports_free(opts.port_base, VALIDATORS * PORTS_PER_VALIDATOR)
+    check_ports_free(opts.port_base, VALIDATORS * PORTS_PER_VALIDATOR)
     _log(f"mpcvote: generating a {VALIDATORS}-validator testnet (port base {opts.port_base})")
     net.generate(VALIDATORS, port_base=opts.port_base, block_time=opts.block_time)
     node_profile = _node_profile(net, opts.port_base, opts.ballots / 500, profile_dir, "mpcvote")
@@ -398,7 +369,7 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
         for i in range(VALIDATORS):
             procs = ("app", "node", "worker") if opts.workers else ("app", "node")
             net.start_validator(i, worker=opts.workers)
-            _await_exec(net, [(i, proc) for proc in procs])
+            await_exec(net, [(i, proc) for proc in procs])
             for proc in procs:
                 pid = net.pid(i, proc)
                 if pid:
@@ -438,7 +409,7 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
 
 def run_kvstore(opts, workdir, sampler, sizes, profile_dir=None):
     net = KvstoreTestnet(workdir / "kvstore")
-    _check_ports_free(opts.kvstore_port_base, VALIDATORS * PORTS_PER_VALIDATOR)
+    check_ports_free(opts.kvstore_port_base, VALIDATORS * PORTS_PER_VALIDATOR)
     _log(f"kvstore: generating the same testnet shape (port base {opts.kvstore_port_base})")
     net.generate(VALIDATORS, port_base=opts.kvstore_port_base, block_time=opts.block_time)
     node_profile = _node_profile(net, opts.kvstore_port_base, opts.ballots / 1000, profile_dir, "kvstore")
@@ -446,7 +417,7 @@ def run_kvstore(opts, workdir, sampler, sizes, profile_dir=None):
     try:
         for i in range(VALIDATORS):
             pid = net.start(i, "node")
-            _await_exec(net, [(i, "node")])
+            await_exec(net, [(i, "node")])
             pids.append(pid)
             sampler.watch(pid, "kvstore_node", f"kvstore node{i}")
         net.wait_height(2, timeout=90)

@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
 from mpc_tx import envelope, tx as txcodec                            # noqa: E402
 from mpc_tx.cli import Client                                         # noqa: E402
 from mpc_tx.keys import EncryptionKey, SigningKey                     # noqa: E402
@@ -360,20 +361,10 @@ def worker_phases(log_texts: list[str], poll_id: int, closed_seen: float, final_
 
 
 # --- load on the machine --------------------------------------------------------------------
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid, children=True):
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12]) + ((int(f[13]) + int(f[14])) if children else 0)) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
-def _machine_busy():
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / _TICK
 
 
 class LoadMeter:
@@ -381,36 +372,21 @@ class LoadMeter:
 
     def __init__(self, pids):
         self.pids = list(pids) + [os.getpid()]
-        self.t0, self.busy0, self.ours0 = time.monotonic(), _machine_busy(), self._ours()
+        self.t0, self.busy0, self.ours0 = time.monotonic(), machine_busy_seconds(), self._ours()
 
     def _ours(self):
-        return sum(_cpu_seconds(p) for p in self.pids)
+        return sum(cpu_seconds(p, children=True) for p in self.pids)
 
     def other_cores(self):
         dt = time.monotonic() - self.t0
         if dt <= 0:
             return None
-        return round(max(0.0, (_machine_busy() - self.busy0) - (self._ours() - self.ours0)) / dt, 2)
+        return round(max(0.0, (machine_busy_seconds() - self.busy0) - (self._ours() - self.ours0)) / dt, 2)
 
 
 # --- one testnet, several rows ------------------------------------------------------------------
-def _check_ports_free(base, count):
-    for port in range(base, base + count):
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                raise RuntimeError(f"port {port} is in use: choose another --port-base") from None
 
 
-def _await_exec(net, i, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    for proc in ("app", "node", "worker"):
-        while net.pid(i, proc) is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"node{i} {proc} did not start; see {net.log_file(i, proc)}")
-            time.sleep(0.05)
 
 
 class Bench:
@@ -422,7 +398,7 @@ class Bench:
         self.block_time, self.params = block_time, params or {}
 
     def __enter__(self):
-        _check_ports_free(self.port_base, 20 * self.m)
+        check_ports_free(self.port_base, 20 * self.m)
         _log(f"{self.m} validators: generating a testnet (ports {self.port_base}.., block time {self.block_time})")
         self.net.generate(self.m, port_base=self.port_base, block_time=self.block_time)
         if self.params:
@@ -430,7 +406,7 @@ class Bench:
         try:
             for i in range(self.m):
                 self.net.start_validator(i)
-                _await_exec(self.net, i)
+                await_exec(self.net, [(i, proc) for proc in ("app", "node", "worker")])
             self.net.wait_height(3, timeout=120)
         except BaseException:
             self.net.down()
