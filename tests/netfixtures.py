@@ -1,4 +1,5 @@
 """A real testnet for tests: cometbft nodes, apps (and workers) on loopback, stopped by PID."""
+import contextlib
 import json
 import os
 import random
@@ -18,10 +19,25 @@ def free_port_base():
     return random.Random(os.getpid() ^ time.time_ns()).randrange(12000, 26000, 200)
 
 
-def make_testnet(tmp, validators=4, worker=False, **options):
+def make_testnet(tmp, validators=4, **options):
     net = Testnet(Path(tmp) / "net")
     net.generate(validators, port_base=free_port_base(), block_time=options.pop("block_time", "200ms"), **options)
     return net
+
+
+@contextlib.contextmanager
+def running_testnet(tmp, workers: bool, params: dict | None = None):
+    """A 4-validator testnet committing blocks; every process it started is stopped by PID after."""
+    net = make_testnet(tmp)
+    if params:
+        net.set_params(params)
+    try:
+        for i in range(4):
+            net.start_validator(i, worker=workers)
+        net.wait_height(2, timeout=90)
+        yield net
+    finally:
+        net.down()
 
 
 class Voters:

@@ -6,7 +6,6 @@ import pytest
 from abci_app import codes
 from mpc_tx import tx as txcodec
 from mpc_tx.keys import SigningKey
-from mpc_tx.tx import outcome_digest
 
 from apphelpers import Chain, poll_body, payloads, CHAIN
 
@@ -286,9 +285,9 @@ def test_ballot_digest_is_the_canonical_encoding_of_the_payloads():
     from abci_app.ballots import ballot_digest
     from mpc_tx import canonical
     voter = SigningKey.generate().public_hex
-    for payloads in (["00"], ["ab" * 80, "0f" * 80, "9e" * 80, "01" * 80]):
-        assert ballot_digest(voter, payloads) == \
-            hashlib.sha256(voter.encode() + canonical.encode(payloads)).hexdigest()
+    for listed in (["00"], ["ab" * 80, "0f" * 80, "9e" * 80, "01" * 80]):
+        assert ballot_digest(voter, listed) == \
+            hashlib.sha256(voter.encode() + canonical.encode(listed)).hexdigest()
 
 
 def test_ballot_record_encoding_is_canonical():

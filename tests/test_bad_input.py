@@ -20,7 +20,7 @@ from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 from mpc_tx.rpc import RpcError
 
-from netfixtures import make_testnet
+from netfixtures import running_testnet
 
 pytestmark = pytest.mark.testnet
 
@@ -29,14 +29,8 @@ NODES = range(4)
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    net = make_testnet(tmp_path_factory.mktemp("bad-input"))
-    try:
-        for i in NODES:
-            net.start_validator(i, worker=False)
-        net.wait_height(2, timeout=90)
+    with running_testnet(tmp_path_factory.mktemp("bad-input"), workers=False) as net:
         yield net
-    finally:
-        net.down()
 
 
 class World:

@@ -10,7 +10,7 @@ from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 from mpc_tx.sharing import share
 
-from netfixtures import block_search_count, make_testnet, Voters, wait_committed
+from netfixtures import block_search_count, running_testnet, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
@@ -19,15 +19,9 @@ A, D = 12, 70   # attempt and deadline, in blocks: short for tests
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    net = make_testnet(tmp_path_factory.mktemp("mpc"))
-    net.set_params({"mpc_attempt_blocks": A, "mpc_deadline_blocks": D})
-    try:
-        for i in range(4):
-            net.start_validator(i)
-        net.wait_height(2, timeout=90)
+    params = {"mpc_attempt_blocks": A, "mpc_deadline_blocks": D}
+    with running_testnet(tmp_path_factory.mktemp("mpc"), workers=True, params=params) as net:
         yield net
-    finally:
-        net.down()
 
 
 def client(net, i=0):

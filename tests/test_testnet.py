@@ -7,21 +7,15 @@ import pytest
 from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 
-from netfixtures import make_testnet, search_count, Voters, wait_committed
+from netfixtures import running_testnet, search_count, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    net = make_testnet(tmp_path_factory.mktemp("core"))
-    try:
-        for i in range(4):
-            net.start_validator(i, worker=False)
-        net.wait_height(2, timeout=90)
+    with running_testnet(tmp_path_factory.mktemp("core"), workers=False) as net:
         yield net
-    finally:
-        net.down()
 
 
 def client(net, i=0):
