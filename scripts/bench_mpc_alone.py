@@ -12,8 +12,6 @@ through mpc_job.run_job (process start, import, JSON, TLS, MPC, shutdown).
 import argparse
 import json
 import os
-import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -48,37 +46,12 @@ def _party():
     os._exit(0)
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _jobs(m, kind, n):
-    from mpc_tx.sharing import share
-    from mpc_tx.tls import cert_fingerprint, make_ca, make_party_cert
+    from mpc_tx.localjobs import local_jobs
 
-    t = (m - 1) // 2
     k = 1 if kind == "unanimity" else 3
-    ca, ca_key = make_ca("bench CA")
-    certs = [make_party_cert(ca, ca_key, i, "127.0.0.1") for i in range(m)]
-    parties = [{"host": "127.0.0.1", "port": port, "cert_sha256": cert_fingerprint(cert)}
-               for port, (cert, _) in zip(_free_ports(m), certs)]
     votes = [[1] if k == 1 else [int(e == j % k) for e in range(k)] for j in range(n)]
-    per_party = [[] for _ in range(m)]
-    for vote in votes:
-        entries = [share(v, m, t) for v in vote]
-        for i in range(m):
-            per_party[i].append([str(e[i]) for e in entries])
-    seed = secrets.token_hex(32)
-    return [{"pid": i, "parties": parties, "threshold": t, "kind": kind, "options": k,
-             "shares": per_party[i], "seed": seed, "min_ballots": 0,
-             "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
-             "deadline_s": 300, "prss": True} for i in range(m)]
+    return local_jobs(m, kind, votes, k, deadline_s=300)
 
 
 def _run_parties(jobs):

@@ -5,7 +5,6 @@ whether a peer is missing, killed mid-job, or the job is malformed.
 """
 import json
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -15,39 +14,15 @@ from pathlib import Path
 import pytest
 
 from mpc_tx.mpc_job import run_job
-from mpc_tx.sharing import L, share
-from mpc_tx.tls import cert_fingerprint, make_ca, make_party_cert
+from mpc_tx.sharing import L
+from mpc_tx.localjobs import local_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def make_jobs(m, kind, ballots, k=1, min_ballots=0, deadline=20.0, prss=True):
     """Jobs for m local parties at t = (m-1)//2, each ballot a list of k votes."""
-    t = (m - 1) // 2
-    ca, ca_key = make_ca("job test CA")
-    certs = [make_party_cert(ca, ca_key, i, "127.0.0.1") for i in range(m)]
-    parties = [{"host": "127.0.0.1", "port": p, "cert_sha256": cert_fingerprint(c)}
-               for p, (c, _) in zip(free_ports(m), certs)]
-    per_party = [[] for _ in range(m)]
-    for ballot in ballots:
-        entries = [share(v, m, t) for v in ballot]
-        for i in range(m):
-            per_party[i].append([str(e[i]) for e in entries])
-    seed = secrets.token_hex(32)
-    return [{"pid": i, "parties": parties, "threshold": t, "kind": kind, "options": k,
-             "shares": per_party[i], "seed": seed, "min_ballots": min_ballots,
-             "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
-             "deadline_s": deadline, "prss": prss} for i in range(m)]
+    return local_jobs(m, kind, ballots, k, min_ballots=min_ballots, deadline_s=deadline, prss=prss)
 
 
 def tamper(jobs, pid, ballot, entry=0):

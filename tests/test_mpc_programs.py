@@ -6,8 +6,6 @@ value a party opens.
 """
 import asyncio
 import json
-import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -21,8 +19,8 @@ if __name__ == "__main__":
 
 from mpc_tx.mpc_programs import bisect, derive_coefficients, poll_outcome  # noqa: E402
 from mpc_tx.mpc_runtime import build_runtime, np  # noqa: E402
-from mpc_tx.sharing import L, share  # noqa: E402
-from mpc_tx.tls import cert_fingerprint, make_ca, make_party_cert  # noqa: E402
+from mpc_tx.sharing import L  # noqa: E402
+from mpc_tx.localjobs import local_jobs  # noqa: E402
 
 
 # ---------------------------------------------------------------- coefficients, bisection
@@ -113,31 +111,8 @@ def test_tally_outcomes(solo):
 
 # ---------------------------------------------------------------- several parties
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _jobs(m, t, kind, k, ballots, min_ballots=0):
-    ca, ca_key = make_ca("programs test CA")
-    certs = [make_party_cert(ca, ca_key, i, "127.0.0.1") for i in range(m)]
-    parties = [{"host": "127.0.0.1", "port": p, "cert_sha256": cert_fingerprint(c)}
-               for p, (c, _) in zip(_free_ports(m), certs)]
-    per_party = [[] for _ in range(m)]
-    for ballot in ballots:
-        entries = [share(v, m, t) for v in ballot]
-        for i in range(m):
-            per_party[i].append([str(e[i]) for e in entries])
-    seed = secrets.token_hex(32)
-    return [{"pid": i, "parties": parties, "threshold": t, "kind": kind, "options": k,
-             "shares": per_party[i], "seed": seed, "min_ballots": min_ballots,
-             "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
-             "deadline_s": 30, "prss": True} for i in range(m)]
+    return local_jobs(m, kind, ballots, k, threshold=t, min_ballots=min_ballots, deadline_s=30)
 
 
 def _tamper(jobs, pid, ballot, entry=0):
