@@ -9,25 +9,25 @@ import sys
 __all__ = ["main"]
 
 
-def main(argv=None):
+def main(argv=None, application=None):
+    """Run the app; `application` (a subclass of Application) is for test entry points only."""
     parser = argparse.ArgumentParser(prog="python -m abci_app", description=__doc__)
     parser.add_argument("--home", required=True, help="folder for the app's LevelDB state")
     parser.add_argument("--listen", default="tcp://127.0.0.1:26658",
                         help="tcp://HOST:PORT on loopback, or unix://PATH")
     parser.add_argument("--log-level", default="info")
-    parser.add_argument("--fault", default=os.environ.get("MPCVOTE_FAULT") or None,
-                        help=argparse.SUPPRESS)  # test-only fault switch
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .app import Application
+    application = application or Application
     from .server import AbciServer, parse_listen
     try:
         parse_listen(args.listen)
     except ValueError as exc:
         parser.error(str(exc))
     os.makedirs(args.home, exist_ok=True)
-    app = Application(args.home, fault=args.fault)
+    app = application(args.home)
 
     async def run():
         server = AbciServer(app)

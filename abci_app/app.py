@@ -9,14 +9,13 @@ import logging
 import os
 from collections import OrderedDict
 
-from mpc_tx import canonical
-
 from . import codes
 from .apphash import GENESIS, next_app_hash
 from .codes import TxError
 from .context import BlockContext
+from .checks import stateless
 from .execution import apply_tx, begin_block, end_block
-from .params import resolve
+from .genesis import GenesisError, parse_app_state
 from .pb import abci
 from .queries import answer
 from .state import Store, Overlay, PARAMS, VALIDATORS, CHAIN_ID
@@ -29,37 +28,47 @@ APP_VERSION = 1
 
 
 class _TxCache:
-    """Decoded, signature-checked txs by their SHA-256, from CheckTx until their block.
+    """Txs CheckTx accepted, decoded and signature-checked, by their SHA-256, until their block.
 
-    A tx leaves the cache when a block holds it (it leaves the mempool then too),
-    so the cache holds about what the mempool holds; `size` bounds it anyway (txs
-    that never make it into a block), so memory stays flat under any load.
+    Only accepted txs enter (a rejected tx must cost its sender a rejection, not
+    our memory), a tx leaves when a block holds it or a recheck rejects it, and
+    the raw bytes held are bounded (`max_bytes`), oldest out first, so memory
+    stays flat under any load. A cache only ever skips work: every answer is
+    the same without it.
     """
 
-    def __init__(self, size=5_000):
-        self.size, self.items = size, OrderedDict()
+    def __init__(self, max_bytes=32 << 20, max_items=20_000):
+        self.max_bytes, self.max_items = max_bytes, max_items
+        self.items, self.bytes = OrderedDict(), 0
 
     def get(self, raw):
         return self.items.get(hashlib.sha256(raw).digest())
 
     def take(self, raw):
         """get(raw), and forget it: for FinalizeBlock, the last time a tx is looked up."""
-        return self.items.pop(hashlib.sha256(raw).digest(), None)
+        tx = self.items.pop(hashlib.sha256(raw).digest(), None)
+        if tx is not None:
+            self.bytes -= len(tx.raw)
+        return tx
 
     def put(self, raw, tx):
-        self.items[hashlib.sha256(raw).digest()] = tx
-        if len(self.items) > self.size:
-            self.items.popitem(last=False)
+        key = hashlib.sha256(raw).digest()
+        if key in self.items:
+            return
+        self.items[key] = tx
+        self.bytes += len(raw)
+        while self.bytes > self.max_bytes or len(self.items) > self.max_items:
+            _key, old = self.items.popitem(last=False)
+            self.bytes -= len(old.raw)
 
 
 class Application:
     """ABCI 2.0 handlers over a LevelDB store in `home`."""
 
-    def __init__(self, home: str, fault: str | None = None):
+    def __init__(self, home: str):
         os.makedirs(home, mode=0o700, exist_ok=True)
         self.store = Store(os.path.join(home, "state.db"))
         self.txs = _TxCache()
-        self.fault = fault               # test-only fault switch (see README, operations)
         self.block = None                # (Overlay, BlockContext, app hash) staged since FinalizeBlock
         self.check = Overlay(self.store)
         self.genesis = None              # (writes, app hash) staged by InitChain, committed with the first block
@@ -79,15 +88,15 @@ class Application:
                                  last_block_app_hash=self.store.app_hash)
 
     def init_chain(self, req):
-        """InitChain: store the genesis parameters and validator registry (persisted with the first block)."""
+        """InitChain: check the genesis app_state whole; stage parameters and registry (committed with block 1).
+
+        A genesis a handler could later choke on stops the chain here, with a message
+        (the node prints it); the validator set is static: no updates are returned.
+        """
         state = Overlay(self.store)
-        try:
-            app_state = json.loads(req.app_state_bytes or b"{}")
-            params = resolve(app_state.get("params"))
-            registry = _registry(app_state.get("validators", []), req.validators)
-        except (ValueError, KeyError, TypeError) as exc:
-            # The node stops on an exception response: a broken genesis must not start a chain.
-            raise ValueError(f"invalid genesis app_state: {exc}") from None
+        params, registry = parse_app_state(req.app_state_bytes, req.validators)
+        if not 0 < len(req.chain_id) <= 64:
+            raise GenesisError("chain_id must have 1 to 64 characters")
         state.put(CHAIN_ID, req.chain_id)
         state.put(PARAMS, params)
         state.put(VALIDATORS, registry)
@@ -99,7 +108,10 @@ class Application:
 
     # --- mempool ----------------------------------------------------------------
     def check_tx(self, req):
-        """CheckTx: run the tx's checks against the check-state; keep it quick."""
+        """CheckTx: run the tx's checks against the check-state; keep it quick.
+
+        Only an accepted tx is cached; one that a recheck rejects leaves the cache too.
+        """
         chain_id, params, validators = self._chain(self.check)
         if chain_id is None:
             return abci.ResponseCheckTx(code=codes.NOT_INITIALISED, log="the app has no chain yet")
@@ -107,22 +119,67 @@ class Application:
         try:
             tx, _ = apply_tx(self.check, ctx, req.tx, self.txs)
         except TxError as err:
+            if req.type == abci.RECHECK:
+                self.txs.take(req.tx)
             return abci.ResponseCheckTx(code=err.code, log=err.reason, codespace="mpcvote")
+        self.txs.put(req.tx, tx)
         return abci.ResponseCheckTx(code=codes.OK, gas_wanted=1)
 
     # --- consensus ----------------------------------------------------------------
+    def _proposable(self, txs):
+        """Yield (raw, TxError or None) for each tx under the stateless checks."""
+        chain_id, params, _ = self._chain(self._block_state())
+        for raw in txs:
+            try:
+                stateless(raw, chain_id, params, self.txs)
+                yield raw, None
+            except TxError as err:
+                yield raw, err
+
+    def _block_state(self):
+        # Before the first block the chain facts are staged by InitChain, not yet in the store.
+        state = Overlay(self.store)
+        if self.genesis is not None and self.store.height == 0:
+            state.stage_raw(self.genesis[0])
+        return state
+
     def prepare_proposal(self, req):
-        """PrepareProposal: take the mempool's txs in order up to the byte limit."""
-        txs, total = [], 0
-        for tx in req.txs:
-            if total + len(tx) > req.max_tx_bytes:
+        """PrepareProposal: the mempool's txs in order that pass the stateless checks, within
+        the chain's max_block_txs and the node's max_tx_bytes (more makes the proposer panic)."""
+        chain_id, params, _ = self._chain(self._block_state())
+        if chain_id is None:
+            return abci.ResponsePrepareProposal()
+        txs, total, cap = [], 0, params["max_block_txs"]
+        for raw, err in self._proposable(req.txs):
+            if len(txs) == cap:
                 break
-            txs.append(tx)
-            total += len(tx)
+            if err is not None or total + len(raw) > req.max_tx_bytes:
+                continue
+            txs.append(raw)
+            total += len(raw)
         return abci.ResponsePrepareProposal(txs=txs)
 
     def process_proposal(self, req):
-        """ProcessProposal: accept; bad txs are rejected one by one with codes in FinalizeBlock."""
+        """ProcessProposal: reject a block holding more than max_block_txs txs or any tx
+        that fails the stateless checks (size, canonical shape, chain id, signature).
+
+        Stateless only, and never time-budgeted: every honest node must give the same
+        answer (CheckTx state differs from node to node). Stateful rejections (a replay,
+        a closed poll) stay in FinalizeBlock, with codes.
+        """
+        reject = abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
+        chain_id, params, _ = self._chain(self._block_state())
+        if chain_id is None:
+            return reject if req.txs else abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
+        if len(req.txs) > params["max_block_txs"]:
+            log.warning("rejected the proposal for height %d: %d txs, over max_block_txs %d",
+                        req.height, len(req.txs), params["max_block_txs"])
+            return reject
+        for i, (raw, err) in enumerate(self._proposable(req.txs)):
+            if err is not None:
+                log.warning("rejected the proposal for height %d: tx %d fails %s (%s)",
+                            req.height, i, codes.NAMES.get(err.code, err.code), err.reason)
+                return reject
         return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
 
     def extend_vote(self, req):
@@ -159,8 +216,6 @@ class Application:
         writes = state.writes
         app_hash = next_app_hash(previous, {k: v for k, v in writes.items() if k not in genesis_keys})
         self.block = (writes, req.height, app_hash)
-        if self.fault == "exit-before-commit":
-            os._exit(17)
         return abci.ResponseFinalizeBlock(tx_results=results, events=_events(ctx.events), app_hash=app_hash)
 
     def commit(self, req):
@@ -181,7 +236,7 @@ class Application:
             return abci.ResponseQuery(code=codes.NOT_FOUND, height=height,
                                       log=f"only the latest height ({height}) is served")
         try:
-            value = answer(Overlay(self.store), req.path, height, self.store.app_hash)
+            value = answer(Overlay(self.store), bytes(req.path), height, self.store.app_hash)
         except TxError as err:
             return abci.ResponseQuery(code=err.code, log=err.reason, height=height, codespace="mpcvote")
         return abci.ResponseQuery(code=codes.OK, value=json.dumps(value).encode(), height=height)
@@ -206,25 +261,3 @@ class Application:
 def _events(events):
     return [abci.Event(type=t, attributes=[abci.EventAttribute(key=k, value=v, index=i) for k, v, i in attrs])
             for t, attrs in events]
-
-
-def _registry(entries: list, genesis_validators) -> list:
-    """Check the app_state registry against the genesis validator set; return it in party order."""
-    import base64
-    keys = {base64.b64encode(bytes(v.pub_key.ed25519)).decode(): v.power for v in genesis_validators}
-    registry = []
-    for i, entry in enumerate(entries):
-        if entry["index"] != i:
-            raise ValueError("registry entries must be in index order from 0")
-        if entry["pub_key"] not in keys:
-            raise ValueError(f"registry entry {i} is not a genesis validator")
-        if keys[entry["pub_key"]] != entry["power"]:
-            raise ValueError(f"registry entry {i} has power {entry['power']}, genesis says {keys[entry['pub_key']]}")
-        for field in ("attest_key", "enc_key", "mpc_host", "mpc_port", "tls_sha256"):
-            if field not in entry:
-                raise ValueError(f"registry entry {i} lacks {field}")
-        registry.append(entry)
-    if registry and len(registry) != len(keys):
-        raise ValueError(f"registry lists {len(registry)} validators, genesis has {len(keys)}")
-    canonical.encode(registry)  # JSON-compatible, no floats
-    return registry

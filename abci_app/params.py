@@ -4,7 +4,7 @@ They come from genesis `app_state.params` (missing ones take these defaults) and
 are fixed for the life of the chain.
 """
 
-__all__ = ["DEFAULTS", "resolve"]
+__all__ = ["DEFAULTS", "LIMITS", "resolve"]
 
 DEFAULTS = {
     # The node refuses txs over 1 MB itself; ours is far smaller so that one
@@ -16,9 +16,24 @@ DEFAULTS = {
     "max_ballots_limit": 1000000,   # bound on a poll's max_ballots
     "max_revotes_limit": 16,        # bound on a poll's revote cap
     "max_voters": 1000,             # eligible voters listed in one CreatePoll
+    # A proposal with more txs is rejected (ProcessProposal), and PrepareProposal
+    # takes no more: a Byzantine proposer cannot make every node execute and store
+    # a million 1-byte txs (the node's own bound is only the block's bytes).
+    "max_block_txs": 5000,
     # MPC schedule, in blocks after the close (A, K, D in the design):
     "mpc_attempt_blocks": 30,       # attempt k starts at close + k*A
     "mpc_deadline_blocks": 300,     # no final outcome by close + D: the poll fails
+}
+
+
+# Upper bounds: a tx over the node's own 1 MB never reaches the app; heights plus
+# these windows must stay far below 2^63 and within the 16 digits of a state key.
+LIMITS = {
+    "max_tx_bytes": 1 << 20,
+    "max_poll_blocks": 10 ** 9,
+    "mpc_attempt_blocks": 10 ** 6,
+    "mpc_deadline_blocks": 10 ** 9,
+    "max_block_txs": 1 << 20,
 }
 
 
@@ -28,8 +43,10 @@ def resolve(given: dict | None) -> dict:
     for key, value in (given or {}).items():
         if key not in DEFAULTS:
             raise ValueError(f"unknown chain parameter {key!r}")
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"chain parameter {key!r} must be a positive integer")
+        if type(value) is not int or not 0 < value < (1 << 63):
+            raise ValueError(f"chain parameter {key!r} must be a positive integer below 2^63")
+        if value > LIMITS.get(key, (1 << 63) - 1):
+            raise ValueError(f"chain parameter {key!r} must be at most {LIMITS[key]}")
         params[key] = value
     if params["mpc_deadline_blocks"] <= params["mpc_attempt_blocks"]:
         raise ValueError("mpc_deadline_blocks must exceed mpc_attempt_blocks")

@@ -35,6 +35,10 @@ def create_poll(state, ctx, tx):
         raise TxError(BAD_POLL, f"more than {params['max_voters']} eligible voters listed")
     if not ctx.validators:
         raise TxError(BAD_POLL, "the chain has no validator registry")
+    if (len(ctx.validators) - 1) // 2 < 1:
+        # Threshold 0: each validator's share would be the vote itself.
+        raise TxError(BAD_POLL, f"this chain has {len(ctx.validators)} validators: a poll needs at least 3, "
+                                "so that no single validator can read a ballot (threshold t >= 1)")
     poll_id = state.get(NEXT_POLL, 1)
     state.put(NEXT_POLL, poll_id + 1)
     m = len(ctx.validators)

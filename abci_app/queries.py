@@ -14,67 +14,146 @@
     /poll/ID/outcome             status, result, attesters and dissenters
     /poll/ID/attestations        every attestation received
     /account/KEY                 a signer's last committed nonce
+
+Anyone who can reach a node's RPC can send any bytes as a path, so every part
+of it is validated here and a bad one is answered with a code (UNKNOWN_PATH for
+a route that does not exist, BAD_QUERY for an argument that is not acceptable),
+never with an exception: the node stops on an exception response.
 """
 import json
-from urllib.parse import parse_qs
+import re
 
-from .codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED
+from .codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
 from .state import (PARAMS, VALIDATORS, CHAIN_ID, NEXT_POLL, poll_key, ballot_prefix,
                     ballot_key, attest_prefix, nonce_key)
 
-__all__ = ["answer", "MAX_PAGE"]
+__all__ = ["answer", "parse_path", "MAX_PAGE", "MAX_PATH_BYTES"]
 
 MAX_PAGE = 1000
+MAX_PATH_BYTES = 1024
+_MAX_INT = (1 << 63) - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_KEY = re.compile(r"[0-9a-f]{64}")
+# The arguments each route takes; anything else is refused rather than ignored.
+_ARGS = {"status": (), "params": (), "validators": (), "polls": ("after", "limit"), "account": (),
+         "poll": (), "ballots": ("after", "limit", "validator", "fields"), "ballot": ("validator",),
+         "outcome": (), "attestations": ()}
 
 
-def answer(state, path: str, height: int, app_hash: bytes):
+def parse_path(path) -> tuple[list, dict]:
+    """Split a raw query path (bytes or str) into its route parts and arguments; raise TxError."""
+    if isinstance(path, (bytes, bytearray)):
+        if len(path) > MAX_PATH_BYTES:
+            raise TxError(BAD_QUERY, f"path longer than {MAX_PATH_BYTES} bytes")
+        try:
+            path = bytes(path).decode("utf-8")
+        except UnicodeDecodeError:
+            raise TxError(BAD_QUERY, "path is not valid UTF-8") from None
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise TxError(BAD_QUERY, f"path longer than {MAX_PATH_BYTES} bytes")
+    route, question, query = path.partition("?")
+    if not route.startswith("/") or route == "/":
+        raise TxError(UNKNOWN_PATH, f"no query path {_shown(route)}; paths start with '/', see the README's query table")
+    parts = route[1:].split("/")
+    if "" in parts:
+        raise TxError(UNKNOWN_PATH, f"empty segment in query path {_shown(route)}")
+    args = {}
+    if question and query:
+        for item in query.split("&"):
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                raise TxError(BAD_QUERY, f"query argument {_shown(item)} is not key=value")
+            if key in args:
+                raise TxError(BAD_QUERY, f"query argument {_shown(key)} given twice")
+            if not value:
+                raise TxError(BAD_QUERY, f"query argument {_shown(key)} is empty")
+            args[key] = value
+    elif question:
+        raise TxError(BAD_QUERY, "'?' without arguments")
+    return parts, args
+
+
+def answer(state, path, height: int, app_hash: bytes):
     """Return the JSON-compatible answer for a path, or raise TxError."""
-    route, _, query = path.partition("?")
-    args = {k: v[-1] for k, v in parse_qs(query).items()}
-    parts = [p for p in route.split("/") if p]
+    parts, args = parse_path(path)
     if parts == ["status"]:
+        _only(args, "status")
         return {"chain_id": state.get(CHAIN_ID), "height": height, "app_hash": app_hash.hex().upper()}
     if state.get(CHAIN_ID) is None:
         raise TxError(NOT_INITIALISED, "the app has no chain yet: InitChain was not received")
     if parts == ["params"]:
+        _only(args, "params")
         return state.get(PARAMS)
     if parts == ["validators"]:
+        _only(args, "validators")
         return {"validators": state.get(VALIDATORS)}
     if parts == ["polls"]:
+        _only(args, "polls")
         return _polls(state, args)
     if len(parts) == 2 and parts[0] == "account":
-        return {"signer": parts[1], "nonce": state.get(nonce_key(parts[1]), 0)}
-    if len(parts) >= 2 and parts[0] == "poll":
-        poll = state.get(poll_key(_int(parts[1], "poll id"))) if parts[1].isdigit() else None
+        _only(args, "account")
+        signer = _key(parts[1], "account key")
+        return {"signer": signer, "nonce": state.get(nonce_key(signer), 0)}
+    if 2 <= len(parts) <= 4 and parts[0] == "poll":
+        poll_id = _int(parts[1], "poll id", low=1)
+        poll = state.get(poll_key(poll_id))
         if poll is None:
-            raise TxError(NOT_FOUND, f"no poll with id {parts[1]}")
+            raise TxError(NOT_FOUND, f"no poll with id {poll_id}")
         if len(parts) == 2:
+            _only(args, "poll")
             return poll
         if parts[2:] == ["ballots"]:
+            _only(args, "ballots")
             return _ballots(state, poll, args)
         if len(parts) == 4 and parts[2] == "ballot":
-            ballot = state.get(ballot_key(poll["id"], parts[3]))
+            _only(args, "ballot")
+            voter = _key(parts[3], "voter key")
+            validator = _validator(poll, args.get("validator"))
+            ballot = state.get(ballot_key(poll["id"], voter))
             if ballot is None:
-                raise TxError(NOT_FOUND, f"no ballot of {parts[3][:16]}… in poll {poll['id']}")
-            return _one_validator(poll, dict(ballot), args.get("validator"))
+                raise TxError(NOT_FOUND, f"no ballot of {voter[:16]}… in poll {poll['id']}")
+            return _one_validator(dict(ballot), validator)
         if parts[2:] == ["outcome"]:
+            _only(args, "outcome")
             return {key: poll[key] for key in ("id", "kind", "options", "status", "ballots", "closed_height",
                                                "deadline_height", "final_height", "result",
                                                "attesters", "dissenters")}
         if parts[2:] == ["attestations"]:
+            _only(args, "attestations")
             return {"attestations": [a for _k, a in state.scan(attest_prefix(poll["id"]))]}
-    raise TxError(UNKNOWN_PATH, f"no query path {route!r}; see the README's query table")
+    raise TxError(UNKNOWN_PATH, f"no query path {_shown('/' + '/'.join(parts))}; see the README's query table")
 
 
-def _int(text: str, what: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise TxError(UNKNOWN_PATH, f"{what} must be an integer, not {text!r}") from None
+def _shown(text: str) -> str:
+    # Echo at most a little of what the caller sent (it may be long, or not printable).
+    return repr(text[:64] + ("…" if len(text) > 64 else ""))
+
+
+def _only(args: dict, route: str):
+    unknown = sorted(set(args) - set(_ARGS[route]))
+    if unknown:
+        takes = ", ".join(_ARGS[route]) or "no arguments"
+        raise TxError(BAD_QUERY, f"unknown query argument {_shown(unknown[0])} for /{route} (it takes {takes})")
+
+
+def _int(text: str, what: str, low: int = 0, high: int = _MAX_INT) -> int:
+    """Parse a decimal integer (digits only: no sign, no spaces, no underscores) within [low, high]."""
+    if not _DIGITS.fullmatch(text):
+        raise TxError(BAD_QUERY, f"{what} must be a decimal integer, not {_shown(text)}")
+    value = int(text)
+    if not low <= value <= high:
+        raise TxError(BAD_QUERY, f"{what} must be from {low} to {high}, not {value}")
+    return value
+
+
+def _key(text: str, what: str) -> str:
+    if not _KEY.fullmatch(text):
+        raise TxError(BAD_QUERY, f"{what} must be 64 lower-case hex digits, not {_shown(text)}")
+    return text
 
 
 def _limit(args) -> int:
-    return max(1, min(MAX_PAGE, _int(args.get("limit", "100"), "limit")))
+    return _int(args.get("limit", "100"), "limit", low=1, high=MAX_PAGE)
 
 
 def _polls(state, args):
@@ -92,13 +171,12 @@ def _validator(poll, text):
     if text is None:
         return None
     validator = _int(text, "validator")
-    if not 0 <= validator < len(poll["validators"]):
+    if validator >= len(poll["validators"]):
         raise TxError(NOT_FOUND, f"poll {poll['id']} has no validator {validator}")
     return validator
 
 
-def _one_validator(poll, ballot, text):
-    validator = _validator(poll, text)
+def _one_validator(ballot, validator):
     if validator is not None:
         ballot["payload"] = ballot.pop("payloads")[validator]
     return ballot
@@ -109,11 +187,13 @@ def _ballots(state, poll, args):
     validator = _validator(poll, args.get("validator"))
     fields = args.get("fields")
     if fields not in (None, "tx"):
-        raise TxError(UNKNOWN_PATH, f"fields={fields} is not known; the one choice is fields=tx")
+        raise TxError(BAD_QUERY, f"fields={_shown(fields)} is not known; the one choice is fields=tx")
     after = args.get("after")
+    if after is not None:
+        _key(after, "after (a voter key)")
     prefix = ballot_prefix(poll["id"])
     out = []
-    for key, raw in state.store.scan(prefix, after=ballot_key(poll["id"], after) if after else None):
+    for _key_bytes, raw in state.store.scan(prefix, after=ballot_key(poll["id"], after) if after else None):
         ballot = json.loads(raw)
         if fields == "tx":          # what a worker needs to check the ballots it opened as they came
             ballot = {"voter": ballot["voter"], "tx": ballot["tx"]}

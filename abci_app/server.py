@@ -14,9 +14,11 @@ so a burst of CheckTx on the mempool connection yields to the consensus
 connection every ~170 txs.
 """
 import asyncio
+import ipaddress
 import logging
 import os
 
+from . import codes
 from .framing import FrameBuffer, frame, MAX_FRAME
 from .pb import abci
 
@@ -46,14 +48,30 @@ METHODS = {
 
 
 def parse_listen(address: str):
-    """Split tcp://HOST:PORT or unix://PATH; refuse to listen on all interfaces."""
+    """Split tcp://HOST:PORT or unix://PATH; a TCP host must be a loopback address.
+
+    The app trusts its one peer (its own node) with the consensus connection, so
+    nothing else may reach it: `0`, `0.0.0.0`, a host name or a LAN address are refused.
+    """
     if address.startswith("unix://"):
-        return ("unix", address[len("unix://"):])
+        path = address[len("unix://"):]
+        if not path:
+            raise ValueError("unix:// needs a socket path")
+        return ("unix", path)
     if address.startswith("tcp://"):
-        host, _, port = address[len("tcp://"):].rpartition(":")
-        host = host.strip("[]")
-        if host in ("", "0.0.0.0", "::"):
-            raise ValueError(f"refusing to listen on all interfaces ({address}): give a loopback address")
+        host, sep, port = address[len("tcp://"):].rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(f"listen address {address!r} needs a port from 0 (any free one) to 65535")
+        if host == "localhost":
+            host = "127.0.0.1"
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError(f"refusing to listen on {address}: give a loopback IP (127.0.0.1, ::1) "
+                             "or a unix:// socket, so that only the app's own node can reach it")
         return ("tcp", (host, int(port)))
     raise ValueError(f"listen address must be tcp://HOST:PORT or unix://PATH, not {address!r}")
 
@@ -73,7 +91,13 @@ class AbciServer:
         if kind == "unix":
             if os.path.exists(where):
                 os.unlink(where)
-            self._server = await loop.create_unix_server(lambda: _Connection(self), path=where)
+            # Only the owner (the node runs as the same user) may connect: create it 0600.
+            umask = os.umask(0o177)
+            try:
+                self._server = await loop.create_unix_server(lambda: _Connection(self), path=where)
+            finally:
+                os.umask(umask)
+            os.chmod(where, 0o600)
         else:
             self._server = await loop.create_server(lambda: _Connection(self), host=where[0], port=where[1])
         return self._server
@@ -92,7 +116,14 @@ class AbciServer:
             await self._server.wait_closed()
 
     def handle(self, request) -> "abci.Response":
-        """Answer one request; an exception becomes an Exception response."""
+        """Answer one request.
+
+        On the connections an outsider can reach (Info and Query through the RPC,
+        CheckTx through the mempool) an unexpected exception becomes an answer with
+        code INTERNAL: the node kills itself on an exception response, so one bad
+        request would stop it. On the consensus connection a failure stays an
+        exception response: the node stops rather than diverge.
+        """
         which = request.WhichOneof("value")
         response = abci.Response()
         if which is None:
@@ -104,13 +135,42 @@ class AbciServer:
             return response
         try:
             result = getattr(self.app, method)(getattr(request, which))
-        except Exception as exc:  # a bug: the node stops rather than diverge
+        except Exception as exc:
+            fallback = _FALLBACKS.get(which)
+            if fallback is not None:
+                log.exception("%s failed; answered with code INTERNAL", which)
+                getattr(response, field).CopyFrom(fallback(self.app, exc))
+                return response
             log.exception("%s failed", which)
-            response.exception.error = f"{which} failed: {type(exc).__name__}"
+            # Genesis errors are the operator's to read; other messages may hold state, so only the type.
+            detail = str(exc) if which == "init_chain" and isinstance(exc, ValueError) else type(exc).__name__
+            response.exception.error = f"{which} failed: {detail}"
             return response
         getattr(response, field).CopyFrom(result)
         return response
 
+
+def _internal_log(exc) -> str:
+    # The exception's type only: its message could quote a tx or state.
+    return f"internal error ({type(exc).__name__}); the app's log has the details"
+
+
+def _info_fallback(app, exc):
+    # Info is the handshake: the height and app hash must be the committed ones, or nothing.
+    store = getattr(app, "store", None)
+    return abci.ResponseInfo(data="mpcvote: " + _internal_log(exc),
+                             last_block_height=getattr(store, "height", 0),
+                             last_block_app_hash=getattr(store, "app_hash", b""))
+
+
+# Answers for requests an outsider can cause, when the application raised.
+_FALLBACKS = {
+    "echo": lambda app, exc: abci.ResponseEcho(),
+    "info": _info_fallback,
+    "query": lambda app, exc: abci.ResponseQuery(code=codes.INTERNAL, log=_internal_log(exc), codespace="mpcvote"),
+    "check_tx": lambda app, exc: abci.ResponseCheckTx(code=codes.INTERNAL, log=_internal_log(exc),
+                                                      codespace="mpcvote"),
+}
 
 
 class _Connection(asyncio.Protocol):

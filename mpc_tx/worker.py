@@ -74,7 +74,7 @@ def _holds(entry, tx_hash: str) -> bool:
 class Worker:
     """One validator's MPC worker."""
 
-    def __init__(self, home, index: int, node: str, genesis: str, fault: str | None = None):
+    def __init__(self, home, index: int, node: str, genesis: str):
         self.home, self.index = Path(home), index
         self.node = node
         self._local = threading.local()   # one RPC connection per thread: never share one
@@ -89,7 +89,6 @@ class Worker:
         own = doc["app_state"]["validators"][index]
         if (own["attest_key"], own["enc_key"]) != (self.attest.public_hex, self.enc.public_hex):
             raise SystemExit(f"worker keys in {mpc} are not validator {index}'s keys in the genesis registry")
-        self.fault = fault
         self.state_dir = self.home / "worker"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         self.params = None
@@ -292,8 +291,6 @@ class Worker:
         try:
             shares = self.sync_ballots(poll)
             synced = time.monotonic() - began
-            if self.fault == "corrupt-shares":   # test-only: a validator that tampers with its shares
-                shares = [None if s is None else [(x + 1) % envelope.L for x in s] for s in shares]
             if not shares:
                 job = {"status": "ok", "outcome": {"withheld": True}, "counted": 0, "excluded": [],
                        "unusable": [[] for _ in poll["validators"]]}
@@ -409,19 +406,18 @@ class Worker:
                 self.stop.wait(1.0)
 
 
-def main(argv=None):
+def main(argv=None, worker_class=None):
+    """Run a worker; `worker_class` (a subclass of Worker) is for test entry points only."""
     parser = argparse.ArgumentParser(prog="python -m mpc_tx.worker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", required=True)
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--node", required=True)
     parser.add_argument("--genesis", required=True)
-    parser.add_argument("--fault", default=os.environ.get("MPCVOTE_WORKER_FAULT") or None,
-                        help=argparse.SUPPRESS)  # test-only fault switch
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s worker%(process)d: %(message)s")
-    worker = Worker(args.home, args.index, args.node, args.genesis, fault=args.fault)
+    worker = (worker_class or Worker)(args.home, args.index, args.node, args.genesis)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     worker.run()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from node_config import identity, tomlpatch
 from node_config.ports import DEFAULT_PORT_BASE, multi_host_ports, one_host_ports
 
-__all__ = ["BLOCK_MAX_BYTES", "MANIFEST", "generate_testnet", "find_cometbft", "config_changes"]
+__all__ = ["BLOCK_MAX_BYTES", "MANIFEST", "generate_testnet", "find_cometbft", "config_changes", "abci_address"]
 
 MANIFEST = "testnet.json"
 # Room for a few thousand encrypted ballots per block, well under CometBFT's 100 MB cap.
@@ -64,7 +64,7 @@ def generate_testnet(out_dir, n: int = 4, *, chain_id: str = "mpcvote-local",
     for i, home in enumerate(homes):
         h, ports = plan[i]
         changes = config_changes(
-            i, h, ports, peers=[p for j, p in enumerate(peers) if j != i],
+            i, h, ports, home=home, peers=[p for j, p in enumerate(peers) if j != i],
             block_time=block_time, multi_host=multi,
             # Nodes sharing one address, or a loopback/private network, trip
             # CometBFT's duplicate-IP and routability checks.
@@ -84,14 +84,23 @@ def generate_testnet(out_dir, n: int = 4, *, chain_id: str = "mpcvote-local",
     return manifest
 
 
-def config_changes(index: int, host: str, ports: dict, *, peers: list[str], block_time: str,
+def abci_address(home) -> str:
+    """Return where node and app meet: a unix socket in the validator's home (mode 0600).
+
+    Only the owner of the home can reach it; a TCP port on loopback would let any
+    local user (or a process in the node's network namespace) speak to the app.
+    """
+    return f"unix://{Path(home).resolve()}/abci.sock"
+
+
+def config_changes(index: int, host: str, ports: dict, *, home, peers: list[str], block_time: str,
                    multi_host: bool, allow_duplicate_ip: bool, addr_book_strict: bool) -> dict:
     """Return the {section: {key: value}} settings of node index's config.toml."""
     # RPC and metrics stay on loopback when all nodes share a machine; with one
     # validator per machine they listen on that machine's address only.
     public = host if multi_host else "127.0.0.1"
     return {
-        "": {"proxy_app": f"tcp://127.0.0.1:{ports['abci']}", "moniker": f"node{index}",
+        "": {"proxy_app": abci_address(home), "moniker": f"node{index}",
              "log_level": "info"},
         "rpc": {"laddr": f"tcp://{_hostport(public, ports['rpc'])}", "pprof_laddr": ""},
         "p2p": {"laddr": f"tcp://{_hostport(host, ports['p2p'])}",

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from mpc_tx.rpc import Rpc, RpcError
-from node_config.generate import MANIFEST, generate_testnet, find_cometbft
+from node_config.generate import MANIFEST, abci_address, generate_testnet, find_cometbft
 
-__all__ = ["PROCESSES", "Testnet", "DEFAULT_DIR"]
+__all__ = ["PROCESSES", "Testnet", "DEFAULT_DIR", "wait_abci_socket"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = Path(os.environ.get("MPCVOTE_TESTNET", ROOT / ".testnet"))
@@ -76,18 +76,25 @@ class Testnet:
             path.write_text(json.dumps(doc, indent=2))
 
     # --- processes ------------------------------------------------------------------
-    def command(self, i: int, proc: str) -> list:
+    def command(self, i: int, proc: str, entry: str | None = None) -> list:
+        """Return the command line of one process.
+
+        `entry` (tests only) runs a script in place of the production module with the
+        same arguments: fault switches live in such test entry points, never in
+        `python -m abci_app` or `python -m mpc_tx.worker`.
+        """
         v = self.validators[i]
         home = v["home"]
+        program = [sys.executable, entry] if entry else None
         if proc == "app":
-            return [sys.executable, "-m", "abci_app", "--home", f"{home}/app",
-                    "--listen", f"tcp://127.0.0.1:{v['ports']['abci']}"]
+            return (program or [sys.executable, "-m", "abci_app"]) + [
+                "--home", f"{home}/app", "--listen", abci_address(home)]
         if proc == "node":
-            return [str(find_cometbft(None)), "start", "--home", home,
-                    "--proxy_app", f"tcp://127.0.0.1:{v['ports']['abci']}"]
+            return [str(find_cometbft(None)), "start", "--home", home, "--proxy_app", abci_address(home)]
         if proc == "worker":
-            return [sys.executable, "-m", "mpc_tx.worker", "--home", home, "--index", str(i),
-                    "--node", self.rpc_url(i), "--genesis", str(Path(home) / "config" / "genesis.json")]
+            return (program or [sys.executable, "-m", "mpc_tx.worker"]) + [
+                "--home", home, "--index", str(i), "--node", self.rpc_url(i),
+                "--genesis", str(Path(home) / "config" / "genesis.json")]
         raise ValueError(f"unknown process {proc!r}; one of {', '.join(PROCESSES)}")
 
     def pid(self, i: int, proc: str) -> int | None:
@@ -108,8 +115,8 @@ class Testnet:
             return None
         return pid
 
-    def start(self, i: int, proc: str, env: dict | None = None) -> int:
-        """Start one process in the background unless it runs; return its PID."""
+    def start(self, i: int, proc: str, env: dict | None = None, entry: str | None = None) -> int:
+        """Start one process in the background unless it runs; return its PID (`entry`: see command)."""
         running = self.pid(i, proc)
         if running:
             return running
@@ -117,7 +124,7 @@ class Testnet:
         self.log_file(i, proc).parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file(i, proc), "ab")
         full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-        p = subprocess.Popen(self.command(i, proc), stdout=log, stderr=subprocess.STDOUT,
+        p = subprocess.Popen(self.command(i, proc, entry), stdout=log, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, cwd=str(ROOT), env=full_env,
                              start_new_session=True)
         log.close()
@@ -128,7 +135,7 @@ class Testnet:
         while self.pid(i, proc) is None and p.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         if proc == "app":
-            _wait_port("127.0.0.1", self.validators[i]["ports"]["abci"], p, self.log_file(i, proc))
+            wait_abci_socket(self.validators[i]["home"], p, self.log_file(i, proc))
         return p.pid
 
     def start_validator(self, i: int, worker=True, env: dict | None = None):
@@ -280,14 +287,18 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def _wait_port(host, port, proc, log, timeout=30.0):
+def wait_abci_socket(home, proc, log, timeout=30.0):
+    """Wait until the app started as `proc` accepts connections on its home's ABCI socket."""
+    path = abci_address(home)[len("unix://"):]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}; see {log}")
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {path}; see {log}")
         try:
-            socket.create_connection((host, port), timeout=0.5).close()
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(0.5)
+                s.connect(path)
             return
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s; see {log}")
+    raise TimeoutError(f"nothing listens on {path} after {timeout:.0f} s; see {log}")

@@ -69,8 +69,8 @@ class Supervisor:
         self._panic_expected: dict[int, tuple[float, str]] = {}   # validator -> (until, why)
 
     # --- starting ------------------------------------------------------------------------
-    def start(self, i: int, proc: str, env: dict | None = None) -> int:
-        pid = self.net.start(i, proc, env=env)
+    def start(self, i: int, proc: str, env: dict | None = None, entry: str | None = None) -> int:
+        pid = self.net.start(i, proc, env=env, entry=entry)
         with self._lock:
             if pid not in self._watched:
                 watch = _Watch(i, proc)

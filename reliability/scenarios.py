@@ -21,6 +21,9 @@ from mpc_tx.rpc import Rpc
 from .byzantine import byzantine_attester
 from .harness import RunFailed
 
+# The test entry point with fault switches (python -m abci_app has none).
+FAULTY_APP = Path(__file__).resolve().parent.parent / "tests" / "faults" / "app.py"
+
 __all__ = ["Variant", "VARIANTS"]
 
 STAGE_S = 4.0          # restart an app with the fault switch this long before a wave
@@ -116,7 +119,7 @@ def _exit_before_commit(h, run, rng):
             pid = h.sup.stop(i, proc, "restart of the app with the fault switch")
             run.fault(action="SIGTERM", process=proc, validator=i, pid=pid, height=height)
         offset = log.stat().st_size if log.exists() else 0
-        faulty = h.sup.start(i, "app", env={"MPCVOTE_FAULT": "exit-before-commit"})
+        faulty = h.sup.start(i, "app", env={"MPCVOTE_FAULT": "exit-before-commit"}, entry=str(FAULTY_APP))
         h.sup.expect_exit(faulty, "the test-only fault switch: os._exit(17) in FinalizeBlock")
         committed = _listening_height(log, offset)
         to_exit = h.learned.get("node_start_to_exit_s", NODE_TO_EXIT_S)

@@ -1,5 +1,6 @@
 """Helpers for driving the Application directly: a genesis registry, keys, block runs."""
 import base64
+import hashlib
 import json
 import os
 
@@ -18,9 +19,9 @@ class Chain:
         self.home = str(home)
         self.attest = [SigningKey.generate() for _ in range(m)]
         self.enc = [EncryptionKey.generate() for _ in range(m)]
-        self.cons = [os.urandom(32) for _ in range(m)]
+        self.cons = [bytes.fromhex(SigningKey.generate().public_hex) for _ in range(m)]   # valid ed25519 points
         self.registry = [{
-            "index": i, "name": f"node{i}", "address": f"{i:040X}",
+            "index": i, "name": f"node{i}", "address": hashlib.sha256(self.cons[i]).digest()[:20].hex().upper(),
             "pub_key": base64.b64encode(self.cons[i]).decode(), "power": 10,
             "attest_key": self.attest[i].public_hex, "enc_key": self.enc[i].public_hex,
             "mpc_host": "127.0.0.1", "mpc_port": 40000 + 20 * i, "mpc_ports": 4,
@@ -59,7 +60,7 @@ class Chain:
         return self.app.check_tx(abci.RequestCheckTx(tx=raw))
 
     def query(self, path):
-        res = self.app.query(abci.RequestQuery(path=path))
+        res = self.app.query(abci.RequestQuery(path=path.encode() if isinstance(path, str) else path))
         return res.code, (json.loads(res.value) if res.value else None)
 
 

@@ -13,6 +13,11 @@ from mpc_tx.rpc import Rpc
 from node_config.lifecycle import Testnet
 
 
+# Test entry points with fault switches (what a validator runs has none).
+FAULTY_APP = Path(__file__).resolve().parent / "faults" / "app.py"
+FAULTY_WORKER = Path(__file__).resolve().parent / "faults" / "worker.py"
+
+
 def free_port_base():
     # Each test run takes its own port range so a developer's own testnet (26600+) is untouched;
     # below the kernel's ephemeral range (32768+), where outgoing connections would collide.

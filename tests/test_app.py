@@ -47,7 +47,7 @@ def test_ballot_committed_and_queryable(chain):
     code, short = chain.query(f"/poll/{pid}/ballots?fields=tx")   # what a worker checks at the close
     assert code == 0 and short["ballots"] == [{"voter": voter.public_hex, "tx": page["ballots"][0]["tx"]}]
     code, _ = chain.query(f"/poll/{pid}/ballots?fields=payloads")
-    assert code == codes.UNKNOWN_PATH
+    assert code == codes.BAD_QUERY
 
 
 @pytest.mark.parametrize("mutate, code", [

@@ -31,6 +31,7 @@ import random
 import re
 import tempfile
 
+import nacl.signing
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -96,8 +97,10 @@ class World:
         for i, entry in enumerate(c.registry):      # fixed keys (the registry is the genesis'): same state
             c.attest[i] = KEYS[f"validator{i}"]     # and app hash in every world
             entry["attest_key"] = c.attest[i].public_hex
-            c.cons[i] = hashlib.sha256(b"mpcvote/fuzz/consensus%d" % i).digest()
+            seed = hashlib.sha256(b"mpcvote/fuzz/consensus%d" % i).digest()
+            c.cons[i] = bytes(nacl.signing.SigningKey(seed).verify_key)   # a valid ed25519 point
             entry["pub_key"] = base64.b64encode(c.cons[i]).decode()
+            entry["address"] = hashlib.sha256(c.cons[i]).digest()[:20].hex().upper()
             c.enc[i] = EncryptionKey.from_secret(hashlib.sha256(b"mpcvote/fuzz/x25519%d" % i).digest())
             entry["enc_key"] = c.enc[i].public_hex
         self.rng = random.Random(0)

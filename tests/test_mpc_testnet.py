@@ -10,7 +10,7 @@ from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 from mpc_tx.sharing import share
 
-from netfixtures import block_search_count, running_testnet, Voters, wait_committed
+from netfixtures import FAULTY_WORKER, block_search_count, running_testnet, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
@@ -182,7 +182,7 @@ def test_killed_mpc_child_next_attempt_succeeds(net):
 
 def test_worker_with_corrupted_shares_gives_no_wrong_outcome(net):
     net.stop(2, "worker")
-    net.start(2, "worker", env={"MPCVOTE_WORKER_FAULT": "corrupt-shares"})
+    net.start(2, "worker", env={"MPCVOTE_WORKER_FAULT": "corrupt-shares"}, entry=str(FAULTY_WORKER))
     try:
         poll, creator = open_poll(net)
         vote_all(net, poll, ["yes"] * 4)

@@ -151,7 +151,7 @@ def test_config_toml_is_patched(testnet):
     validators = manifest["validators"]
     for i, v in enumerate(validators):
         cfg, p = _config(v["home"]), v["ports"]
-        assert cfg["proxy_app"] == f"tcp://127.0.0.1:{p['abci']}"
+        assert cfg["proxy_app"] == f"unix://{Path(v['home']).resolve()}/abci.sock"   # never a TCP port
         assert cfg["moniker"] == f"node{i}" and cfg["log_level"] == "info"
         assert cfg["rpc"]["laddr"] == f"tcp://127.0.0.1:{p['rpc']}"
         assert cfg["rpc"]["pprof_laddr"] == ""
@@ -200,7 +200,7 @@ def test_multi_host_uses_given_addresses(tmp_path):
                               "mpc_base": 26670}
         assert entry["mpc_host"] == host and entry["mpc_port"] == 26670 and entry["mpc_ports"] == 2
         cfg = _config(v["home"])
-        assert cfg["proxy_app"] == "tcp://127.0.0.1:26658"
+        assert cfg["proxy_app"] == f"unix://{Path(v['home']).resolve()}/abci.sock"
         assert cfg["rpc"]["laddr"] == f"tcp://{host}:26657"
         assert cfg["p2p"]["laddr"] == f"tcp://{host}:26656"
         assert cfg["instrumentation"]["prometheus_listen_addr"] == f"{host}:26660"

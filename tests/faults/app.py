@@ -1,0 +1,56 @@
+"""Test entry point: the mpcvote ABCI app with a fault switch (MPCVOTE_FAULT). Never what a validator runs.
+
+    python tests/faults/app.py --home H --listen unix://S     (same arguments as python -m abci_app)
+
+Faults:
+- exit-before-commit: the process exits (code 17) after FinalizeBlock, before Commit.
+- junk-proposer: a Byzantine proposer; its proposals carry txs that fail the stateless
+  checks (1-byte txs, a tx with a forged signature) after the mempool's.
+- crowded-proposer: a Byzantine proposer; its proposals repeat a mempool tx until the
+  block holds more than max_block_txs txs (each one passes the stateless checks).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from abci_app.__main__ import main  # noqa: E402
+from abci_app.app import Application  # noqa: E402
+from abci_app.pb import abci  # noqa: E402
+
+EXIT_CODE = 17
+
+
+class ExitBeforeCommit(Application):
+    def finalize_block(self, req):
+        super().finalize_block(req)
+        os._exit(EXIT_CODE)
+
+
+class JunkProposer(Application):
+    def prepare_proposal(self, req):
+        txs = list(super().prepare_proposal(req).txs)
+        forged = bytearray(txs[0]) if txs else bytearray(b'{"body":{}}')
+        forged[-10] ^= 1        # inside the signature's hex (or anywhere: junk either way)
+        junk = [bytes([i]) for i in range(200)] + [bytes(forged)]
+        room = req.max_tx_bytes - sum(map(len, txs))
+        while junk and room >= len(junk[0]):     # never more than the node allows: it would panic
+            room -= len(junk[0])
+            txs.append(junk.pop(0))
+        return abci.ResponsePrepareProposal(txs=txs)
+
+
+class CrowdedProposer(Application):
+    def prepare_proposal(self, req):
+        txs = list(super().prepare_proposal(req).txs)
+        cap = self._chain(self._block_state())[1]["max_block_txs"]
+        while txs and len(txs) <= cap and sum(map(len, txs)) + len(txs[0]) <= req.max_tx_bytes:
+            txs.append(txs[0])
+        return abci.ResponsePrepareProposal(txs=txs)
+
+
+FAULTS = {"exit-before-commit": ExitBeforeCommit, "junk-proposer": JunkProposer,
+          "crowded-proposer": CrowdedProposer}
+
+if __name__ == "__main__":
+    main(application=FAULTS[os.environ["MPCVOTE_FAULT"]])
