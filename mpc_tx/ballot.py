@@ -9,7 +9,7 @@ import json
 from . import envelope, tx as txcodec
 from .sharing import share
 
-__all__ = ["BallotError", "encode_vote", "check_poll_keys", "seal_ballot", "build_ballot"]
+__all__ = ["BallotError", "SNAPSHOT_FIELDS", "encode_vote", "check_poll_keys", "seal_ballot", "build_ballot"]
 
 
 class BallotError(ValueError):
@@ -27,27 +27,52 @@ def encode_vote(poll: dict, choice: str) -> list[int]:
     return [1 if option == choice else 0 for option in poll["options"]]
 
 
-def check_poll_keys(poll: dict, genesis: dict):
-    """Raise BallotError unless the poll's validators match the genesis registry."""
-    registry = {v["index"]: v for v in genesis["app_state"]["validators"]}
-    for v in poll["validators"]:
-        trusted = registry.get(v["index"])
-        if trusted is None or (trusted["enc_key"], trusted["attest_key"]) != (v["enc_key"], v["attest_key"]):
-            raise BallotError(f"validator {v['index']} of poll {poll['id']} does not match the genesis "
-                              "registry: the node may be lying; not voting")
-    if poll["threshold"] != (len(poll["validators"]) - 1) // 2:
-        raise BallotError(f"poll {poll['id']} has an unexpected threshold")
-    if int(poll["field"]) != envelope.L:
-        raise BallotError(f"poll {poll['id']} uses another share field")
+# What a poll keeps of each registry entry (abci_app.polls.snapshot_validators): all must match.
+SNAPSHOT_FIELDS = ("index", "name", "power", "attest_key", "enc_key", "mpc_host", "mpc_port",
+                   "mpc_ports", "tls_sha256")
 
 
-def seal_ballot(poll: dict, values: list[int], chain_id: str, voter: str) -> list[str]:
-    """Share each entry with a fresh degree-t polynomial; return one payload (hex) per validator."""
-    m, t = len(poll["validators"]), poll["threshold"]
+def check_poll_keys(poll: dict, genesis: dict) -> list:
+    """Return the genesis registry if the poll's validators are exactly it; raise BallotError.
+
+    Same length, entry i is registry entry i with the same keys, and the threshold
+    recomputed from the registry: a node that lists one validator four times (or
+    its own key) would otherwise get every share of the ballot sent to one reader.
+    """
+    registry = genesis.get("app_state", {}).get("validators")
+    if not isinstance(registry, list) or not registry:
+        raise BallotError("the genesis file has no validator registry (app_state.validators)")
+    listed = poll.get("validators")
+    if not isinstance(listed, list) or len(listed) != len(registry):
+        raise BallotError(f"poll {poll.get('id')} lists {len(listed) if isinstance(listed, list) else 'no'} "
+                          f"validators, the genesis registry has {len(registry)}: the node may be lying; not voting")
+    for i, (v, trusted) in enumerate(zip(listed, registry)):
+        if not isinstance(v, dict) or any(v.get(f) != trusted.get(f) for f in SNAPSHOT_FIELDS) or trusted.get("index") != i:
+            raise BallotError(f"validator {i} of poll {poll.get('id')} does not match genesis registry entry {i}: "
+                              "the node may be lying; not voting")
+    threshold = (len(registry) - 1) // 2
+    if threshold < 1:
+        raise BallotError(f"the chain has {len(registry)} validators: a ballot needs at least 3, "
+                          "so that no single validator can read it")
+    if poll.get("threshold") != threshold:
+        raise BallotError(f"poll {poll.get('id')} claims threshold {poll.get('threshold')}, "
+                          f"the registry gives {threshold}: the node may be lying; not voting")
+    if str(poll.get("field")) != str(envelope.L):
+        raise BallotError(f"poll {poll.get('id')} uses another share field")
+    return registry
+
+
+def seal_ballot(poll: dict, values: list[int], chain_id: str, voter: str, validators=None) -> list[str]:
+    """Share each entry with a fresh degree-t polynomial; return one payload (hex) per validator.
+
+    `validators` (the checked registry) is whom the shares go to; default: the poll's list.
+    """
+    validators = validators or poll["validators"]
+    m, t = len(validators), (len(validators) - 1) // 2
     per_entry = [share(value, m, t) for value in values]
     return [envelope.seal(v["enc_key"], [shares[i] for shares in per_entry], chain_id=chain_id,
                           poll_id=poll["id"], voter=voter, validator=i).hex()
-            for i, v in enumerate(poll["validators"])]
+            for i, v in enumerate(validators)]
 
 
 def build_ballot(key, poll: dict, choice: str, chain_id: str, nonce: int, genesis: dict) -> bytes:
@@ -56,6 +81,6 @@ def build_ballot(key, poll: dict, choice: str, chain_id: str, nonce: int, genesi
         genesis = json.loads(genesis)
     if genesis["chain_id"] != chain_id:
         raise BallotError(f"the genesis file is for chain {genesis['chain_id']}, the node serves {chain_id}")
-    check_poll_keys(poll, genesis)
-    payloads = seal_ballot(poll, encode_vote(poll, choice), chain_id, key.public_hex)
+    registry = check_poll_keys(poll, genesis)
+    payloads = seal_ballot(poll, encode_vote(poll, choice), chain_id, key.public_hex, registry)
     return txcodec.build(key, chain_id, "cast_ballot", nonce, {"poll": poll["id"], "payloads": payloads})

@@ -16,7 +16,7 @@ from . import tx as txcodec
 from .keys import SigningKey
 from .rpc import Rpc, RpcError, QueryError
 
-__all__ = ["main", "Client", "CliError"]
+__all__ = ["main", "Client", "CliError", "Session"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,15 +62,68 @@ def default_genesis():
     return None
 
 
+# A nonce is a time in microseconds; one from a node's /account answer further ahead
+# of this clock than this, or near 2^63, is a lie to brick the key, not a past tx.
+NONCE_AHEAD_US = 3600 * 10**6
+MAX_NONCE = (1 << 63) - 1
+NONCE_HEADROOM = 1 << 40
+SPINNER = "|/-\\"
+
+
+class Session:
+    """The highest height at which this user's own txs committed: reads wait for it.
+
+    Every command that follows a commit it made (a vote after a create, an outcome
+    after a close) must see that commit, on whichever node it asks. Clients in one
+    process share a Session; the CLI keeps one per chain in a file beside the keys,
+    so the next command (another process, maybe another node) waits too.
+    """
+
+    def __init__(self, path: Path | None = None):
+        self.path, self.seen, self.chain = path, 0, None
+
+    def load(self, chain: str):
+        """Take the height seen on `chain` (chain id and first block hash) from the file, once."""
+        if self.chain == chain:
+            return
+        self.chain, self.seen = chain, 0
+        if self.path is not None:
+            try:
+                doc = json.loads(self.path.read_text())
+                if doc.get("chain") == chain and type(doc.get("seen")) is int:
+                    self.seen = doc["seen"]
+            except (OSError, ValueError, AttributeError):
+                pass        # no session yet, or an unreadable one: start from 0
+
+    def saw(self, chain: str, height: int):
+        """Record that one of our txs committed at `height`."""
+        self.load(chain)
+        if height <= self.seen:
+            return
+        self.seen = height
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"chain": chain, "seen": height}))
+                os.replace(tmp, self.path)
+            except OSError:
+                pass        # read-your-writes within this process still holds
+
+
 class Client:
     """What the CLI does, as plain methods (also used by the demo and the tests)."""
 
-    def __init__(self, node: str, keys_dir=None, genesis=None, progress=False):
+    def __init__(self, node: str, keys_dir=None, genesis=None, progress=False, session=None,
+                 fresh_timeout=60.0):
         self.rpc = Rpc(node)
+        self.node = self.rpc.url
         self.keys_dir = Path(keys_dir or os.environ.get("MPCVOTE_KEYS", Path.home() / ".mpcvote" / "keys"))
         self.genesis_path = genesis
         self.progress = progress
-        self._chain_id = None
+        self.session = session or Session()
+        self.fresh_timeout = fresh_timeout
+        self._chain_id = self._chain_key = None
 
     # --- keys ---------------------------------------------------------------------
     def key_path(self, name: str) -> Path:
@@ -101,16 +154,45 @@ class Client:
 
     # --- chain reads --------------------------------------------------------------------
     def query(self, path: str):
-        try:
-            return self.rpc.query(path)[0]
-        except QueryError as exc:
-            raise CliError(f"{path}: {exc.log} (code {exc.code} {NAMES.get(exc.code, '')})", exc.code) from None
+        """Answer a query from a node that has reached this session's last commit (waits, bounded)."""
+        self.session.load(self.chain_key)
+        want, deadline, k = self.session.seen, time.monotonic() + self.fresh_timeout, 0
+        while True:
+            try:
+                value, height = self.rpc.query(path)
+                error = None
+            except QueryError as exc:
+                error, height = exc, exc.height
+            if height >= want:
+                break
+            if time.monotonic() > deadline:
+                raise CliError(f"{self.node} is at height {height}, behind height {want} where your last "
+                               f"transaction committed, after {self.fresh_timeout:.0f} s: the node is lagging; "
+                               "try another node")
+            if self.progress:
+                print(f"\rwaiting for {self.node} to reach height {want} {SPINNER[k % 4]}",
+                      end="", file=sys.stderr, flush=True)
+            k += 1
+            time.sleep(0.1)
+        if error is not None:
+            raise CliError(f"{path}: {error.log} (code {error.code} {NAMES.get(error.code, '')}, "
+                           f"from {self.node})", error.code) from None
+        return value
 
     @property
     def chain_id(self) -> str:
         if self._chain_id is None:
-            self._chain_id = self.rpc.status()["node_info"]["network"]
+            status = self.rpc.status()
+            self._chain_id = status["node_info"]["network"]
+            # A testnet made again keeps its chain id; its first block differs.
+            self._chain_key = f"{self._chain_id}/{status['sync_info'].get('earliest_block_hash', '')}"
         return self._chain_id
+
+    @property
+    def chain_key(self) -> str:
+        """The chain id and first block hash: what a Session is kept for."""
+        self.chain_id
+        return self._chain_key
 
     def genesis(self) -> dict:
         if not self.genesis_path:
@@ -118,10 +200,22 @@ class Client:
         return json.loads(Path(self.genesis_path).read_text())
 
     def next_nonce(self, key: SigningKey) -> int:
-        # Strictly above the last committed nonce; time-based so that txs sent to
-        # different nodes rarely collide, and never "+1" of a guess.
-        last = self.query(f"/account/{key.public_hex}")["nonce"]
-        return max(last + 1, time.time_ns() // 1000)
+        """Return a nonce strictly above the last committed one, refusing an implausible answer.
+
+        Time-based (microseconds) so that txs sent to different nodes rarely collide,
+        never "+1" of a guess. A node that claims a last nonce far ahead of this clock,
+        or near 2^63, would have us sign a nonce that leaves the key no room: refused.
+        """
+        answer = self.query(f"/account/{key.public_hex}")
+        last = answer.get("nonce") if isinstance(answer, dict) else None
+        now = time.time_ns() // 1000
+        if type(last) is not int or last < 0:
+            raise CliError(f"{self.node} answered /account with no valid nonce: not signing")
+        if last > now + NONCE_AHEAD_US or last > MAX_NONCE - NONCE_HEADROOM:
+            raise CliError(f"{self.node} says the last nonce of {key.public_hex[:16]}… is {last}, far ahead of "
+                           "this clock: a lying node could use up your key's nonces; not signing (check the clock, "
+                           "or ask another node)")
+        return max(last + 1, now)
 
     # --- transactions ---------------------------------------------------------------------
     def submit(self, raw: bytes, wait=True, timeout=60.0) -> dict:
@@ -154,6 +248,7 @@ class Client:
         if code != 0:
             raise CliError(f"rejected in block {result['height']}: {result['tx_result'].get('log', '')} "
                            f"(code {code} {NAMES.get(code, '')})", code)
+        self.session.saw(self.chain_key, int(result["height"]))
         return {"hash": tx_hash, "height": int(result["height"]), "events": _events(result["tx_result"])}
 
     def create_poll(self, key, question, kind, options=(), voters=None, close_in=20, close_height=None,
@@ -179,7 +274,7 @@ class Client:
         try:
             raw = build_ballot(key, poll, choice, self.chain_id, self.next_nonce(key), self.genesis())
         except BallotError as exc:
-            raise CliError(str(exc)) from None
+            raise CliError(f"{exc} (poll from {self.node})") from None
         return self.submit(raw, wait=wait)
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
@@ -321,8 +416,9 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    client = Client(args.node or default_node(), args.keys, args.genesis or default_genesis(),
-                    progress=not args.json and sys.stderr.isatty())
+    keys = Path(args.keys or os.environ.get("MPCVOTE_KEYS", Path.home() / ".mpcvote" / "keys"))
+    client = Client(args.node or default_node(), keys, args.genesis or default_genesis(),
+                    progress=not args.json and sys.stderr.isatty(), session=Session(keys / ".session"))
     try:
         result, human = _run(client, args)
     except (CliError, RpcError, QueryError) as exc:

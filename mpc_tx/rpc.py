@@ -15,9 +15,9 @@ class RpcError(Exception):
 class QueryError(Exception):
     """An abci_query answered with a non-zero code."""
 
-    def __init__(self, code: int, log: str):
+    def __init__(self, code: int, log: str, height: int = 0):
         super().__init__(f"query failed with code {code}: {log}")
-        self.code, self.log = code, log
+        self.code, self.log, self.height = code, log, height
 
 
 class Rpc:
@@ -80,7 +80,7 @@ class Rpc:
         """Run abci_query and return (value, height); raise QueryError on a non-zero code."""
         res = self.call("abci_query", path=path)["response"]
         if int(res.get("code", 0)) != 0:
-            raise QueryError(int(res["code"]), res.get("log", ""))
+            raise QueryError(int(res["code"]), res.get("log", ""), int(res.get("height", 0)))
         value = base64.b64decode(res["value"]) if res.get("value") else b"null"
         return json.loads(value), int(res.get("height", 0))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mpc_tx.cli import Client          # noqa: E402
+from mpc_tx.cli import Client, Session  # noqa: E402
 from mpc_tx.keys import SigningKey     # noqa: E402
 from node_config.lifecycle import Testnet  # noqa: E402
 
@@ -61,7 +61,10 @@ def main():
             net.start_validator(i)
         net.wait_height(2, timeout=90, progress=True)
         say(f"4 nodes, 4 apps and 4 MPC workers up in {time.monotonic() - t0:.1f} s")
-        clients = [Client(net.rpc_url(i), genesis=str(net.genesis_path()), progress=False) for i in range(4)]
+        # One session: whichever node a client asks, it sees the commits the others made.
+        session = Session()
+        clients = [Client(net.rpc_url(i), genesis=str(net.genesis_path()), progress=False, session=session)
+                   for i in range(4)]
         creator = SigningKey.generate()
         polls = [
             run_poll(net, clients, creator, "Adopt the new bylaws?", "unanimity", ["yes"] * 5),

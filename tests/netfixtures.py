@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from mpc_tx.ballot import build_ballot
+from mpc_tx.cli import Client, Session
 from mpc_tx.keys import SigningKey
 from mpc_tx.rpc import Rpc
 from node_config.lifecycle import Testnet
@@ -16,6 +17,13 @@ from node_config.lifecycle import Testnet
 # Test entry points with fault switches (what a validator runs has none).
 FAULTY_APP = Path(__file__).resolve().parent / "faults" / "app.py"
 FAULTY_WORKER = Path(__file__).resolve().parent / "faults" / "worker.py"
+
+
+def client(net, i=0):
+    """A client of node i; the clients of one testnet share a Session (each read sees every commit made)."""
+    if not hasattr(net, "session"):
+        net.session = Session()
+    return Client(net.rpc_url(i), genesis=str(net.genesis_path()), session=net.session)
 
 
 def free_port_base():

@@ -6,11 +6,10 @@ import time
 import pytest
 
 from mpc_tx import envelope, tx as txcodec
-from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 from mpc_tx.sharing import share
 
-from netfixtures import FAULTY_WORKER, block_search_count, running_testnet, Voters, wait_committed
+from netfixtures import client, FAULTY_WORKER, block_search_count, running_testnet, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
@@ -22,10 +21,6 @@ def net(tmp_path_factory):
     params = {"mpc_attempt_blocks": A, "mpc_deadline_blocks": D}
     with running_testnet(tmp_path_factory.mktemp("mpc"), workers=True, params=params) as net:
         yield net
-
-
-def client(net, i=0):
-    return Client(net.rpc_url(i), genesis=str(net.genesis_path()))
 
 
 def open_poll(net, kind="unanimity", options=(), **kw):

@@ -4,10 +4,9 @@ import time
 
 import pytest
 
-from mpc_tx.cli import Client
 from mpc_tx.keys import SigningKey
 
-from netfixtures import running_testnet, search_count, Voters, wait_committed
+from netfixtures import client, running_testnet, search_count, Voters, wait_committed
 
 pytestmark = pytest.mark.testnet
 
@@ -16,10 +15,6 @@ pytestmark = pytest.mark.testnet
 def net(tmp_path_factory):
     with running_testnet(tmp_path_factory.mktemp("core"), workers=False) as net:
         yield net
-
-
-def client(net, i=0):
-    return Client(net.rpc_url(i), genesis=str(net.genesis_path()))
 
 
 def new_poll(net, close_in=400, **kw):
