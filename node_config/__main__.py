@@ -42,8 +42,9 @@ def main(argv=None) -> int:
           f"manifest {args.out}/{MANIFEST}")
     for v in manifest["validators"]:
         p = v["ports"]
-        print(f"  {v['name']} {v['host']} p2p {p['p2p']} rpc {p['rpc']} abci {p['abci']} "
-              f"metrics {p['metrics']} mpc {p['mpc_base']}+{manifest['mpc_ports']}  {v['home']}")
+        print(f"  {v['name']} {v['host']} p2p {p['p2p']} rpc {p['rpc']} "
+              f"metrics {p['metrics']} mpc {p['mpc_base']}+{manifest['mpc_ports']}  {v['home']} "
+              f"(app on {v['home']}/abci.sock)")
     return 0
 
 

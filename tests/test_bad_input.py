@@ -8,19 +8,27 @@ compares what every node answers for `/polls`, `/poll/ID` and
 and after.
 """
 import base64
+import http.client
 import json
+import os
+import random
+import signal
+import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
 from abci_app import codes
 from mpc_tx import canonical, tx as txcodec
 from mpc_tx.ballot import build_ballot
-from mpc_tx.cli import Client
+from mpc_tx.cli import Client, CliError, Session
 from mpc_tx.keys import SigningKey
-from mpc_tx.rpc import RpcError
+from mpc_tx.rpc import QueryError, RpcError
 
+from lyingproxy import LyingProxy
 from netfixtures import running_testnet
+from test_hostile_input import HOSTILE_PATHS
 
 pytestmark = pytest.mark.testnet
 
@@ -260,3 +268,118 @@ def test_nodes_agree_at_the_end(net, world):
     status = net.status()
     assert status["agree"], status
     assert all(n["height"] and n["peers"] == 3 for n in status["nodes"]), status
+
+
+# --- hostile requests: none stops a node ---------------------------------------------------------
+
+def _get(url: str, timeout=10.0):
+    """One GET on the node's URI interface (where `path=0x..` hands the app raw bytes)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path + "?" + parts.query)
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def test_hostile_battery_against_every_node_and_the_chain_goes_on(net, world):
+    """Every hostile query path (as raw bytes and as a JSON string) and garbage txs, on every node."""
+    before = snapshot(net, world)
+    rng = random.Random(8)
+    garbage = [b"\x00", b"{", b"[]", b"null", b'{"type":"create_poll"}', os.urandom(1), os.urandom(200),
+               bytes(rng.randrange(256) for _ in range(5000)), b"\xff" * 64, "{\"é\":1}".encode()]
+    sent = 0
+    for node in NODES:
+        base = net.rpc_url(node)
+        for path in HOSTILE_PATHS:
+            res = _get(f"{base}/abci_query?path=0x{path.hex()}")["result"]["response"]
+            assert int(res.get("code", 0)) != 0, (node, path, res)
+            sent += 1
+        for path in HOSTILE_PATHS[:20]:
+            text = path.decode("utf-8", "replace")
+            try:
+                net.rpc(node).query(text)
+                raise AssertionError(f"{text!r} answered with code 0")
+            except QueryError as err:
+                assert err.code in (codes.BAD_QUERY, codes.UNKNOWN_PATH, codes.NOT_FOUND), (text, err)
+            sent += 1
+        for raw in garbage:
+            res = sync(net, raw, node=node)
+            assert int(res["code"]) in (codes.MALFORMED, codes.TOO_LARGE), (raw[:16], res)
+            sent += 1
+    assert sent >= 50 * len(NODES)
+    for node in NODES:
+        assert net.pid(node, "node") and net.pid(node, "app"), f"node{node} stopped"
+    assert_unchanged(net, world, before)          # and the chain committed blocks after it all
+
+
+# --- the client trusts the genesis registry, not a node ------------------------------------------
+
+def test_a_node_listing_one_validator_four_times_gets_no_ballot(net, world):
+    def duplicate_validator_0(path, value):
+        if path == f"/poll/{world.open}":
+            value["validators"] = [dict(value["validators"][0]) for _ in value["validators"]]
+            return value
+        return None
+    with LyingProxy(net.rpc_url(1), duplicate_validator_0) as proxy:
+        liar = Client(proxy.url, genesis=str(net.genesis_path()))
+        with pytest.raises(CliError) as err:
+            liar.vote(SigningKey.generate(), world.open, "yes")
+    assert "does not match genesis registry" in str(err.value) and proxy.url in str(err.value)
+    assert proxy.submitted() == []
+
+
+@pytest.mark.parametrize("lie", ["near 2^63", "an hour ahead", "negative", "not a number"])
+def test_an_implausible_account_nonce_is_refused(net, world, lie):
+    values = {"near 2^63": (1 << 63) - 5, "an hour ahead": time.time_ns() // 1000 + 2 * 3600 * 10**6,
+              "negative": -1, "not a number": "12"}
+
+    def lie_about_nonce(path, value):
+        if path.startswith("/account/"):
+            value["nonce"] = values[lie]
+            return value
+        return None
+    with LyingProxy(net.rpc_url(2), lie_about_nonce) as proxy:
+        liar = Client(proxy.url, genesis=str(net.genesis_path()))
+        with pytest.raises(CliError) as err:
+            liar.vote(SigningKey.generate(), world.open, "yes")
+    assert proxy.url in str(err.value) and "not signing" in str(err.value)
+    assert proxy.submitted() == []
+
+
+def test_an_honest_proxy_changes_nothing(net, world):
+    with LyingProxy(net.rpc_url(2), lambda path, value: None) as proxy:
+        res = Client(proxy.url, genesis=str(net.genesis_path())).vote(SigningKey.generate(), world.open, "yes")
+    assert res["height"] > 0 and proxy.submitted() == ["broadcast_tx_sync"]
+
+
+# --- read-your-writes ----------------------------------------------------------------------------
+
+def test_vote_through_a_lagging_node_right_after_a_create_through_another(net):
+    session = Session()
+    first = Client(net.rpc_url(0), genesis=str(net.genesis_path()), session=session)
+    lagging = Client(net.rpc_url(3), genesis=str(net.genesis_path()), session=session)
+    lagging.chain_id                               # read before the node is paused
+    pid = net.pid(3, "node")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        created = first.create_poll(SigningKey.generate(), "Lunch at noon?", "unanimity", close_in=400)
+        threading.Timer(1.0, os.kill, (pid, signal.SIGCONT)).start()
+        # Node 3 wakes up a block or more behind: it must not answer "no poll" to this session.
+        res = lagging.vote(SigningKey.generate(), created["poll"], "yes")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert res["height"] > created["height"]
+
+
+def test_session_survives_the_process(tmp_path):
+    """The CLI's next command (a new process) waits for the commit the last one made."""
+    path = tmp_path / "keys" / ".session"
+    Session(path).saw("chain-a/ABC", 120)
+    again = Session(path)
+    again.load("chain-a/ABC")
+    assert again.seen == 120
+    other = Session(path)
+    other.load("chain-a/DEF")            # the same chain id made again: a new first block
+    assert other.seen == 0

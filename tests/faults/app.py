@@ -5,7 +5,7 @@
 Faults:
 - exit-before-commit: the process exits (code 17) after FinalizeBlock, before Commit.
 - junk-proposer: a Byzantine proposer; its proposals carry txs that fail the stateless
-  checks (1-byte txs, a tx with a forged signature) after the mempool's.
+  checks (a 1-byte tx, a tx with a forged signature) after the mempool's, within the cap.
 - crowded-proposer: a Byzantine proposer; its proposals repeat a mempool tx until the
   block holds more than max_block_txs txs (each one passes the stateless checks).
 """
@@ -29,14 +29,13 @@ class ExitBeforeCommit(Application):
 
 class JunkProposer(Application):
     def prepare_proposal(self, req):
-        txs = list(super().prepare_proposal(req).txs)
+        cap = self._chain(self._block_state())[1]["max_block_txs"]
+        txs = list(super().prepare_proposal(req).txs)[:max(0, cap - 2)]
         forged = bytearray(txs[0]) if txs else bytearray(b'{"body":{}}')
         forged[-10] ^= 1        # inside the signature's hex (or anywhere: junk either way)
-        junk = [bytes([i]) for i in range(200)] + [bytes(forged)]
-        room = req.max_tx_bytes - sum(map(len, txs))
-        while junk and room >= len(junk[0]):     # never more than the node allows: it would panic
-            room -= len(junk[0])
-            txs.append(junk.pop(0))
+        for junk in (b"\x00", bytes(forged)):   # within the cap and the node's bytes: only junk is wrong
+            if sum(map(len, txs)) + len(junk) <= req.max_tx_bytes:
+                txs.append(junk)
         return abci.ResponsePrepareProposal(txs=txs)
 
 
