@@ -1,0 +1,199 @@
+"""Ballots: honest ones verify and open; every tampered or badly encoded field is refused, never raised."""
+import itertools
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mpc_tx.protocol import ballot as ballot_mod
+from mpc_tx.protocol.ballot import build_ballot, open_ballot, parse_ballot, share_check, verify_ballot
+from mpc_tx.protocol.context import ballot_size
+from mpc_tx.protocol.encoding import TAG_BIT, TAG_RHO, TAG_SUM, Rejected
+from mpc_tx.protocol.group import G, H, L, Invalid, base, mul, msm
+from mpc_tx.protocol.proofs import prove_bit, prove_dlog, verify_bit, verify_dlog
+from mpc_tx.protocol.seeded import SeededScalars
+
+from protocolhelpers import VOTER, build_known, field_offsets, test_poll
+from test_protocol_group import BAD_SCALARS, bad_point_encodings
+
+SHAPES = [(4, 1, 1, False), (4, 1, 3, True), (7, 3, 1, True), (7, 2, 2, True)]
+
+
+def _replace(raw: bytes, at: int, data: bytes) -> bytes:
+    return raw[:at] + data + raw[at + len(data):]
+
+
+def _rejected(poll, raw, voter=VOTER) -> str:
+    result = verify_ballot(poll, voter, raw)
+    assert isinstance(result, Rejected), "a bad ballot verified"
+    assert isinstance(result.reason, str) and result.reason
+    return result.reason
+
+
+@pytest.mark.parametrize("m,t,k,one_hot", SHAPES)
+def test_honest_ballots_verify_and_every_share_checks(m, t, k, one_hot):
+    poll, secret_keys = test_poll(m, t, k, one_hot)
+    choices = [[1 if e == j else 0 for e in range(k)] for j in range(k)] if one_hot else \
+        [list(v) for v in itertools.product((0, 1), repeat=k)]
+    for n, values in enumerate(choices):
+        raw = build_ballot(poll, VOTER, values, SeededScalars(b"honest%d" % n))
+        assert len(raw) == poll.ballot_size() == ballot_size(m, t, k, one_hot)
+        b = verify_ballot(poll, VOTER, raw)
+        assert not isinstance(b, Rejected), b
+        shares = [open_ballot(poll, VOTER, b, i, x) for i, x in enumerate(secret_keys)]
+        assert all(not isinstance(s, Rejected) for s in shares)
+        # The shares of validators 1..t+1 interpolate to the values (Lagrange at 0).
+        xs = list(range(1, t + 2))
+        for e in range(k):
+            value = 0
+            for x in xs:
+                lam = 1
+                for y in xs:
+                    if y != x:
+                        lam = lam * y * pow(y - x, -1, L) % L
+                value += lam * shares[x - 1][e][0]
+            assert value % L == values[e]
+
+
+def test_ballot_size_formula():
+    # version + E + C + envelopes + bit proofs + sum proof + proof of rho
+    assert ballot_size(4, 1, 1, False) == 1 + 32 + 64 + 4 * 80 + 128 + 64
+    assert ballot_size(4, 1, 3, True) == 1 + 32 + 192 + 4 * 208 + 384 + 64 + 64
+    assert ballot_size(7, 3, 3, True) == 1 + 32 + 384 + 7 * 208 + 384 + 64 + 64
+
+
+def test_builder_refuses_values_a_proof_could_not_cover():
+    poll, _ = test_poll(4, 1, 3, True)
+    for values in ([0, 0, 0], [1, 1, 0], [2, 0, 0], [0, 1]):
+        with pytest.raises(ValueError):
+            build_ballot(poll, VOTER, values)
+
+
+@pytest.fixture(scope="module")
+def tally():
+    poll, keys = test_poll(4, 1, 2, True)
+    raw, rho = build_known(poll, [0, 1])
+    return poll, keys, raw
+
+
+def _fields(poll):
+    """Yield (name, offset, kind) for every 32-byte field of a ballot."""
+    off = field_offsets(poll)
+    yield "E", off["E"], "point"
+    for n in range(poll.k * (poll.t + 1)):
+        yield f"C{n}", off["C"] + 32 * n, "point"
+    for n in range(4 * poll.k):
+        yield f"bit scalar {n}", off["bits"] + 32 * n, "scalar"
+    if poll.one_hot:
+        for n in range(2):
+            yield f"sum scalar {n}", off["sum"] + 32 * n, "scalar"
+    for n in range(2):
+        yield f"rho scalar {n}", off["rho"] + 32 * n, "scalar"
+
+
+def test_every_field_flipped_is_refused(tally):
+    poll, _, raw = tally
+    assert not isinstance(verify_ballot(poll, VOTER, raw), Rejected)
+    for name, at, _ in _fields(poll):
+        for bit in (0, 8 * 31 + 6):
+            bad = bytearray(raw)
+            bad[at + bit // 8] ^= 1 << (bit % 8)
+            _rejected(poll, bytes(bad))
+    off = field_offsets(poll)
+    for at in (off["version"], off["envelopes"], off["bits"] - 1):
+        bad = bytearray(raw)
+        bad[at] ^= 1
+        _rejected(poll, bytes(bad))
+
+
+def test_bad_encodings_in_every_position_are_refused(tally):
+    poll, _, raw = tally
+    points = {k: v for k, v in bad_point_encodings().items() if len(v) == 32}
+    points["identity"] = bytes(32)
+    scalars = {k: v for k, v in BAD_SCALARS.items() if len(v) == 32}
+    scalars["zero"] = bytes(32)
+    for name, at, kind in _fields(poll):
+        for label, data in itertools.chain(points.items(), scalars.items()):
+            reason = _rejected(poll, _replace(raw, at, data))
+            if kind == "point" and label in points:
+                assert reason.startswith(("E:", "C[")), (name, label, reason)
+
+
+def test_context_is_bound(tally):
+    poll, keys, raw = tally
+    assert "proof of rho" in _rejected(poll, raw, voter=b"\x12" * 32)
+    other_poll, _ = test_poll(4, 1, 2, True, seed=b"other")
+    assert "proof of rho" in _rejected(other_poll, raw)
+
+
+def test_wrong_lengths_and_types_are_refused(tally):
+    poll, _, raw = tally
+    for data in (b"", raw[:-1], raw + b"\0", raw * 2, None, "ab", 12):
+        _rejected(poll, data)
+    assert "voter" in _rejected(poll, raw, voter="11" * 32)
+    assert "voter" in _rejected(poll, raw, voter=b"")
+
+
+_POLL_4_1_2, _ = test_poll(4, 1, 2, True)
+_SIZE = _POLL_4_1_2.ballot_size()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.binary(max_size=2 * _SIZE), st.binary(min_size=_SIZE, max_size=_SIZE),
+                 st.binary(min_size=_SIZE - 1, max_size=_SIZE - 1).map(lambda b: b"\x01" + b)))
+def test_random_bytes_are_refused_never_raised(data):
+    _rejected(_POLL_4_1_2, data)
+
+
+def _forged_ballot(poll, e_point, rng, values):
+    """Build a ballot whose every part is honest except E, as an attacker who lacks log_G E would."""
+    t = poll.t
+    f = [[v] + [rng() for _ in range(t)] for v in values]
+    g = [[rng() for _ in range(t + 1)] for _ in values]
+    commitments = [[base(a) + mul(b, H) for a, b in zip(fe, ge)] for fe, ge in zip(f, g)]
+    cdigest = ballot_mod._commitments_digest(commitments)
+    parts = [b"\x01", e_point.encode()] + [c.encode() for row in commitments for c in row]
+    parts += [bytes(a ^ 0x5A for a in range(poll.k * 64 + 16))] * poll.m  # garbage envelopes
+    statement = (poll.header, VOTER, e_point, cdigest)
+    for e, (v, row, ge) in enumerate(zip(values, commitments, g)):
+        parts.append(prove_bit(TAG_BIT, statement + (e,), row[0], v, ge[0], rng))
+    d = msm([1] * poll.k, [row[0] for row in commitments]) - G
+    parts.append(prove_dlog(TAG_SUM, statement, H, d, sum(ge[0] for ge in g) % L, rng))
+    body = b"".join(parts)
+    return body, statement, commitments
+
+
+def test_complaint_oracle_ballot_is_refused_by_its_proof_of_rho(tally):
+    poll, _, victim_raw = tally
+    victim = parse_ballot(poll, victim_raw)
+    rng = SeededScalars(b"attacker")
+    d = rng()
+    e_forged = victim.e_point + base(d)
+    body, statement, commitments = _forged_ballot(poll, e_forged, rng, [1, 0])
+    # Everything but the proof of rho verifies: the attacker knows its own openings.
+    for e, row in enumerate(commitments):
+        verify_bit(TAG_BIT, statement + (e,), row[0], body[field_offsets(poll)["bits"] + 128 * e:][:128], "bit")
+    rho_context = ballot_mod._rho_context(poll, VOTER, body)
+    # The best it can do: a proof for d (log of dG) or a guess; neither covers E' = E_victim + dG.
+    for attempt in (prove_dlog(TAG_RHO, rho_context, G, e_forged, d, rng),
+                    prove_dlog(TAG_RHO, rho_context, G, base(d), d, rng),
+                    victim_raw[-64:]):
+        assert _rejected(poll, body + attempt) == "proof of rho: does not verify"
+    with pytest.raises(Invalid):
+        verify_dlog(TAG_RHO, rho_context, G, e_forged, victim_raw[-64:], "x")
+
+
+def test_share_check_refuses_a_wrong_pair(tally):
+    poll, keys, raw = tally
+    b = verify_ballot(poll, VOTER, raw)
+    pairs = open_ballot(poll, VOTER, b, 1, keys[1])
+    assert share_check(poll, b, 1, pairs)
+    assert not share_check(poll, b, 2, pairs)
+    assert not share_check(poll, b, 1, [(pairs[0][0] + 1, pairs[0][1])] + pairs[1:])
+    assert not share_check(poll, b, 1, pairs[:1])
+    assert isinstance(open_ballot(poll, VOTER, b, 1, keys[2]), Rejected)
+
+
+def test_ballot_repr_holds_no_field():
+    poll, _ = test_poll(4, 1, 1, False)
+    b = verify_ballot(poll, VOTER, build_ballot(poll, VOTER, [1]))
+    assert repr(b).startswith("Ballot(") and len(repr(b)) < 60
