@@ -9,10 +9,10 @@ from mpc_tx.protocol.ballot import build_ballot, open_ballot, parse_ballot, shar
 from mpc_tx.protocol.context import ballot_size
 from mpc_tx.protocol.encoding import TAG_BIT, TAG_RHO, TAG_SUM, Rejected
 from mpc_tx.protocol.group import G, H, L, Invalid, base, mul, msm
-from mpc_tx.protocol.proofs import prove_bit, prove_dlog, verify_bit, verify_dlog
+from mpc_tx.protocol.proofs import prove_dlog, verify_bit, verify_dlog
 from mpc_tx.protocol.seeded import SeededScalars
 
-from protocolhelpers import VOTER, build_known, field_offsets, test_poll
+from protocolhelpers import VOTER, build_known, craft_ballot, field_offsets, resign, test_poll
 from test_protocol_group import BAD_SCALARS, bad_point_encodings
 
 SHAPES = [(4, 1, 1, False), (4, 1, 3, True), (7, 3, 1, True), (7, 2, 2, True)]
@@ -144,42 +144,41 @@ def test_random_bytes_are_refused_never_raised(data):
     _rejected(_POLL_4_1_2, data)
 
 
-def _forged_ballot(poll, e_point, rng, values):
-    """Build a ballot whose every part is honest except E, as an attacker who lacks log_G E would."""
-    t = poll.t
-    f = [[v] + [rng() for _ in range(t)] for v in values]
-    g = [[rng() for _ in range(t + 1)] for _ in values]
-    commitments = [[base(a) + mul(b, H) for a, b in zip(fe, ge)] for fe, ge in zip(f, g)]
-    cdigest = ballot_mod._commitments_digest(commitments)
-    parts = [b"\x01", e_point.encode()] + [c.encode() for row in commitments for c in row]
-    parts += [bytes(a ^ 0x5A for a in range(poll.k * 64 + 16))] * poll.m  # garbage envelopes
-    statement = (poll.header, VOTER, e_point, cdigest)
-    for e, (v, row, ge) in enumerate(zip(values, commitments, g)):
-        parts.append(prove_bit(TAG_BIT, statement + (e,), row[0], v, ge[0], rng))
-    d = msm([1] * poll.k, [row[0] for row in commitments]) - G
-    parts.append(prove_dlog(TAG_SUM, statement, H, d, sum(ge[0] for ge in g) % L, rng))
-    body = b"".join(parts)
-    return body, statement, commitments
-
-
 def test_complaint_oracle_ballot_is_refused_by_its_proof_of_rho(tally):
     poll, _, victim_raw = tally
     victim = parse_ballot(poll, victim_raw)
-    rng = SeededScalars(b"attacker")
-    d = rng()
-    e_forged = victim.e_point + base(d)
-    body, statement, commitments = _forged_ballot(poll, e_forged, rng, [1, 0])
+    forged, d = craft_ballot(poll, [1, 0], b"attacker", victim_e=victim.e_point)
+    f = parse_ballot(poll, forged)
+    assert f.e_point == victim.e_point + base(d)
     # Everything but the proof of rho verifies: the attacker knows its own openings.
-    for e, row in enumerate(commitments):
-        verify_bit(TAG_BIT, statement + (e,), row[0], body[field_offsets(poll)["bits"] + 128 * e:][:128], "bit")
-    rho_context = ballot_mod._rho_context(poll, VOTER, body)
-    # The best it can do: a proof for d (log of dG) or a guess; neither covers E' = E_victim + dG.
-    for attempt in (prove_dlog(TAG_RHO, rho_context, G, e_forged, d, rng),
-                    prove_dlog(TAG_RHO, rho_context, G, base(d), d, rng),
-                    victim_raw[-64:]):
-        assert _rejected(poll, body + attempt) == "proof of rho: does not verify"
-    with pytest.raises(Invalid):
-        verify_dlog(TAG_RHO, rho_context, G, e_forged, victim_raw[-64:], "x")
+    statement = (poll.header, VOTER, f.e_point, f.commitments_digest)
+    for e, (row, proof) in enumerate(zip(f.commitments, f.bit_proofs)):
+        verify_bit(TAG_BIT, statement + (e,), row[0], proof, "bit")
+    verify_dlog(TAG_SUM, statement, H, msm([1, 1], [row[0] for row in f.commitments]) - G, f.sum_proof, "sum")
+    assert _rejected(poll, forged) == "proof of rho: does not verify"
+    # Nor does the victim's own proof of rho, nor one for d·G, cover E'.
+    rho_context = ballot_mod._rho_context(poll, VOTER, forged[:-64])
+    for attempt in (victim_raw[-64:], prove_dlog(TAG_RHO, rho_context, G, base(d), d, SeededScalars(b"x"))):
+        assert _rejected(poll, forged[:-64] + attempt) == "proof of rho: does not verify"
+
+
+def test_a_value_of_two_or_a_double_vote_is_refused():
+    poll, _ = test_poll(4, 1, 3, True)
+    assert _rejected(poll, craft_ballot(poll, [2, 0, 0], b"two")[0]) == "bit proof 0: does not verify"
+    assert _rejected(poll, craft_ballot(poll, [0, 0, L - 1], b"minus")[0]) == "bit proof 2: does not verify"
+    assert _rejected(poll, craft_ballot(poll, [1, 1, 0], b"double")[0]) == "sum-to-one proof: does not verify"
+    assert _rejected(poll, craft_ballot(poll, [0, 0, 0], b"none")[0]) == "sum-to-one proof: does not verify"
+    assert not isinstance(verify_ballot(poll, VOTER, craft_ballot(poll, [0, 1, 0], b"fine")[0]), Rejected)
+
+
+def test_each_proof_is_checked_even_under_a_fresh_proof_of_rho(tally):
+    poll, _, raw = tally
+    rho = build_known(poll, [0, 1])[1]
+    off = field_offsets(poll)
+    for name, at in [("bit proof 0", off["bits"] + 40), ("bit proof 1", off["bits"] + 128 + 100),
+                     ("sum-to-one proof", off["sum"] + 3)]:
+        bad = resign(poll, raw[:at] + bytes([raw[at] ^ 2]) + raw[at + 1:], rho)
+        assert _rejected(poll, bad) == f"{name}: does not verify"
 
 
 def test_share_check_refuses_a_wrong_pair(tally):
