@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Time the verifiable-ballot protocol layer (pure Python + rbcl) and print a Markdown table.
+
+    .venv/bin/python scripts/bench_protocol.py [--repeat 30]
+
+Per configuration (tally polls, m = 4 and 7, k = 1 and 3, t as in DESIGN.md §6): ballot
+bytes; build (voter); verify (every validator, on the consensus path); open + share check
+(one validator); make a complaint; adjudicate it; add a ballot to the aggregate; check one
+validator's aggregate pair; interpolate t+1 pairs and run the final check. Medians, in ms
+except the aggregate update (µs). One core, no parallelism.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mpc_tx.protocol import group  # noqa: E402
+from mpc_tx.protocol.aggregate import Aggregate, check_aggregate_pairs, check_opening, \
+    encode_aggregate_pairs, interpolate, sum_pairs  # noqa: E402
+from mpc_tx.protocol.ballot import build_ballot, open_ballot, verify_ballot  # noqa: E402
+from mpc_tx.protocol.complaint import adjudicate, make_complaint  # noqa: E402
+from mpc_tx.protocol.context import make_poll  # noqa: E402
+
+CONFIGS = [(4, 1, 1), (4, 1, 3), (7, 3, 1), (7, 3, 3)]
+VOTER = b"\x11" * 32
+TX_HASH = b"\x22" * 32
+
+
+def _median_ms(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def _row(m: int, t: int, k: int, repeat: int) -> dict:
+    keys = [group.random_scalar() for _ in range(m)]
+    poll = make_poll(b"bench", b"poll", t, k, True, [group.base(x).encode() for x in keys])
+    values = [1] + [0] * (k - 1)
+    raw = build_ballot(poll, VOTER, values)
+    b = verify_ballot(poll, VOTER, raw)
+    pairs = [open_ballot(poll, VOTER, b, i, x) for i, x in enumerate(keys)]
+    complaint = make_complaint(poll, TX_HASH, b, 0, keys[0])
+    agg = Aggregate(poll)
+    agg.add(b)
+    posts = {i: encode_aggregate_pairs(sum_pairs([p])) for i, p in enumerate(pairs)}
+    checked = {i: check_aggregate_pairs(agg, i, posts[i]) for i in range(t + 1)}
+    scratch = Aggregate(poll)
+    return {
+        "m": m, "t": t, "k": k, "bytes": len(raw),
+        "build": _median_ms(lambda: build_ballot(poll, VOTER, values), repeat),
+        "verify": _median_ms(lambda: verify_ballot(poll, VOTER, raw), repeat),
+        "share check": _median_ms(lambda: open_ballot(poll, VOTER, b, 0, keys[0]), repeat),
+        "complaint": _median_ms(lambda: make_complaint(poll, TX_HASH, b, 0, keys[0]), repeat),
+        "adjudicate": _median_ms(lambda: adjudicate(poll, VOTER, TX_HASH, raw, 0, complaint), repeat),
+        "aggregate add µs": _median_ms(lambda: scratch.add(b), repeat) * 1000,
+        "pair check": _median_ms(lambda: check_aggregate_pairs(agg, 0, posts[0]), repeat),
+        "tally": _median_ms(lambda: check_opening(agg, interpolate(t, checked)), repeat),
+    }
+
+
+def _primitives(repeat: int) -> dict:
+    p = group.base(group.random_scalar())
+    s = group.random_scalar()
+    data = p.encode()
+    return {"mul": _median_ms(lambda: group.mul(s, p), repeat * 20) * 1000,
+            "base": _median_ms(lambda: group.base(s), repeat * 20) * 1000,
+            "add": _median_ms(lambda: p + p, repeat * 20) * 1000,
+            "parse_point": _median_ms(lambda: group.parse_point(data, "P"), repeat * 20) * 1000}
+
+
+def main(argv=None) -> int:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args(argv)
+    rows = [_row(m, t, k, args.repeat) for m, t, k in CONFIGS]
+    cols = list(rows[0])
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for row in rows:
+        print("| " + " | ".join(str(v) if isinstance(v, int) else f"{v:.2f}" for v in row.values()) + " |")
+    prim = _primitives(args.repeat)
+    print()
+    print("primitives (µs): " + ", ".join(f"{name} {v:.1f}" for name, v in prim.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
