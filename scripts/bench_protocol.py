@@ -24,6 +24,8 @@ from mpc_tx.protocol.ballot import build_ballot, open_ballot, verify_ballot  # n
 from mpc_tx.protocol.complaint import adjudicate, make_complaint  # noqa: E402
 from mpc_tx.protocol.context import make_poll  # noqa: E402
 
+__all__ = ["CONFIGS", "main"]
+
 CONFIGS = [(4, 1, 1), (4, 1, 3), (7, 3, 1), (7, 3, 3)]
 VOTER = b"\x11" * 32
 TX_HASH = b"\x22" * 32

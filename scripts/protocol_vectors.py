@@ -199,7 +199,8 @@ def _tamper(poll, raw: bytes, rho: int, seed: bytes) -> list[dict]:
         "bit proof z0 = 0, proof of rho redone": (off["bits"] + 64, bytes(32)),
     }
     if poll.one_hot:
-        resigned["sum proof z flipped, proof of rho redone"] = (off["sum"] + 32, bytes([raw[off["sum"] + 32] ^ 1]))
+        at = off["sum"] + 32
+        resigned["sum proof z flipped, proof of rho redone"] = (at, bytes([raw[at] ^ 1]))
     bad_ballots = {}
     for name, (at, data) in cases.items():
         bad_ballots[name] = raw[:at] + data + raw[at + len(data):]
@@ -240,7 +241,8 @@ def _complaint_vectors() -> dict:
     victim = 2
     b = verify_ballot(poll, VOTER, raw)
     honest = open_ballot(poll, VOTER, b, victim, secret_keys[victim])
-    bad = reseal(poll, raw, rho, victim, envelope.encode_pairs([((honest[0][0] + 1) % L, honest[0][1])] + honest[1:]))
+    wrong = [((honest[0][0] + 1) % L, honest[0][1])] + honest[1:]
+    bad = reseal(poll, raw, rho, victim, envelope.encode_pairs(wrong))
     cases = []
 
     def case(name, ballot_raw, i, complaint):
@@ -298,7 +300,8 @@ def _aggregate_vectors() -> dict:
         "revote": {"voter": voters[1].hex(), "ballot": revote.hex()},
         "aggregate": agg.encode().hex(), "count": agg.count,
         "pairs": [{"i": i, "pairs": p.hex(), **_verdict(checked[i])} for i, p in posts.items()],
-        "lying_pair": {"i": 3, "pairs": bytes(lie).hex(), **_verdict(check_aggregate_pairs(agg, 3, bytes(lie)))},
+        "lying_pair": {"i": 3, "pairs": bytes(lie).hex(),
+                       **_verdict(check_aggregate_pairs(agg, 3, bytes(lie)))},
         "tally": open_tally(agg, checked),
     }
 

@@ -8,7 +8,7 @@ from mpc_tx.protocol import ballot as ballot_mod
 from mpc_tx.protocol.ballot import build_ballot, open_ballot, parse_ballot, share_check, verify_ballot
 from mpc_tx.protocol.context import ballot_size
 from mpc_tx.protocol.encoding import TAG_BIT, TAG_RHO, TAG_SUM, Rejected
-from mpc_tx.protocol.group import G, H, L, Invalid, base, mul, msm
+from mpc_tx.protocol.group import G, H, L, base, msm
 from mpc_tx.protocol.proofs import prove_dlog, verify_bit, verify_dlog
 from mpc_tx.protocol.seeded import SeededScalars
 

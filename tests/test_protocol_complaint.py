@@ -44,7 +44,8 @@ def _cheating_ballots(poll, keys, raw, rho):
     return {
         "does not match": reseal(poll, raw, rho, I, encode_pairs(wrong_value)),
         "scalar >= l": reseal(poll, raw, rho, I, L.to_bytes(32, "little") + plaintext[32:]),
-        "2^255-1": reseal(poll, raw, rho, I, plaintext[:32] + (2**255 - 1).to_bytes(32, "little") + plaintext[64:]),
+        "2^255-1": reseal(poll, raw, rho, I,
+                          plaintext[:32] + (2**255 - 1).to_bytes(32, "little") + plaintext[64:]),
         "garbage ciphertext": reseal(poll, raw, rho, I, b"", ciphertext=bytes(range(2 * 64 + 16))),
         "another validator's pair": reseal(poll, raw, rho, I, encode_pairs(
             open_ballot(poll, VOTER, verify_ballot(poll, VOTER, raw), 0, keys[0]))),

@@ -8,7 +8,7 @@ valid iff F_e·G + S_e·H = sum_j (i+1)^j A[e][j]. Any t+1 valid pairs interpola
 from .ballot import Ballot
 from .context import PollContext
 from .encoding import Rejected
-from .group import G, H, IDENTITY, SCALAR_BYTES, Invalid, Point, base, encode_scalar, msm, mul, \
+from .group import H, IDENTITY, SCALAR_BYTES, Invalid, Point, base, encode_scalar, msm, mul, \
     parse_scalar, L
 
 __all__ = ["Aggregate", "encode_aggregate_pairs", "parse_aggregate_pairs", "sum_pairs",
