@@ -116,3 +116,14 @@ def test_a_revote_leaves_the_aggregate_equal_to_the_fresh_sum(choices, new_choic
             expected[c] += 1
     expected[new_choice] += 1
     assert open_tally(running, checked) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.binary(min_size=192, max_size=192)), st.integers(-1, 5))
+def test_any_pair_bytes_are_refused_never_raised(data, i):
+    agg = Aggregate(POLL)
+    result = check_aggregate_pairs(agg, i, data)
+    if data == bytes(192) and 0 <= i < POLL.m:
+        assert result == [(0, 0)] * POLL.k  # the empty poll's only valid post
+    else:
+        assert isinstance(result, Rejected) and result.reason

@@ -196,3 +196,17 @@ def test_ballot_repr_holds_no_field():
     poll, _ = test_poll(4, 1, 1, False)
     b = verify_ballot(poll, VOTER, build_ballot(poll, VOTER, [1]))
     assert repr(b).startswith("Ballot(") and len(repr(b)) < 60
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([(4, 1, 2), (5, 2, 3), (7, 3, 2)]), st.binary(min_size=1, max_size=8), st.data())
+def test_honest_ballots_always_verify_and_pass_the_share_check(shape, seed, data):
+    m, t, k = shape
+    poll, keys = test_poll(m, t, k, True)
+    values = [0] * k
+    values[data.draw(st.integers(0, k - 1))] = 1
+    b = verify_ballot(poll, VOTER, build_ballot(poll, VOTER, values, SeededScalars(seed)))
+    assert not isinstance(b, Rejected), b
+    for i, x in enumerate(keys):
+        pairs = open_ballot(poll, VOTER, b, i, x)
+        assert not isinstance(pairs, Rejected) and share_check(poll, b, i, pairs)

@@ -1,5 +1,6 @@
 """Complaints: a cheating voter is named, a lying validator is named, neither can frame the other."""
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mpc_tx.protocol.ballot import open_ballot, parse_ballot, verify_ballot
 from mpc_tx.protocol.complaint import BALLOT_BAD, COMPLAINT_FALSE, Verdict, adjudicate, make_complaint
@@ -123,3 +124,12 @@ def test_the_oracle_is_closed_for_a_ballot_without_a_proof_of_rho(setting):
     forged = raw[:off] + (parse_ballot(poll, raw).e_point + base(5)).encode() + raw[off + 32:]
     verdict = _judge(poll, forged, _complain(poll, keys, raw))
     assert isinstance(verdict, Rejected) and "proof of rho" in verdict.reason
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(complaint=st.one_of(st.binary(max_size=200), st.binary(min_size=96, max_size=96)),
+       i=st.integers(-2, 6))
+def test_any_complaint_bytes_are_judged_or_refused_never_raised(setting, complaint, i):
+    poll, _, raw, _ = setting
+    verdict = _judge(poll, raw, complaint, i=i)
+    assert isinstance(verdict, Rejected) and verdict.reason

@@ -2,6 +2,7 @@
 import hashlib
 
 import pytest
+from hypothesis import given, settings, strategies as st
 import rbcl
 
 from mpc_tx.protocol import group
@@ -147,3 +148,79 @@ def test_scalar_encoding_round_trip():
 
 def test_point_repr_is_short():
     assert len(repr(_point(6))) < 24
+
+
+# An independent decoder written from RFC 9496 §4.3.1, to show the layer accepts exactly what
+# an RFC 9496 implementation accepts (libsodium alone does not: the top bit).
+_D = (-121665 * pow(121666, -1, P_FIELD)) % P_FIELD
+_SQRT_M1 = pow(2, (P_FIELD - 1) // 4, P_FIELD)
+
+
+def _negative(x: int) -> bool:
+    return x % P_FIELD % 2 == 1
+
+
+def _sqrt_ratio_m1(u: int, v: int):
+    p = P_FIELD
+    r = (u * pow(v, 3, p)) * pow(u * pow(v, 7, p), (p - 5) // 8, p) % p
+    check = v * r * r % p
+    correct, flipped, flipped_i = check == u % p, check == -u % p, check == -u * _SQRT_M1 % p
+    if flipped or flipped_i:
+        r = r * _SQRT_M1 % p
+    if _negative(r):
+        r = -r % p
+    return correct or flipped, r
+
+
+def rfc9496_accepts(data: bytes) -> bool:
+    """Return whether RFC 9496 decoding accepts data."""
+    p = P_FIELD
+    s = int.from_bytes(data, "little")
+    if len(data) != 32 or s >= p or _negative(s):
+        return False
+    ss = s * s % p
+    u1, u2 = (1 - ss) % p, (1 + ss) % p
+    u2_sqr = u2 * u2 % p
+    v = (-(_D * u1 * u1) - u2_sqr) % p
+    was_square, invsqrt = _sqrt_ratio_m1(1, v * u2_sqr % p)
+    den_x = invsqrt * u2 % p
+    den_y = invsqrt * den_x * v % p
+    x = 2 * s * den_x % p
+    if _negative(x):
+        x = -x % p
+    y = u1 * den_y % p
+    return was_square and not _negative(x * y % p) and y != 0
+
+
+def _layer_accepts(data: bytes) -> bool:
+    try:
+        return parse_point(data, "P", allow_identity=True).encode() == data
+    except Invalid:
+        return False
+
+
+def test_the_layer_accepts_exactly_what_rfc9496_accepts():
+    samples = [bytes(32), P_FIELD.to_bytes(32, "little"), (P_FIELD - 1).to_bytes(32, "little")]
+    samples += [n.to_bytes(32, "little") for n in range(0, 64)]
+    for seed in range(40):
+        valid = _point(seed).encode()
+        samples += [valid, _top_bit(valid), valid[:1] + bytes([valid[1] ^ 4]) + valid[2:],
+                    bytes([valid[0] ^ 1]) + valid[1:]]
+    samples += [hashlib.sha256(b"%d" % n).digest() for n in range(60)]
+    accepted = 0
+    for data in samples:
+        assert _layer_accepts(data) == rfc9496_accepts(data), data.hex()
+        accepted += _layer_accepts(data)
+    assert accepted >= 41  # the 40 valid points and the identity, at least
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=32, max_size=32))
+def test_any_32_bytes_parse_or_are_refused_with_a_reason(data):
+    try:
+        p = parse_point(data, "P", allow_identity=True)
+    except Invalid as exc:
+        assert exc.reason.startswith("P: ")
+        assert not rfc9496_accepts(data)
+    else:
+        assert p.encode() == data and rfc9496_accepts(data)

@@ -111,8 +111,9 @@ def check_opening(agg: Aggregate, opening) -> bool:
         base(T) + mul(R, H) == row[0] for (T, R), row in zip(opening, agg.sums))
 
 
-def open_tally(agg: Aggregate, valid_pairs: dict) -> list[int] | Rejected:
-    """Return the tallies from any t+1 checked validators' pairs, after the final check."""
+def open_tally(agg: Aggregate, checked: dict) -> list[int] | Rejected:
+    """Return the tallies from t+1 results of check_aggregate_pairs {i: result}, after the final check."""
+    valid_pairs = {i: p for i, p in checked.items() if not isinstance(p, Rejected)}
     if len(valid_pairs) < agg.poll.t + 1:
         return Rejected(f"tally: need {agg.poll.t + 1} valid aggregate pairs")
     chosen = dict(sorted(valid_pairs.items())[:agg.poll.t + 1])
