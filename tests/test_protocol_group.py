@@ -224,3 +224,15 @@ def test_any_32_bytes_parse_or_are_refused_with_a_reason(data):
         assert not rfc9496_accepts(data)
     else:
         assert p.encode() == data and rfc9496_accepts(data)
+
+
+def test_reasons_never_quote_the_value():
+    secret = (L + 123456789).to_bytes(32, "little")
+    with pytest.raises(Invalid) as err:
+        parse_scalar(secret, "share")
+    for rendering in (secret.hex(), str(L + 123456789), str(123456789)):
+        assert rendering not in str(err.value)
+    bad = _top_bit(_point(9).encode())
+    with pytest.raises(Invalid) as err:
+        parse_point(bad, "K")
+    assert bad.hex()[:8] not in str(err.value)

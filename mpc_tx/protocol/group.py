@@ -31,6 +31,8 @@ L = 2**252 + 27742317777372353535851937790883648493
 POINT_BYTES = 32
 SCALAR_BYTES = 32
 _IDENTITY_BYTES = bytes(POINT_BYTES)
+# RFC 9496's encoding of the base point G.
+_BASE_BYTES = bytes.fromhex("e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76")
 # Versioned domain tag of the second generator H; see docs/PROTOCOL.md §2.
 _H_TAG = b"mpcvote/v1/generator/H"
 
@@ -144,6 +146,8 @@ def mul(scalar: int, point: Point) -> Point:
     """Return scalar·point in constant time; a zero scalar or the identity gives the identity."""
     if not isinstance(point, Point):
         raise TypeError("mul takes a Point")
+    if point._encoding == _BASE_BYTES:
+        return base(scalar)  # the same constant-time ladder, on libsodium's precomputed table
     # On the identity result libsodium returns an error and leaves the all-zero
     # output, which is the identity's encoding: no branch on the secret.
     return _trusted(rbcl.crypto_scalarmult_ristretto255_allow_scalar_zero(
@@ -160,7 +164,7 @@ def msm(scalars, points) -> Point:
         s %= L
         if s == 0 or p.is_identity():
             continue  # public data: skipping is allowed here, never in mul
-        acc = acc + (base(s) if p is G else mul(s, p))
+        acc = acc + mul(s, p)
     return acc
 
 
@@ -206,4 +210,6 @@ def secret_poly_eval(coefficients, x: int) -> int:
 
 
 G = base(1)
+if G.encode() != _BASE_BYTES:
+    raise ImportError("the bundled libsodium's base point is not RFC 9496's")
 H = hash_to_point(_H_TAG)
