@@ -50,7 +50,7 @@ def _row(m: int, t: int, k: int, repeat: int) -> dict:
     complaint = make_complaint(poll, TX_HASH, b, 0, keys[0])
     agg = Aggregate(poll)
     agg.add(b)
-    posts = {i: encode_aggregate_pairs(sum_pairs([p])) for i, p in enumerate(pairs)}
+    posts = {i: encode_aggregate_pairs(sum_pairs(k, [p])) for i, p in enumerate(pairs)}
     checked = {i: check_aggregate_pairs(agg, i, posts[i]) for i in range(t + 1)}
     scratch = Aggregate(poll)
     return {

@@ -290,7 +290,7 @@ def _aggregate_vectors() -> dict:
     posts = {}
     for i, x in enumerate(secret_keys):
         pairs = [open_ballot(poll, v, verify_ballot(poll, v, raw), i, x) for v, raw in counted.items()]
-        posts[i] = encode_aggregate_pairs(sum_pairs(pairs))
+        posts[i] = encode_aggregate_pairs(sum_pairs(poll.k, pairs))
     checked = {i: check_aggregate_pairs(agg, i, p) for i, p in posts.items()}
     lie = bytearray(posts[3])
     lie[0] ^= 1

@@ -32,7 +32,7 @@ def cast():
 
 def _posts(ballots):
     """Return each validator's encoded aggregate pairs over ballots [(ballot, pairs)]."""
-    return {i: encode_aggregate_pairs(sum_pairs(p[i] for _, p in ballots)) for i in range(POLL.m)}
+    return {i: encode_aggregate_pairs(sum_pairs(POLL.k, (p[i] for _, p in ballots))) for i in range(POLL.m)}
 
 
 def _aggregate(ballots):
@@ -60,7 +60,7 @@ def test_a_lying_validator_is_caught_and_the_rest_still_open(cast):
     agg = _aggregate(cast)
     posts = _posts(cast)
     liar = 3
-    pairs = sum_pairs(p[liar] for _, p in cast)
+    pairs = sum_pairs(POLL.k, (p[liar] for _, p in cast))
     lie = encode_aggregate_pairs([((pairs[0][0] + 1) % L, pairs[0][1])] + pairs[1:])
     verdict = check_aggregate_pairs(agg, liar, lie)
     assert isinstance(verdict, Rejected) and "validator 3" in verdict.reason
@@ -91,7 +91,7 @@ def test_a_zero_tally_and_an_empty_poll_open_without_error(cast):
     checked = {i: check_aggregate_pairs(agg, i, posts[i]) for i in range(POLL.m)}
     assert open_tally(agg, checked) == [0, 0, 2]
     empty = Aggregate(POLL)
-    zero = encode_aggregate_pairs([(0, 0)] * POLL.k)
+    zero = encode_aggregate_pairs(sum_pairs(POLL.k, []))
     checked = {i: check_aggregate_pairs(empty, i, zero) for i in range(POLL.m)}
     assert open_tally(empty, checked) == [0, 0, 0]
 

@@ -44,14 +44,14 @@ class Aggregate:
         return b"".join(a.encode() for row in self.sums for a in row)
 
 
-def sum_pairs(pair_lists) -> list[tuple[int, int]]:
-    """Return the entrywise sums (F_e, S_e) of one validator's pairs over many ballots."""
-    sums = None
+def sum_pairs(k: int, pair_lists) -> list[tuple[int, int]]:
+    """Return the entrywise sums (F_e, S_e) of one validator's k pairs over many ballots."""
+    sums = [(0, 0)] * k
     for pairs in pair_lists:
-        if sums is None:
-            sums = [(0, 0)] * len(pairs)
+        if len(pairs) != k:
+            raise ValueError(f"every ballot has {k} pairs")
         sums = [((F + f) % L, (S + g) % L) for (F, S), (f, g) in zip(sums, pairs)]
-    return sums or []
+    return sums
 
 
 def encode_aggregate_pairs(pairs) -> bytes:
