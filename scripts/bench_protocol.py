@@ -8,7 +8,8 @@ bytes; build (voter); verify (every validator, on the consensus path); open + sh
 (one validator); make a complaint; adjudicate it; add a ballot to the aggregate; check one
 validator's aggregate pair; interpolate t+1 pairs and run the final check. The best of
 --repeat runs (the cores are shared: the minimum is the least disturbed), in ms except the
-aggregate update (µs). Adjudication re-verifies the ballot. One core, no parallelism.
+aggregate update (µs). Adjudication re-verifies the ballot. Then public unanimity: make and
+check a round-1 mask and a round-2 opening, and the outcome from t+1 openings. One core.
 """
 import argparse
 import os
@@ -23,6 +24,8 @@ from mpc_tx.protocol.aggregate import Aggregate, check_aggregate_pairs, check_op
 from mpc_tx.protocol.ballot import build_ballot, open_ballot, verify_ballot  # noqa: E402
 from mpc_tx.protocol.complaint import adjudicate, make_complaint  # noqa: E402
 from mpc_tx.protocol.context import make_poll  # noqa: E402
+from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, \
+    unanimity_outcome  # noqa: E402
 
 __all__ = ["CONFIGS", "main"]
 
@@ -66,6 +69,37 @@ def _row(m: int, t: int, k: int, repeat: int) -> dict:
     }
 
 
+def _unanimity_row(m: int, t: int, repeat: int) -> dict:
+    keys = [group.random_scalar() for _ in range(m)]
+    poll = make_poll(b"bench", b"poll", t, 1, False, [group.base(x).encode() for x in keys])
+    raw = build_ballot(poll, VOTER, [1])
+    b = verify_ballot(poll, VOTER, raw)
+    agg = Aggregate(poll)
+    agg.add(b)
+    pairs = [sum_pairs(1, [open_ballot(poll, VOTER, b, i, x)])[0] for i, x in enumerate(keys)]
+    rng = group.random_scalar
+    masks = [make_mask(agg, j, rng(), rng) for j in range(m)]
+    rd, w = combine_masks([check_mask(agg, j, x) for j, x in enumerate(masks)])
+    opens = [make_open(agg, i, pairs[i], w, rng) for i in range(m)]
+    checked = {i: check_open(agg, i, w, x) for i, x in enumerate(opens)}
+    return {
+        "m": m, "t": t,
+        "mask": _best_ms(lambda: make_mask(agg, 0, rng(), rng), repeat),
+        "mask check": _best_ms(lambda: check_mask(agg, 0, masks[0]), repeat),
+        "open": _best_ms(lambda: make_open(agg, 0, pairs[0], w, rng), repeat),
+        "open check": _best_ms(lambda: check_open(agg, 0, w, opens[0]), repeat),
+        "outcome": _best_ms(lambda: unanimity_outcome(agg, rd, w, checked), repeat),
+    }
+
+
+def _table(rows) -> None:
+    cols = list(rows[0])
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for row in rows:
+        print("| " + " | ".join(str(v) if isinstance(v, int) else f"{v:.2f}" for v in row.values()) + " |")
+
+
 def _primitives(repeat: int) -> dict:
     p = group.base(group.random_scalar())
     s = group.random_scalar()
@@ -81,12 +115,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args(argv)
-    rows = [_row(m, t, k, args.repeat) for m, t, k in CONFIGS]
-    cols = list(rows[0])
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for row in rows:
-        print("| " + " | ".join(str(v) if isinstance(v, int) else f"{v:.2f}" for v in row.values()) + " |")
+    _table([_row(m, t, k, args.repeat) for m, t, k in CONFIGS])
+    print()
+    print("public unanimity, per validator post (ms):")
+    _table([_unanimity_row(m, t, args.repeat) for m, t in [(4, 1), (7, 3)]])
     prim = _primitives(args.repeat)
     print()
     print("primitives (µs): " + ", ".join(f"{name} {v:.1f}" for name, v in prim.items()))

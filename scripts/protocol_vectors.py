@@ -29,6 +29,8 @@ from mpc_tx.protocol.group import G, H, L, Invalid, base, encode_scalar, hash_to
     parse_point, parse_scalar  # noqa: E402
 from mpc_tx.protocol.proofs import prove_bit, prove_dleq, prove_dlog  # noqa: E402
 from mpc_tx.protocol.seeded import SeededScalars  # noqa: E402
+from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, \
+    unanimity_outcome  # noqa: E402
 
 __all__ = ["SEED", "VOTER", "TX_HASH", "seeded_poll", "build_known", "reseal", "craft_ballot", "resign",
            "field_offsets", "generate", "main"]
@@ -306,10 +308,40 @@ def _aggregate_vectors() -> dict:
     }
 
 
+def _unanimity_case(name: str, values) -> dict:
+    poll, secret_keys = seeded_poll(5, 2, 1, False, seed=b"unanimity")
+    rng = SeededScalars(SEED + b"/unanimity/" + name.encode())
+    agg = Aggregate(poll)
+    opened = {i: [] for i in range(poll.m)}
+    ballots = []
+    for n, v in enumerate(values):
+        voter = bytes([n + 1]) * 32
+        raw = build_ballot(poll, voter, [v], rng)
+        b = verify_ballot(poll, voter, raw)
+        agg.add(b)
+        ballots.append({"voter": voter.hex(), "ballot": raw.hex()})
+        for i, x in enumerate(secret_keys):
+            opened[i].append(open_ballot(poll, voter, b, i, x))
+    masks = [make_mask(agg, j, rng(), rng) for j in range(poll.m)]
+    rd, w = combine_masks([check_mask(agg, j, data) for j, data in enumerate(masks)])
+    opens = [make_open(agg, i, sum_pairs(1, opened[i])[0], w, rng) for i in range(poll.m)]
+    checked = {i: check_open(agg, i, w, data) for i, data in enumerate(opens)}
+    return {"name": name, "ballots": ballots, "masks": [x.hex() for x in masks], "rD": rd.encode().hex(),
+            "W": w.encode().hex(), "opens": [x.hex() for x in opens],
+            "outcome": unanimity_outcome(agg, rd, w, checked)}
+
+
+def _unanimity_vectors() -> dict:
+    poll, secret_keys = seeded_poll(5, 2, 1, False, seed=b"unanimity")
+    return {"poll": _poll_json(poll, secret_keys),
+            "cases": [_unanimity_case("all yes", [1, 1, 1]), _unanimity_case("one no", [1, 0, 1])]}
+
+
 def generate() -> dict:
     """Return every vector file's name and JSON object."""
     return {"group.json": _group_vectors(), "ballot.json": _ballot_vectors(),
-            "complaint.json": _complaint_vectors(), "aggregate.json": _aggregate_vectors()}
+            "complaint.json": _complaint_vectors(), "aggregate.json": _aggregate_vectors(),
+            "unanimity.json": _unanimity_vectors()}
 
 
 def dumps(obj) -> str:

@@ -11,11 +11,12 @@ from mpc_tx.protocol.context import make_poll
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.group import G, H, Invalid, base, encode_scalar, hash_to_scalar, mul, \
     parse_point, parse_scalar
+from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, unanimity_outcome
 
 from protocolhelpers import vectors
 
 DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors")
-FILES = ["group.json", "ballot.json", "complaint.json", "aggregate.json"]
+FILES = ["group.json", "ballot.json", "complaint.json", "aggregate.json", "unanimity.json"]
 
 
 def _load(name):
@@ -118,3 +119,20 @@ def test_aggregate_vectors():
     assert _verdict(check_aggregate_pairs(agg, lie["i"], bytes.fromhex(lie["pairs"]))) == \
         {"accepted": False, "reason": lie["reason"]}
     assert open_tally(agg, checked) == v["tally"] == [2, 1, 2]
+
+
+def test_unanimity_vectors():
+    v = _load("unanimity.json")
+    poll, _ = _poll(v["poll"])
+    outcomes = []
+    for case in v["cases"]:
+        agg = Aggregate(poll)
+        for row in case["ballots"]:
+            agg.add(verify_ballot(poll, bytes.fromhex(row["voter"]), bytes.fromhex(row["ballot"])))
+        rd, w = combine_masks([check_mask(agg, j, bytes.fromhex(x)) for j, x in enumerate(case["masks"])])
+        assert (rd.encode().hex(), w.encode().hex()) == (case["rD"], case["W"])
+        checked = {i: check_open(agg, i, w, bytes.fromhex(x)) for i, x in enumerate(case["opens"])}
+        assert not any(isinstance(z, Rejected) for z in checked.values())
+        assert unanimity_outcome(agg, rd, w, checked) == case["outcome"]
+        outcomes.append(case["outcome"])
+    assert outcomes == ["all yes", "not all yes"]

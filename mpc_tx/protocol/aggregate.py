@@ -12,7 +12,7 @@ from .group import H, IDENTITY, SCALAR_BYTES, Invalid, Point, base, encode_scala
     parse_scalar, L
 
 __all__ = ["Aggregate", "encode_aggregate_pairs", "parse_aggregate_pairs", "sum_pairs",
-           "check_aggregate_pairs", "interpolate", "check_opening", "open_tally"]
+           "check_aggregate_pairs", "lagrange_at_zero", "interpolate", "check_opening", "open_tally"]
 
 
 class Aggregate:
@@ -83,19 +83,26 @@ def check_aggregate_pairs(agg: Aggregate, i: int, data) -> list[tuple[int, int]]
     return pairs
 
 
-def interpolate(t: int, pairs_by_index: dict) -> list[tuple[int, int]]:
-    """Return (T_e, R_e) at 0 from exactly t+1 validators' pairs {i: pairs}."""
-    if len(pairs_by_index) != t + 1:
-        raise ValueError("interpolation takes exactly t+1 validators' pairs")
-    xs = [i + 1 for i in pairs_by_index]
-    lagrange = []
+def lagrange_at_zero(indices) -> list[int]:
+    """Return the Lagrange coefficients at 0 for validators indices (evaluated at i+1)."""
+    xs = [i + 1 for i in indices]
+    if len(set(xs)) != len(xs):
+        raise ValueError("interpolation needs distinct validators")
+    out = []
     for x in xs:
         num, den = 1, 1
         for y in xs:
             if y != x:
-                num = num * y % L
-                den = den * (y - x) % L
-        lagrange.append(num * pow(den, -1, L) % L)
+                num, den = num * y % L, den * (y - x) % L
+        out.append(num * pow(den, -1, L) % L)
+    return out
+
+
+def interpolate(t: int, pairs_by_index: dict) -> list[tuple[int, int]]:
+    """Return (T_e, R_e) at 0 from exactly t+1 validators' pairs {i: pairs}."""
+    if len(pairs_by_index) != t + 1:
+        raise ValueError("interpolation takes exactly t+1 validators' pairs")
+    lagrange = lagrange_at_zero(pairs_by_index)
     k = len(next(iter(pairs_by_index.values())))
     out = []
     for e in range(k):

@@ -1,4 +1,4 @@
-"""Sigma proofs made non-interactive by Fiat-Shamir: knowledge of a log, a bit (CDS), DLEQ.
+"""Sigma proofs made non-interactive by Fiat-Shamir: a log, a bit (CDS), DLEQ, a linked blinding.
 
 Every proof is sent as challenges and responses, each a canonical scalar (< l);
 the verifier recomputes the commitments and the challenge. A challenge is
@@ -7,15 +7,16 @@ the caller's context carries the poll header, (m, t, k) and any entry index.
 Verifiers raise Invalid with the proof's name; callers turn that into a rejection.
 """
 from .encoding import frame
-from .group import G, H, Invalid, Point, encode_scalar, hash_to_scalar, mul, parse_scalar, \
+from .group import G, H, Invalid, Point, base, encode_scalar, hash_to_scalar, mul, parse_scalar, \
     secret_mul_add, L
 
-__all__ = ["DLOG_BYTES", "BIT_BYTES", "DLEQ_BYTES", "prove_dlog", "verify_dlog", "prove_bit",
-           "verify_bit", "prove_dleq", "verify_dleq"]
+__all__ = ["DLOG_BYTES", "BIT_BYTES", "DLEQ_BYTES", "LINK_BYTES", "prove_dlog", "verify_dlog",
+           "prove_bit", "verify_bit", "prove_dleq", "verify_dleq", "prove_link", "verify_link"]
 
 DLOG_BYTES = 64
 BIT_BYTES = 128
 DLEQ_BYTES = 64
+LINK_BYTES = 96
 
 
 def _challenge(tag: bytes, context, *items) -> int:
@@ -91,4 +92,21 @@ def verify_dleq(tag: bytes, context, g1: Point, p1: Point, g2: Point, p2: Point,
     a1 = mul(z, g1) - mul(c, p1)
     a2 = mul(z, g2) - mul(c, p2)
     if _challenge(tag, context, g1, p1, g2, p2, a1, a2) != c:
+        raise Invalid(f"{name}: does not verify")
+
+
+def prove_link(tag: bytes, context, v: Point, w: Point, z: Point, a: int, b: int, rng) -> bytes:
+    """Return a proof of knowledge of (a, b) with v = a·G + b·H and z = b·w."""
+    u1, u2 = rng(), rng()
+    t1, t2 = base(u1) + mul(u2, H), mul(u2, w)
+    c = _challenge(tag, context, G, H, w, v, z, t1, t2)
+    return encode_scalar(c) + encode_scalar(secret_mul_add(u1, c, a)) + encode_scalar(secret_mul_add(u2, c, b))
+
+
+def verify_link(tag: bytes, context, v: Point, w: Point, z: Point, proof, name: str) -> None:
+    """Raise Invalid unless proof shows z = b·w for the b of some opening v = a·G + b·H."""
+    c, za, zb = _scalars(proof, 3, name)
+    t1 = base(za) + mul(zb, H) - mul(c, v)
+    t2 = mul(zb, w) - mul(c, z)
+    if _challenge(tag, context, G, H, w, v, z, t1, t2) != c:
         raise Invalid(f"{name}: does not verify")
