@@ -210,3 +210,15 @@ def test_honest_ballots_always_verify_and_pass_the_share_check(shape, seed, data
     for i, x in enumerate(keys):
         pairs = open_ballot(poll, VOTER, b, i, x)
         assert not isinstance(pairs, Rejected) and share_check(poll, b, i, pairs)
+
+
+_HONEST_RAW = build_ballot(_POLL_4_1_2, VOTER, [1, 0], SeededScalars(b"mutate"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, _SIZE - 1), st.integers(1, 255))
+def test_any_single_byte_change_to_a_valid_ballot_is_refused(at, mask):
+    assert not isinstance(verify_ballot(_POLL_4_1_2, VOTER, _HONEST_RAW), Rejected)
+    bad = bytearray(_HONEST_RAW)
+    bad[at] ^= mask
+    _rejected(_POLL_4_1_2, bytes(bad))
