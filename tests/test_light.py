@@ -64,6 +64,21 @@ def test_verifier_is_total_on_junk(junk):
             results_hash([junk])
 
 
+def test_create_and_close_put_their_effect_in_the_result_data(tmp_path):
+    from apphelpers import Chain, poll_body
+    chain = Chain(tmp_path)
+    chain.init()
+    creator, other = SigningKey.generate(), SigningKey.generate()
+    res = chain.block(chain.tx(creator, "create_poll", poll_body(50)), chain.tx(creator, "create_poll", poll_body(50)))
+    assert [r.data for r in res.tx_results] == [b'{"poll_id":1}', b'{"poll_id":2}']
+    res = chain.block(chain.tx(other, "close_poll", {"poll": 2}), chain.tx(creator, "close_poll", {"poll": 2}))
+    assert res.tx_results[0].code != 0 and res.tx_results[0].data == b""
+    assert res.tx_results[1].data == b'{"closed_height":2,"poll_id":2}'
+    # canonical bytes: every node hashes the same result data into last_results_hash
+    from mpc_tx import canonical
+    assert canonical.encode(canonical.decode(res.tx_results[1].data)) == res.tx_results[1].data
+
+
 def test_genesis_without_validators_is_refused():
     with pytest.raises(VerifyError, match="no validators"):
         ValidatorSet.from_genesis({"validators": []})
@@ -357,6 +372,17 @@ def test_honest_node_through_the_proxy_votes_as_before(chain):
     error, methods, _ = vote_through(chain, lambda m, p, r: r)
     assert error is None
     assert "broadcast_tx_sync" in methods and "commit" in methods
+
+
+@pytest.mark.testnet
+def test_listed_voters_poll_verifies(chain):
+    voter = SigningKey.generate()
+    c = chain["client"]
+    poll = c.create_poll(chain["creator"], "Listed?", "tally", ["x", "y"], voters=[voter.public_hex],
+                         close_in=500)["poll"]
+    facts = c.verified_poll(poll, c.query(f"/poll/{poll}"))
+    assert facts["eligible"] == 1 and facts["options"] == ["x", "y"] and not facts["open"]
+    assert c.vote(voter, poll, "y")["height"] > 0
 
 
 @pytest.mark.testnet
