@@ -182,7 +182,8 @@ class Client:
             raw = build_ballot(key, poll, choice, self.chain_id, self.next_nonce(key), self.genesis())
         except BallotError as exc:
             raise CliError(str(exc)) from None
-        return self.submit(raw, wait=wait)
+        res = self.submit(raw, wait=wait)
+        return self.verified_commit(res) if wait and not self.trust_node else res
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -221,6 +222,19 @@ class Client:
             return verified_poll(self.light(), poll_id, self.genesis(), node_poll)
         except VerifyError as exc:
             raise CliError(f"not voting: {exc}") from None
+
+    def verified_commit(self, res: dict) -> dict:
+        """Prove that a submitted tx committed with code 0 (the node's word alone could hide a rejection)."""
+        from .light import VerifyError
+        try:
+            t = self.light().tx(res["hash"])
+        except VerifyError as exc:
+            raise CliError(f"tx {res['hash']}: {self.rpc.url} says it committed, but that does not verify: "
+                           f"{exc}") from None
+        if t.code != 0:
+            raise CliError(f"{self.rpc.url} said tx {t.hash} committed; the verified result is a rejection in "
+                           f"block {t.height} (code {t.code} {NAMES.get(t.code, '')})", t.code)
+        return dict(res, height=t.height, verified=True)
 
     def verify_header(self, height: int) -> dict:
         from .light import VerifyError
