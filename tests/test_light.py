@@ -439,7 +439,7 @@ def test_a_hidden_close_is_refused(chain):
 @pytest.mark.testnet
 def test_a_hidden_scheduled_close_is_refused(chain):
     c = chain["client"]
-    short = c.create_poll(chain["creator"], "Soon?", "unanimity", close_in=3)
+    short = c.create_poll(chain["creator"], "Soon?", "unanimity", close_in=8)
     chain["net"].wait_height(c.query(f"/poll/{short['poll']}")["close_height"] + 1, timeout=30)
 
     def reopen(poll):
