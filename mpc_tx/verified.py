@@ -66,8 +66,11 @@ def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: di
     poll that is closed (by its height, or by a proven close_poll) takes no ballot.
     """
     node = light.rpc.url
+    registry = (genesis.get("app_state") or {}).get("validators") if isinstance(genesis, dict) else None
+    if not isinstance(registry, list) or not registry:
+        raise VerifyError("the genesis file has no validator registry (app_state.validators)")
     tx, created = _created(light, poll_id)
-    body, registry = tx.body, genesis["app_state"]["validators"]
+    body = tx.body
     voters = body["voters"]
     poll = {"id": poll_id, "creator": tx.signer, "question": body["question"], "kind": body["kind"],
             "options": body["options"], "open": voters is None,
