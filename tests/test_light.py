@@ -437,6 +437,20 @@ def test_a_hidden_close_is_refused(chain):
 
 
 @pytest.mark.testnet
+def test_a_close_hidden_from_every_answer_ends_in_the_chains_rejection(chain):
+    """The limit of one node's lies: withholding. Absence of a close is not proven (that would
+    take a scan of every block since the poll began); the chain refuses the ballot instead."""
+    reopen = poll_rewrite(chain["closed"]["poll"], lambda p: p.update(status="open", closed_height=None))
+
+    def withhold(method, params, result):
+        if method == "tx_search" and "poll_closed" in params.get("query", ""):
+            result.update(txs=[], total_count="0")
+        return reopen(method, params, result)
+    error, methods, _ = vote_through(chain, withhold, poll_id=chain["closed"]["poll"], choice="yes")
+    assert error and "POLL_CLOSED" in error and "not voting" not in error, error
+
+
+@pytest.mark.testnet
 def test_a_hidden_scheduled_close_is_refused(chain):
     c = chain["client"]
     short = c.create_poll(chain["creator"], "Soon?", "unanimity", close_in=8)
