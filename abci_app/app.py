@@ -9,6 +9,8 @@ import logging
 import os
 from collections import OrderedDict
 
+from mpc_tx import canonical
+
 from . import codes
 from .apphash import GENESIS, next_app_hash
 from .codes import TxError
@@ -20,7 +22,7 @@ from .pb import abci
 from .queries import answer
 from .state import Store, Overlay, PARAMS, VALIDATORS, CHAIN_ID
 
-__all__ = ["Application", "VERSION"]
+__all__ = ["Application", "VERSION", "result_data"]
 
 log = logging.getLogger("abci_app")
 VERSION = "0.1.0"
@@ -207,8 +209,9 @@ class Application:
         for raw in req.txs:
             ctx.events = []
             try:
-                apply_tx(state, ctx, raw, self.txs, final=True)
-                results.append(abci.ExecTxResult(code=codes.OK, events=_events(ctx.events)))
+                tx, data = apply_tx(state, ctx, raw, self.txs, final=True)
+                results.append(abci.ExecTxResult(code=codes.OK, data=result_data(tx.type, data),
+                                                 events=_events(ctx.events)))
             except TxError as err:
                 results.append(abci.ExecTxResult(code=err.code, log=err.reason, codespace="mpcvote"))
         ctx.events = block_events
@@ -256,6 +259,21 @@ class Application:
 
     def close(self):
         self.store.close()
+
+
+def result_data(tx_type: str, data) -> bytes:
+    """Return what a tx's ExecTxResult.data carries: the effect a light client must be able to trust.
+
+    CometBFT hashes each result's code and data (never its events or log) into the
+    next header's last_results_hash, so a voter's client proves which poll a
+    create_poll made, and that a close_poll closed it, from signed headers alone.
+    Canonical JSON: the bytes are hashed, so they must be the same on every node.
+    """
+    if tx_type == "create_poll":
+        return canonical.encode({"poll_id": data})
+    if tx_type == "close_poll":
+        return canonical.encode(data)
+    return b""
 
 
 def _events(events):

@@ -13,5 +13,8 @@ if _GEN not in sys.path:
     sys.path.insert(0, _GEN)
 
 from tendermint.abci import types_pb2 as abci  # noqa: E402
+from tendermint.crypto import keys_pb2 as keys  # noqa: E402
+from tendermint.types import canonical_pb2 as canonical, types_pb2 as types, validator_pb2 as validator  # noqa: E402
+from tendermint.version import types_pb2 as version  # noqa: E402
 
-__all__ = ["abci"]
+__all__ = ["abci", "canonical", "keys", "types", "validator", "version"]

@@ -79,6 +79,7 @@ def close_poll(state, ctx, tx):
     if tx.signer != poll["creator"]:
         raise TxError(NOT_CREATOR, f"only the creator of poll {poll['id']} may close it early")
     _close(state, ctx, dict(poll))
+    return {"closed_height": ctx.height, "poll_id": poll["id"]}
 
 
 def _close(state, ctx, poll: dict):

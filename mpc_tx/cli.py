@@ -115,7 +115,7 @@ class Client:
     """What the CLI does, as plain methods (also used by the demo and the tests)."""
 
     def __init__(self, node: str, keys_dir=None, genesis=None, progress=False, session=None,
-                 fresh_timeout=60.0):
+                 fresh_timeout=60.0, trust_node=False):
         self.rpc = Rpc(node)
         self.node = self.rpc.url
         self.keys_dir = Path(keys_dir or os.environ.get("MPCVOTE_KEYS", Path.home() / ".mpcvote" / "keys"))
@@ -123,6 +123,7 @@ class Client:
         self.progress = progress
         self.session = session or Session()
         self.fresh_timeout = fresh_timeout
+        self.trust_node = trust_node
         self._chain_id = self._chain_key = None
 
     # --- keys ---------------------------------------------------------------------
@@ -271,11 +272,14 @@ class Client:
     def vote(self, key, poll_id: int, choice: str, wait=True) -> dict:
         from .ballot import build_ballot, BallotError
         poll = self.query(f"/poll/{poll_id}")
+        if not self.trust_node:
+            poll = self.verified_poll(poll_id, poll)
         try:
             raw = build_ballot(key, poll, choice, self.chain_id, self.next_nonce(key), self.genesis())
         except BallotError as exc:
             raise CliError(f"{exc} (poll from {self.node})") from None
-        return self.submit(raw, wait=wait)
+        res = self.submit(raw, wait=wait)
+        return self.verified_commit(res) if wait and not self.trust_node else res
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -293,6 +297,59 @@ class Client:
                       end="", file=sys.stderr, flush=True)
             k += 1
             time.sleep(0.3)
+
+    # --- verified reads (light client against the genesis validator set) ------------------
+
+    def light(self):
+        from .light import LightClient, VerifyError
+        if getattr(self, "_light", None) is None:
+            try:
+                self._light = LightClient(self.rpc, self.genesis())
+            except VerifyError as exc:
+                raise CliError(f"cannot verify against {self.genesis_path}: {exc}") from None
+        return self._light
+
+    def verified_poll(self, poll_id: int, node_poll: dict) -> dict:
+        """Return the poll's facts proven against the genesis set; CliError naming the node if it lies."""
+        from .light import VerifyError
+        from .verified import verified_poll
+        try:
+            return verified_poll(self.light(), poll_id, self.genesis(), node_poll)
+        except VerifyError as exc:
+            raise CliError(f"not voting: {exc}") from None
+
+    def verified_commit(self, res: dict) -> dict:
+        """Prove that a submitted tx committed with code 0 (the node's word alone could hide a rejection)."""
+        from .light import VerifyError
+        try:
+            t = self.light().tx(res["hash"])
+        except VerifyError as exc:
+            raise CliError(f"tx {res['hash']}: {self.rpc.url} says it committed, but that does not verify: "
+                           f"{exc}") from None
+        if t.code != 0:
+            raise CliError(f"{self.rpc.url} said tx {t.hash} committed; the verified result is a rejection in "
+                           f"block {t.height} (code {t.code} {NAMES.get(t.code, '')})", t.code)
+        return dict(res, height=t.height, verified=True)
+
+    def verify_header(self, height: int) -> dict:
+        from .light import VerifyError
+        try:
+            h = self.light().header(height)
+        except VerifyError as exc:
+            raise CliError(f"header {height} from {self.rpc.url} does not verify: {exc}") from None
+        return {"height": h.height, "hash": h.hash.hex().upper(), "time": h.time, "app_hash": h.app_hash.hex().upper(),
+                "data_hash": h.data_hash.hex().upper(), "last_results_hash": h.last_results_hash.hex().upper(),
+                "signed_power": h.signed_power, "total_power": h.total_power, "verified": True}
+
+    def verify_tx(self, tx_hash: str) -> dict:
+        from .light import VerifyError
+        try:
+            t = self.light().tx(tx_hash)
+        except VerifyError as exc:
+            raise CliError(f"tx {tx_hash} from {self.rpc.url} does not verify: {exc}") from None
+        return {"hash": t.hash, "height": t.height, "index": t.index, "code": t.code,
+                "code_name": NAMES.get(t.code, str(t.code)), "data": t.data.decode(errors="replace"),
+                "tx": t.tx.decode(errors="replace"), "verified": True}
 
     # --- explorer -------------------------------------------------------------------------
     def blocks(self, last=10) -> list:
@@ -397,6 +454,8 @@ def _parser():
     v.add_argument("poll", type=int)
     v.add_argument("choice", help="yes|no for unanimity, an option for a tally")
     v.add_argument("--key", required=True)
+    v.add_argument("--trust-node", action="store_true",
+                   help="take the poll from the node's answer unverified (only a node you run yourself)")
     o = sub.add_parser("outcome", help="a poll's outcome")
     o.add_argument("poll", type=int)
     o.add_argument("--wait", action="store_true")
@@ -408,6 +467,9 @@ def _parser():
     b.add_argument("--last", type=int, default=10)
     sub.add_parser("block").add_argument("height", type=int)
     sub.add_parser("tx").add_argument("hash")
+    sub.add_parser("verify-header", help="check a header against the genesis validators").add_argument(
+        "height", type=int)
+    sub.add_parser("verify-tx", help="prove a tx and its result against signed headers").add_argument("hash")
     t = sub.add_parser("txs", help="ballot txs of a poll (tx_search)")
     t.add_argument("--poll", type=int, required=True)
     t.add_argument("--page", type=int, default=1)
@@ -462,6 +524,7 @@ def _run(client: Client, a):
         return polls, "\n".join(f"{p['id']:>4} {p['kind']:9} {p['status']:7} {p['ballots']:>6} ballots  {p['question']}"
                                 for p in polls) or "(no polls)"
     if a.cmd == "vote":
+        client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
         return res, f"ballot for poll {a.poll} committed at height {res['height']} (tx {res['hash']})"
     if a.cmd == "outcome":
@@ -491,6 +554,14 @@ def _run(client: Client, a):
     if a.cmd == "tx":
         t = client.tx(a.hash)
         return t, json.dumps(t, indent=2)
+    if a.cmd == "verify-header":
+        h = client.verify_header(a.height)
+        return h, (f"header {h['height']} {h['hash']} verified: signed by {h['signed_power']} of "
+                   f"{h['total_power']} genesis power\n  time {h['time']}, app hash {h['app_hash']}")
+    if a.cmd == "verify-tx":
+        t = client.verify_tx(a.hash)
+        return t, (f"tx {t['hash']} verified in block {t['height']} (index {t['index']}): "
+                   f"result {t['code_name']}" + (f", data {t['data']}" if t["data"] else ""))
     if a.cmd == "txs":
         res = client.txs(a.poll, a.page)
         return res, f"{res['total']} ballot txs\n" + "\n".join(

@@ -26,7 +26,7 @@ from mpc_tx.cli import Client, CliError, Session
 from mpc_tx.keys import SigningKey
 from mpc_tx.rpc import QueryError, RpcError
 
-from lyingproxy import LyingProxy
+from lyingproxy import LyingProxy, query_values
 from netfixtures import running_testnet
 from test_hostile_input import HOSTILE_PATHS
 
@@ -322,12 +322,14 @@ def test_a_node_listing_one_validator_four_times_gets_no_ballot(net, world):
             value["validators"] = [dict(value["validators"][0]) for _ in value["validators"]]
             return value
         return None
-    with LyingProxy(net.rpc_url(1), duplicate_validator_0) as proxy:
-        liar = Client(proxy.url, genesis=str(net.genesis_path()))
-        with pytest.raises(CliError) as err:
-            liar.vote(SigningKey.generate(), world.open, "yes")
-    assert "does not match genesis registry" in str(err.value) and proxy.url in str(err.value)
-    assert proxy.submitted() == []
+    # With the light client's checks (the default) and without them (--trust-node): refused either way.
+    for trust_node in (False, True):
+        with LyingProxy(net.rpc_url(1), query_values(duplicate_validator_0)) as proxy:
+            liar = Client(proxy.url, genesis=str(net.genesis_path()), trust_node=trust_node)
+            with pytest.raises(CliError) as err:
+                liar.vote(SigningKey.generate(), world.open, "yes")
+        assert proxy.url in str(err.value) and proxy.submitted() == []
+    assert "does not match genesis registry" in str(err.value)
 
 
 @pytest.mark.parametrize("lie", ["near 2^63", "an hour ahead", "negative", "not a number"])
@@ -340,7 +342,7 @@ def test_an_implausible_account_nonce_is_refused(net, world, lie):
             value["nonce"] = values[lie]
             return value
         return None
-    with LyingProxy(net.rpc_url(2), lie_about_nonce) as proxy:
+    with LyingProxy(net.rpc_url(2), query_values(lie_about_nonce)) as proxy:
         liar = Client(proxy.url, genesis=str(net.genesis_path()))
         with pytest.raises(CliError) as err:
             liar.vote(SigningKey.generate(), world.open, "yes")
@@ -349,7 +351,7 @@ def test_an_implausible_account_nonce_is_refused(net, world, lie):
 
 
 def test_an_honest_proxy_changes_nothing(net, world):
-    with LyingProxy(net.rpc_url(2), lambda path, value: None) as proxy:
+    with LyingProxy(net.rpc_url(2), query_values(lambda path, value: None)) as proxy:
         res = Client(proxy.url, genesis=str(net.genesis_path())).vote(SigningKey.generate(), world.open, "yes")
     assert res["height"] > 0 and proxy.submitted() == ["broadcast_tx_sync"]
 
