@@ -239,7 +239,7 @@ class Application:
             return abci.ResponseQuery(code=codes.NOT_FOUND, height=height,
                                       log=f"only the latest height ({height}) is served")
         try:
-            value = answer(Overlay(self.store), bytes(req.path), height, self.store.app_hash)
+            value = answer(Overlay(self.store), bytes(req.path), height, self.store.app_hash, bytes(req.data))
         except TxError as err:
             return abci.ResponseQuery(code=err.code, log=err.reason, height=height, codespace="mpcvote")
         return abci.ResponseQuery(code=codes.OK, value=json.dumps(value).encode(), height=height)

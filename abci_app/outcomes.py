@@ -88,6 +88,8 @@ def check_result(poll: dict, result: dict):
     outcome = result["outcome"]
     if outcome == {"withheld": True}:
         return
+    if result["counted"] < poll["min_ballots"]:
+        bad(f"an outcome below min_ballots ({poll['min_ballots']}) must be withheld, whatever the kind")
     if poll["kind"] == "unanimity":
         if not (isinstance(outcome, dict) and set(outcome) == {"unanimous"} and isinstance(outcome["unanimous"], bool)):
             bad('a unanimity outcome is {"unanimous": true|false} or {"withheld": true}')
@@ -97,8 +99,6 @@ def check_result(poll: dict, result: dict):
                 all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in tally.values()) and
                 sum(tally.values()) == result["counted"]):
             bad('a tally outcome is {"tally": {option: count, ...}} over the poll\'s options, summing to counted')
-        if result["counted"] < poll["min_ballots"]:
-            bad(f"a tally below min_ballots ({poll['min_ballots']}) must be withheld")
 
 
 def finalize_touched(state, ctx):

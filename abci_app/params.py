@@ -16,6 +16,13 @@ DEFAULTS = {
     "max_ballots_limit": 1000000,   # bound on a poll's max_ballots
     "max_revotes_limit": 16,        # bound on a poll's revote cap
     "max_voters": 1000,             # eligible voters listed in one CreatePoll
+    # A close height must be at least this many blocks above the height the
+    # create_poll runs at: a nearer one passes CheckTx, then the recheck after
+    # the next commit (or two) drops it and its sender waits for nothing.
+    "min_close_blocks": 5,
+    # Every poll's min_ballots is at least this: with fewer ballots an outcome
+    # tells each voter the others' votes (one "yes" in a unanimous poll of two).
+    "min_ballots_floor": 3,
     # A proposal with more txs is rejected (ProcessProposal), and PrepareProposal
     # takes no more: a Byzantine proposer cannot make every node execute and store
     # a million 1-byte txs (the node's own bound is only the block's bytes).
@@ -34,6 +41,8 @@ LIMITS = {
     "mpc_attempt_blocks": 10 ** 6,
     "mpc_deadline_blocks": 10 ** 9,
     "max_block_txs": 1 << 20,
+    "min_close_blocks": 10 ** 6,
+    "min_ballots_floor": 10 ** 6,
 }
 
 
@@ -50,4 +59,8 @@ def resolve(given: dict | None) -> dict:
         params[key] = value
     if params["mpc_deadline_blocks"] <= params["mpc_attempt_blocks"]:
         raise ValueError("mpc_deadline_blocks must exceed mpc_attempt_blocks")
+    if params["min_close_blocks"] >= params["max_poll_blocks"]:
+        raise ValueError("min_close_blocks must be below max_poll_blocks")
+    if params["min_ballots_floor"] > params["max_ballots_limit"]:
+        raise ValueError("min_ballots_floor must be at most max_ballots_limit")
     return params

@@ -7,7 +7,7 @@ from .codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR
 from .context import event
 from .state import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix)
 
-__all__ = ["create_poll", "close_poll", "load_open_poll", "process_due", "snapshot_validators"]
+__all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", "process_due", "snapshot_validators"]
 
 
 def snapshot_validators(validators: list) -> list:
@@ -23,9 +23,11 @@ def create_poll(state, ctx, tx):
         raise TxError(BAD_POLL, f"question longer than {params['max_question_bytes']} bytes")
     if any(len(o.encode()) > params["max_option_bytes"] for o in body["options"]):
         raise TxError(BAD_POLL, f"an option is longer than {params['max_option_bytes']} bytes")
-    if not ctx.height < body["close_height"] <= ctx.height + params["max_poll_blocks"]:
-        raise TxError(BAD_POLL, f"close_height must be above the current height {ctx.height} "
-                                f"and at most {params['max_poll_blocks']} blocks ahead")
+    check_close_height(body["close_height"], ctx.height, params)
+    if body["min_ballots"] < params["min_ballots_floor"]:
+        raise TxError(BAD_POLL, f"min_ballots {body['min_ballots']} is below this chain's floor of "
+                                f"{params['min_ballots_floor']}: an outcome over fewer ballots tells "
+                                "each voter how the others voted")
     if body["max_ballots"] > params["max_ballots_limit"]:
         raise TxError(BAD_POLL, f"max_ballots above the chain's limit of {params['max_ballots_limit']}")
     if body["max_revotes"] > params["max_revotes_limit"]:
@@ -61,6 +63,18 @@ def create_poll(state, ctx, tx):
     ctx.events.append(event("poll_created", {"poll_id": poll_id, "creator": tx.signer},
                             {"kind": body["kind"], "close_height": body["close_height"]}))
     return poll_id
+
+
+def check_close_height(close_height: int, height: int, params: dict):
+    """Raise BAD_POLL unless a poll created at `height` can close at `close_height`."""
+    low, high = height + params["min_close_blocks"], height + params["max_poll_blocks"]
+    if close_height < low:
+        raise TxError(BAD_POLL, f"close_height {close_height} is too near: this create_poll runs at height "
+                                f"{height} and a poll must stay open at least {params['min_close_blocks']} "
+                                f"blocks (close at height {low} or later), or ballots cannot reach it")
+    if close_height > high:
+        raise TxError(BAD_POLL, f"close_height {close_height} is more than {params['max_poll_blocks']} "
+                                f"blocks ahead of height {height} (close at height {high} or earlier)")
 
 
 def load_open_poll(state, ctx, poll_id: int) -> dict:

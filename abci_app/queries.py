@@ -14,6 +14,9 @@
     /poll/ID/outcome             status, result, attesters and dissenters
     /poll/ID/attestations        every attestation received
     /account/KEY                 a signer's last committed nonce
+    /check_tx  (data: tx bytes)  CheckTx's verdict on a tx against the latest
+                                 committed state (code, code_name, log, hash);
+                                 the mempool is not touched
 
 Anyone who can reach a node's RPC can send any bytes as a path, so every part
 of it is validated here and a bad one is answered with a code (UNKNOWN_PATH for
@@ -24,6 +27,7 @@ import json
 import re
 
 from .codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
+from .dryrun import check_tx
 from .state import (PARAMS, VALIDATORS, CHAIN_ID, NEXT_POLL, poll_key, ballot_prefix,
                     ballot_key, attest_prefix, nonce_key)
 
@@ -37,7 +41,7 @@ _KEY = re.compile(r"[0-9a-f]{64}")
 # The arguments each route takes; anything else is refused rather than ignored.
 _ARGS = {"status": (), "params": (), "validators": (), "polls": ("after", "limit"), "account": (),
          "poll": (), "ballots": ("after", "limit", "validator", "fields"), "ballot": ("validator",),
-         "outcome": (), "attestations": ()}
+         "outcome": (), "attestations": (), "check_tx": ()}
 
 
 def parse_path(path) -> tuple[list, dict]:
@@ -73,8 +77,8 @@ def parse_path(path) -> tuple[list, dict]:
     return parts, args
 
 
-def answer(state, path, height: int, app_hash: bytes):
-    """Return the JSON-compatible answer for a path, or raise TxError."""
+def answer(state, path, height: int, app_hash: bytes, data: bytes = b""):
+    """Return the JSON-compatible answer for a path (and the query's data), or raise TxError."""
     parts, args = parse_path(path)
     if parts == ["status"]:
         _only(args, "status")
@@ -84,6 +88,9 @@ def answer(state, path, height: int, app_hash: bytes):
     if parts == ["params"]:
         _only(args, "params")
         return state.get(PARAMS)
+    if parts == ["check_tx"]:
+        _only(args, "check_tx")
+        return check_tx(state, data, height)
     if parts == ["validators"]:
         _only(args, "validators")
         return {"validators": state.get(VALIDATORS)}

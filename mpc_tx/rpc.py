@@ -76,9 +76,10 @@ class Rpc:
     def broadcast_tx_async(self, tx: bytes):
         return self.call("broadcast_tx_async", tx=base64.b64encode(tx).decode())
 
-    def query(self, path: str):
+    def query(self, path: str, data: bytes = b""):
         """Run abci_query and return (value, height); raise QueryError on a non-zero code."""
-        res = self.call("abci_query", path=path)["response"]
+        # The node takes abci_query's data as hex (a HexBytes), unlike /tx's base64 hash.
+        res = self.call("abci_query", path=path, **({"data": data.hex()} if data else {}))["response"]
         if int(res.get("code", 0)) != 0:
             raise QueryError(int(res["code"]), res.get("log", ""), int(res.get("height", 0)))
         value = base64.b64decode(res["value"]) if res.get("value") else b"null"

@@ -59,13 +59,13 @@ class Chain:
     def check(self, raw):
         return self.app.check_tx(abci.RequestCheckTx(tx=raw))
 
-    def query(self, path):
-        res = self.app.query(abci.RequestQuery(path=path.encode() if isinstance(path, str) else path))
+    def query(self, path, data=b""):
+        res = self.app.query(abci.RequestQuery(path=path.encode() if isinstance(path, str) else path, data=data))
         return res.code, (json.loads(res.value) if res.value else None)
 
 
 def poll_body(close_height, kind="unanimity", options=(), voters=None, max_ballots=100,
-              max_revotes=2, min_ballots=0, question="Ship it?"):
+              max_revotes=2, min_ballots=3, question="Ship it?"):
     return {"question": question, "kind": kind, "options": list(options), "voters": voters,
             "close_height": close_height, "max_ballots": max_ballots, "max_revotes": max_revotes,
             "min_ballots": min_ballots}

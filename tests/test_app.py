@@ -114,15 +114,22 @@ def test_eligibility_revote_and_cap(chain):
 
 def test_poll_closes_at_height_and_rejects_late_ballots(chain):
     creator, voter = SigningKey.generate(), SigningKey.generate()
-    pid = create(chain, creator, close_in=3)   # created at height 2, closes at 4
-    open_block = chain.block()
-    assert not any(e.type == "poll_closed" for e in open_block.events)
+    pid = create(chain, creator, close_in=6)   # created at height 2, closes at 7 (min_close_blocks 5)
+    for _ in range(4):
+        open_block = chain.block()
+        assert not any(e.type == "poll_closed" for e in open_block.events)
     closed = chain.block()
     assert any(e.type == "poll_closed" for e in closed.events)
     assert chain.query(f"/poll/{pid}")[1]["status"] == "closed"
     late = chain.tx(voter, "cast_ballot", {"poll": pid, "payloads": payloads(4)})
     assert chain.check(late).code == codes.POLL_CLOSED
     assert result_codes(chain.block(late)) == [codes.POLL_CLOSED]
+
+
+def cast(chain, pid, n=3):
+    """Commit n ballots (opaque payloads): the chain's min_ballots floor, so an outcome may be revealed."""
+    chain.block(*[chain.tx(SigningKey.generate(), "cast_ballot", {"poll": pid, "payloads": payloads(4)})
+                  for _ in range(n)])
 
 
 def _result(chain, pid, unanimous=True):
@@ -135,6 +142,7 @@ def _result(chain, pid, unanimous=True):
 def test_outcome_final_at_more_than_two_thirds(chain):
     creator = SigningKey.generate()
     pid = create(chain, creator)
+    cast(chain, pid)
     chain.block(chain.tx(creator, "close_poll", {"poll": pid}))
     good, bad = _result(chain, pid, True), _result(chain, pid, False)
     att = lambda i, r: chain.tx(chain.attest[i], "submit_outcome", {"poll": pid, "validator": i, "result": r})
@@ -158,6 +166,7 @@ def test_outcome_final_at_more_than_two_thirds(chain):
 def test_malformed_outcome_rejected(chain):
     creator = SigningKey.generate()
     pid = create(chain, creator)
+    cast(chain, pid)
     chain.block(chain.tx(creator, "close_poll", {"poll": pid}))
     r = _result(chain, pid)
     r["ballots"] = "00" * 32
@@ -171,6 +180,7 @@ def test_deadline_fails_poll_naming_absent(tmp_path):
     c.block()
     creator = SigningKey.generate()
     pid = create(c, creator)
+    cast(c, pid)
     c.block(c.tx(creator, "close_poll", {"poll": pid}))
     r = _result(c, pid)
     c.block(c.tx(c.attest[1], "submit_outcome", {"poll": pid, "validator": 1, "result": r}))
@@ -241,6 +251,7 @@ def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
     c.block()
     creator = SigningKey.generate()
     pid = create(c, creator)
+    cast(c, pid)
     c.block(c.tx(creator, "close_poll", {"poll": pid}))
     digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
     report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": digest}
@@ -266,6 +277,7 @@ def test_deadline_never_names_a_reporter_absent(tmp_path):
     c.block()
     creator = SigningKey.generate()
     pid = create(c, creator)
+    cast(c, pid)
     c.block(c.tx(creator, "close_poll", {"poll": pid}))
     digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
     ok = _result(c, pid)
@@ -295,3 +307,50 @@ def test_ballot_record_encoding_is_canonical():
     from mpc_tx import canonical
     record = {"voter": "ab" * 32, "payloads": ["0f" * 80, "9e" * 80], "height": 12, "revotes": 0, "tx": "AB" * 32}
     assert encode_record(record) == canonical.encode(record)
+
+
+def test_close_height_too_near_is_refused_with_the_nearest_allowed(chain):
+    creator = SigningKey.generate()
+    near = chain.tx(creator, "create_poll", poll_body(chain.height + 3))     # CheckTx runs at height + 1
+    res = chain.check(near)
+    assert res.code == codes.BAD_POLL and "too near" in res.log and "at least 5 blocks" in res.log
+    assert result_codes(chain.block(near)) == [codes.BAD_POLL]
+    create(chain, creator, close_in=6)      # runs at height + 1: exactly min_close_blocks ahead, fine
+
+
+def test_min_ballots_below_the_chain_floor_is_refused(chain):
+    creator = SigningKey.generate()
+    res = chain.check(chain.tx(creator, "create_poll", poll_body(chain.height + 20, min_ballots=2)))
+    assert res.code == codes.BAD_POLL and "floor of 3" in res.log and "how the others voted" in res.log
+
+
+def test_unanimity_below_min_ballots_must_be_withheld(chain):
+    creator = SigningKey.generate()
+    pid = create(chain, creator)
+    cast(chain, pid, n=1)
+    chain.block(chain.tx(creator, "close_poll", {"poll": pid}))
+    revealed = _result(chain, pid, True)
+    raw = chain.tx(chain.attest[0], "submit_outcome", {"poll": pid, "validator": 0, "result": revealed})
+    res = chain.block(raw)
+    assert result_codes(res) == [codes.BAD_OUTCOME] and "withheld" in res.tx_results[0].log
+    withheld = dict(revealed, outcome={"withheld": True})
+    ok = chain.tx(chain.attest[0], "submit_outcome", {"poll": pid, "validator": 0, "result": withheld})
+    assert result_codes(chain.block(ok)) == [0]
+
+
+def test_check_tx_query_gives_the_verdict_without_touching_state(chain):
+    creator, voter = SigningKey.generate(), SigningKey.generate()
+    pid = create(chain, creator, close_in=6)
+    ballot = chain.tx(voter, "cast_ballot", {"poll": pid, "payloads": payloads(4)})
+    code, verdict = chain.query("/check_tx", ballot)
+    assert code == 0 and verdict["code"] == 0 and verdict["code_name"] == "OK"
+    assert verdict["hash"] == txcodec.tx_hash(ballot) and verdict["height"] == chain.height + 1
+    assert chain.query(f"/poll/{pid}")[1]["ballots"] == 0          # a dry run: nothing staged or kept
+    assert chain.app.check.writes == {}
+    for _ in range(5):
+        chain.block()
+    code, verdict = chain.query("/check_tx", ballot)                 # what a recheck now says
+    assert code == 0 and verdict["code_name"] == "POLL_CLOSED" and f"poll {pid} closed" in verdict["log"]
+    assert chain.query("/check_tx")[0] == codes.BAD_QUERY            # no tx given
+    assert chain.query("/check_tx", b"junk")[1]["code"] == codes.MALFORMED
+    assert chain.query("/check_tx?x=1", ballot)[0] == codes.BAD_QUERY
