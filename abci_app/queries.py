@@ -122,7 +122,7 @@ def answer(state, path, height: int, app_hash: bytes, data: bytes = b""):
             return _one_validator(dict(ballot), validator)
         if parts[2:] == ["outcome"]:
             _only(args, "outcome")
-            return {key: poll[key] for key in ("id", "kind", "options", "status", "ballots", "closed_height",
+            return {key: poll[key] for key in ("id", "kind", "options", "status", "ballots", "min_ballots", "closed_height",
                                                "deadline_height", "final_height", "result",
                                                "attesters", "dissenters")}
         if parts[2:] == ["attestations"]:

@@ -9,14 +9,16 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-from abci_app.codes import NAMES
+from abci_app.codes import NAMES, POLL_CLOSED
 from . import tx as txcodec
 from .keys import SigningKey
 from .rpc import Rpc, RpcError, QueryError
 
-__all__ = ["main", "Client", "CliError", "Session"]
+__all__ = ["main", "Client", "CliError", "Session", "DropWatch", "dropped_message", "parse_close_in",
+           "blocks_for", "span"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -220,7 +222,13 @@ class Client:
 
     # --- transactions ---------------------------------------------------------------------
     def submit(self, raw: bytes, wait=True, timeout=60.0) -> dict:
-        """Broadcast a tx; raise CliError with the code on rejection; wait for commit."""
+        """Broadcast a tx; raise CliError with the code on rejection; wait for commit.
+
+        A tx CheckTx accepted can still leave the mempool without a block (the recheck
+        after a commit drops it when, say, its poll closed meanwhile). While waiting,
+        the client asks /check_tx for the verdict the recheck gives, and reports that
+        code and reason instead of a bare time-out.
+        """
         res = self.rpc.broadcast_tx_sync(raw)
         tx_hash = res["hash"]
         if int(res["code"]) != 0:
@@ -228,8 +236,12 @@ class Client:
             raise CliError(f"rejected by CheckTx: {res.get('log', '')} (code {code} {NAMES.get(code, '')})", code)
         if not wait:
             return {"hash": tx_hash}
+        return self.wait_commit(tx_hash, raw, timeout)
+
+    def wait_commit(self, tx_hash: str, raw: bytes, timeout=60.0) -> dict:
+        """Wait until the tx is in a block; raise CliError with the chain's code if it is refused or dropped."""
         deadline = time.monotonic() + timeout
-        spinner, k = "|/-\\", 0
+        watch, k = DropWatch(), 0
         while True:
             try:
                 result = self.rpc.tx(tx_hash)
@@ -237,14 +249,20 @@ class Client:
             except RpcError as exc:
                 if "not found" not in str(exc):
                     raise CliError(str(exc)) from None
+            if k % 5 == 4:     # about twice a second: one signature check on the node each time
+                dropped = watch.observe(self._dry_run(raw))
+                if dropped is not None:
+                    self._clear_progress()
+                    raise CliError(dropped_message(tx_hash, dropped), dropped["code"])
             if time.monotonic() > deadline:
-                raise CliError(f"tx {tx_hash} not committed within {timeout:.0f} s")
+                self._clear_progress()
+                raise CliError(f"tx {tx_hash} not committed within {timeout:.0f} s, and the chain still "
+                               f"accepts it: it may yet commit (see `mpcvote tx {tx_hash[:12]}`)")
             if self.progress:
-                print(f"\rwaiting for commit {spinner[k % 4]}", end="", file=sys.stderr, flush=True)
+                print(f"\rwaiting for commit {SPINNER[k % 4]}", end="", file=sys.stderr, flush=True)
             k += 1
             time.sleep(0.1)
-        if self.progress:
-            print("\r" + " " * 24 + "\r", end="", file=sys.stderr, flush=True)
+        self._clear_progress()
         code = int(result["tx_result"].get("code", 0))
         if code != 0:
             raise CliError(f"rejected in block {result['height']}: {result['tx_result'].get('log', '')} "
@@ -252,9 +270,56 @@ class Client:
         self.session.saw(self.chain_key, int(result["height"]))
         return {"hash": tx_hash, "height": int(result["height"]), "events": _events(result["tx_result"])}
 
+    def _dry_run(self, raw: bytes):
+        """Return the node's /check_tx verdict on raw (None if it cannot say: then we only wait)."""
+        try:
+            return self.rpc.query("/check_tx", raw)[0]
+        except (QueryError, RpcError):
+            return None
+
+    def _clear_progress(self):
+        if self.progress:
+            print("\r" + " " * 24 + "\r", end="", file=sys.stderr, flush=True)
+
+    def block_seconds(self, sample=50) -> float:
+        """Measure the chain's recent block interval from the last `sample` headers' times."""
+        if getattr(self, "_block_seconds", None) is None:
+            top = self.rpc.height()
+            low = max(1, top - sample)
+            metas = self.rpc.call("blockchain", minHeight=str(low), maxHeight=str(top))["block_metas"]
+            times = sorted((int(m["header"]["height"]), _parse_time(m["header"]["time"])) for m in metas)
+            if len(times) < 2 or times[-1][1] <= times[0][1]:
+                self._block_seconds = 1.0     # a chain too young to measure: say so in the estimate's wording
+            else:
+                self._block_seconds = (times[-1][1] - times[0][1]) / (times[-1][0] - times[0][0])
+        return self._block_seconds
+
+    def when(self, height: int) -> dict:
+        """Estimate when the chain reaches `height`: the clock time and the time from now."""
+        top = self.rpc.height()
+        seconds = (height - top) * self.block_seconds()
+        at = time.time() + seconds
+        return {"height": height, "in_seconds": round(seconds, 1),
+                "at": time.strftime("%H:%M:%S", time.localtime(at)),
+                "at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)), "past": seconds <= 0}
+
+    def close_blocks(self, close_in: str) -> int:
+        """Turn --close-in (a duration or blocks) into blocks from now."""
+        unit, amount = parse_close_in(close_in)
+        return amount if unit == "blocks" else blocks_for(amount, self.block_seconds())
+
+    def params(self) -> dict:
+        if getattr(self, "_params", None) is None:
+            self._params = self.query("/params")
+        return self._params
+
     def create_poll(self, key, question, kind, options=(), voters=None, close_in=20, close_height=None,
-                    max_ballots=10000, max_revotes=3, min_ballots=0, wait=True) -> dict:
+                    max_ballots=10000, max_revotes=3, min_ballots=None, wait=True) -> dict:
+        """Create a poll closing `close_in` blocks from now; min_ballots defaults to the chain's floor."""
         height = self.rpc.height()
+        params = self.params()
+        if min_ballots is None:
+            min_ballots = params.get("min_ballots_floor", 0)
         body = {"question": question, "kind": kind, "options": list(options),
                 "voters": sorted(voters) if voters is not None else None,
                 "close_height": close_height or height + close_in, "max_ballots": max_ballots,
@@ -278,8 +343,21 @@ class Client:
             raw = build_ballot(key, poll, choice, self.chain_id, self.next_nonce(key), self.genesis())
         except BallotError as exc:
             raise CliError(f"{exc} (poll from {self.node})") from None
-        res = self.submit(raw, wait=wait)
+        try:
+            res = self.submit(raw, wait=wait)
+        except CliError as exc:
+            if exc.code == POLL_CLOSED:
+                raise CliError(f"{exc}; {self._standing_ballot(poll_id, key.public_hex)}", exc.code) from None
+            raise
         return self.verified_commit(res) if wait and not self.trust_node else res
+
+    def _standing_ballot(self, poll_id: int, voter: str) -> str:
+        """Say which ballot of this voter counts after a refused one (the node's word)."""
+        try:
+            ballot = self.query(f"/poll/{poll_id}/ballot/{voter}")
+        except CliError:
+            return "you have no ballot in this poll"
+        return f"your earlier ballot (height {ballot['height']}, tx {ballot['tx'][:12]}…) still counts"
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -384,6 +462,82 @@ class Client:
                         for t in res["txs"]]}
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_CLOSE_IN_S = 366 * 86400
+
+
+def parse_close_in(text: str) -> tuple[str, int]:
+    """Parse --close-in: "90s", "10m", "2h", "1d" (a time) or "40b" / "40" (blocks); return (unit, amount).
+
+    Raise CliError with what is accepted. Blocks are for scripts; people think in time.
+    """
+    text = text.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:].isalpha() else (text, "b")
+    if not number.isdigit() or int(number) == 0 or len(number) > 9 or (unit != "b" and unit not in _UNITS):
+        raise CliError(f"--close-in {text!r} is not a duration: give 90s, 10m, 2h or 1d (a time), "
+                       "or 40b (blocks)")
+    if unit == "b":
+        return "blocks", int(number)
+    seconds = int(number) * _UNITS[unit]
+    if seconds > _MAX_CLOSE_IN_S:
+        raise CliError(f"--close-in {text!r} is more than a year")
+    return "seconds", seconds
+
+
+def blocks_for(seconds: float, block_seconds: float) -> int:
+    """Return the blocks that take about `seconds` at `block_seconds` per block (at least 1)."""
+    return max(1, round(seconds / block_seconds))
+
+
+def span(seconds: float) -> str:
+    """Say a duration the way a person reads it: 45s, 3m20s, 2h05m."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class DropWatch:
+    """Decide from successive /check_tx verdicts that a pending tx has left the mempool for good.
+
+    One refusal could be a tx committed a moment ago whose index entry lags (its nonce
+    is then used: REPLAY); a refusal that holds at a later height, with the tx still
+    not found, is what the node's recheck did to it.
+    """
+
+    def __init__(self):
+        self.first = None      # the first refusal seen, since the last acceptance
+
+    def observe(self, verdict) -> dict | None:
+        """Take one verdict (or None); return the refusal once it has held over two heights."""
+        if not isinstance(verdict, dict) or type(verdict.get("code")) is not int or \
+                type(verdict.get("height")) is not int:
+            return None
+        if verdict["code"] == 0:
+            self.first = None
+            return None
+        if self.first is None or self.first["code"] != verdict["code"]:
+            self.first = verdict
+            return None
+        return verdict if verdict["height"] > self.first["height"] else None
+
+
+def dropped_message(tx_hash: str, verdict: dict) -> str:
+    """Say why a tx left the mempool without a block, as the chain's recheck decided."""
+    name = NAMES.get(verdict["code"], str(verdict["code"]))
+    return (f"{name}: {verdict.get('log', '')}. The transaction {tx_hash[:12]}… passed CheckTx but left the "
+            f"mempool without a block (the chain refuses it from height {verdict['height']}): it will not commit")
+
+
+def _parse_time(stamp: str) -> float:
+    """Seconds since the epoch of an RFC 3339 header time (nanoseconds cut to microseconds)."""
+    main, _, frac = stamp.rstrip("Z").partition(".")
+    base = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return base.timestamp() + (int(frac[:6].ljust(6, "0")) / 1e6 if frac else 0.0)
+
+
 def _events(tx_result) -> dict:
     out = {}
     for e in tx_result.get("events") or []:
@@ -441,10 +595,14 @@ def _parser():
     c.add_argument("--kind", choices=("unanimity", "tally"), required=True)
     c.add_argument("--options", default="", help="comma-separated, for a tally")
     c.add_argument("--voters", default=None, help="comma-separated key names or public keys (default: open)")
-    c.add_argument("--close-in", type=int, default=20, help="blocks from now (default 20)")
-    c.add_argument("--max-ballots", type=int, default=10000)
-    c.add_argument("--max-revotes", type=int, default=3)
-    c.add_argument("--min-ballots", type=int, default=0)
+    c.add_argument("--close-in", default="5m",
+                   help="how long the poll stays open: 90s, 10m, 2h, 1d, or blocks as 40b (default 5m; "
+                        "converted with the chain's measured block interval)")
+    c.add_argument("--max-ballots", type=int, default=10000, help="most ballots the poll takes (default 10000)")
+    c.add_argument("--max-revotes", type=int, default=3,
+                   help="how often one voter may replace their ballot (default 3)")
+    c.add_argument("--min-ballots", type=int, default=None,
+                   help="below this many ballots the outcome is withheld (default: the chain's floor, 3)")
     cl = poll.add_parser("close")
     cl.add_argument("poll", type=int)
     cl.add_argument("--key", required=True)
@@ -510,19 +668,31 @@ def _run(client: Client, a):
             if a.voters:
                 voters = [v if len(v) == 64 else client.key(v).public_hex for v in a.voters.split(",")]
             opts = [o for o in a.options.split(",") if o] if a.kind == "tally" else []
-            res = client.create_poll(client.key(a.key), a.question, a.kind, opts, voters, a.close_in,
-                                     max_ballots=a.max_ballots, max_revotes=a.max_revotes,
-                                     min_ballots=a.min_ballots)
-            return res, f"poll {res['poll']} created at height {res['height']} (tx {res['hash']})"
+            res = client.create_poll(client.key(a.key), a.question, a.kind, opts, voters,
+                                     client.close_blocks(a.close_in), max_ballots=a.max_ballots,
+                                     max_revotes=a.max_revotes, min_ballots=a.min_ballots)
+            poll = client.query(f"/poll/{res['poll']}")
+            res["closes"] = client.when(poll["close_height"])
+            res["warnings"] = privacy_warnings(poll)
+            lines = [f"poll {res['poll']} created at height {res['height']} (tx {res['hash']})",
+                     f"  closes at height {poll['close_height']}, {_about(res['closes'])}"]
+            for w in res["warnings"]:
+                print(f"mpcvote: warning: {w}", file=sys.stderr)
+            return res, "\n".join(lines)
         if a.sub == "close":
             res = client.close_poll(client.key(a.key), a.poll)
             return res, f"poll {a.poll} closed at height {res['height']}"
         poll = client.query(f"/poll/{a.poll}")
+        closes = poll["closed_height"] or poll["close_height"]
+        poll["closes"] = client.when(closes)
+        poll["warnings"] = privacy_warnings(poll) if poll["status"] == "open" else []
         return poll, _human_poll(poll)
     if a.cmd == "polls":
         polls = client.query("/polls")["polls"]
-        return polls, "\n".join(f"{p['id']:>4} {p['kind']:9} {p['status']:7} {p['ballots']:>6} ballots  {p['question']}"
-                                for p in polls) or "(no polls)"
+        for p in polls:
+            p["closes"] = client.when(p["close_height"]) if p["status"] == "open" else None
+        return polls, "\n".join(f"{p['id']:>4} {p['kind']:9} {p['status']:7} {p['ballots']:>6} ballots  "
+                                f"{_closes_short(p):22} {p['question']}" for p in polls) or "(no polls)"
     if a.cmd == "vote":
         client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
@@ -569,14 +739,59 @@ def _run(client: Client, a):
     raise CliError(f"unknown command {a.cmd}")
 
 
+def privacy_warnings(poll: dict) -> list:
+    """Say what a poll's settings reveal about its voters, in words a creator can act on."""
+    out = []
+    if poll["open"]:
+        out.append("this poll is open to any key, and anyone can make keys: one person can vote many times; "
+                   "list the voters (--voters) for a poll that counts people")
+    if poll["min_ballots"] < 3:
+        out.append(f"min_ballots is {poll['min_ballots']}: an outcome over 1 or 2 ballots tells each voter how "
+                   "the other voted; 3 or more keeps a single vote hidden")
+    return out
+
+
+def _about(when: dict) -> str:
+    if when["past"]:
+        return f"reached at about {when['at']}"
+    return f"about {when['at']} (in {span(when['in_seconds'])})"
+
+
+def _closes_short(p: dict) -> str:
+    if p.get("closes"):
+        return f"closes {p['closes']['at']} (h {p['close_height']})"
+    return f"closed (h {p['close_height']})" if p["status"] == "closed" else ""
+
+
 def _human_poll(p):
+    if p["status"] == "open":
+        closing = f"closes at height {p['close_height']}, {_about(p['closes'])}"
+    else:
+        early = " (early, by its creator)" if p["closed_height"] and p["closed_height"] < p["close_height"] else ""
+        closing = f"closed at height {p['closed_height']}{early}"
     lines = [f"poll {p['id']}: {p['question']}", f"  kind {p['kind']}" + (f" options {', '.join(p['options'])}" if p["options"] else ""),
-             f"  status {p['status']}, {p['ballots']} ballots, closes at height {p['close_height']}",
+             f"  status {p['status']}, {p['ballots']} ballots (outcome withheld below {p['min_ballots']}), {closing}",
              f"  voters {'open to any key (anyone can make keys)' if p['open'] else str(p['eligible']) + ' listed'}",
              f"  validators {len(p['validators'])}, threshold t={p['threshold']}"]
     if p["result"]:
-        lines.append(f"  result {json.dumps(p['result'].get('outcome') or p['result'])}")
+        lines.append(f"  result {_outcome_words(p['result'], p['ballots'], p['min_ballots'])}")
+    lines += [f"  warning: {w}" for w in p.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _outcome_words(result: dict, ballots: int, min_ballots: int) -> str:
+    """Say an outcome in words: no ballots, withheld and why, or the result."""
+    if result.get("status") != "ok":
+        return f"FAILED ({result.get('code')})"
+    outcome = result["outcome"]
+    if outcome == {"withheld": True}:
+        if ballots == 0:
+            return "no ballots"
+        return (f"withheld: {result['counted']} ballots counted, fewer than the poll's min_ballots "
+                f"{min_ballots} (an outcome would reveal votes)")
+    if "unanimous" in outcome:
+        return "unanimous yes" if outcome["unanimous"] else "not unanimous (at least one no)"
+    return ", ".join(f"{k} {v}" for k, v in outcome["tally"].items())
 
 
 def _human_outcome(o):
@@ -585,8 +800,9 @@ def _human_outcome(o):
     r = o["result"]
     if r["status"] == "failed":
         return f"poll {o['id']}: FAILED ({r['code']}), absent validators {r.get('absent')}"
-    return (f"poll {o['id']}: {json.dumps(r['outcome'])}  counted {r['counted']}, excluded {len(r['excluded'])}, "
-            f"final at height {o['final_height']}, attested by {o['attesters']}")
+    return (f"poll {o['id']}: {_outcome_words(r, o['ballots'], o.get('min_ballots', 0))}\n"
+            f"  counted {r['counted']}, excluded {len(r['excluded'])}, final at height {o['final_height']}, "
+            f"attested by validators {', '.join(map(str, o['attesters']))}")
 
 
 if __name__ == "__main__":

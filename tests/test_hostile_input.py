@@ -55,7 +55,7 @@ def query(app, path: bytes):
 
 def test_every_hostile_query_gets_a_code_not_an_exception(chain):
     creator, voter = SigningKey.generate(), SigningKey.generate()
-    chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + 50)))
+    chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + 100)))
     chain.block(chain.tx(voter, "cast_ballot", {"poll": 1, "payloads": payloads(4)}))
     assert len(HOSTILE_PATHS) >= 50
     for path in HOSTILE_PATHS:
@@ -141,15 +141,15 @@ def test_a_bug_in_query_checktx_or_info_is_answered_internal_and_the_connection_
 
 def test_cache_holds_only_accepted_txs_and_drops_what_a_recheck_rejects(chain):
     creator = SigningKey.generate()
-    wrong_chain = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 5), chain_id="other")
+    wrong_chain = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10), chain_id="other")
                    for _ in range(20)]
     for raw in wrong_chain:
         assert chain.check(raw).code == codes.WRONG_CHAIN
     assert len(chain.app.txs.items) == 0
-    good = chain.tx(creator, "create_poll", poll_body(chain.height + 5))
+    good = chain.tx(creator, "create_poll", poll_body(chain.height + 10))
     assert chain.check(good).code == 0 and chain.app.txs.get(good) is not None
     # The same nonce commits through another tx: the recheck rejects `good`, and it leaves the cache.
-    chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + 5), nonce=chain.nonces[creator.public_hex]))
+    chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + 10), nonce=chain.nonces[creator.public_hex]))
     res = chain.app.check_tx(abci.RequestCheckTx(tx=good, type=abci.RECHECK))
     assert res.code == codes.REPLAY and chain.app.txs.get(good) is None
 
@@ -157,7 +157,7 @@ def test_cache_holds_only_accepted_txs_and_drops_what_a_recheck_rejects(chain):
 def test_cache_is_bounded_in_bytes(chain):
     chain.app.txs.max_bytes = 20_000
     for _ in range(40):
-        raw = chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 5, question="q" * 900))
+        raw = chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10, question="q" * 900))
         assert chain.check(raw).code == 0
     assert chain.app.txs.bytes <= 20_000 and len(chain.app.txs.items) < 40
     assert chain.app.txs.bytes == sum(len(tx.raw) for tx in chain.app.txs.items.values())
@@ -174,8 +174,8 @@ ACCEPT, REJECT = abci.ResponseProcessProposal.ACCEPT, abci.ResponseProcessPropos
 
 def test_process_proposal_rejects_junk_and_accepts_stateful_failures(chain):
     creator = SigningKey.generate()
-    good = chain.tx(creator, "create_poll", poll_body(chain.height + 5))
-    replay = chain.tx(creator, "create_poll", poll_body(chain.height + 5), nonce=1)   # stateful: FinalizeBlock's job
+    good = chain.tx(creator, "create_poll", poll_body(chain.height + 10))
+    replay = chain.tx(creator, "create_poll", poll_body(chain.height + 10), nonce=1)   # stateful: FinalizeBlock's job
     forged = bytearray(good)
     forged[-20] ^= 1
     assert proposal(chain.app, [good, replay]) == ACCEPT
@@ -189,7 +189,7 @@ def test_process_proposal_caps_the_number_of_txs(tmp_path):
     chain = Chain(tmp_path / "app", params={"max_block_txs": 3})
     chain.init()
     chain.block()
-    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 5)) for _ in range(4)]
+    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)) for _ in range(4)]
     assert proposal(chain.app, txs[:3]) == ACCEPT
     assert proposal(chain.app, txs) == REJECT
     assert proposal(chain.app, [txs[0]] * 4) == REJECT      # duplicates count too
@@ -200,7 +200,7 @@ def test_process_proposal_caps_the_number_of_txs(tmp_path):
 
 def test_proposal_answer_does_not_depend_on_the_cache(chain):
     """Two nodes, one that saw the txs in CheckTx and one that did not, answer alike."""
-    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 5)) for _ in range(5)]
+    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)) for _ in range(5)]
     forged = bytearray(txs[2])
     forged[-20] ^= 1
     cold = proposal(chain.app, txs), proposal(chain.app, txs + [bytes(forged)])
@@ -211,7 +211,7 @@ def test_proposal_answer_does_not_depend_on_the_cache(chain):
 
 
 def test_prepare_proposal_drops_junk_and_stays_under_max_tx_bytes(chain):
-    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 5)) for _ in range(6)]
+    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)) for _ in range(6)]
     mixed = [b"\x01", txs[0], b"junk", txs[1], txs[2], txs[3], txs[4], txs[5]]
     limit = sum(len(t) for t in txs[:4]) + 10
     out = list(chain.app.prepare_proposal(abci.RequestPrepareProposal(txs=mixed, max_tx_bytes=limit)).txs)
@@ -308,7 +308,7 @@ def test_polls_that_cannot_keep_a_secret_are_refused(tmp_path):
         chain = Chain(tmp_path / f"app{m}", m=m)
         chain.init()
         chain.block()
-        res = chain.block(chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 5)))
+        res = chain.block(chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)))
         assert res.tx_results[0].code == codes.BAD_POLL and "at least 3" in res.tx_results[0].log
         chain.app.close()
 
