@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from mpc_tx.rpc import Rpc, RpcError
-from node_config.generate import MANIFEST, abci_address, generate_testnet, find_cometbft
+from node_config.generate import MANIFEST, abci_address, generate_testnet, find_cometbft, _MAX_CHAIN_ID
 
-__all__ = ["PROCESSES", "Testnet", "DEFAULT_DIR", "wait_abci_socket"]
+__all__ = ["PROCESSES", "Testnet", "DEFAULT_DIR", "wait_abci_socket", "next_chain_id"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = Path(os.environ.get("MPCVOTE_TESTNET", ROOT / ".testnet"))
@@ -189,15 +189,31 @@ class Testnet:
                 stopped += self.stop(i, proc)
         return stopped
 
-    def reset(self):
-        """Wipe every node's chain data and app state together (never one alone)."""
+    def reset(self) -> str:
+        """Wipe every node's chain data and app state together (never one alone); return the new chain id.
+
+        The new chain gets a new chain id (the old one with a counter): a tx signed
+        for the old chain is then refused as WRONG_CHAIN, never replayed on the new one.
+        """
         self.down()
+        chain_id = next_chain_id(self.manifest["chain_id"])
+        self._set_chain_id(chain_id)
         for v in self.validators:
             subprocess.run([str(find_cometbft(None)), "unsafe-reset-all", "--home", v["home"]],
                            check=True, capture_output=True)
             shutil.rmtree(Path(v["home"]) / "app", ignore_errors=True)
             shutil.rmtree(Path(v["home"]) / "worker", ignore_errors=True)
         shutil.rmtree(self.dir / "logs", ignore_errors=True)
+        return chain_id
+
+    def _set_chain_id(self, chain_id: str):
+        for v in self.validators:
+            path = Path(v["home"]) / "config" / "genesis.json"
+            doc = json.loads(path.read_text())
+            doc["chain_id"] = chain_id
+            path.write_text(json.dumps(doc, indent=2))
+        manifest = dict(self.manifest, chain_id=chain_id)
+        (self.dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
     def destroy(self):
         self.down()
@@ -261,6 +277,19 @@ class Testnet:
                     hashes.add(None)
             agree = len(hashes) == 1 and None not in hashes
         return {"nodes": nodes, "agree": agree}
+
+
+def next_chain_id(chain_id: str) -> str:
+    """Return the chain id after a reset: mpcvote-local -> mpcvote-local-r2 -> mpcvote-local-r3."""
+    base, sep, count = chain_id.rpartition("-r")
+    if sep and count.isdigit() and base:
+        following = f"{base}-r{int(count) + 1}"
+    else:
+        following = f"{chain_id}-r2"
+    if len(following) > _MAX_CHAIN_ID:     # keep the counter, shorten the name
+        suffix = following[following.rindex("-r"):]
+        following = following[:_MAX_CHAIN_ID - len(suffix)] + suffix
+    return following
 
 
 def _alive(pid: int) -> bool:

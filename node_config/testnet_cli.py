@@ -65,8 +65,9 @@ def main(argv=None):
         elif args.command == "down":
             print(f"stopped {net.down()} processes")
         elif args.command == "reset":
-            net.reset()
-            print(f"reset {net.dir}: chain data and app state wiped; `scripts/testnet up` starts a new chain")
+            chain_id = net.reset()
+            print(f"reset {net.dir}: chain data and app state wiped; `scripts/testnet up` starts a new chain, "
+                  f"{chain_id} (txs signed for the old chain id are refused on it)")
         elif args.command == "destroy":
             net.destroy()
             print(f"deleted {net.dir}")

@@ -4,7 +4,10 @@ import time
 
 import pytest
 
+from abci_app import codes
+from mpc_tx import tx as txcodec
 from mpc_tx.keys import SigningKey
+from node_config.lifecycle import next_chain_id
 
 from netfixtures import client, running_testnet, search_count, Voters, wait_committed
 
@@ -94,10 +97,28 @@ def test_kill_node_and_app_mid_load_loses_nothing(net):
     assert net.status()["agree"]
 
 
-def test_reset_then_up_starts_a_new_chain(net):
-    net.reset()
+def test_reset_then_up_starts_a_new_chain_with_a_new_chain_id(net):
+    old = client(net)
+    key = SigningKey.generate()
+    signed_before = txcodec.build(key, old.chain_id, "create_poll", old.next_nonce(key),
+                                  {"question": "Again?", "kind": "unanimity", "options": [], "voters": None,
+                                   "close_height": 400, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3})
+    new_id = net.reset()
+    assert new_id == next_chain_id(old.chain_id) != old.chain_id
     for i in range(4):
         net.start_validator(i, worker=False)
     net.wait_height(2, timeout=90)
-    assert client(net).query("/polls")["polls"] == []
+    c = client(net)
+    assert c.chain_id == new_id == net.manifest["chain_id"]
+    assert c.query("/polls")["polls"] == []
+    res = net.rpc(1).broadcast_tx_sync(signed_before)       # signed for the old chain: never replayed here
+    assert int(res["code"]) == codes.WRONG_CHAIN
     assert net.status()["agree"]
+
+
+def test_chain_ids_after_resets_count_up_and_stay_within_cometbft_limit():
+    assert next_chain_id("mpcvote-local") == "mpcvote-local-r2"
+    assert next_chain_id("mpcvote-local-r2") == "mpcvote-local-r3"
+    assert next_chain_id("x-rated") == "x-rated-r2"
+    long = next_chain_id("c" * 50)
+    assert len(long) == 50 and long.endswith("-r2") and next_chain_id(long).endswith("-r3")
