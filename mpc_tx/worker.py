@@ -344,6 +344,20 @@ class Worker:
         tmp.write_text(json.dumps({str(k): v for k, v in self.jobs.items()}))
         os.replace(tmp, self.state_dir / "jobs.json")
 
+    def _beat(self, error):
+        """Record that this worker runs, the height it has followed, and why it is stuck if it is.
+
+        `scripts/testnet status` and `mpcvote jobs` read it: a job state alone cannot tell a
+        waiting worker from one that lost its node or died.
+        """
+        beat = {"time": time.time(), "height": self.followed, "error": error}
+        try:
+            tmp = self.state_dir / "heartbeat.json.tmp"
+            tmp.write_text(json.dumps(beat))
+            os.replace(tmp, self.state_dir / "heartbeat.json")
+        except OSError:
+            pass    # a full disk must not stop the worker; status then shows an old heartbeat
+
     def _measure_block_interval(self):
         try:
             top = self.rpc.height()
@@ -371,8 +385,10 @@ class Worker:
                     self._measure_block_interval()
                     last_measure = time.monotonic()
                 self.step()
+                self._beat(None)
             except (RpcError, QueryError) as exc:
                 log.info("node not ready: %s", exc)
+                self._beat(f"its node does not answer: {exc}")
                 time.sleep(1.0)
             self.new_block.set()
             waker.wait(0.5 if waker.connected else 0.3)

@@ -251,32 +251,58 @@ class Testnet:
             time.sleep(0.2)
 
     def status(self) -> dict:
-        """Return each node's height, app hash and peers, and whether the app hashes agree."""
-        nodes = []
-        for i, v in enumerate(self.validators):
-            rpc = self.rpc(i)
-            entry = {"name": v["name"], "rpc": self.rpc_url(i), "height": None, "app_hash": None,
-                     "peers": None, "processes": {p: self.pid(i, p) for p in PROCESSES}}
+        """Return each validator's node, app and worker (up, height, lag) and whether the nodes agree.
+
+        `agree`: every node is reachable and their app hashes agree (what a test or the
+        demo needs); `reachable_agree`: the nodes that answer agree, whatever the rest.
+        """
+        nodes = [self._node_status(i, v) for i, v in enumerate(self.validators)]
+        top = max((n["height"] for n in nodes if n["height"] is not None), default=None)
+        for n in nodes:
+            n["lag"] = None if n["height"] is None else top - n["height"]
+            w = n["worker"]
+            w["lag"] = None if w.get("height") is None or top is None else max(0, top - w["height"])
+        reachable = [i for i, n in enumerate(nodes) if n["height"]]
+        common = min((nodes[i]["height"] for i in reachable), default=None)
+        hashes = set()
+        for i in reachable:
             try:
-                st = rpc.status()["sync_info"]
-                entry["height"] = int(st["latest_block_height"])
-                entry["app_hash"] = st["latest_app_hash"]
-                entry["peers"] = int(rpc.call("net_info")["n_peers"])
+                hashes.add(self.rpc(i).call("block", height=str(common))["block"]["header"]["app_hash"])
             except RpcError:
-                pass
-            nodes.append(entry)
-        heights = [n["height"] for n in nodes if n["height"]]
-        agree = False
-        if heights and len(heights) == len(nodes):
-            common = min(heights)
-            hashes = set()
-            for i in range(len(nodes)):
-                try:
-                    hashes.add(self.rpc(i).call("block", height=str(common))["block"]["header"]["app_hash"])
-                except RpcError:
-                    hashes.add(None)
-            agree = len(hashes) == 1 and None not in hashes
-        return {"nodes": nodes, "agree": agree}
+                hashes.add(None)
+        reachable_agree = bool(reachable) and len(hashes) == 1 and None not in hashes
+        return {"nodes": nodes, "agree": reachable_agree and len(reachable) == len(nodes),
+                "reachable_agree": reachable_agree, "reachable": len(reachable), "common_height": common}
+
+    def _node_status(self, i: int, v: dict) -> dict:
+        rpc = self.rpc(i)
+        pids = {p: self.pid(i, p) for p in PROCESSES}
+        entry = {"name": v["name"], "rpc": self.rpc_url(i), "height": None, "app_hash": None,
+                 "peers": None, "processes": pids, "error": None,
+                 "app": {"pid": pids["app"], "up": pids["app"] is not None, "height": None},
+                 "worker": self._worker_status(i, pids["worker"])}
+        try:
+            st = rpc.status()["sync_info"]
+            entry["height"] = int(st["latest_block_height"])
+            entry["app_hash"] = st["latest_app_hash"]
+            entry["peers"] = int(rpc.call("net_info")["n_peers"])
+            # The node asks its app: the app's own last committed height.
+            entry["app"]["height"] = int(rpc.call("abci_info")["response"].get("last_block_height", 0))
+        except (RpcError, KeyError, ValueError) as exc:
+            entry["error"] = "node down (no process)" if pids["node"] is None else f"node not answering: {exc}"
+        return entry
+
+    def _worker_status(self, i: int, pid) -> dict:
+        """The worker's last heartbeat (height it followed, when, any node error) and whether it runs."""
+        out = {"pid": pid, "up": pid is not None, "height": None, "seen_s": None, "error": None}
+        path = Path(self.validators[i]["home"]) / "worker" / "heartbeat.json"
+        try:
+            beat = json.loads(path.read_text())
+            out["height"], out["error"] = beat.get("height"), beat.get("error")
+            out["seen_s"] = round(time.time() - float(beat["time"]), 1)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return out
 
 
 def next_chain_id(chain_id: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from node_config.lifecycle import Testnet, DEFAULT_DIR, PROCESSES
 
-__all__ = ["main"]
+__all__ = ["main", "human_status"]
 
 
 def main(argv=None):
@@ -19,7 +19,7 @@ def main(argv=None):
     up.add_argument("--block-time", default="300ms")
     up.add_argument("--chain-id", default="mpcvote-local")
     up.add_argument("--no-worker", action="store_true", help="start nodes and apps only")
-    st = sub.add_parser("status", help="height, app hash and peers of every node")
+    st = sub.add_parser("status", help="per validator: node, app and worker (up, height, lag); whether the nodes agree")
     st.add_argument("--json", action="store_true")
     lg = sub.add_parser("logs", help="the last lines of each process's log")
     lg.add_argument("node", nargs="?", help="node0, node1, ... (default: all)")
@@ -44,14 +44,9 @@ def main(argv=None):
         elif args.command == "status":
             status = net.status()
             if args.json:
-                print(json.dumps({"nodes": [{k: n[k] for k in ("name", "rpc", "height", "app_hash", "peers")}
-                                            for n in status["nodes"]], "agree": status["agree"]}))
+                print(json.dumps(status))
             else:
-                print(f"{'node':8} {'rpc':26} {'height':>7} {'peers':>5}  app hash")
-                for n in status["nodes"]:
-                    print(f"{n['name']:8} {n['rpc']:26} {n['height'] if n['height'] is not None else 'down':>7} "
-                          f"{n['peers'] if n['peers'] is not None else '-':>5}  {n['app_hash'] or '-'}")
-                print("app hashes agree" if status["agree"] else "app hashes DO NOT agree (or a node is down)")
+                print(human_status(status))
         elif args.command == "logs":
             names = [args.node] if args.node else [v["name"] for v in net.validators]
             for name in names:
@@ -77,14 +72,64 @@ def main(argv=None):
             for proc in procs if args.command == "start" else reversed(procs):
                 if args.command == "start":
                     print(f"{args.node} {proc}: pid {net.start(i, proc)}")
-                elif args.command == "stop":
-                    net.stop(i, proc)
                 else:
-                    net.kill(i, proc)
+                    pid = net.pid(i, proc)
+                    done = net.stop(i, proc) if args.command == "stop" else net.kill(i, proc)
+                    verb = "stopped" if args.command == "stop" else "killed (SIGKILL)"
+                    print(f"{args.node} {proc}: {verb}, pid {pid}" if done and pid else
+                          f"{args.node} {proc}: was not running")
     except (FileNotFoundError, TimeoutError, RuntimeError, ValueError) as exc:
         print(f"testnet: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def human_status(status: dict) -> str:
+    """Render testnet status: one line per validator (node, app, worker), then agreement in words."""
+    lines = [f"{'validator':10} {'node':24} {'app':16} {'worker':30} app hash"]
+    for n in status["nodes"]:
+        lines.append(f"{n['name']:10} {_node_cell(n):24} {_app_cell(n):16} {_worker_cell(n):30} "
+                     f"{(n['app_hash'] or '-')[:16]}")
+    for n in status["nodes"]:
+        if n["error"]:
+            lines.append(f"  {n['name']}: {n['error']}")
+        if n["worker"]["up"] and n["worker"]["error"]:
+            lines.append(f"  {n['name']} worker: {n['worker']['error']}")
+    total, up = len(status["nodes"]), status["reachable"]
+    if up == 0:
+        lines.append("no node answers: `scripts/testnet up` starts them, `scripts/testnet logs` says why they stopped")
+    elif status["reachable_agree"]:
+        lines.append(f"{up} of {total} nodes answer; their app hashes agree at height {status['common_height']}")
+    else:
+        lines.append(f"{up} of {total} nodes answer; their app hashes DIFFER at height {status['common_height']}: "
+                     "the apps disagree on state (see `scripts/testnet logs`)")
+    return "\n".join(lines)
+
+
+def _node_cell(n) -> str:
+    if n["height"] is None:
+        return "down" if n["processes"]["node"] is None else "not answering"
+    lag = f", {n['lag']} behind" if n["lag"] else ""
+    return f"up h {n['height']} {n['peers']} peers{lag}"
+
+
+def _app_cell(n) -> str:
+    app = n["app"]
+    if not app["up"]:
+        return "down"
+    return f"up h {app['height']}" if app["height"] is not None else "up (node away)"
+
+
+def _worker_cell(n) -> str:
+    w = n["worker"]
+    if not w["up"]:
+        return "down"
+    if w["error"]:
+        return "up, node unreachable"
+    if w["height"] is None:
+        return "up (no heartbeat yet)"
+    lag = f", {w['lag']} behind" if w["lag"] else ""
+    return f"up h {w['height']}{lag} ({w['seen_s']:.0f}s ago)"
 
 
 def _index(net, name: str) -> int:

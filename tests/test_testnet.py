@@ -122,3 +122,23 @@ def test_chain_ids_after_resets_count_up_and_stay_within_cometbft_limit():
     assert next_chain_id("x-rated") == "x-rated-r2"
     long = next_chain_id("c" * 50)
     assert len(long) == 50 and long.endswith("-r2") and next_chain_id(long).endswith("-r3")
+
+
+def test_status_names_a_stopped_node_a_killed_app_and_a_killed_worker(tmp_path):
+    from node_config.testnet_cli import human_status, _app_cell, _node_cell, _worker_cell
+    with running_testnet(tmp_path, workers=True) as net:
+        net.wait_height(net.rpc(0).height() + 2, timeout=60)
+        net.stop(1, "node")
+        net.kill(2, "app")
+        net.kill(3, "worker")
+        status = net.status()
+        node0, node1, node2, node3 = status["nodes"]
+        assert node0["height"] is not None and node0["app"]["height"] == node0["height"]
+        assert _worker_cell(node0).startswith("up h ")                  # its heartbeat, with the height followed
+        assert _node_cell(node1) == "down" and _app_cell(node1).startswith("up")
+        assert _app_cell(node2) == "down"
+        assert _node_cell(node3).startswith("up h ") and _worker_cell(node3) == "down"
+        assert status["reachable_agree"] and not status["agree"]         # the others agree; not every node is up
+        text = human_status(status)
+        assert "node1: node down (no process)" in text
+        assert f"{status['reachable']} of 4 nodes answer; their app hashes agree" in text
