@@ -18,7 +18,8 @@ from .keys import SigningKey
 from .rpc import Rpc, RpcError, QueryError
 
 __all__ = ["main", "Client", "CliError", "Session", "DropWatch", "dropped_message", "parse_close_in",
-           "blocks_for", "span"]
+           "blocks_for", "span", "progress_words", "privacy_warnings",
+           "job_reason"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,16 +46,33 @@ def default_node() -> str:
 
 
 def local_jobs(testnet=None) -> list:
-    """Read each local worker's job states (waiting, running, attested, failed and why, done)."""
+    """Read each local worker's job states (waiting, running, attested, failed and why, done) and liveness."""
+    from node_config.lifecycle import Testnet
     folder = Path(testnet or os.environ.get("MPCVOTE_TESTNET", ROOT / ".testnet"))
-    manifest = json.loads((folder / "testnet.json").read_text()) if (folder / "testnet.json").exists() else None
-    if manifest is None:
-        raise CliError(f"no testnet in {folder}")
+    if not (folder / "testnet.json").exists():
+        raise CliError(f"no testnet in {folder}: start one with `scripts/testnet up`, or pass --testnet DIR")
+    net = Testnet(folder)
     out = []
-    for v in manifest["validators"]:
+    for i, v in enumerate(net.validators):
         path = Path(v["home"]) / "worker" / "jobs.json"
-        out.append({"validator": v["name"], "jobs": json.loads(path.read_text()) if path.exists() else {}})
+        out.append({"validator": v["name"], "jobs": json.loads(path.read_text()) if path.exists() else {},
+                    "worker": net.worker_status(i, net.pid(i, "worker"))})
     return out
+
+
+def job_reason(job: dict, worker: dict, chain_status: str | None) -> str:
+    """Say why a job is where it is, trusting the chain over a worker's last word."""
+    said = job.get("reason", "")
+    if job["state"] in ("done", "attested"):
+        return said
+    if not worker["up"]:
+        return f"worker down (it last said: {said or job['state']})"
+    if worker.get("error"):
+        return f"worker cannot reach its node: {worker['error']}"
+    if chain_status and said == "poll open" and chain_status != "open":
+        return (f"the poll is {chain_status} on chain, but this worker has not caught up "
+                f"(followed to height {worker.get('height')})")
+    return said
 
 
 def default_genesis():
@@ -359,6 +377,22 @@ class Client:
             return "you have no ballot in this poll"
         return f"your earlier ballot (height {ballot['height']}, tx {ballot['tx'][:12]}…) still counts"
 
+    def standing(self, poll_id: int, out: dict | None = None) -> dict:
+        """Say where a poll without a final outcome stands: who attested, who not, next attempt, deadline."""
+        out = out or self.query(f"/poll/{poll_id}/outcome")
+        poll = self.query(f"/poll/{poll_id}")
+        names = {v["index"]: v["name"] for v in poll["validators"]}
+        if out["status"] == "open":
+            return {"status": "open", "closes": self.when(poll["close_height"])}
+        attested = sorted(a["validator"] for a in self.query(f"/poll/{poll_id}/attestations")["attestations"])
+        every = self.params()["mpc_attempt_blocks"]
+        since = max(0, self.rpc.height() - out["closed_height"])
+        next_attempt = out["closed_height"] + (since // every + 1) * every
+        return {"status": out["status"], "attested": [names[i] for i in attested],
+                "missing": [names[i] for i in sorted(names) if i not in attested],
+                "next_attempt": self.when(min(next_attempt, out["deadline_height"])),
+                "deadline": self.when(out["deadline_height"])}
+
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
         deadline = time.monotonic() + timeout
         spinner, k = "|/-\\", 0
@@ -366,15 +400,23 @@ class Client:
             out = self.query(f"/poll/{poll_id}/outcome")
             if not wait or out["status"] in ("final", "failed"):
                 if self.progress and wait:
-                    print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
+                    print("\r\033[K", end="", file=sys.stderr)
                 return out
             if time.monotonic() > deadline:
-                raise CliError(f"poll {poll_id} has no final outcome after {timeout:.0f} s (status {out['status']})")
+                raise CliError(f"no final outcome after {timeout:.0f} s: "
+                               f"{progress_words(poll_id, self.standing_of(poll_id, out))}")
             if self.progress:
-                print(f"\rpoll {poll_id} {out['status']}: waiting for the outcome {spinner[k % 4]}",
-                      end="", file=sys.stderr, flush=True)
+                if k % 10 == 0:     # the attestations change once a block at most
+                    line = progress_words(poll_id, self.standing_of(poll_id, out))
+                print(f"\r{line} {spinner[k % 4]}   ", end="", file=sys.stderr, flush=True)
             k += 1
             time.sleep(0.3)
+
+    def standing_of(self, poll_id: int, out: dict) -> dict | None:
+        try:
+            return self.standing(poll_id, out)
+        except (CliError, RpcError, QueryError, KeyError):
+            return None
 
     # --- verified reads (light client against the genesis validator set) ------------------
 
@@ -699,6 +741,8 @@ def _run(client: Client, a):
         return res, f"ballot for poll {a.poll} committed at height {res['height']} (tx {res['hash']})"
     if a.cmd == "outcome":
         out = client.outcome(a.poll, wait=a.wait, timeout=a.timeout)
+        if out["status"] in ("open", "closed"):
+            out["progress"] = client.standing_of(a.poll, out)
         return out, _human_outcome(out)
     if a.cmd == "validators":
         vals = client.query("/validators")["validators"]
@@ -707,9 +751,22 @@ def _run(client: Client, a):
                                f"attest {v['attest_key'][:16]}…" for v in vals)
     if a.cmd == "jobs":
         jobs = local_jobs(a.testnet)
-        lines = [f"{j['validator']:8} poll {poll:>4}  {st['state']:9} attempt {st.get('attempt', '-')}  "
-                 f"{st.get('reason', '')}" + (f" absent {st['absent']}" if st.get("absent") else "")
-                 for j in jobs for poll, st in sorted(j["jobs"].items(), key=lambda kv: int(kv[0]))]
+        chain = {}
+        for j in jobs:
+            for poll in j["jobs"]:
+                if poll not in chain:
+                    try:
+                        chain[poll] = client.query(f"/poll/{poll}/outcome")["status"]
+                    except (CliError, RpcError, QueryError):
+                        chain[poll] = None
+        lines = []
+        for j in jobs:
+            w = j["worker"]
+            lines.append(f"{j['validator']}: worker " + ("down" if not w["up"] else f"up, followed to height {w['height']}"))
+            for poll, st in sorted(j["jobs"].items(), key=lambda kv: int(kv[0])):
+                st["reason"] = job_reason(st, w, chain[poll])
+                lines.append(f"  poll {poll:>4}  {st['state']:9} attempt {st.get('attempt', '-')}  {st['reason']}"
+                             + (f" absent {st['absent']}" if st.get("absent") else ""))
         return jobs, "\n".join(lines) or "(no jobs)"
     if a.cmd == "blocks":
         blocks = client.blocks(a.last)
@@ -794,9 +851,21 @@ def _outcome_words(result: dict, ballots: int, min_ballots: int) -> str:
     return ", ".join(f"{k} {v}" for k, v in outcome["tally"].items())
 
 
+def progress_words(poll_id: int, p: dict | None) -> str:
+    """One line on a poll's way to its outcome."""
+    if p is None:
+        return f"poll {poll_id}: no outcome yet"
+    if p["status"] == "open":
+        return f"poll {poll_id}: open, closes at height {p['closes']['height']}, {_about(p['closes'])}"
+    return (f"poll {poll_id}: closed, no outcome yet; attested by {', '.join(p['attested']) or 'nobody yet'}"
+            f"; waiting for {', '.join(p['missing']) or 'nobody'}; next MPC attempt at height "
+            f"{p['next_attempt']['height']} ({_about(p['next_attempt'])}); it fails at height "
+            f"{p['deadline']['height']} ({_about(p['deadline'])}) without one")
+
+
 def _human_outcome(o):
     if o["status"] in ("open", "closed"):
-        return f"poll {o['id']}: {o['status']}, no outcome yet"
+        return progress_words(o["id"], o.get("progress"))
     r = o["result"]
     if r["status"] == "failed":
         return f"poll {o['id']}: FAILED ({r['code']}), absent validators {r.get('absent')}"

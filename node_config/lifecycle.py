@@ -280,7 +280,7 @@ class Testnet:
         entry = {"name": v["name"], "rpc": self.rpc_url(i), "height": None, "app_hash": None,
                  "peers": None, "processes": pids, "error": None,
                  "app": {"pid": pids["app"], "up": pids["app"] is not None, "height": None},
-                 "worker": self._worker_status(i, pids["worker"])}
+                 "worker": self.worker_status(i, pids["worker"])}
         try:
             st = rpc.status()["sync_info"]
             entry["height"] = int(st["latest_block_height"])
@@ -292,7 +292,7 @@ class Testnet:
             entry["error"] = "node down (no process)" if pids["node"] is None else f"node not answering: {exc}"
         return entry
 
-    def _worker_status(self, i: int, pid) -> dict:
+    def worker_status(self, i: int, pid) -> dict:
         """The worker's last heartbeat (height it followed, when, any node error) and whether it runs."""
         out = {"pid": pid, "up": pid is not None, "height": None, "seen_s": None, "error": None}
         path = Path(self.validators[i]["home"]) / "worker" / "heartbeat.json"

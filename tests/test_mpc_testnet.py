@@ -6,6 +6,7 @@ import time
 import pytest
 
 from mpc_tx import envelope, tx as txcodec
+from mpc_tx.cli import _outcome_words, job_reason, local_jobs, progress_words
 from mpc_tx.keys import SigningKey
 from mpc_tx.sharing import share
 
@@ -127,6 +128,24 @@ def test_bad_ballots_veto_or_are_excluded_identically_by_all(net):
     assert len({a["digest"] for a in atts}) == 1 and ot["dissenters"] == []   # every party saw the same
 
 
+def test_small_polls_are_withheld_by_default_and_an_empty_one_says_no_ballots(net):
+    # With the chain's defaults (min_ballots floor 3), one "yes" in a unanimity poll, or two
+    # ballots in a tally, would tell each voter the others' votes: nothing is revealed.
+    una, cu = open_poll(net)
+    tal, ct = open_poll(net, "tally", ("a", "b"))
+    empty, ce = open_poll(net, "tally", ("a", "b"))
+    assert una["min_ballots"] == tal["min_ballots"] == 3
+    vote_all(net, una, ["yes"])
+    vote_all(net, tal, ["a", "b"])
+    for p, c in ((una, cu), (tal, ct), (empty, ce)):
+        close(net, p, c)
+    ou, ot, oe = outcome(net, una["id"]), outcome(net, tal["id"]), outcome(net, empty["id"])
+    assert ou["result"]["outcome"] == ot["result"]["outcome"] == oe["result"]["outcome"] == {"withheld": True}
+    assert (ou["result"]["counted"], ot["result"]["counted"], oe["result"]["counted"]) == (1, 2, 0)
+    assert _outcome_words(oe["result"], oe["ballots"], 3) == "no ballots"
+    assert _outcome_words(ot["result"], ot["ballots"], 3).startswith("withheld: 2 ballots counted, fewer than")
+
+
 def _wait_blocks(net, n):
     net.wait_height(net.rpc(0).height() + n, timeout=60, nodes=[0])
 
@@ -141,6 +160,15 @@ def test_absent_worker_delays_then_deadline_names_it(net):
         later, cl = open_poll(net)
         vote_all(net, later, ["yes"] * 3)
         assert client(net).query(f"/poll/{early['id']}/outcome")["status"] == "closed"   # no outcome from 3 of 4
+        progress = client(net).standing(early["id"])     # what `outcome` shows meanwhile: who is missing, when
+        assert "node3" in progress["missing"] and "node3" not in progress["attested"]
+        assert progress["deadline"]["height"] == client(net).query(f"/poll/{early['id']}")["deadline_height"]
+        assert progress["next_attempt"]["height"] <= progress["deadline"]["height"]
+        words = progress_words(early["id"], progress)
+        assert "node3" in words.split("waiting for", 1)[1] and "it fails at height" in words
+        worker3 = next(j for j in local_jobs(net.dir) if j["validator"] == "node3")["worker"]
+        assert not worker3["up"] and job_reason({"state": "waiting", "reason": "poll open"}, worker3, "closed") \
+            .startswith("worker down")
         e = outcome(net, early["id"], timeout=120)
         close(net, later, cl)                          # its deadline is far: worker 3 comes back before it
         assert e["status"] == "failed" and e["result"]["code"] == "deadline" and e["result"]["absent"] == [3]
