@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from abci_app.codes import NAMES, POLL_CLOSED
+from abci_app.codes import NAMES, NOT_FOUND, POLL_CLOSED
 from . import tx as txcodec
 from .keys import SigningKey
 from .rpc import Rpc, RpcError, QueryError
@@ -418,6 +418,36 @@ class Client:
         except (CliError, RpcError, QueryError, KeyError):
             return None
 
+    def receipt(self, poll_id: int, key: SigningKey) -> dict:
+        """Answer "did my vote count?": the counted ballot's tx and height, what it replaced or what replaced it.
+
+        The counted ballot comes from the node's state; unless trust_node, its tx and result
+        are proven against the genesis validators. That a later ballot did not replace it is
+        the node's word (a light client cannot prove an absence).
+        """
+        voter = key.public_hex
+        poll = self.query(f"/poll/{poll_id}")
+        try:
+            counted = self.query(f"/poll/{poll_id}/ballot/{voter}")
+        except CliError as exc:
+            if exc.code != NOT_FOUND:
+                raise
+            counted = None
+        found = self.rpc.call("tx_search", query=f"ballot.poll_id={poll_id} AND ballot.voter='{voter}'",
+                              per_page="100", order_by="asc")
+        sent = [{"hash": t["hash"], "height": int(t["height"]),
+                 "revote": int(_events(t["tx_result"]).get("ballot", {}).get("revote", 0))} for t in found["txs"]]
+        out = {"poll": poll_id, "voter": voter, "poll_status": poll["status"], "counted": None,
+               "replaced": [], "proofs": "this chain's ballots carry no validity proofs yet: nothing to check"}
+        if counted is not None:
+            out["counted"] = {"hash": counted["tx"], "height": counted["height"], "revote": counted["revotes"],
+                              "verified": False}
+            out["replaced"] = [t for t in sent if t["hash"] != counted["tx"] and t["height"] <= counted["height"]]
+            if not self.trust_node:
+                proven = self.verify_tx(counted["tx"])
+                out["counted"]["verified"] = proven["code"] == 0 and proven["height"] == counted["height"]
+        return out
+
     # --- verified reads (light client against the genesis validator set) ------------------
 
     def light(self):
@@ -656,6 +686,11 @@ def _parser():
     v.add_argument("--key", required=True)
     v.add_argument("--trust-node", action="store_true",
                    help="take the poll from the node's answer unverified (only a node you run yourself)")
+    r = sub.add_parser("receipt", help="did my vote count? the counted ballot, and what it replaced")
+    r.add_argument("poll", type=int, help="the poll id")
+    r.add_argument("--key", required=True, help="the voter's key name")
+    r.add_argument("--trust-node", action="store_true",
+                   help="take the node's word for the ballot's tx, unproven (only a node you run yourself)")
     o = sub.add_parser("outcome", help="a poll's outcome")
     o.add_argument("poll", type=int)
     o.add_argument("--wait", action="store_true")
@@ -739,6 +774,10 @@ def _run(client: Client, a):
         client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
         return res, f"ballot for poll {a.poll} committed at height {res['height']} (tx {res['hash']})"
+    if a.cmd == "receipt":
+        client.trust_node = a.trust_node
+        res = client.receipt(a.poll, client.key(a.key))
+        return res, _human_receipt(res, a.key)
     if a.cmd == "outcome":
         out = client.outcome(a.poll, wait=a.wait, timeout=a.timeout)
         if out["status"] in ("open", "closed"):
@@ -849,6 +888,24 @@ def _outcome_words(result: dict, ballots: int, min_ballots: int) -> str:
     if "unanimous" in outcome:
         return "unanimous yes" if outcome["unanimous"] else "not unanimous (at least one no)"
     return ", ".join(f"{k} {v}" for k, v in outcome["tally"].items())
+
+
+def _human_receipt(r: dict, name: str) -> str:
+    who = f"{name} ({r['voter'][:12]}…)"
+    c = r["counted"]
+    if c is None:
+        return (f"poll {r['poll']}: no ballot of {who} counts (none committed; a ballot refused or dropped "
+                "never counts)")
+    proven = "proven against the genesis validators" if c["verified"] else "the node's word, not proven"
+    lines = [f"poll {r['poll']}: the ballot of {who} counts" +
+             (" (the poll is closed: this is final)" if r["poll_status"] != "open" else
+              " (the poll is open: a later ballot of yours would replace it)"),
+             f"  tx {c['hash']} in block {c['height']} ({proven})"]
+    if r["replaced"]:
+        lines.append(f"  it replaced {len(r['replaced'])} earlier ballot(s): " +
+                     ", ".join(f"{t['hash'][:12]}… (block {t['height']})" for t in r["replaced"]))
+    lines.append(f"  ballot proofs: {r['proofs']}")
+    return "\n".join(lines)
 
 
 def progress_words(poll_id: int, p: dict | None) -> str:

@@ -155,3 +155,17 @@ def test_create_with_a_duration_shows_the_close_as_clock_time(net, tmp_path, cap
     assert "closes at height" in out and "withheld below 3" in out
     assert main(common + ["polls"]) == 0
     assert f"closes " in capsys.readouterr().out
+
+
+@pytest.mark.testnet
+def test_receipt_shows_the_counted_ballot_proven_and_what_it_replaced(net):
+    c = client(net)
+    creator, voter, absent = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
+    poll = c.create_poll(creator, "Venue?", "tally", ["a", "b"], close_in=200)["poll"]
+    first = c.vote(voter, poll, "a")
+    second = client(net, 2).vote(voter, poll, "b")
+    r = client(net, 1).receipt(poll, voter)
+    assert r["counted"]["hash"] == second["hash"] and r["counted"]["height"] == second["height"]
+    assert r["counted"]["verified"] and r["counted"]["revote"] == 1
+    assert [t["hash"] for t in r["replaced"]] == [first["hash"]]
+    assert client(net).receipt(poll, absent)["counted"] is None
