@@ -169,7 +169,12 @@ def _polls(state, args):
     poll_id = after + 1
     while poll_id < next_id and len(out) < limit:
         poll = state.get(poll_key(poll_id))
-        out.append({k: poll[k] for k in ("id", "question", "kind", "status", "ballots", "close_height")})
+        summary = {k: poll[k] for k in ("id", "question", "kind", "status", "ballots", "close_height",
+                                        "closed_height", "min_ballots")}
+        result = poll["result"]     # the outcome only: a result's index lists can be long
+        summary["outcome"] = None if result is None else \
+            result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}
+        out.append(summary)
         poll_id += 1
     return {"polls": out, "next": poll_id - 1 if poll_id < next_id else None}
 

@@ -5,8 +5,10 @@ and --json (machine-readable output, one JSON document on stdout).
 """
 import argparse
 import base64
+import difflib
 import json
 import os
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -19,7 +21,7 @@ from .rpc import Rpc, RpcError, QueryError
 
 __all__ = ["main", "Client", "CliError", "Session", "DropWatch", "dropped_message", "parse_close_in",
            "blocks_for", "span", "progress_words", "privacy_warnings",
-           "job_reason"]
+           "job_reason", "mark_replaced"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +90,7 @@ NONCE_AHEAD_US = 3600 * 10**6
 MAX_NONCE = (1 << 63) - 1
 NONCE_HEADROOM = 1 << 40
 SPINNER = "|/-\\"
+PREFIX_SCAN_BLOCKS = 1000
 
 
 class Session:
@@ -164,7 +167,12 @@ class Client:
     def key(self, name: str) -> SigningKey:
         path = self.key_path(name)
         if not path.exists():
-            raise CliError(f"no key {name!r} in {self.keys_dir}: create it with `mpcvote keys new {name}`")
+            known = [k["name"] for k in self.keys()]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise CliError(f"no key {name!r} in {self.keys_dir}: {hint}create it with `mpcvote keys new {name}`"
+                           + ("" if known else " (this folder has no keys; --keys DIR or $MPCVOTE_KEYS "
+                                               "points at another)"))
         return SigningKey.load(path)
 
     def keys(self) -> list:
@@ -172,6 +180,19 @@ class Client:
             return []
         return [{"name": p.stem, "public_key": SigningKey.load(p).public_hex}
                 for p in sorted(self.keys_dir.glob("*.json"))]
+
+    def names(self) -> dict:
+        """Map public keys to the names this keyring gives them (shown beside the hex)."""
+        if getattr(self, "_names", None) is None:
+            try:
+                self._names = {k["public_key"]: k["name"] for k in self.keys()}
+            except (OSError, ValueError):
+                self._names = {}
+        return self._names
+
+    def who(self, public_hex: str) -> str:
+        name = self.names().get(public_hex)
+        return f"{public_hex[:12]}…" + (f" ({name})" if name else "")
 
     # --- chain reads --------------------------------------------------------------------
     def query(self, path: str):
@@ -303,13 +324,14 @@ class Client:
         """Measure the chain's recent block interval from the last `sample` headers' times."""
         if getattr(self, "_block_seconds", None) is None:
             top = self.rpc.height()
-            low = max(1, top - sample)
-            metas = self.rpc.call("blockchain", minHeight=str(low), maxHeight=str(top))["block_metas"]
+            # Block 1 carries the genesis time, however long before the start: left out. The
+            # median gap, not the mean: one halt must not stretch every estimate.
+            low = max(2, top - min(sample, 20) + 1)
+            metas = self.rpc.call("blockchain", minHeight=str(low), maxHeight=str(top))["block_metas"] \
+                if top >= low else []
             times = sorted((int(m["header"]["height"]), _parse_time(m["header"]["time"])) for m in metas)
-            if len(times) < 2 or times[-1][1] <= times[0][1]:
-                self._block_seconds = 1.0     # a chain too young to measure: say so in the estimate's wording
-            else:
-                self._block_seconds = (times[-1][1] - times[0][1]) / (times[-1][0] - times[0][0])
+            gaps = sorted(b[1] - a[1] for a, b in zip(times, times[1:]) if b[0] == a[0] + 1)
+            self._block_seconds = max(0.05, gaps[len(gaps) // 2]) if gaps else 1.0
         return self._block_seconds
 
     def when(self, height: int) -> dict:
@@ -522,8 +544,36 @@ class Client:
                 "events": [{"type": e["type"], **{a["key"]: a["value"] for a in e["attributes"]}}
                            for e in res.get("finalize_block_events") or []]}
 
+    def full_hash(self, text: str) -> str:
+        """Return the tx hash that `text` (a hash or a unique prefix of at least 6 hex digits) names.
+
+        A prefix is looked for in the latest PREFIX_SCAN_BLOCKS blocks only (the node has no
+        prefix index): an older tx needs its full hash.
+        """
+        wanted = text.strip().removeprefix("0x").removesuffix("…").upper()
+        if not re.fullmatch(r"[0-9A-F]{6,64}", wanted):
+            raise CliError(f"{text!r} is not a tx hash: give its 64 hex digits, or a unique prefix of at least 6")
+        if len(wanted) == 64:
+            return wanted
+        matches, top = set(), self.rpc.height()
+        low = max(1, top - PREFIX_SCAN_BLOCKS + 1)
+        for high in range(top, low - 1, -20):       # the node returns at most 20 headers a call
+            metas = self.rpc.call("blockchain", minHeight=str(max(low, high - 19)), maxHeight=str(high))["block_metas"]
+            for m in metas:
+                if int(m["num_txs"]):
+                    block = self.rpc.call("block", height=m["header"]["height"])["block"]
+                    matches |= {h for h in (txcodec.tx_hash(base64.b64decode(t)) for t in block["data"]["txs"] or [])
+                                if h.startswith(wanted)}
+        if len(matches) == 1:
+            return matches.pop()
+        if matches:
+            raise CliError(f"prefix {wanted} is not unique: " + ", ".join(sorted(matches)[:5]) +
+                           (" …" if len(matches) > 5 else ""))
+        raise CliError(f"no tx whose hash starts with {wanted} in the latest {top - low + 1} blocks: "
+                       "give the full hash for an older tx")
+
     def tx(self, tx_hash: str) -> dict:
-        res = self.rpc.tx(tx_hash.removeprefix("0x").upper())
+        res = self.rpc.tx(self.full_hash(tx_hash))
         return {"height": int(res["height"]), **_tx_summary(base64.b64decode(res["tx"]), res["tx_result"])}
 
     def txs(self, poll_id: int, page=1, per_page=50) -> dict:
@@ -625,11 +675,16 @@ def _tx_summary(raw: bytes, result: dict) -> dict:
         tx = txcodec.decode(raw)
         summary.update(type=tx.type, signer=tx.signer, nonce=tx.nonce)
         body = {k: v for k, v in tx.body.items() if k != "payloads"}  # ciphertext: shown by size only
+        if "payloads" in tx.body:
+            body["payloads"] = f"{len(tx.body['payloads'])} encrypted shares"
         summary["body"] = body
     except Exception:
         summary["type"] = "undecodable"
     if code:
         summary["log"] = result.get("log", "")
+    events = _events(result)
+    if "ballot" in events:
+        summary["revote"] = int(events["ballot"].get("revote", 0))
     return summary
 
 
@@ -650,23 +705,48 @@ class _Sub(argparse.ArgumentParser):
         _common(self, argparse.SUPPRESS)
 
 
+class _Top(argparse.ArgumentParser):
+    """The mpcvote parser: an unknown option gets a "did you mean" from every command's options."""
+
+    def error(self, message):
+        words = message.split("unrecognized arguments:", 1)
+        if len(words) == 2:
+            hints = [f"{w} -> did you mean {close[0]}?" for w in words[1].split() if w.startswith("--")
+                     for close in [difflib.get_close_matches(w, _option_strings(self), n=1)] if close]
+            if hints:
+                message += " (" + "; ".join(hints) + ")"
+        super().error(message)
+
+
+def _option_strings(parser) -> list:
+    out = [o for o in parser._option_string_actions if o.startswith("--")]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                out += _option_strings(child)
+    return sorted(set(out))
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="mpcvote", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Top(prog="mpcvote", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common(p, None)
     p.set_defaults(json=False)
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Sub)
-    keys = sub.add_parser("keys", help="voter and creator keys").add_subparsers(dest="sub", required=True, parser_class=_Sub)
-    keys.add_parser("new").add_argument("name")
-    keys.add_parser("show").add_argument("name")
-    keys.add_parser("list")
-    poll = sub.add_parser("poll", help="create, close or show a poll").add_subparsers(dest="sub", required=True, parser_class=_Sub)
-    c = poll.add_parser("create")
-    c.add_argument("--key", required=True)
-    c.add_argument("--question", required=True)
-    c.add_argument("--kind", choices=("unanimity", "tally"), required=True)
-    c.add_argument("--options", default="", help="comma-separated, for a tally")
-    c.add_argument("--voters", default=None, help="comma-separated key names or public keys (default: open)")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Sub, metavar="COMMAND")
+    keys = sub.add_parser("keys", help="voter and creator keys (files in --keys DIR, mode 0600)").add_subparsers(
+        dest="sub", required=True, parser_class=_Sub, metavar="keys COMMAND")
+    keys.add_parser("new", help="make a new ed25519 key").add_argument("name", help="a name for the key")
+    keys.add_parser("show", help="print a key's public key").add_argument("name", help="the key's name")
+    keys.add_parser("list", help="every key: name and public key")
+    poll = sub.add_parser("poll", help="create, close or show a poll").add_subparsers(
+        dest="sub", required=True, parser_class=_Sub, metavar="poll COMMAND")
+    c = poll.add_parser("create", help="create a poll (you, its creator, may close it early)")
+    c.add_argument("--key", required=True, help="the creator's key name")
+    c.add_argument("--question", required=True, help="the question voters answer")
+    c.add_argument("--kind", choices=("unanimity", "tally"), required=True,
+                   help="unanimity: is everyone's answer yes? tally: how many chose each option")
+    c.add_argument("--options", default="", help="comma-separated options, for a tally (2 to 16)")
+    c.add_argument("--voters", default=None,
+                   help="comma-separated key names or public keys that may vote (default: open to any key)")
     c.add_argument("--close-in", default="5m",
                    help="how long the poll stays open: 90s, 10m, 2h, 1d, or blocks as 40b (default 5m; "
                         "converted with the chain's measured block interval)")
@@ -675,15 +755,16 @@ def _parser():
                    help="how often one voter may replace their ballot (default 3)")
     c.add_argument("--min-ballots", type=int, default=None,
                    help="below this many ballots the outcome is withheld (default: the chain's floor, 3)")
-    cl = poll.add_parser("close")
-    cl.add_argument("poll", type=int)
-    cl.add_argument("--key", required=True)
-    poll.add_parser("show").add_argument("poll", type=int)
-    sub.add_parser("polls", help="list polls")
-    v = sub.add_parser("vote", help="secret-share and submit a ballot")
-    v.add_argument("poll", type=int)
+    cl = poll.add_parser("close", help="close a poll early (its creator only)")
+    cl.add_argument("poll", type=int, help="the poll id")
+    cl.add_argument("--key", required=True, help="the creator's key name")
+    poll.add_parser("show", help="a poll's settings, status and close (height and clock time)").add_argument(
+        "poll", type=int, help="the poll id")
+    sub.add_parser("polls", help="list polls: status, ballots, close time, outcome")
+    v = sub.add_parser("vote", help="secret-share and submit a ballot; waits for its commit")
+    v.add_argument("poll", type=int, help="the poll id")
     v.add_argument("choice", help="yes|no for unanimity, an option for a tally")
-    v.add_argument("--key", required=True)
+    v.add_argument("--key", required=True, help="the voter's key name")
     v.add_argument("--trust-node", action="store_true",
                    help="take the poll from the node's answer unverified (only a node you run yourself)")
     r = sub.add_parser("receipt", help="did my vote count? the counted ballot, and what it replaced")
@@ -691,23 +772,26 @@ def _parser():
     r.add_argument("--key", required=True, help="the voter's key name")
     r.add_argument("--trust-node", action="store_true",
                    help="take the node's word for the ballot's tx, unproven (only a node you run yourself)")
-    o = sub.add_parser("outcome", help="a poll's outcome")
-    o.add_argument("poll", type=int)
-    o.add_argument("--wait", action="store_true")
-    o.add_argument("--timeout", type=float, default=300.0)
+    o = sub.add_parser("outcome", help="a poll's outcome, or who the validators are waiting for")
+    o.add_argument("poll", type=int, help="the poll id")
+    o.add_argument("--wait", action="store_true", help="wait until the outcome is final, showing progress")
+    o.add_argument("--timeout", type=float, default=300.0, help="seconds to --wait at most (default 300)")
     sub.add_parser("validators", help="the validator registry")
-    j = sub.add_parser("jobs", help="MPC job state of each local validator's worker")
+    j = sub.add_parser("jobs", help="MPC job state of each local validator's worker, and why")
     j.add_argument("--testnet", default=None, help="testnet folder (default $MPCVOTE_TESTNET or .testnet)")
     b = sub.add_parser("blocks", help="the latest blocks")
-    b.add_argument("--last", type=int, default=10)
-    sub.add_parser("block").add_argument("height", type=int)
-    sub.add_parser("tx").add_argument("hash")
+    b.add_argument("--last", type=int, default=10, help="how many (default 10)")
+    sub.add_parser("block", help="one block: its txs and events").add_argument("height", type=int,
+                                                                                help="the block height")
+    sub.add_parser("tx", help="one tx: its block, result, signer and body").add_argument(
+        "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)")
     sub.add_parser("verify-header", help="check a header against the genesis validators").add_argument(
-        "height", type=int)
-    sub.add_parser("verify-tx", help="prove a tx and its result against signed headers").add_argument("hash")
-    t = sub.add_parser("txs", help="ballot txs of a poll (tx_search)")
-    t.add_argument("--poll", type=int, required=True)
-    t.add_argument("--page", type=int, default=1)
+        "height", type=int, help="the block height")
+    sub.add_parser("verify-tx", help="prove a tx and its result against signed headers").add_argument(
+        "hash", help="the full tx hash")
+    t = sub.add_parser("txs", help="ballot txs of a poll, revotes and replaced ballots marked")
+    t.add_argument("--poll", type=int, required=True, help="the poll id")
+    t.add_argument("--page", type=int, default=1, help="page of 50 (default 1)")
     return p
 
 
@@ -720,13 +804,21 @@ def main(argv=None):
         result, human = _run(client, args)
     except (CliError, RpcError, QueryError) as exc:
         code = getattr(exc, "code", None)
+        message = str(exc) + _unreachable_hint(exc, client.node)
         if args.json:
-            print(json.dumps({"error": str(exc), "code": code}))
+            print(json.dumps({"error": message, "code": code}))
         else:
-            print(f"mpcvote: error: {exc}", file=sys.stderr)
+            print(f"mpcvote: error: {message}", file=sys.stderr)
         return 1
     print(json.dumps(result) if args.json else human)
     return 0
+
+
+def _unreachable_hint(exc, node: str) -> str:
+    if isinstance(exc, RpcError) and "cannot reach" in str(exc):
+        return (f". Is the node running? `scripts/testnet status` shows the local testnet; "
+                f"`scripts/testnet up` starts it; --node URL asks another node (this was {node})")
+    return ""
 
 
 def _run(client: Client, a):
@@ -768,8 +860,10 @@ def _run(client: Client, a):
         polls = client.query("/polls")["polls"]
         for p in polls:
             p["closes"] = client.when(p["close_height"]) if p["status"] == "open" else None
-        return polls, "\n".join(f"{p['id']:>4} {p['kind']:9} {p['status']:7} {p['ballots']:>6} ballots  "
-                                f"{_closes_short(p):22} {p['question']}" for p in polls) or "(no polls)"
+        rows = [f"{'id':>4} {'kind':9} {'status':7} {'ballots':>7}  {'close':24} {'outcome':28} question"]
+        rows += [f"{p['id']:>4} {p['kind']:9} {p['status']:7} {p['ballots']:>7}  {_closes_short(p):24} "
+                 f"{_outcome_short(p):28} {p['question']}" for p in polls]
+        return polls, "\n".join(rows) if polls else "(no polls)"
     if a.cmd == "vote":
         client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
@@ -813,13 +907,16 @@ def _run(client: Client, a):
                                  for b in blocks)
     if a.cmd == "block":
         blk = client.block(a.height)
-        lines = [f"block {blk['height']} {blk['hash']} at {blk['time']}, app hash {blk['app_hash']}"]
-        lines += [f"  {t['hash'][:16]}… {t.get('type', '?'):15} {t['code_name']}" for t in blk["txs"]]
-        lines += [f"  event {e}" for e in blk["events"]]
+        lines = [f"block {blk['height']} at {blk['time']}", f"  hash     {blk['hash']}",
+                 f"  app hash {blk['app_hash']}", f"  {len(blk['txs'])} txs" + (":" if blk["txs"] else "")]
+        lines += [f"    {t['hash'][:16]}  {t.get('type', '?'):15} {t['code_name']:14} by {client.who(t.get('signer', ''))}"
+                  for t in blk["txs"]]
+        lines += [f"  event {e['type']}: " + " ".join(f"{k}={v}" for k, v in e.items() if k != "type")
+                  for e in blk["events"]]
         return blk, "\n".join(lines)
     if a.cmd == "tx":
         t = client.tx(a.hash)
-        return t, json.dumps(t, indent=2)
+        return t, _human_tx(client, t)
     if a.cmd == "verify-header":
         h = client.verify_header(a.height)
         return h, (f"header {h['height']} {h['hash']} verified: signed by {h['signed_power']} of "
@@ -830,8 +927,10 @@ def _run(client: Client, a):
                    f"result {t['code_name']}" + (f", data {t['data']}" if t["data"] else ""))
     if a.cmd == "txs":
         res = client.txs(a.poll, a.page)
-        return res, f"{res['total']} ballot txs\n" + "\n".join(
-            f"{t['height']:>7} {t['hash'][:16]}… {t['signer'][:16]}… {t['code_name']}" for t in res["txs"])
+        mark_replaced(res["txs"])
+        return res, f"{res['total']} ballot txs of poll {a.poll} (a later ballot of one voter replaces the earlier)\n" \
+            + "\n".join(f"{t['height']:>7}  {t['hash'][:16]}  {client.who(t['signer']):28} {t['code_name']:8} "
+                        f"{_ballot_mark(t)}" for t in res["txs"])
     raise CliError(f"unknown command {a.cmd}")
 
 
@@ -855,8 +954,21 @@ def _about(when: dict) -> str:
 
 def _closes_short(p: dict) -> str:
     if p.get("closes"):
-        return f"closes {p['closes']['at']} (h {p['close_height']})"
-    return f"closed (h {p['close_height']})" if p["status"] == "closed" else ""
+        return f"{p['closes']['at']} (height {p['close_height']})"
+    return f"closed at {p.get('closed_height') or p['close_height']}"
+
+
+def _outcome_short(p: dict) -> str:
+    o = p.get("outcome")
+    if o is None:
+        return "-"
+    if "failed" in o:
+        return f"FAILED ({o['failed']})"
+    if o == {"withheld": True}:
+        return "no ballots" if p["ballots"] == 0 else f"withheld (< {p.get('min_ballots')} ballots)"
+    if "unanimous" in o:
+        return "unanimous yes" if o["unanimous"] else "not unanimous"
+    return ", ".join(f"{k} {v}" for k, v in o["tally"].items())[:28]
 
 
 def _human_poll(p):
@@ -888,6 +1000,39 @@ def _outcome_words(result: dict, ballots: int, min_ballots: int) -> str:
     if "unanimous" in outcome:
         return "unanimous yes" if outcome["unanimous"] else "not unanimous (at least one no)"
     return ", ".join(f"{k} {v}" for k, v in outcome["tally"].items())
+
+
+def mark_replaced(txs: list):
+    """Mark each committed ballot that a later ballot of the same voter (in this list) replaced."""
+    last = {}
+    for t in txs:
+        if t.get("code") == 0 and t.get("signer"):
+            last[t["signer"]] = t["hash"]
+    for t in txs:
+        t["replaced"] = t.get("code") == 0 and last.get(t.get("signer")) != t["hash"]
+
+
+def _ballot_mark(t: dict) -> str:
+    marks = []
+    if t.get("revote"):
+        marks.append(f"revote {t['revote']}")
+    if t.get("replaced"):
+        marks.append("replaced by a later ballot")
+    elif t.get("code") == 0:
+        marks.append("counted")
+    return ", ".join(marks)
+
+
+def _human_tx(client, t: dict) -> str:
+    verdict = "committed, OK" if t["code"] == 0 else f"REJECTED {t['code_name']} (code {t['code']}): {t.get('log', '')}"
+    lines = [f"tx {t['hash']}", f"  block {t['height']}: {verdict}",
+             f"  {t.get('type', 'undecodable')} by {client.who(t.get('signer', ''))}, nonce {t.get('nonce', '-')}, "
+             f"{t['bytes']} bytes"]
+    for k, v in (t.get("body") or {}).items():
+        lines.append(f"  {k}: {', '.join(map(str, v)) if isinstance(v, list) else v}")
+    if t.get("revote"):
+        lines.append(f"  revote {t['revote']}: it replaced this voter's earlier ballot")
+    return "\n".join(lines)
 
 
 def _human_receipt(r: dict, name: str) -> str:

@@ -148,13 +148,18 @@ def test_create_with_a_duration_shows_the_close_as_clock_time(net, tmp_path, cap
                           "--close-in", "30s"]) == 0
     out, err = capsys.readouterr()
     assert "created at height" in out and "closes at height" in out and "(in " in out
+    # 30 s in blocks at the measured interval, and read back as about 30 s (not 30 blocks)
+    seconds = int(out.split("(in ")[1].split("s)")[0])
+    assert 20 <= seconds <= 30, out
     assert "open to any key" in err                       # the privacy warning, with the reason
     poll_id = int(out.split()[1])
     assert main(common + ["poll", "show", str(poll_id)]) == 0
     out = capsys.readouterr().out
     assert "closes at height" in out and "withheld below 3" in out
     assert main(common + ["polls"]) == 0
-    assert f"closes " in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert listed.splitlines()[0].split()[:4] == ["id", "kind", "status", "ballots"]
+    assert f"(height {c_height(net, poll_id)})" in listed
 
 
 @pytest.mark.testnet
@@ -169,3 +174,7 @@ def test_receipt_shows_the_counted_ballot_proven_and_what_it_replaced(net):
     assert r["counted"]["verified"] and r["counted"]["revote"] == 1
     assert [t["hash"] for t in r["replaced"]] == [first["hash"]]
     assert client(net).receipt(poll, absent)["counted"] is None
+
+
+def c_height(net, poll_id):
+    return client(net).query(f"/poll/{poll_id}")["close_height"]
