@@ -1,7 +1,11 @@
 """The CLI a person uses: durations, drop reports, privacy defaults, human output (pure and on a real testnet)."""
+import os
+import re
+import sys
 import threading
-import time
+from pathlib import Path
 
+import pexpect
 import pytest
 
 from abci_app import codes
@@ -178,3 +182,109 @@ def test_receipt_shows_the_counted_ballot_proven_and_what_it_replaced(net):
 
 def c_height(net, poll_id):
     return client(net).query(f"/poll/{poll_id}")["close_height"]
+
+
+@pytest.mark.testnet
+def test_a_tx_by_unique_prefix_and_revotes_marked_in_txs(net, tmp_path, capsys, monkeypatch):
+    keys = tmp_path / "keys"
+    monkeypatch.setenv("MPCVOTE_KEYS", str(keys))
+    common = ["--node", net.rpc_url(0), "--genesis", str(net.genesis_path())]
+    for name in ("alice", "bob"):
+        assert main(common + ["keys", "new", name]) == 0
+    c = client(net)
+    c.keys_dir = keys
+    alice, bob = c.key("alice"), c.key("bob")
+    poll = c.create_poll(alice, "Venue?", "tally", ["a", "b"], close_in=200)["poll"]
+    first, second = c.vote(bob, poll, "a"), c.vote(bob, poll, "b")
+    capsys.readouterr()
+    assert main(common + ["tx", second["hash"][:10].lower()]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"tx {second['hash']}\n") and "committed, OK" in out and "(bob)" in out
+    assert "revote 1: it replaced" in out and "encrypted shares" in out
+    assert main(common + ["tx", "XYZ"]) == 1
+    assert "not a tx hash" in capsys.readouterr().err
+    assert main(common + ["txs", "--poll", str(poll)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    by_hash = {r.split()[1]: r for r in rows[1:]}
+    assert "replaced by a later ballot" in by_hash[first["hash"][:16]] and "(bob)" in by_hash[first["hash"][:16]]
+    assert "revote 1, counted" in by_hash[second["hash"][:16]]
+
+
+def test_a_mistyped_key_or_option_gets_a_did_you_mean(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MPCVOTE_KEYS", str(tmp_path / "keys"))
+    assert main(["keys", "new", "alice"]) == 0
+    assert main(["keys", "show", "alcie"]) == 1
+    assert "did you mean 'alice'?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["poll", "create", "--key", "alice", "--kind", "tally", "--question", "Q?", "--close-inn", "5m"])
+    assert "did you mean --close-in?" in capsys.readouterr().err
+
+
+def test_an_unreachable_node_error_says_what_to_try(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MPCVOTE_KEYS", str(tmp_path / "keys"))
+    assert main(["--node", "http://127.0.0.1:9", "polls"]) == 1        # port 9 (discard): nothing listens
+    err = capsys.readouterr().err
+    assert "cannot reach the node" in err and "scripts/testnet status" in err and "--node URL" in err
+
+
+# --- what a person reads: the main flow in a terminal (pexpect, a real pty) -------------------
+
+@pytest.fixture(scope="module")
+def worker_net(tmp_path_factory):
+    with running_testnet(tmp_path_factory.mktemp("cli-term"), workers=True) as net:
+        yield net
+
+
+class Terminal:
+    """Run mpcvote commands in a pseudo-terminal, as a person would, with only the local testnet's defaults."""
+
+    def __init__(self, net, keys):
+        self.env = dict(os.environ, MPCVOTE_TESTNET=str(net.dir), MPCVOTE_KEYS=str(keys), COLUMNS="120")
+
+    def run(self, *args, expect=(), status=0, timeout=120):
+        """Run one command; wait for each expected pattern in order; return everything shown."""
+        term = pexpect.spawn(MPCVOTE[0], MPCVOTE[1:] + list(args), env=self.env, encoding="utf-8",
+                             timeout=timeout, dimensions=(40, 160))
+        seen = ""
+        for pattern in expect:
+            term.expect(pattern)
+            seen += term.before + term.after
+        term.expect(pexpect.EOF)
+        seen += term.before
+        term.close()
+        assert term.exitstatus == status, seen
+        return seen
+
+
+MPCVOTE = [str(Path(sys.executable).parent / "mpcvote")] if (Path(sys.executable).parent / "mpcvote").exists() \
+    else [sys.executable, "-m", "mpc_tx.cli"]
+
+
+@pytest.mark.testnet
+def test_main_flow_reads_right_in_a_terminal(worker_net, tmp_path):
+    t = Terminal(worker_net, tmp_path / "keys")
+    for name in ("alice", "bob", "carol", "dave"):
+        t.run("keys", "new", name, expect=[rf"{name}: [0-9a-f]{{64}}"])
+    created = t.run("poll", "create", "--key", "alice", "--kind", "tally", "--options", "a,b",
+                    "--question", "Venue?", "--close-in", "2m",
+                    expect=[r"warning: this poll is open to any key", r"poll (\d+) created at height \d+",
+                            r"closes at height \d+, about \d\d:\d\d:\d\d \(in 1m\d\ds\)"])
+    poll = re.search(r"poll (\d+) created", created).group(1)
+    for name, choice in (("bob", "a"), ("carol", "b"), ("dave", "a"), ("bob", "b")):
+        t.run("vote", poll, choice, "--key", name, expect=[rf"ballot for poll {poll} committed at height \d+"])
+    receipt = t.run("receipt", poll, "--key", "bob",
+                    expect=[rf"poll {poll}: the ballot of bob \([0-9a-f]{{12}}…\) counts",
+                            r"proven against the genesis validators", r"it replaced 1 earlier ballot"])
+    counted = re.search(r"tx ([0-9A-F]{64}) in block", receipt).group(1)
+    t.run("tx", counted[:8], expect=[rf"tx {counted}", r"committed, OK", r"cast_ballot by [0-9a-f]{12}… \(bob\)"])
+    t.run("poll", "show", poll, expect=[rf"poll {poll}: Venue\?", r"3 ballots \(outcome withheld below 3\)",
+                                        r"warning: this poll is open"])
+    t.run("poll", "close", poll, "--key", "alice", expect=[rf"poll {poll} closed at height \d+"])
+    t.run("outcome", poll, "--wait", expect=[rf"poll {poll}: a 1, b 2", r"counted 3, excluded 0"])
+    t.run("polls", expect=[r"id\s+kind\s+status\s+ballots\s+close\s+outcome\s+question",
+                           rf"{poll}\s+tally\s+final\s+3\s+closed at \d+\s+a 1, b 2\s+Venue\?"])
+    t.run("vote", poll, "a", "--key", "carol", status=1,
+          expect=[rf"error: not voting: poll {poll} was closed early at height \d+"])
+    t.run("vote", poll, "a", "--key", "carol", "--trust-node", status=1,
+          expect=[r"error: rejected by CheckTx: poll \d+ closed at height \d+ \(code 8 POLL_CLOSED\); "
+                  r"your earlier ballot \(height \d+, tx [0-9A-F]{12}…\) still counts"])
