@@ -70,7 +70,7 @@ def job_reason(job: dict, worker: dict, chain_status: str | None) -> str:
     if not worker["up"]:
         return f"worker down (it last said: {said or job['state']})"
     if worker.get("error"):
-        return f"worker cannot reach its node: {worker['error']}"
+        return f"worker stuck: {worker['error']}"
     if chain_status and said == "poll open" and chain_status != "open":
         return (f"the poll is {chain_status} on chain, but this worker has not caught up "
                 f"(followed to height {worker.get('height')})")
@@ -810,7 +810,10 @@ def main(argv=None):
         else:
             print(f"mpcvote: error: {message}", file=sys.stderr)
         return 1
-    print(json.dumps(result) if args.json else human)
+    try:
+        print(json.dumps(result) if args.json else human)
+    except BrokenPipeError:     # `mpcvote jobs | head`: the reader has what it wanted
+        sys.stderr.close()
     return 0
 
 
@@ -940,6 +943,9 @@ def privacy_warnings(poll: dict) -> list:
     if poll["open"]:
         out.append("this poll is open to any key, and anyone can make keys: one person can vote many times; "
                    "list the voters (--voters) for a poll that counts people")
+    if poll["eligible"] is not None and poll["eligible"] < poll["min_ballots"]:
+        out.append(f"only {poll['eligible']} voters are listed and the outcome is withheld below "
+                   f"{poll['min_ballots']} ballots: this poll can never show its outcome")
     if poll["min_ballots"] < 3:
         out.append(f"min_ballots is {poll['min_ballots']}: an outcome over 1 or 2 ballots tells each voter how "
                    "the other voted; 3 or more keeps a single vote hidden")
@@ -978,13 +984,17 @@ def _human_poll(p):
         early = " (early, by its creator)" if p["closed_height"] and p["closed_height"] < p["close_height"] else ""
         closing = f"closed at height {p['closed_height']}{early}"
     lines = [f"poll {p['id']}: {p['question']}", f"  kind {p['kind']}" + (f" options {', '.join(p['options'])}" if p["options"] else ""),
-             f"  status {p['status']}, {p['ballots']} ballots (outcome withheld below {p['min_ballots']}), {closing}",
+             f"  status {p['status']}, {_ballots(p['ballots'])} (outcome withheld below {p['min_ballots']}), {closing}",
              f"  voters {'open to any key (anyone can make keys)' if p['open'] else str(p['eligible']) + ' listed'}",
              f"  validators {len(p['validators'])}, threshold t={p['threshold']}"]
     if p["result"]:
         lines.append(f"  result {_outcome_words(p['result'], p['ballots'], p['min_ballots'])}")
     lines += [f"  warning: {w}" for w in p.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _ballots(n: int) -> str:
+    return f"{n} ballot" + ("" if n == 1 else "s")
 
 
 def _outcome_words(result: dict, ballots: int, min_ballots: int) -> str:
@@ -995,7 +1005,7 @@ def _outcome_words(result: dict, ballots: int, min_ballots: int) -> str:
     if outcome == {"withheld": True}:
         if ballots == 0:
             return "no ballots"
-        return (f"withheld: {result['counted']} ballots counted, fewer than the poll's min_ballots "
+        return (f"withheld: {_ballots(result['counted'])} counted, fewer than the poll's min_ballots "
                 f"{min_ballots} (an outcome would reveal votes)")
     if "unanimous" in outcome:
         return "unanimous yes" if outcome["unanimous"] else "not unanimous (at least one no)"

@@ -380,7 +380,7 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
         client = Client(net.rpc_url(0), genesis=str(net.genesis_path()))
         created = client.create_poll(SigningKey.generate(), "Benchmark: which option?", "tally",
                                      options=OPTIONS, close_in=20000, max_ballots=opts.ballots,
-                                     max_revotes=0, min_ballots=0)
+                                     max_revotes=0, min_ballots=None)
         poll = client.query(f"/poll/{created['poll']}")
         _log(f"mpcvote: building {opts.ballots} ballots for poll {poll['id']} in a process pool")
         t0 = time.monotonic()

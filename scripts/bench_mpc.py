@@ -426,7 +426,7 @@ class Bench:
         creator = SigningKey.generate()
         created = self.client.create_poll(creator, f"Benchmark {kind} {n}?", kind,
                                           options=OPTIONS if kind == "tally" else (), close_in=50000,
-                                          max_ballots=n, max_revotes=0, min_ballots=0)
+                                          max_ballots=n, max_revotes=0, min_ballots=None)
         poll = self.client.query(f"/poll/{created['poll']}")
         choices = expected_choices(poll, n)
         t0 = time.monotonic()

@@ -44,7 +44,7 @@ def rejections(net, i: int) -> str:
 
 def create_poll_tx(chain_id: str, height: int) -> bytes:
     body = {"question": "Byzantine?", "kind": "unanimity", "options": [], "voters": None,
-            "close_height": height + 500, "max_ballots": 10, "max_revotes": 0, "min_ballots": 0}
+            "close_height": height + 500, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3}
     return txcodec.build(SigningKey.generate(), chain_id, "create_poll", 1, body)
 
 
