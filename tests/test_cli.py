@@ -288,3 +288,32 @@ def test_main_flow_reads_right_in_a_terminal(worker_net, tmp_path):
     t.run("vote", poll, "a", "--key", "carol", "--trust-node", status=1,
           expect=[r"error: rejected by CheckTx: poll \d+ closed at height \d+ \(code 8 POLL_CLOSED\); "
                   r"your earlier ballot \(height \d+, tx [0-9A-F]{12}…\) still counts"])
+
+
+@pytest.mark.testnet
+def test_a_revote_dropped_at_the_close_says_poll_closed_and_that_the_first_ballot_counts(tmp_path):
+    # One tx per block, and a queue of other txs ahead of the revote: it passes CheckTx, cannot
+    # reach a block before the close, and the recheck after the closing block drops it.
+    with running_testnet(tmp_path, workers=False, params={"max_block_txs": 1}) as chain:
+        c = client(chain)
+        creator, voter = SigningKey.generate(), SigningKey.generate()
+        poll = c.create_poll(creator, "Lunch?", "unanimity", close_in=25)["poll"]
+        first = c.vote(voter, poll, "yes")
+        close_height = c.query(f"/poll/{poll}")["close_height"]
+        queue = 10 + close_height - chain.rpc(0).height()
+        for i in range(queue):
+            filler = SigningKey.generate()
+            raw = txcodec.build(filler, c.chain_id, "create_poll", 1,
+                                {"question": f"Filler {i}?", "kind": "unanimity", "options": [], "voters": None,
+                                 "close_height": close_height + 1000, "max_ballots": 10, "max_revotes": 0,
+                                 "min_ballots": 3})
+            chain.rpc(0).broadcast_tx_sync(raw)
+        with pytest.raises(CliError) as err:
+            c.vote(voter, poll, "no")
+        text = str(err.value)
+        assert err.value.code == codes.POLL_CLOSED, text
+        assert text.startswith(f"POLL_CLOSED: poll {poll} closed at height {close_height}. "), text
+        assert "passed CheckTx but left the mempool without a block" in text
+        assert f"your earlier ballot (height {first['height']}, tx {first['hash'][:12]}…) still counts" in text
+        assert "not committed within" not in text
+        assert c.query(f"/poll/{poll}/ballot/{voter.public_hex}")["tx"] == first["hash"]
