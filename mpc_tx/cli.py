@@ -573,7 +573,14 @@ class Client:
                        "give the full hash for an older tx")
 
     def tx(self, tx_hash: str) -> dict:
-        res = self.rpc.tx(self.full_hash(tx_hash))
+        full = self.full_hash(tx_hash)
+        try:
+            res = self.rpc.tx(full)
+        except RpcError as exc:
+            if "not found" not in str(exc):
+                raise
+            raise CliError(f"no committed tx {full} on {self.node}: it may still wait in the mempool, or it "
+                           "left it without a block (the command that sent it said why)", NOT_FOUND) from None
         return {"height": int(res["height"]), **_tx_summary(base64.b64decode(res["tx"]), res["tx_result"])}
 
     def txs(self, poll_id: int, page=1, per_page=50) -> dict:

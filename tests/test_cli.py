@@ -203,6 +203,10 @@ def test_a_tx_by_unique_prefix_and_revotes_marked_in_txs(net, tmp_path, capsys, 
     assert "revote 1: it replaced" in out and "encrypted shares" in out
     assert main(common + ["tx", "XYZ"]) == 1
     assert "not a tx hash" in capsys.readouterr().err
+    assert main(common + ["tx", "AB" * 32]) == 1
+    assert "no committed tx " + "AB" * 32 in capsys.readouterr().err
+    assert main(common + ["tx", "ABABABAB"]) == 1              # a prefix of nothing recent: a clear error
+    assert "no tx whose hash starts with ABABABAB in the latest" in capsys.readouterr().err
     assert main(common + ["txs", "--poll", str(poll)]) == 0
     rows = capsys.readouterr().out.splitlines()
     by_hash = {r.split()[1]: r for r in rows[1:]}
