@@ -336,8 +336,10 @@ class Client:
 
     def when(self, height: int) -> dict:
         """Estimate when the chain reaches `height`: the clock time and the time from now."""
-        top = self.rpc.height()
-        seconds = (height - top) * self.block_seconds()
+        # One height for a whole listing: `polls` asks this once per open poll.
+        if time.monotonic() - getattr(self, "_top_at", -10.0) > 1.0:
+            self._top, self._top_at = self.rpc.height(), time.monotonic()
+        seconds = (height - self._top) * self.block_seconds()
         at = time.time() + seconds
         return {"height": height, "in_seconds": round(seconds, 1),
                 "at": time.strftime("%H:%M:%S", time.localtime(at)),
