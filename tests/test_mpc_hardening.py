@@ -19,6 +19,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
 
 from mpc_tx.mpc_job import run_job  # noqa: E402
+from mpc_tx.mpc_runtime import link_hello  # noqa: E402
 from mpc_tx.sharing import L, share  # noqa: E402
 from mpc_tx.tls import cert_fingerprint, make_ca, make_party_cert  # noqa: E402
 
@@ -47,8 +48,8 @@ def make_jobs(m, t, hosts=None, deadline=10.0, ballots=((1,),)):
         entries = [share(v, m, t) for v in ballot]
         for i in range(m):
             per_party[i].append([str(e[i]) for e in entries])
-    seed = secrets.token_hex(16)
-    jobs = [{"pid": i, "parties": parties, "threshold": t, "kind": "unanimity", "options": 1,
+    seed, job_id = secrets.token_hex(16), secrets.token_hex(32)
+    jobs = [{"pid": i, "job_id": job_id, "parties": parties, "threshold": t, "kind": "unanimity", "options": 1,
              "shares": per_party[i], "seed": seed, "min_ballots": 0,
              "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
              "deadline_s": deadline, "prss": True} for i in range(m)]
@@ -92,14 +93,18 @@ def connect_tls(context, host, port, server_pid, within=5.0):
 
 
 def is_closed_by_peer(conn, wait=1.5):
-    """Tell whether the peer closes the link within wait seconds."""
-    conn.settimeout(wait)
-    try:
-        return conn.recv(1) == b""
-    except (socket.timeout, TimeoutError):
-        return False
-    except (ConnectionError, ssl.SSLError):
-        return True
+    """Tell whether the peer closes the link within wait seconds (its hello read and dropped)."""
+    end = time.monotonic() + wait
+    for _ in range(64):  # the server's hello, then the close
+        conn.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            if conn.recv(4096) == b"":
+                return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionError, ssl.SSLError):
+            return True
+    return False
 
 
 def start_job(job, timeout_s, log_path):
@@ -275,22 +280,65 @@ def test_stock_zero_test_leaks_and_hardened_one_does_not():
         assert report["np_bound"]
 
 
-def test_peer_pickles_rebuild_only_integer_arrays():
+def _object_array_pickle(pointer=b"A" * 8):
+    """The forged payload: an ndarray of dtype object whose raw bytes are a pointer."""
+    import pickle
+    return (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\nq\x00cnumpy\nndarray\nq\x01K\x00\x85"
+            b"C\x01b\x87R(K\x01K\x01\x85cnumpy\ndtype\nq\x02X\x02\x00\x00\x00O8K\x00K\x01\x87R"
+            b"(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89"
+            + pickle.dumps(pointer, protocol=2)[2:-1] + b"tb.")
+
+
+def _structured_array_pickle():
+    import pickle
+
+    import numpy
+    return pickle.dumps(numpy.zeros(2, dtype=[("a", "i8"), ("b", "O")]))
+
+
+def test_transfer_unpickles_no_global_and_only_a_small_int():
     import os
     import pickle
 
     import pytest
 
-    from mpc_tx.mpc_runtime import load_mpyc, np
+    from mpc_tx.mpc_runtime import PeerRefused, load_mpyc, np
 
-    peer_pickle = load_mpyc().pickle  # what mpyc.runtime unpickles peers' messages with
-    shares = np.array([1, 2**252, 3], dtype=object)
-    assert list(peer_pickle.loads(pickle.dumps(shares))) == list(shares)
-    assert peer_pickle.loads(pickle.dumps(7)) == 7  # transfer() at shutdown
-    with pytest.raises(pickle.UnpicklingError):
-        peer_pickle.loads(pickle.dumps(os.system))
-    with pytest.raises(pickle.UnpicklingError):
-        peer_pickle.loads(b"cos\nsystem\n(S'true'\ntR.")
+    peer_pickle = load_mpyc().pickle  # what mpyc.runtime unpickles transfer() payloads with
+    assert peer_pickle.loads(pickle.dumps(7)) == 7  # the shutdown barrier: a pid
+    for forged in (pickle.dumps(np.array([1, 2**252], dtype=object)), _object_array_pickle(),
+                   _structured_array_pickle(), pickle.dumps(os.system),
+                   b"cos\nsystem\n(S'true'\ntR.", pickle.dumps("7"), pickle.dumps(2**70),
+                   pickle.dumps(True), b"\x80\x04K", b""):
+        with pytest.raises(PeerRefused):
+            peer_pickle.loads(forged)
+
+
+def test_share_messages_are_refused_unless_exact_length_and_in_range():
+    import pytest
+
+    from mpc_tx.mpc_runtime import PeerRefused, _Inbound, _expected_count, load_mpyc
+
+    load_mpyc()
+    from mpyc.finfields import GF
+    field = GF(L)
+    good = field.to_bytes([1, L - 1, 5])
+
+    def received(data):
+        payload = _Inbound(data)
+        payload.sender = 1
+        return payload
+
+    token = _expected_count.set(3)
+    try:
+        assert field.from_bytes(received(good)) == [1, L - 1, 5]
+        for bad in (good[:-1], good[:-32], good + bytes(32), _object_array_pickle(),
+                    field.to_bytes([1, L, 5]), b"\xff" * 96):
+            with pytest.raises(PeerRefused) as refused:
+                field.from_bytes(received(bad))
+            assert refused.value.sender == 1
+    finally:
+        _expected_count.reset(token)
 
 
 # ---------------------------------------------------------------- pinned identities
@@ -305,23 +353,24 @@ def test_link_claiming_another_party_is_refused(tmp_path):
 
     # Party 0's genuine certificate, signed by the CA, claiming to be party 1.
     impostor = connect_tls(client_context(tmp_path, ca, *certs[0]), server["host"], server["port"], 2)
-    impostor.sendall((1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
+    hello = link_hello(bytes.fromhex(jobs[2]["job_id"]))  # the job identity is public
+    impostor.sendall(hello + (1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
     assert is_closed_by_peer(impostor)
 
     # A second CA-signed certificate named "MPyC party 1", but not the pinned one.
     rogue_cert = make_party_cert(ca, material["ca_key"], 1, "127.0.0.1")
     rogue = connect_tls(client_context(tmp_path, ca, *rogue_cert), server["host"], server["port"], 2)
-    rogue.sendall((1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
+    rogue.sendall(hello + (1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
     assert is_closed_by_peer(rogue)
 
     # A claim party 2 never accepts (only lower parties connect to it).
     upward = connect_tls(client_context(tmp_path, ca, *certs[1]), server["host"], server["port"], 2)
-    upward.sendall((2).to_bytes(2, "little"))
+    upward.sendall(hello + (2).to_bytes(2, "little"))
     assert is_closed_by_peer(upward)
 
     # Party 1's pinned certificate claiming party 1 is admitted and stays connected.
     genuine = connect_tls(client_context(tmp_path, ca, *certs[1]), server["host"], server["port"], 2)
-    genuine.sendall((1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
+    genuine.sendall(hello + (1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
     assert not is_closed_by_peer(genuine, wait=0.5)
 
     thread.join()
