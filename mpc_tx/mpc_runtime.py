@@ -576,6 +576,14 @@ async def _np_is_zero_public(self, a) -> Future:
     return (c == 0).reshape(shape)
 
 
+def _quiet_refusals(loop, context):
+    """Log a refused peer message in one line (it was logged when refused); the rest as usual."""
+    if isinstance(context.get("exception"), PeerRefused):
+        logger.debug("MPyC coroutine stopped: %s", context["exception"])
+        return
+    asyncoro.exception_handler(loop, context)
+
+
 def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=None,
                   job_id: bytes = bytes(32), max_message: int = 1 << 20):
     """Build party pid's MPyC runtime for parties [(host, port), ...] at threshold t.
@@ -618,6 +626,7 @@ def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=N
     asyncio.set_event_loop(loop)
     members = [mpyc_runtime.Party(i, host, int(port)) for i, (host, port) in enumerate(parties)]
     rt = mpyc_runtime.Runtime(pid, members, options)
+    loop.set_exception_handler(_quiet_refusals)  # over the one Runtime() sets
     # One runtime per process: point MPyC's modules at this one, as runtime.setup() does.
     for module in (mpyc.sectypes, asyncoro, mpyc.mpctools, mpyc.seclists, mpyc.secpols,
                    mpyc.secgroups, mpyc.random, mpyc.statistics):

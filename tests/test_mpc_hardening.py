@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
@@ -341,6 +343,79 @@ def test_share_messages_are_refused_unless_exact_length_and_in_range():
         _expected_count.reset(token)
 
 
+# ---------------------------------------------------------------- forged messages over a real pinned link
+
+_FORGERIES = {
+    # MPyC 0.11 unpickled numpy arrays from peers; this one turns raw bytes into an object pointer.
+    "object-array": lambda real: _object_array_pickle(),
+    "structured-dtype": lambda real: _structured_array_pickle(),
+    "short": lambda real: real[:-32] if len(real) > 32 else real[:-1],
+    "long": lambda real: real + bytes(32),
+    "out-of-range": lambda real: L.to_bytes(32, "little") + real[32:],
+    "oversized": lambda real: bytes(1 << 20),
+}
+_GLOBAL_PICKLE = b"cos\nsystem\n(S'true'\ntR."
+
+
+def _forging_party(kind):
+    """Run mpc_job's main as a party that sends forged share messages (or a forged transfer)."""
+    from mpc_tx import mpc_job, mpc_runtime
+    from mpyc.finfields import FiniteFieldElement
+
+    if kind == "transfer-global":
+        mpc_runtime._PeerPickle.dumps = staticmethod(lambda obj, *a, **k: _GLOBAL_PICKLE)
+    else:
+        real_to_bytes = FiniteFieldElement.to_bytes.__func__
+        forge = _FORGERIES[kind]
+        FiniteFieldElement.to_bytes = classmethod(lambda cls, x: forge(real_to_bytes(cls, x)))
+    mpc_job.main()
+
+
+def run_processes(jobs, argvs, tmp_path, timeout=60):
+    """Run one job process per party (argv each); return [(result, returncode, log text)]."""
+    out = [None] * len(jobs)
+
+    def go(i):
+        log_path = tmp_path / f"party{i}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(argvs[i], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=log, cwd=REPO)
+            stdout, _ = proc.communicate(json.dumps(jobs[i]).encode(), timeout=timeout)
+        out[i] = (json.loads(stdout.splitlines()[-1]), proc.returncode, log_path.read_text())
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(jobs))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(_FORGERIES) + ["transfer-global"])
+def test_forged_peer_message_is_refused_and_names_its_sender(tmp_path, kind):
+    m, t = 3, 1
+    jobs, _ = make_jobs(m, t, deadline=8, ballots=[(1,)] * 4)
+    honest = [sys.executable, "-m", "mpc_tx.mpc_job"]
+    forger = [sys.executable, str(Path(__file__).resolve()), "forge", kind]
+    runs = run_processes(jobs, [honest, forger, honest], tmp_path)
+    for pid in (0, 2):
+        result, code, log = runs[pid]
+        assert result == {"status": "failed", "code": "bad_message", "absent": [], "sender": 1}
+        assert code == 1  # a clean exit, not a signal: no process crashes
+        assert "refused a message from party 1" in log
+        assert "Traceback" not in log
+        assert "PRIVATE KEY" not in log and jobs[pid]["shares"][0][0] not in log
+    assert runs[1][1] >= 0  # the forger too ends by itself
+
+
+def test_honest_parties_still_agree_without_pickle(tmp_path):
+    m, t = 3, 1
+    jobs, _ = make_jobs(m, t, deadline=20, ballots=[(1,)] * 4)
+    runs = run_processes(jobs, [[sys.executable, "-m", "mpc_tx.mpc_job"]] * m, tmp_path)
+    assert [r[0]["outcome"] for r in runs] == [{"unanimous": True}] * m
+    assert [r[1] for r in runs] == [0] * m
+
+
 # ---------------------------------------------------------------- pinned identities
 
 def test_link_claiming_another_party_is_refused(tmp_path):
@@ -454,3 +529,5 @@ if __name__ == "__main__":
     role = sys.argv[1]
     if role == "leak":
         print(json.dumps(_leak_party(json.loads(sys.stdin.read()))), flush=True)
+    elif role == "forge":
+        _forging_party(sys.argv[2])
