@@ -17,8 +17,11 @@ DEFAULTS = {
     "max_revotes_limit": 16,        # bound on a poll's revote cap
     "max_voters": 1000,             # eligible voters listed in one CreatePoll
     # MPC schedule, in blocks after the close (A, K, D in the design):
-    "mpc_attempt_blocks": 30,       # attempt k starts at close + k*A
-    "mpc_deadline_blocks": 300,     # no final outcome by close + D: the poll fails
+    "mpc_attempt_blocks": 30,       # attempt k starts at MPC start + k*A (mpcslots)
+    "mpc_deadline_blocks": 300,     # no final outcome by MPC start + D: the poll fails
+    # Polls closing at one height (scheduled or early): each closing starts MPC jobs
+    # (a ~50 MB child per validator), so an outsider's free polls cannot pile them up.
+    "max_closings_per_height": 4,
 }
 
 
