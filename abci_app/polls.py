@@ -127,8 +127,6 @@ def ballots_digest(state, poll_id: int) -> str:
 
 def process_due(state, ctx):
     """Close polls whose close height is this block, fail those past their deadline, fill free MPC slots."""
-    if state.get(closings_key(ctx.height - 1)) is not None:
-        state.delete(closings_key(ctx.height - 1))  # no poll closes at a past height any more
     for key, what in list(state.scan(due_prefix(ctx.height))):
         poll_id = int(key.rsplit(b"/", 1)[1])
         state.delete(key)

@@ -283,12 +283,24 @@ def test_stock_zero_test_leaks_and_hardened_one_does_not():
 
 
 def _object_array_pickle(pointer=b"A" * 8):
-    """The forged payload: an ndarray of dtype object whose raw bytes are a pointer."""
+    """The forged payload: an ndarray whose dtype state, set through BUILD, declares an object
+    field over raw bytes (flags 0: no list pickle), so the bytes become an object pointer.
+    It uses only globals the old restricted unpickler allowed (ndarray, dtype, _reconstruct)."""
     import pickle
-    return (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\nq\x00cnumpy\nndarray\nq\x01K\x00\x85"
-            b"C\x01b\x87R(K\x01K\x01\x85cnumpy\ndtype\nq\x02X\x02\x00\x00\x00O8K\x00K\x01\x87R"
-            b"(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89"
-            + pickle.dumps(pointer, protocol=2)[2:-1] + b"tb.")
+
+    import numpy
+
+    class ForgedDType:
+        def __reduce__(self):
+            return (numpy.dtype, ("V8", False, True),
+                    (3, "|", None, ("f",), {"f": (numpy.dtype("O"), 0)}, 8, 1, 0))
+
+    class ForgedArray:
+        def __reduce__(self):
+            return (numpy.ndarray.__reduce__(numpy.zeros(0))[0], (numpy.ndarray, (0,), b"b"),
+                    (1, (1,), ForgedDType(), False, pointer))
+
+    return pickle.dumps(ForgedArray(), protocol=4)
 
 
 def _structured_array_pickle():
