@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from abci_app.codes import TxError
-from abci_app.mpcslots import port_offset
+from abci_app.mpcslots import port_offset, slot_count
 
 from . import envelope, tx as txcodec
 from .keys import SigningKey, EncryptionKey
@@ -300,6 +300,10 @@ class Worker:
             elif poll["status"] == "closed" and poll.get("mpc_slot") is None:
                 self._set(pid, "queued", reason="waiting for an MPC slot")
             elif poll["status"] == "closed" and pid not in self.running:
+                if len(self.running) >= slot_count(poll["validators"]):
+                    # The chain gives out no more slots than this; a job of a poll just final
+                    # may still be ending: start this one at the next step.
+                    continue
                 self.maybe_start(poll, height)
 
     def maybe_start(self, poll, height):
