@@ -52,9 +52,8 @@ def _bad_message(sender):
     return _failed("bad_message", sender=int(sender))
 
 
-def _timed_out(rt):
-    from mpc_tx.mpc_runtime import outstanding_parties
-    return _failed("timeout", outstanding=outstanding_parties(rt) if rt is not None else [])
+def _timed_out(outstanding):
+    return _failed("timeout", outstanding=sorted(outstanding))
 
 
 class JobError(ValueError):
@@ -193,7 +192,7 @@ async def _run(rt, job, deadline, margin):
         absent = mpc_runtime.absent_parties(rt)
         logger.warning("parties %s did not connect before the deadline", absent)
         await mpc_runtime.farewell(rt)
-        return _failed("party_absent", absent) if absent else _timed_out(rt)
+        return _failed("party_absent", absent) if absent else _timed_out([])
     if start.exception() is not None:  # e.g. our own address cannot be bound
         logger.error("cannot open the MPC links (%s)", type(start.exception()).__name__)
         return _failed("error")
@@ -210,12 +209,14 @@ async def _run(rt, job, deadline, margin):
         await mpc_runtime.farewell(rt)
         return _bad_message(mpc_runtime.refused(rt)[0])
     if program not in done:
+        outstanding = mpc_runtime.outstanding_parties(rt)  # before the cancel settles what we await
         program.cancel()
         await mpc_runtime.farewell(rt)
         if lost in done:
             return _failed("party_absent", mpc_runtime.absent_parties(rt))
-        logger.warning("the MPC program did not finish before the deadline")
-        return _timed_out(rt)
+        logger.warning("the MPC program did not finish before the deadline; waiting for parties %s",
+                       outstanding)
+        return _timed_out(outstanding)
     try:
         result = program.result()
     except InconsistentShares:

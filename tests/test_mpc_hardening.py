@@ -376,6 +376,8 @@ def _forging_party(kind):
 
     if kind == "transfer-global":
         mpc_runtime._PeerPickle.dumps = staticmethod(lambda obj, *a, **k: _GLOBAL_PICKLE)
+    elif kind == "silent":  # connected, then sends nothing at all
+        mpc_runtime._PinnedExchanger.send = lambda self, pc, payload: None
     else:
         real_to_bytes = FiniteFieldElement.to_bytes.__func__
         forge = _FORGERIES[kind]
@@ -418,6 +420,17 @@ def test_forged_peer_message_is_refused_and_names_its_sender(tmp_path, kind):
         assert "Traceback" not in log
         assert "PRIVATE KEY" not in log and jobs[pid]["shares"][0][0] not in log
     assert runs[1][1] >= 0  # the forger too ends by itself
+
+
+def test_silent_party_is_named_outstanding_at_the_deadline(tmp_path):
+    m, t = 3, 1
+    jobs, _ = make_jobs(m, t, deadline=4, ballots=[(1,)] * 4)
+    jobs[1]["deadline_s"] = 10  # it stays connected past the others' deadline, silent
+    honest = [sys.executable, "-m", "mpc_tx.mpc_job"]
+    silent = [sys.executable, str(Path(__file__).resolve()), "forge", "silent"]
+    runs = run_processes(jobs, [honest, silent, honest], tmp_path)
+    for pid in (0, 2):
+        assert runs[pid][0] == {"status": "failed", "code": "timeout", "absent": [], "outstanding": [1]}
 
 
 def test_honest_parties_still_agree_without_pickle(tmp_path):
