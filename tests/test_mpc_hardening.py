@@ -484,6 +484,17 @@ def test_link_claiming_another_party_is_refused(tmp_path):
     assert "PRIVATE KEY" not in log and jobs[2]["shares"][0][0] not in log
 
 
+def test_link_to_another_job_of_the_same_validators_is_refused(tmp_path):
+    # Same parties, same pinned certificates, same ports: only the job identity differs,
+    # as for a stale attempt or another poll's job on a colliding port.
+    jobs, _ = make_jobs(2, 0, deadline=3)
+    jobs[1]["job_id"] = secrets.token_hex(32)
+    runs = run_processes(jobs, [[sys.executable, "-m", "mpc_tx.mpc_job"]] * 2, tmp_path)
+    assert [r[0] for r in runs] == [{"status": "failed", "code": "party_absent", "absent": [1]},
+                                    {"status": "failed", "code": "party_absent", "absent": [0]}]
+    assert "greets with another job's identity" in runs[1][2]
+
+
 def test_server_without_pinned_certificate_gets_nothing(tmp_path):
     m, t = 3, 1
     jobs, material = make_jobs(m, t, deadline=3)
