@@ -7,6 +7,9 @@ in (close height, poll id) order and holds it until it is final or failed; its a
 run from the height it got the slot (``mpc_start``), its deadline D blocks after that.
 Slot s at attempt k listens on offset (2s + k mod 2) mod K: polls computing together
 never share a port, and a retry never reuses the port of the attempt before it.
+A released slot is free again A blocks later (mpc_attempt_blocks): a worker that had not
+finished when the poll became final may still run that poll's job until its attempt's
+end, two blocks before the next attempt would start, and must not hold the next poll's port.
 """
 from .context import event
 from .state import (poll_key, due_key, mpc_slot_key, mpc_slot_prefix, mpc_wait_key,
@@ -32,17 +35,20 @@ def enqueue(state, ctx, poll: dict):
     state.put(mpc_wait_key(poll["closed_height"], poll["id"]), 1)
 
 
-def release(state, poll: dict):
-    """Free the slot of a poll that is final or failed (the caller stores the poll)."""
+def release(state, ctx, poll: dict):
+    """Free the slot of a poll that is final or failed, A blocks from now (the caller stores the poll)."""
     slot = poll.get("mpc_slot")
-    if slot is not None and state.get(mpc_slot_key(slot)) == poll["id"]:
-        state.delete(mpc_slot_key(slot))
+    held = state.get(mpc_slot_key(slot)) if slot is not None else None
+    if held is not None and held["poll"] == poll["id"] and held["free_at"] is None:
+        state.put(mpc_slot_key(slot), {"poll": poll["id"],
+                                       "free_at": ctx.height + ctx.params["mpc_attempt_blocks"]})
 
 
 def assign(state, ctx):
     """Give free slots to waiting polls, lowest slot to the earliest (close height, poll id)."""
-    used = {int(key[len(mpc_slot_prefix()):]) for key, _ in state.scan(mpc_slot_prefix())}
-    free = [s for s in range(slot_count(ctx.validators)) if s not in used]
+    busy = {int(key[len(mpc_slot_prefix()):]) for key, held in state.scan(mpc_slot_prefix())
+            if held["free_at"] is None or held["free_at"] > ctx.height}
+    free = [s for s in range(slot_count(ctx.validators)) if s not in busy]
     if not free:
         return
     waiting = []
@@ -58,7 +64,7 @@ def assign(state, ctx):
         poll["mpc_start"] = ctx.height
         poll["deadline_height"] = ctx.height + ctx.params["mpc_deadline_blocks"]
         state.put(poll_key(poll_id), poll)
-        state.put(mpc_slot_key(slot), poll_id)
+        state.put(mpc_slot_key(slot), {"poll": poll_id, "free_at": None})
         state.put(due_key(poll["deadline_height"], poll_id), "deadline")
         ctx.events.append(event("mpc_started", {"poll_id": poll_id},
                                 {"slot": slot, "deadline_height": poll["deadline_height"]}))

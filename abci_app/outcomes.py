@@ -125,7 +125,7 @@ def finalize_touched(state, ctx):
                 poll["final_height"] = ctx.height
                 poll["attesters"] = sorted(i for i, a in attested.items() if a["digest"] == digest)
                 poll["dissenters"] = sorted(i for i, a in attested.items() if a["digest"] != digest)
-                mpcslots.release(state, poll)
+                mpcslots.release(state, ctx, poll)
                 state.put(poll_key(poll_id), poll)
                 _final_event(ctx, poll)
                 break
@@ -155,7 +155,7 @@ def fail_at_deadline(state, ctx, poll: dict):
     poll["final_height"] = ctx.height
     poll["attesters"] = []
     poll["dissenters"] = sorted(attested)
-    mpcslots.release(state, poll)
+    mpcslots.release(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
     _final_event(ctx, poll)
 

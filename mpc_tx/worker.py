@@ -386,7 +386,7 @@ class Worker:
 
     def _set(self, poll_id, state, **info):
         entry = {"state": state, "updated": time.time(), **{k: v for k, v in info.items() if v is not None}}
-        if self.jobs.get(poll_id, {}).get("state") == state and state == "waiting":
+        if self.jobs.get(poll_id, {}).get("state") == state and state in ("waiting", "queued"):
             return
         self.jobs[poll_id] = entry
         tmp = self.state_dir / "jobs.json.tmp"

@@ -35,12 +35,17 @@ def test_polls_closing_together_take_distinct_slots_and_wait_in_order(tmp_path):
     polls = {p: c.query(f"/poll/{p}")[1] for p in (ids[0], ids[K], ids[1])}
     assert [polls[p]["mpc_slot"] for p in (ids[0], ids[K], ids[1])] == [0, 1, None]
     assert polls[ids[0]]["mpc_start"] == close and polls[ids[1]]["deadline_height"] is None
-    # The first poll becomes final: its slot goes to the one waiting, whose clock starts then.
+    # The first poll becomes final: A blocks later (its late jobs have ended by then) its
+    # slot goes to the one waiting, whose clock starts then.
     final = c.block(*[c.tx(c.attest[i], "submit_outcome",
                            {"poll": ids[0], "validator": i, "result": _result(c, ids[0])}) for i in range(3)])
     assert result_codes(final) == [0, 0, 0]
+    final_height = c.height
+    c.block()
+    assert c.query(f"/poll/{ids[1]}")[1]["mpc_slot"] is None
+    c.block()
     waiting = c.query(f"/poll/{ids[1]}")[1]
-    assert waiting["mpc_slot"] == 0 and waiting["mpc_start"] == c.height
+    assert waiting["mpc_slot"] == 0 and waiting["mpc_start"] == c.height == final_height + 2
     assert waiting["deadline_height"] == c.height + 6
     # A deadline frees a slot as well.
     for _ in range(7):
