@@ -337,7 +337,8 @@ def test_one_validators_false_reports_name_nobody_honest(tmp_path):
     # Validator 3 (1/4 of the power) blames everyone, again and again; the honest ones
     # saw 3's messages outstanding at their deadline, or 3 refused a message of theirs.
     for _ in range(3):
-        assert result_codes(c.block(report(3, "party_absent", [0, 1, 2]), report(3, "bad_message", [0, 1, 2]))) == [0, 0]
+        res = c.block(report(3, "party_absent", [0, 1, 2]), report(3, "bad_message", [0, 1, 2]))
+        assert result_codes(res) == [0, 0]
     assert result_codes(c.block(report(1, "timeout", [3]), report(2, "bad_message", [3]))) == [0, 0]
     assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome",
                                       {"poll": pid, "validator": 0, "result": _result(c, pid)}))) == [0]
