@@ -8,7 +8,7 @@ __all__ = ["OK", "MALFORMED", "TOO_LARGE", "BAD_SIGNATURE", "WRONG_CHAIN", "REPL
            "NOT_ELIGIBLE", "UNKNOWN_POLL", "POLL_CLOSED", "NOT_VALIDATOR", "BAD_POLL",
            "BAD_BALLOT", "REVOTE_LIMIT", "POLL_FULL", "NOT_CREATOR", "ALREADY_ATTESTED",
            "POLL_NOT_CLOSED", "BAD_OUTCOME", "NOT_INITIALISED", "UNKNOWN_PATH", "NOT_FOUND",
-           "BAD_QUERY", "INTERNAL", "NAMES", "TxError"]
+           "BAD_QUERY", "CLOSING_QUOTA", "INTERNAL", "NAMES", "TxError"]
 
 OK = 0
 MALFORMED = 1          # not a canonical mpcvote transaction
@@ -32,6 +32,7 @@ NOT_INITIALISED = 18   # the app has no chain yet (InitChain not received)
 UNKNOWN_PATH = 19      # query path not served
 NOT_FOUND = 20         # query for something that does not exist
 BAD_QUERY = 21         # query argument malformed, out of range, repeated or unknown
+CLOSING_QUOTA = 22     # that height already has max_closings_per_height polls closing
 INTERNAL = 99          # a bug: reported, never silently ignored
 
 NAMES = {value: name for name, value in globals().items()

@@ -7,6 +7,7 @@ named in the poll.
 """
 from mpc_tx.tx import outcome_digest
 
+from . import mpcslots
 from .codes import (TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED,
                     POLL_NOT_CLOSED, BAD_OUTCOME)
 from .context import event
@@ -17,10 +18,12 @@ __all__ = ["FAILURE_CODES", "REPORT_CODES", "submit_outcome", "finalize_touched"
 
 # Attested failures are enumerated, never free text, so honest workers agree byte for byte.
 FAILURE_CODES = ("inconsistent_shares",)
-# A failed attempt is reported, not attested: it names the absent parties for the
-# record (and for the deadline failure) without using up the validator's one
-# attestation, since a later attempt may still succeed.
-REPORT_CODES = ("party_absent",)
+# A failed attempt is reported, not attested: it names parties for the record (and for
+# the deadline failure) without using up the validator's one attestation, since a later
+# attempt may still succeed. "absent" lists the parties the report names: not connected
+# (party_absent), whose messages were outstanding at the job's deadline (timeout), or the
+# sender of a refused message (bad_message).
+REPORT_CODES = ("party_absent", "timeout", "bad_message")
 
 
 def submit_outcome(state, ctx, tx):
@@ -122,32 +125,37 @@ def finalize_touched(state, ctx):
                 poll["final_height"] = ctx.height
                 poll["attesters"] = sorted(i for i, a in attested.items() if a["digest"] == digest)
                 poll["dissenters"] = sorted(i for i, a in attested.items() if a["digest"] != digest)
+                mpcslots.release(state, ctx, poll)
                 state.put(poll_key(poll_id), poll)
                 _final_event(ctx, poll)
                 break
+    mpcslots.assign(state, ctx)
 
 
 def fail_at_deadline(state, ctx, poll: dict):
     """Fail a poll with no final outcome by its deadline, naming the absent parties.
 
-    Absent are the validators that never attested and that most reporters'
-    latest failed-attempt reports name as missing (a party that joined one
-    attempt late is named by few); failing that, every validator that never
-    attested and never reported (a reporter was there, trying).
+    Absent are the validators that never attested and that reporters holding more
+    than 1/3 of the poll's power name in their latest failed-attempt reports: at
+    least one honest validator then names them, so f Byzantine validators (< 1/3)
+    cannot name an honest one by reports alone. Failing that, every validator that
+    never attested and never reported (a reporter was there, trying).
     """
     attested = {att["validator"] for _k, att in state.scan(attest_prefix(poll["id"]))}
     never = [v["index"] for v in poll["validators"] if v["index"] not in attested]
     stored = [rep for _k, rep in state.scan(report_prefix(poll["id"]))]
-    reports = [rep["absent"] for rep in stored]
+    power = {v["index"]: v["power"] for v in poll["validators"]}
+    total = sum(power.values())
     reporters = {rep["validator"] for rep in stored}
-    named = {i: sum(i in r for r in reports) for i in never}
-    absent = [i for i in never if 2 * named[i] > len(reports)] or [i for i in never if i not in reporters]
+    backing = {i: sum(power[rep["validator"]] for rep in stored if i in rep["absent"]) for i in never}
+    absent = [i for i in never if 3 * backing[i] > total] or [i for i in never if i not in reporters]
     poll["status"] = "failed"
     poll["result"] = {"status": "failed", "code": "deadline", "absent": absent,
                       "ballots": poll["ballots_digest"]}
     poll["final_height"] = ctx.height
     poll["attesters"] = []
     poll["dissenters"] = sorted(attested)
+    mpcslots.release(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
     _final_event(ctx, poll)
 

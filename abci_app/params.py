@@ -28,8 +28,11 @@ DEFAULTS = {
     # a million 1-byte txs (the node's own bound is only the block's bytes).
     "max_block_txs": 5000,
     # MPC schedule, in blocks after the close (A, K, D in the design):
-    "mpc_attempt_blocks": 30,       # attempt k starts at close + k*A
-    "mpc_deadline_blocks": 300,     # no final outcome by close + D: the poll fails
+    "mpc_attempt_blocks": 30,       # attempt k starts at MPC start + k*A (mpcslots)
+    "mpc_deadline_blocks": 300,     # no final outcome by MPC start + D: the poll fails
+    # Polls closing at one height (scheduled or early): each closing starts MPC jobs
+    # (a ~50 MB child per validator), so an outsider's free polls cannot pile them up.
+    "max_closings_per_height": 4,
 }
 
 
@@ -43,6 +46,7 @@ LIMITS = {
     "max_block_txs": 1 << 20,
     "min_close_blocks": 10 ** 6,
     "min_ballots_floor": 10 ** 6,
+    "max_closings_per_height": 10 ** 4,
 }
 
 

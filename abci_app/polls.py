@@ -1,11 +1,18 @@
-"""Polls: creation, closing (early by the creator, or at the close height), deadlines."""
+"""Polls: creation, closing (early by the creator, or at the close height), deadlines.
+
+At most max_closings_per_height polls close at one height, scheduled and early closes
+together: a creation or an early close over that quota is refused (CLOSING_QUOTA).
+A closed poll then waits for an MPC slot (mpcslots), which starts its attempts.
+"""
 import hashlib
 
 from mpc_tx.sharing import L
 
-from .codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR
+from . import mpcslots
+from .codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
 from .context import event
-from .state import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix)
+from .state import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix,
+                    closings_key)
 
 __all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", "process_due", "snapshot_validators"]
 
@@ -41,6 +48,7 @@ def create_poll(state, ctx, tx):
         # Threshold 0: each validator's share would be the vote itself.
         raise TxError(BAD_POLL, f"this chain has {len(ctx.validators)} validators: a poll needs at least 3, "
                                 "so that no single validator can read a ballot (threshold t >= 1)")
+    _take_closing(state, ctx, body["close_height"], "close_height")
     poll_id = state.get(NEXT_POLL, 1)
     state.put(NEXT_POLL, poll_id + 1)
     m = len(ctx.validators)
@@ -54,6 +62,7 @@ def create_poll(state, ctx, tx):
         "validators": snapshot_validators(ctx.validators), "threshold": (m - 1) // 2,
         "field": str(L), "status": "open", "ballots": 0,
         "closed_height": None, "deadline_height": None, "seed": None, "ballots_digest": None,
+        "mpc_slot": None, "mpc_start": None,
         "result": None, "final_height": None, "attesters": [], "dissenters": [],
     }
     state.put(poll_key(poll_id), poll)
@@ -88,10 +97,26 @@ def load_open_poll(state, ctx, poll_id: int) -> dict:
     return poll
 
 
+def _take_closing(state, ctx, height: int, what: str):
+    """Count one more poll closing at height, or refuse it if the height's quota is used up."""
+    quota = ctx.params["max_closings_per_height"]
+    count = state.get(closings_key(height), 0)
+    if count >= quota:
+        raise TxError(CLOSING_QUOTA, f"{quota} polls already close at height {height} "
+                                     f"(max_closings_per_height): choose another {what}")
+    state.put(closings_key(height), count + 1)
+
+
 def close_poll(state, ctx, tx):
     poll = load_open_poll(state, ctx, tx.body["poll"])
     if tx.signer != poll["creator"]:
         raise TxError(NOT_CREATOR, f"only the creator of poll {poll['id']} may close it early")
+    # An early close counts against this height's quota and gives back its scheduled one.
+    _take_closing(state, ctx, ctx.height, "time to close it early (a later block)")
+    scheduled = state.get(closings_key(poll["close_height"]), 0)
+    if scheduled > 0:
+        state.put(closings_key(poll["close_height"]), scheduled - 1)
+    state.delete(due_key(poll["close_height"], poll["id"]))
     _close(state, ctx, dict(poll))
     return {"closed_height": ctx.height, "poll_id": poll["id"]}
 
@@ -99,16 +124,16 @@ def close_poll(state, ctx, tx):
 def _close(state, ctx, poll: dict):
     poll["status"] = "closed"
     poll["closed_height"] = ctx.height
-    poll["deadline_height"] = ctx.height + ctx.params["mpc_deadline_blocks"]
     # Public randomness for the MPC's check coefficients: unknown to voters, who
     # cast their ballots before this block existed.
     poll["seed"] = hashlib.sha256(b"mpcvote/seed/v1\x00" + ctx.block_hash +
                                   poll["id"].to_bytes(8, "big")).hexdigest()
     poll["ballots_digest"] = ballots_digest(state, poll["id"])
+    mpcslots.enqueue(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
-    state.put(due_key(poll["deadline_height"], poll["id"]), "deadline")
     ctx.events.append(event("poll_closed", {"poll_id": poll["id"]},
                             {"ballots": poll["ballots"], "height": ctx.height}))
+    mpcslots.assign(state, ctx)
 
 
 def ballots_digest(state, poll_id: int) -> str:
@@ -120,7 +145,7 @@ def ballots_digest(state, poll_id: int) -> str:
 
 
 def process_due(state, ctx):
-    """Close polls whose close height is this block, and fail those past their deadline."""
+    """Close polls whose close height is this block, fail those past their deadline, fill free MPC slots."""
     for key, what in list(state.scan(due_prefix(ctx.height))):
         poll_id = int(key.rsplit(b"/", 1)[1])
         state.delete(key)
@@ -130,3 +155,4 @@ def process_due(state, ctx):
         elif what == "deadline" and poll["status"] == "closed":
             from .outcomes import fail_at_deadline
             fail_at_deadline(state, ctx, dict(poll))
+    mpcslots.assign(state, ctx)

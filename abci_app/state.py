@@ -11,6 +11,7 @@ from mpc_tx import canonical
 
 __all__ = ["Store", "Overlay", "poll_key", "ballot_prefix", "ballot_key", "nonce_key",
            "eligible_key", "digest_prefix", "digest_key", "attest_key", "attest_prefix", "report_key", "report_prefix", "due_prefix", "due_key",
+           "closings_key", "mpc_slot_prefix", "mpc_slot_key", "mpc_wait_prefix", "mpc_wait_key",
            "PARAMS", "VALIDATORS", "CHAIN_ID", "NEXT_POLL"]
 
 _HEIGHT = b"meta/height"
@@ -71,6 +72,29 @@ def due_prefix(height: int) -> bytes:
 
 def due_key(height: int, poll_id: int) -> bytes:
     return due_prefix(height) + b"%016d" % poll_id
+
+
+def closings_key(height: int) -> bytes:
+    """Number of polls closing at height (scheduled closes and early closes)."""
+    return b"closings/%016d" % height
+
+
+def mpc_slot_prefix() -> bytes:
+    return b"mpcslot/"
+
+
+def mpc_slot_key(slot: int) -> bytes:
+    """The poll holding MPC slot `slot` (see mpcslots)."""
+    return mpc_slot_prefix() + b"%04d" % slot
+
+
+def mpc_wait_prefix() -> bytes:
+    return b"mpcwait/"
+
+
+def mpc_wait_key(closed_height: int, poll_id: int) -> bytes:
+    """A closed poll waiting for an MPC slot, in (close height, poll id) order."""
+    return mpc_wait_prefix() + b"%016d/%016d" % (closed_height, poll_id)
 
 
 WRITE_BUFFER = 16 << 20

@@ -37,8 +37,8 @@ def local_jobs(m: int, kind: str, ballots: list, options: int = 1, *, threshold:
         entries = [share(v, m, t) for v in ballot]
         for i in range(m):
             per_party[i].append([str(e[i]) for e in entries])
-    seed = secrets.token_hex(32)
-    return [{"pid": i, "parties": parties, "threshold": t, "kind": kind, "options": options,
+    seed, job_id = secrets.token_hex(32), secrets.token_hex(32)
+    return [{"pid": i, "job_id": job_id, "parties": parties, "threshold": t, "kind": kind, "options": options,
              "shares": per_party[i], "seed": seed, "min_ballots": min_ballots,
              "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
              "deadline_s": deadline_s, "prss": prss} for i in range(m)]

@@ -10,16 +10,19 @@ Job (all parties get the same job except pid, shares and tls)::
     {"pid": 0, "parties": [{"host": "127.0.0.1", "port": 26610, "cert_sha256": "<hex>"}, ...],
      "threshold": 1, "kind": "unanimity" | "tally", "options": k,
      "shares": [["<decimal>", ...] | null, ...], "seed": "<hex>", "min_ballots": 0,
-     "tls": {"cert": "<PEM>", "key": "<PEM>", "ca": "<PEM>"}, "deadline_s": 60, "prss": true}
+     "tls": {"cert": "<PEM>", "key": "<PEM>", "ca": "<PEM>"}, "deadline_s": 60, "prss": true,
+     "job_id": "<hex of 32 bytes: poll, attempt, counted set; every link greets with it>"}
 
 Result::
 
     {"status": "ok", "outcome": {"unanimous": true} | {"tally": [7, 9, 4]} | {"withheld": true},
      "counted": N, "excluded": [ballot indices], "unusable": [[indices flagged by party 0], ...]}
     {"status": "failed", "code": "inconsistent_shares" | "timeout" | "party_absent" | "error",
-     "absent": [pids not connected]}
+     "absent": [pids not connected], "outstanding": [pids whose messages we wait for (timeout)]}
+    {"status": "failed", "code": "bad_message", "absent": [], "sender": pid}  (a refused message)
 
 ``run_job`` is the parent's side: start the child, feed it, kill it by PID at the deadline.
+The child dies with its parent (``lifeline``): a worker killed by SIGKILL leaves no job behind.
 """
 import asyncio
 import hashlib
@@ -33,7 +36,7 @@ import time
 
 __all__ = ["CODES", "parse_job", "run_job", "main"]
 
-CODES = ("inconsistent_shares", "timeout", "party_absent", "error")
+CODES = ("inconsistent_shares", "timeout", "party_absent", "bad_message", "error")
 KINDS = ("unanimity", "tally")
 MAX_OPTIONS = 1024
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,8 +44,16 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 logger = logging.getLogger("mpcvote.mpc")
 
 
-def _failed(code, absent=()):
-    return {"status": "failed", "code": code, "absent": sorted(int(p) for p in absent)}
+def _failed(code, absent=(), **named):
+    return {"status": "failed", "code": code, "absent": sorted(int(p) for p in absent), **named}
+
+
+def _bad_message(sender):
+    return _failed("bad_message", sender=int(sender))
+
+
+def _timed_out(outstanding):
+    return _failed("timeout", outstanding=sorted(outstanding))
 
 
 class JobError(ValueError):
@@ -70,7 +81,7 @@ def parse_job(job) -> dict:
     A ballot whose shares this party cannot parse (null, wrong length, not a decimal
     below L) is marked unusable, like one it could not decrypt.
     """
-    from mpc_tx.mpc_runtime import np, prss_default
+    from mpc_tx.mpc_runtime import message_cap, np, prss_default
     from mpc_tx.sharing import L
 
     if not isinstance(job, dict):
@@ -100,6 +111,12 @@ def parse_job(job) -> dict:
         seed = bytes.fromhex(job.get("seed"))
     except (TypeError, ValueError):
         raise JobError("bad seed") from None
+    try:
+        job_id = bytes.fromhex(job.get("job_id"))
+    except (TypeError, ValueError):
+        job_id = b""
+    if len(job_id) != 32:
+        raise JobError("bad job_id")
     min_ballots = _int(job.get("min_ballots", 0), "min_ballots")
     deadline_s = job.get("deadline_s")
     if not isinstance(deadline_s, (int, float)) or isinstance(deadline_s, bool) or \
@@ -131,7 +148,8 @@ def parse_job(job) -> dict:
     context = hashlib.sha256(json.dumps(public, sort_keys=True, separators=(",", ":")).encode()).digest()
     return {"pid": pid, "addresses": addresses, "pins": pins, "threshold": t, "kind": kind,
             "options": k, "seed": seed, "min_ballots": min_ballots, "deadline_s": float(deadline_s),
-            "prss": prss, "tls": tls, "shares": shares, "usable": usable, "context": context}
+            "prss": prss, "tls": tls, "shares": shares, "usable": usable, "context": context,
+            "job_id": job_id, "max_message": message_cap(n, k)}
 
 
 class _Emitter:
@@ -174,7 +192,7 @@ async def _run(rt, job, deadline, margin):
         absent = mpc_runtime.absent_parties(rt)
         logger.warning("parties %s did not connect before the deadline", absent)
         await mpc_runtime.farewell(rt)
-        return _failed("party_absent", absent) if absent else _failed("timeout")
+        return _failed("party_absent", absent) if absent else _timed_out([])
     if start.exception() is not None:  # e.g. our own address cannot be bound
         logger.error("cannot open the MPC links (%s)", type(start.exception()).__name__)
         return _failed("error")
@@ -183,15 +201,22 @@ async def _run(rt, job, deadline, margin):
     program = asyncio.ensure_future(poll_outcome(
         rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"]))
     lost = mpc_runtime.peer_lost(rt)
-    done, _ = await asyncio.wait({program, lost}, timeout=remaining(),
+    refusal = mpc_runtime.refusal(rt)
+    done, _ = await asyncio.wait({program, lost, refusal}, timeout=remaining(),
                                  return_when=asyncio.FIRST_COMPLETED)
+    if refusal in done or (program in done and isinstance(program.exception(), mpc_runtime.PeerRefused)):
+        program.cancel()
+        await mpc_runtime.farewell(rt)
+        return _bad_message(mpc_runtime.refused(rt)[0])
     if program not in done:
+        outstanding = mpc_runtime.outstanding_parties(rt)  # before the cancel settles what we await
         program.cancel()
         await mpc_runtime.farewell(rt)
         if lost in done:
             return _failed("party_absent", mpc_runtime.absent_parties(rt))
-        logger.warning("the MPC program did not finish before the deadline")
-        return _failed("timeout")
+        logger.warning("the MPC program did not finish before the deadline; waiting for parties %s",
+                       outstanding)
+        return _timed_out(outstanding)
     try:
         result = program.result()
     except InconsistentShares:
@@ -208,11 +233,15 @@ async def _run(rt, job, deadline, margin):
         await asyncio.wait_for(mpc_runtime.shutdown(rt), timeout=max(0.05, remaining()))
     except Exception as exc:  # the outcome stands; a peer may have left after it
         logger.warning("shutdown incomplete (%s)", type(exc).__name__)
+    if mpc_runtime.refused(rt) is not None:  # a refused message, even at the barrier, ends the job
+        return _bad_message(mpc_runtime.refused(rt)[0])
     return {"status": "ok", **result}
 
 
 def main():
     """Run one job from stdin; print its one-line result; exit by the deadline."""
+    from mpc_tx.lifeline import tie_to_parent
+    tie_to_parent()  # before anything else: an orphaned job must never run on
     began = time.monotonic()
     real_stdout = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # anything MPyC prints must not corrupt the result line
@@ -237,7 +266,15 @@ def main():
         except Exception:
             pass
         logger.warning("deadline reached, exiting")
-        _finish(emitter, _failed("party_absent" if absent else "timeout", absent), 1)
+        if absent:
+            _finish(emitter, _failed("party_absent", absent), 1)
+        outstanding = []
+        try:
+            from mpc_tx.mpc_runtime import outstanding_parties
+            outstanding = outstanding_parties(state["rt"]) if state["rt"] is not None else []
+        except Exception:
+            pass
+        _finish(emitter, _failed("timeout", outstanding=outstanding), 1)
 
     threading.Thread(target=watchdog, daemon=True).start()
     try:
@@ -246,15 +283,30 @@ def main():
         if len(job["addresses"]) > 1:
             with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
                 rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths,
-                                   pins=job["pins"], prss=job["prss"])
+                                   pins=job["pins"], prss=job["prss"], job_id=job["job_id"],
+                                   max_message=job["max_message"])
         else:
-            rt = build_runtime(job["pid"], job["addresses"], job["threshold"], prss=job["prss"])
+            rt = build_runtime(job["pid"], job["addresses"], job["threshold"], prss=job["prss"],
+                               job_id=job["job_id"], max_message=job["max_message"])
         state["rt"] = rt
         result = rt._loop.run_until_complete(_run(rt, job, deadline, margin))
     except Exception as exc:  # MPyC stops the loop when one of its coroutines raises
-        logger.error("job failed: %s", type(exc).__name__)
-        result = _failed("error")
+        result = _after_stop(state["rt"], exc)
     _finish(emitter, result, 0 if result["status"] == "ok" else 1)
+
+
+def _after_stop(rt, exc) -> dict:
+    """Return the result of a job whose event loop stopped on an exception."""
+    from mpc_tx import mpc_runtime
+    refusal = mpc_runtime.refused(rt) if rt is not None else None
+    if refusal is None:
+        logger.error("job failed: %s", type(exc).__name__)
+        return _failed("error")
+    try:  # the loop can run again: tell the peers we leave on purpose
+        rt._loop.run_until_complete(asyncio.wait_for(mpc_runtime.farewell(rt), 1))
+    except Exception:
+        pass
+    return _bad_message(refusal[0])
 
 
 def _parse_result(stdout: bytes) -> dict:
@@ -278,8 +330,9 @@ def run_job(job: dict, timeout_s: float, stderr=None) -> dict:
     stderr is passed to subprocess (None: inherit, or a file, or subprocess.DEVNULL).
     """
     data = json.dumps(job).encode()
+    from mpc_tx.lifeline import child_env
     proc = subprocess.Popen([sys.executable, "-m", "mpc_tx.mpc_job"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=stderr, cwd=_REPO)
+                            stdout=subprocess.PIPE, stderr=stderr, cwd=_REPO, env=child_env())
     try:
         stdout, _ = proc.communicate(data, timeout=timeout_s)
     except subprocess.TimeoutExpired:

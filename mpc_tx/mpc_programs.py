@@ -19,7 +19,7 @@ knew the coefficients could craft shares that cancel in the checks.
 """
 import hashlib
 
-from mpc_tx.mpc_runtime import exchange, np, random_shares
+from mpc_tx.mpc_runtime import exchange, np, random_shares, refuse_message
 from mpc_tx.sharing import L, on_degree, reconstruct
 
 __all__ = ["InconsistentShares", "ProtocolError", "derive_coefficients", "bisect",
@@ -56,20 +56,20 @@ def _encode(values) -> bytes:
     return b"".join(int(v).to_bytes(_SHARE_BYTES, "little") for v in values)
 
 
-def _decode(payload: bytes, count: int) -> list[int]:
+def _decode(payload: bytes, count: int, sender: int) -> list[int]:
     if len(payload) != count * _SHARE_BYTES:
-        raise ProtocolError("share message of the wrong length")
+        raise refuse_message(sender, "opening message of the wrong length")
     values = [int.from_bytes(payload[i:i + _SHARE_BYTES], "little")
               for i in range(0, len(payload), _SHARE_BYTES)]
     if any(v >= L for v in values):
-        raise ProtocolError("share out of range")
+        raise refuse_message(sender, "opening message holds a share not below L")
     return values
 
 
 async def open_all(rt, values) -> list[int | None]:
     """Open shared values with all m shares; None where they do not lie on one degree-t polynomial."""
     count = len(values)
-    rows = [_decode(p, count) for p in await exchange(rt, _encode(values))]
+    rows = [_decode(p, count, sender) for sender, p in enumerate(await exchange(rt, _encode(values)))]
     t = rt.threshold
     opened = []
     for column in zip(*rows):

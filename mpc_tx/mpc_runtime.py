@@ -15,8 +15,18 @@ explicit arguments and then hardened where MPyC falls short of what mpcvote prom
   2t without resharing in large fields; the opened polynomial factors back to a. Every
   comparison ends in them. They are rebound on the runtime to versions that reshare
   a*r to degree t (a real secure multiplication) before opening.
-- Peer data. MPyC unpickles what peers send (numpy arrays, ``transfer``); the runtime
-  module's ``pickle`` is swapped for one that only rebuilds numpy arrays of integers.
+- Job identity. Right after TLS both ends of a link send the job's identity (poll,
+  attempt, counted set: ``job_id``) and refuse a mismatch before a party slot is taken or
+  a PRSS key is sent: a link that reaches another job's process (a stale port, a job of
+  the same validator) is closed, never admitted.
+- Peer data. Nothing a peer sends is unpickled as an object. Arrays go the way MPyC's
+  ``mix32_64bit`` option sends them (``to_bytes``/``from_bytes``), and ``from_bytes`` is
+  replaced by one that refuses a message of the wrong length (the receiver's own share
+  count, set per call of ``input``/``output``/``_reshare``) or holding a value not below
+  the field's order; ``transfer`` (the shutdown barrier) unpickles with no global
+  allowed and accepts only a small int. The link refuses a frame over the job's message
+  cap, a second frame under one label, and more unread data than the job can need. A
+  refused message ends the job: ``refusal(rt)`` names the sender (see mpc_job).
 - Lost links. MPyC raises from ``connection_lost`` and never reports a dead peer; here a
   lost link resolves ``peer_lost(rt)`` so a job can stop instead of hanging. A party that
   stops on purpose (deadline, a lost peer) says so first (``farewell``), so that its peers
@@ -24,6 +34,7 @@ explicit arguments and then hardened where MPyC falls short of what mpcvote prom
   view of who is missing, and present parties agree on it.
 """
 import asyncio
+import contextvars
 import hashlib
 import hmac
 import io
@@ -33,6 +44,7 @@ import os
 import pickle
 import shutil
 import ssl
+import struct
 import sys
 import tempfile
 import time
@@ -42,7 +54,8 @@ from asyncio import Future
 from contextlib import contextmanager
 
 __all__ = ["load_mpyc", "build_runtime", "private_tls_files", "exchange", "peer_lost",
-           "farewell", "absent_parties", "shutdown", "prss_default", "random_shares"]
+           "farewell", "absent_parties", "outstanding_parties", "shutdown", "prss_default",
+           "random_shares", "PeerRefused", "refuse_message", "refusal", "refused", "link_hello", "message_cap"]
 
 logger = logging.getLogger("mpcvote.mpc")
 
@@ -50,6 +63,14 @@ _MPYC_ENV = ("MPYC_NONUMPY", "MPYC_NOGMPY", "MPYC_NOPRSS", "MPYC_MIX32_64BIT", "
 _PRSS_MAX_KEYS = 1024  # C(m, t) above this: PRSS off by default
 # MPyC labels messages with 64-bit hashes of its program counter; it never awaits this one.
 _FAREWELL_PC = -(2**63)
+# Sent by both ends right after TLS: a fixed tag, then the 32-byte job identity.
+_HELLO_TAG = b"mpcvote/mpc-link/v1\x00"
+_HELLO_BYTES = len(_HELLO_TAG) + 32
+_FRAME_HEAD = struct.Struct("<qI")  # MPyC's frame: program counter label, payload size
+_SMALL_INT = 1 << 16  # what transfer() may carry: MPyC's shutdown barrier sends a pid
+# Share count the current input/output/_reshare call expects from each peer; a Task
+# copies the context it is created in, so each MPyC coroutine sees its own count.
+_expected_count = contextvars.ContextVar("mpcvote_expected_count", default=None)
 
 
 def load_mpyc():
@@ -73,33 +94,101 @@ def load_mpyc():
         if guard is not None:
             logging.root.removeHandler(guard)
     mpyc.runtime.pickle = _PeerPickle
+    from mpyc import finfields
+    finfields.FiniteFieldElement.from_bytes = classmethod(_checked_from_bytes)
     return mpyc.runtime
 
 
-class _PeerUnpickler(pickle.Unpickler):
-    """Unpickle only what MPyC sends: numpy arrays of integers, and plain data."""
+class PeerRefused(Exception):
+    """A peer's message broke the wire contract; the job ends naming the sender."""
 
-    _allowed = {
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
-        ("gmpy2", "mpz"), ("gmpy2.gmpy2", "mpz"), ("gmpy2", "from_binary"),
-        ("gmpy2.gmpy2", "from_binary"),
-    }
+    def __init__(self, sender, reason):
+        super().__init__(f"party {sender}: {reason}")
+        self.sender = sender
+        self.reason = reason
+
+
+class _Inbound(bytes):
+    """A payload as received, tagged with the party that sent it."""
+
+    sender = None
+
+
+def refuse_message(sender, reason) -> "PeerRefused":
+    """Record that party sender's message is refused; return the exception that ends the job."""
+    from mpyc import asyncoro as coro
+    rt = coro.runtime
+    links = getattr(rt, "_mpcvote_links", None)
+    if links is not None and sender is not None:
+        links.refuse_peer(sender, reason)
+    return PeerRefused(sender, reason)
+
+
+class _NoGlobals(pickle.Unpickler):
+    """Unpickle plain data only: no class, no function, no numpy state."""
 
     def find_class(self, module, name):
-        if (module, name) in self._allowed:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError("peer sent a pickle with a disallowed global")
+        raise pickle.UnpicklingError("a global in a peer's pickle")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("a persistent id in a peer's pickle")
 
 
 class _PeerPickle:
-    """Stand-in for the pickle module inside mpyc.runtime."""
+    """Stand-in for the pickle module inside mpyc.runtime: only transfer() still uses it."""
 
     dumps = staticmethod(pickle.dumps)
 
     @staticmethod
     def loads(data):
-        return _PeerUnpickler(io.BytesIO(data)).load()
+        sender = getattr(data, "sender", None)
+        try:
+            value = _NoGlobals(io.BytesIO(data)).load()
+        except Exception as exc:  # any malformed pickle: never let its details through
+            raise refuse_message(sender, f"transfer payload refused ({type(exc).__name__})") from None
+        if type(value) is not int or not 0 <= value < _SMALL_INT:
+            raise refuse_message(sender, "transfer payload is not a small int")
+        return value
+
+
+def _checked_from_bytes(cls, data):
+    """Return the field values in a share message, refusing a wrong length or a value >= the order."""
+    sender = getattr(data, "sender", None)
+    width = cls.byte_length
+    count = _expected_count.get()
+    size = len(data)
+    if size % width or (count is not None and size != count * width):
+        expected = "a multiple of %d" % width if count is None else str(count * width)
+        raise refuse_message(sender, f"share message of {size} bytes, expected {expected}")
+    from_bytes = int.from_bytes
+    values = [from_bytes(data[i:i + width], "little") for i in range(0, size, width)]
+    order = cls.order
+    if any(v >= order for v in values):
+        raise refuse_message(sender, "share message holds a value not below the field's order")
+    return values
+
+
+def _share_count(x) -> int | None:
+    """Return how many field elements MPyC marshals for x (it sends x[0] of a list of arrays)."""
+    if isinstance(x, list):
+        if not x:
+            return 0
+        first = x[0]
+        return _share_count(first) if hasattr(first, "shape") else len(x)
+    shape = getattr(x, "shape", None)
+    return math.prod(shape) if shape is not None else 1
+
+
+def _sized(method):
+    """Wrap an MPyC communication method so that its coroutine knows the share count to expect."""
+    def call(x, *args, **kwargs):
+        token = _expected_count.set(_share_count(x))
+        try:
+            return method(x, *args, **kwargs)
+        finally:
+            _expected_count.reset(token)
+    call.__wrapped__ = method
+    return call
 
 
 load_mpyc()
@@ -155,13 +244,17 @@ def _der_sha256(cert_pem) -> bytes:
 
 
 class _Links:
-    """Per-runtime state of the MPC links: pins, TLS contexts, losses."""
+    """Per-runtime state of the MPC links: pins, job identity, caps, losses, refusals."""
 
-    def __init__(self, rt, pins, server_ctx, client_ctx):
+    def __init__(self, rt, pins, server_ctx, client_ctx, job_id=bytes(32), max_message=1 << 20):
         self.rt = rt
         self.pins = pins
         self.server_ctx = server_ctx
         self.client_ctx = client_ctx
+        self.hello = link_hello(job_id)
+        self.max_message = max_message
+        # A peer may run a few steps ahead of us; more unread data than this it cannot need.
+        self.max_held = 8 * max_message
         self.closing = False
         self.claimed = set()
         self.lost = set()
@@ -169,6 +262,8 @@ class _Links:
         self.departed = set()
         self.refused = 0
         self.reasons = set()
+        self.refusal = None  # (sender, reason) of the first refused message
+        self.refusal_future = rt._loop.create_future()
 
     def presents_pin(self, transport, pid) -> bool:
         ssl_object = transport.get_extra_info("ssl_object")
@@ -198,17 +293,45 @@ class _Links:
         if not self.lost_future.done():
             self.lost_future.set_result(pid)
 
+    def refuse_peer(self, pid, reason):
+        """Record that party pid sent a message breaking the wire contract (the first one counts)."""
+        if self.refusal is not None:
+            return
+        self.refusal = (pid, reason)
+        logger.warning("refused a message from party %d: %s", pid, reason)
+        if not self.refusal_future.done():
+            self.refusal_future.set_result(pid)
+
+
+def link_hello(job_id: bytes) -> bytes:
+    """Return what both ends of a link send right after TLS: a tag and the job identity."""
+    if len(job_id) != 32:
+        raise ValueError("a job identity is 32 bytes")
+    return _HELLO_TAG + bytes(job_id)
+
 
 class _PinnedExchanger(asyncoro.MessageExchanger):
-    """MPyC's message exchanger, admitting a link only with the pinned certificate."""
+    """MPyC's message exchanger: same job, pinned certificate, bounded frames, tagged payloads.
 
-    __slots__ = ("admitted", "refused", "claim")
+    A link goes: TLS; both ends send the job's hello and check the other's; the client
+    (lower pid) then sends its pid and PRSS keys, which the server admits only with the
+    certificate pinned for that pid; then MPyC's frames, each within the job's cap.
+    """
+
+    __slots__ = ("admitted", "refused", "claim", "greeted", "greeting", "held")
 
     def __init__(self, rt, peer_pid=None):
         super().__init__(rt, peer_pid)
         self.admitted = False
         self.refused = False
         self.claim = None
+        self.greeted = False
+        self.greeting = rt._loop.create_future()  # client side: True once admitted, else False
+        self.held = 0  # bytes received and not yet claimed by the computation
+
+    def _settle(self, admitted):
+        if not self.greeting.done():
+            self.greeting.set_result(admitted)
 
     def _refuse(self, reason, once=False):
         self.refused = True
@@ -219,44 +342,109 @@ class _PinnedExchanger(asyncoro.MessageExchanger):
         links.reasons.add(reason)
         logger.log(level, "refused MPC link with %s: %s", peer[0] if peer else "?", reason)
         self.transport.abort()
+        self._settle(False)
+
+    def _refuse_message(self, reason):
+        """End the job: this admitted peer sent a frame that breaks the wire contract."""
+        self.runtime._mpcvote_links.refuse_peer(self.peer_pid, reason)
+        self.refused = True
+        self.transport.abort()
 
     def connection_made(self, transport):
         self.transport = transport
-        if self.peer_pid is None:
-            return  # server side: admit once the claimed party number arrives
-        if not self.runtime._mpcvote_links.presents_pin(transport, self.peer_pid):
+        links = self.runtime._mpcvote_links
+        if self.peer_pid is not None and not links.presents_pin(transport, self.peer_pid):
             # start() retries this server: say it once, not twice a second.
             self._refuse(f"server is not the certificate pinned for party {self.peer_pid}", once=True)
             return
-        self.admitted = True
-        super().connection_made(transport)  # sends our pid and PRSS keys
+        transport.write(links.hello)  # our job's identity; nothing else until the peer's matches
 
     def data_received(self, data):
         if self.refused:
             return
-        if self.peer_pid is None and not self.admitted:
-            if len(self.bytes) + len(data) < 2:
-                self.bytes.extend(data)
+        self.bytes.extend(data)
+        buf = self.bytes
+        rt = self.runtime
+        links = rt._mpcvote_links
+        if not self.greeted:
+            if len(buf) < _HELLO_BYTES:
+                if bytes(buf) != links.hello[:len(buf)]:
+                    self._refuse("greets with another job's identity", once=True)
                 return
-            head = (bytes(self.bytes) + bytes(data[:2]))[:2]
-            claimed = int.from_bytes(head, "little")
-            links = self.runtime._mpcvote_links
-            reason = links.admission_error(self.transport, claimed)
-            if reason:
-                self._refuse(reason)
+            if not hmac.compare_digest(bytes(buf[:_HELLO_BYTES]), links.hello):
+                self._refuse("greets with another job's identity", once=True)
                 return
-            self.admitted = True
-            self.claim = claimed
-            links.claimed.add(claimed)
-        super().data_received(data)
-        if self.peer_pid is not None and isinstance(self.buffers.get(_FAREWELL_PC), bytes):
-            del self.buffers[_FAREWELL_PC]
-            self.runtime._mpcvote_links.peer_departed(self.peer_pid)
+            del buf[:_HELLO_BYTES]
+            self.greeted = True
+            if self.peer_pid is not None:  # client: the server runs our job; now our pid and keys
+                self.admitted = True
+                asyncoro.MessageExchanger.connection_made(self, self.transport)
+                self._settle(True)
+        if self.peer_pid is None:  # server: the client's claimed pid, then its PRSS keys
+            if len(buf) < 2:
+                return
+            claimed = int.from_bytes(buf[:2], "little")
+            if not self.admitted:
+                reason = links.admission_error(self.transport, claimed)
+                if reason:
+                    self._refuse(reason)
+                    return
+                self.admitted = True
+                self.claim = claimed
+                links.claimed.add(claimed)
+            keys = 0 if rt.options.no_prss else rt._prss_keys_from_peer(claimed)
+            if len(buf) < 2 + keys:
+                return
+            if keys:
+                rt._prss_keys_from_peer(claimed, bytes(buf[2:2 + keys]))
+            del buf[:2 + keys]
+            self.peer_pid = claimed
+            rt.set_protocol(claimed, self)
+        self._frames(buf, links)
+
+    def _frames(self, buf, links):
+        while len(buf) >= _FRAME_HEAD.size:
+            pc, size = _FRAME_HEAD.unpack_from(buf)
+            if size > links.max_message:
+                self._refuse_message(f"a message of {size} bytes, over the job's cap of {links.max_message}")
+                return
+            end = _FRAME_HEAD.size + size
+            if len(buf) < end:
+                break
+            payload = _Inbound(buf[_FRAME_HEAD.size:end])
+            payload.sender = self.peer_pid
+            del buf[:end]
+            if pc == _FAREWELL_PC:
+                links.peer_departed(self.peer_pid)
+                continue
+            waiting = self.buffers.get(pc)
+            if isinstance(waiting, Future):
+                del self.buffers[pc]
+                if not waiting.done():
+                    waiting.set_result(payload)
+            elif waiting is not None:
+                self._refuse_message("two messages under one label")
+                return
+            else:
+                self.held += size
+                if self.held > links.max_held:
+                    self._refuse_message(f"more than {links.max_held} bytes of unread messages")
+                    return
+                self.buffers[pc] = payload
+
+    def receive(self, pc):
+        payload = self.buffers.pop(pc, None)
+        if payload is None:
+            payload = self.buffers[pc] = Future(loop=self.runtime._loop)
+        else:
+            self.held -= len(payload)
+        return payload
 
     def connection_lost(self, exc):
         rt = self.runtime
         links = rt._mpcvote_links
         pid = self.peer_pid
+        self._settle(False)
         if self.refused or not self.admitted:
             return
         if pid is None or rt.parties[pid].protocol is not self:
@@ -296,9 +484,15 @@ async def _pinned_start(self):
                     lambda: _PinnedExchanger(self, peer.pid), peer.host, peer.port,
                     ssl=links.client_ctx, server_hostname=party_name(peer.pid),
                     ssl_handshake_timeout=10)
-                if protocol.admitted:
+                try:
+                    admitted = await asyncio.wait_for(asyncio.shield(protocol.greeting), 10)
+                except asyncio.TimeoutError:
+                    protocol.transport.abort()
+                    admitted = False
+                if admitted:
                     return
-                delay = 0.5  # the server is not the pinned party: retry, but slowly
+                # Not the pinned party, or another job's process: retry, but slowly.
+                delay = 0.5
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -382,12 +576,22 @@ async def _np_is_zero_public(self, a) -> Future:
     return (c == 0).reshape(shape)
 
 
-def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=None):
+def _quiet_refusals(loop, context):
+    """Log a refused peer message in one line (it was logged when refused); the rest as usual."""
+    if isinstance(context.get("exception"), PeerRefused):
+        logger.debug("MPyC coroutine stopped: %s", context["exception"])
+        return
+    asyncoro.exception_handler(loop, context)
+
+
+def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=None,
+                  job_id: bytes = bytes(32), max_message: int = 1 << 20):
     """Build party pid's MPyC runtime for parties [(host, port), ...] at threshold t.
 
     tls is (cert_path, key_path, ca_path), read once here; pins lists each party's
     certificate SHA-256 (hex). Both are required when there is more than one party.
-    prss=None picks PRSS when C(m, t) is small (see prss_default).
+    prss=None picks PRSS when C(m, t) is small (see prss_default). job_id (32 bytes)
+    is the job's identity every link must greet with; max_message caps a peer's frame.
     """
     mpyc_runtime = load_mpyc()
     import mpyc
@@ -416,19 +620,25 @@ def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=N
     options.no_prss = not prss
     options.ssl = m > 1
     options.no_async = False
+    options.mix32_64bit = True  # arrays as to_bytes/from_bytes (checked), never pickle
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     members = [mpyc_runtime.Party(i, host, int(port)) for i, (host, port) in enumerate(parties)]
     rt = mpyc_runtime.Runtime(pid, members, options)
+    loop.set_exception_handler(_quiet_refusals)  # over the one Runtime() sets
     # One runtime per process: point MPyC's modules at this one, as runtime.setup() does.
     for module in (mpyc.sectypes, asyncoro, mpyc.mpctools, mpyc.seclists, mpyc.secpols,
                    mpyc.secgroups, mpyc.random, mpyc.statistics):
         module.runtime = rt
     mpyc_runtime.mpc = rt
 
-    rt._mpcvote_links = _Links(rt, digests, server_ctx, client_ctx)
+    rt._mpcvote_links = _Links(rt, digests, server_ctx, client_ctx, bytes(job_id), max_message)
     rt.start = types.MethodType(_pinned_start, rt)
+    # Each communication step learns the share count it expects from every peer.
+    rt.output = _sized(rt.output)
+    rt._reshare = _sized(rt._reshare)
+    rt._distribute = _sized(rt._distribute)
     rt.is_zero_public = types.MethodType(_is_zero_public, rt)
     rt.np_is_zero_public = types.MethodType(_np_is_zero_public, rt)
     return rt
@@ -466,6 +676,32 @@ async def farewell(rt):
             except Exception:
                 pass
     await asyncio.sleep(0.01)  # let the frames leave before the process exits
+
+
+def refusal(rt) -> Future:
+    """Return a future that resolves to the pid of the first peer whose message is refused."""
+    return rt._mpcvote_links.refusal_future
+
+
+def refused(rt):
+    """Return (sender, reason) of the first refused message, or None."""
+    return rt._mpcvote_links.refusal
+
+
+def message_cap(ballots: int, entries: int) -> int:
+    """Return the largest frame a job over ballots x entries shares needs (32 bytes a share)."""
+    return 32 * max(1, ballots) * max(1, entries) + 4096
+
+
+def outstanding_parties(rt) -> list[int]:
+    """List the peers whose message this party is waiting for."""
+    out = []
+    for peer in rt.parties:
+        protocol = peer.protocol
+        if peer.pid != rt.pid and isinstance(protocol, _PinnedExchanger) and \
+                any(isinstance(f, Future) and not f.done() for f in protocol.buffers.values()):
+            out.append(peer.pid)
+    return out
 
 
 def absent_parties(rt) -> list[int]:

@@ -3,16 +3,19 @@
     python -m mpc_tx.worker --home HOME --index I --node URL --genesis FILE
 
 It decrypts its own payload of each ballot as ballots commit (not all at the
-close; in a thread at a lower CPU priority than the chain's), and when a poll's close is committed runs the poll's MPC job in a child
+close; in a thread at a lower CPU priority than the chain's), and when a closed poll
+gets an MPC slot (abci_app.mpcslots) runs the poll's MPC job in a child
 process, attempt by attempt on the chain's schedule: attempt k starts at
-close height + k*A on the registered MPC port + ((poll + k) mod K). An attempt that
-times out (a party absent or killed) is retried at the next one; an outcome, or
+mpc_start + k*A on the slot's port of the registered range. An attempt that
+times out (a party absent or killed) is retried at the next one, and reported
+(naming the parties whose messages were outstanding, absent, or refused); an outcome, or
 an enumerated failure such as inconsistent shares, is signed with the
 validator's attestation key and submitted through its own node.
 It holds only its own validator's decrypted shares, and never logs one.
 """
 import argparse
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -23,12 +26,13 @@ import time
 from pathlib import Path
 
 from abci_app.codes import TxError
+from abci_app.mpcslots import port_offset, slot_count
 
 from . import envelope, tx as txcodec
 from .keys import SigningKey, EncryptionKey
 from .rpc import Rpc, RpcError, QueryError
 
-__all__ = ["Worker", "main", "job_input", "chain_result"]
+__all__ = ["Worker", "main", "job_input", "job_identity", "chain_result", "attempt_report"]
 
 log = logging.getLogger("mpc_tx.worker")
 
@@ -38,17 +42,49 @@ FOLLOWER_NICE = 10
 SYNC_PAGE, SYNC_ONE_BY_ONE = 1000, 20
 
 
-def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float) -> dict:
+def job_identity(chain_id: str, poll: dict, attempt: int) -> str:
+    """Return the hex identity every link of this attempt greets with: chain, poll, attempt, counted set."""
+    h = hashlib.sha256(b"mpcvote/mpc-job/v1\x00")
+    for part in (chain_id.encode(), poll["id"].to_bytes(8, "big"), attempt.to_bytes(8, "big"),
+                 bytes.fromhex(poll["ballots_digest"])):
+        h.update(len(part).to_bytes(4, "big") + part)
+    return h.hexdigest()
+
+
+def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float,
+              chain_id: str = "") -> dict:
     """Return the MPC job description for one attempt (see mpc_job)."""
-    # Attempt k of poll p listens on port base + (p + k) mod K: a retry never reuses the
-    # port of the attempt before it, and polls that close together use different ports.
-    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + (poll["id"] + attempt) % v["mpc_ports"],
+    # The poll's MPC slot picks the port: polls computing together never share one, and a
+    # retry never reuses the port of the attempt before it (see abci_app.mpcslots).
+    slot = poll.get("mpc_slot") or 0
+    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + port_offset(slot, attempt, v["mpc_ports"]),
                 "cert_sha256": v["tls_sha256"]} for v in poll["validators"]]
     return {"pid": index, "parties": parties, "threshold": poll["threshold"], "kind": poll["kind"],
             "options": max(1, len(poll["options"])),
             "shares": [None if s is None else [str(x) for x in s] for s in shares],
             "seed": poll["seed"], "min_ballots": poll["min_ballots"], "tls": tls,
-            "deadline_s": deadline_s}
+            "deadline_s": deadline_s, "job_id": job_identity(chain_id, poll, attempt)}
+
+
+def attempt_report(poll: dict, job: dict) -> dict | None:
+    """Return the failed-attempt report naming parties for a failed job, or None if it names nobody.
+
+    Absent parties (never connected, or lost), the sender of a refused message, or the
+    parties whose messages were outstanding when the attempt timed out.
+    """
+    code = job.get("code")
+    if code == "party_absent":
+        named = job.get("absent", [])
+    elif code == "bad_message" and isinstance(job.get("sender"), int):
+        named = [job["sender"]]
+    elif code == "timeout":
+        named = job.get("outstanding", [])
+    else:
+        return None
+    named = sorted({int(p) for p in named if isinstance(p, int) and 0 <= p < len(poll["validators"])})
+    if not named:
+        return None
+    return {"status": "failed", "code": code, "absent": named, "ballots": poll["ballots_digest"]}
 
 
 def chain_result(poll: dict, job: dict) -> dict | None:
@@ -252,17 +288,26 @@ class Worker:
                     self.ballots.pop(pid, None)
                 self.polls.pop(pid, None)
                 continue
-            poll = self.poll(pid, refresh=self.polls.get(pid, {}).get("status") != summary["status"])
+            cached = self.polls.get(pid, {})
+            # A closed poll gets its MPC slot later, without a change of status: re-read it until then.
+            poll = self.poll(pid, refresh=cached.get("status") != summary["status"] or
+                             (summary["status"] == "closed" and cached.get("mpc_slot") is None))
             if not self._is_party(poll):
                 self.done.add(pid)
             elif poll["status"] == "open":
                 self._set(pid, "waiting", reason="poll open")
+            elif poll["status"] == "closed" and poll.get("mpc_slot") is None:
+                self._set(pid, "queued", reason="waiting for an MPC slot")
             elif poll["status"] == "closed" and pid not in self.running:
+                if len(self.running) >= slot_count(poll["validators"]):
+                    # The chain gives out no more slots than this; a job of a poll just final
+                    # may still be ending: start this one at the next step.
+                    continue
                 self.maybe_start(poll, height)
 
     def maybe_start(self, poll, height):
         A = self.params["mpc_attempt_blocks"]
-        since = height - poll["closed_height"]
+        since = height - poll["mpc_start"]
         attempt = max(0, since // A)
         if attempt in self.attempted.get(poll["id"], set()):
             return
@@ -298,15 +343,16 @@ class Worker:
                 self._set(pid, "running", attempt=attempt)
                 log.info("poll %s: attempt %d with %d ballots (synced in %.3f s; deadline %.0f s)",
                          pid, attempt, len(shares), synced, deadline)
-                job = run_job(job_input(poll, self.index, attempt, shares, self.tls, deadline), deadline + 5)
+                job = run_job(job_input(poll, self.index, attempt, shares, self.tls, deadline,
+                                        chain_id=self.chain_id), deadline + 5)
                 log.info("poll %s: attempt %d job ended in %.3f s", pid, attempt, time.monotonic() - began - synced)
             result = chain_result(poll, job)
             if result is None:
                 self._set(pid, "failed", attempt=attempt, reason=job.get("code", "error"),
                           absent=job.get("absent"))
-                if job.get("absent"):   # name the missing parties on chain; the next attempt may still succeed
-                    self.submit(poll, {"status": "failed", "code": "party_absent",
-                                       "absent": sorted(job["absent"]), "ballots": poll["ballots_digest"]})
+                report = attempt_report(poll, job)
+                if report:   # name the parties on chain; the next attempt may still succeed
+                    self.submit(poll, report)
                 log.info("poll %s: attempt %d failed (%s, absent %s); next attempt in %d blocks", pid, attempt,
                          job.get("code"), job.get("absent"), self.params["mpc_attempt_blocks"])
                 return
@@ -337,7 +383,7 @@ class Worker:
 
     def _set(self, poll_id, state, **info):
         entry = {"state": state, "updated": time.time(), **{k: v for k, v in info.items() if v is not None}}
-        if self.jobs.get(poll_id, {}).get("state") == state and state == "waiting":
+        if self.jobs.get(poll_id, {}).get("state") == state and state in ("waiting", "queued"):
             return
         self.jobs[poll_id] = entry
         tmp = self.state_dir / "jobs.json.tmp"

@@ -29,7 +29,8 @@ def _party():
     tls = job["tls"]
     with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
         rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths,
-                           pins=job["pins"], prss=job["prss"])
+                           pins=job["pins"], prss=job["prss"], job_id=job["job_id"],
+                           max_message=job["max_message"])
 
     async def run():
         t0 = time.perf_counter()

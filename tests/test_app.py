@@ -354,3 +354,77 @@ def test_check_tx_query_gives_the_verdict_without_touching_state(chain):
     assert chain.query("/check_tx")[0] == codes.BAD_QUERY            # no tx given
     assert chain.query("/check_tx", b"junk")[1]["code"] == codes.MALFORMED
     assert chain.query("/check_tx?x=1", ballot)[0] == codes.BAD_QUERY
+
+
+def test_closings_over_the_quota_are_refused_by_create_and_by_early_close(tmp_path):
+    c = Chain(tmp_path / "app", params={"max_closings_per_height": 2})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    at = c.height + 12
+    first = [create(c, creator, close_in=at - c.height) for _ in range(2)]
+    res = c.block(c.tx(creator, "create_poll", poll_body(at)))
+    assert result_codes(res) == [codes.CLOSING_QUOTA] and "max_closings_per_height" in res.tx_results[0].log
+    # An early close gives its scheduled closing back...
+    assert result_codes(c.block(c.tx(creator, "close_poll", {"poll": first[0]}))) == [0]
+    assert result_codes(c.block(c.tx(creator, "create_poll", poll_body(at)))) == [0]
+    # ...and counts against the height it closes at: here two polls close already.
+    later = [create(c, creator, close_in=20) for _ in range(3)]
+    while c.height + 1 < at:
+        c.block()
+    res = c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in later])
+    assert result_codes(res) == [codes.CLOSING_QUOTA] * 3   # at height `at`, the two scheduled ones close
+    res = c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in later])
+    assert result_codes(res) == [0, 0, codes.CLOSING_QUOTA]
+    assert [c.query(f"/poll/{p}")[1]["status"] for p in later] == ["closed", "closed", "open"]
+    c.app.close()
+
+
+def test_one_validators_false_reports_name_nobody_honest(tmp_path):
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    pid = create(c, creator)
+    cast(c, pid)
+    c.block(c.tx(creator, "close_poll", {"poll": pid}))
+    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+
+    def report(i, code, named):
+        result = {"status": "failed", "code": code, "absent": named, "ballots": digest}
+        return c.tx(c.attest[i], "submit_outcome", {"poll": pid, "validator": i, "result": result})
+
+    # Validator 3 (1/4 of the power) blames everyone, again and again; the honest ones
+    # saw 3's messages outstanding at their deadline, or 3 refused a message of theirs.
+    for _ in range(3):
+        res = c.block(report(3, "party_absent", [0, 1, 2]), report(3, "bad_message", [0, 1, 2]))
+        assert result_codes(res) == [0, 0]
+    assert result_codes(c.block(report(1, "timeout", [3]), report(2, "bad_message", [3]))) == [0, 0]
+    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome",
+                                      {"poll": pid, "validator": 0, "result": _result(c, pid)}))) == [0]
+    for _ in range(6):
+        c.block()
+    out = c.query(f"/poll/{pid}/outcome")[1]
+    assert out["status"] == "failed" and out["result"]["code"] == "deadline"
+    assert out["result"]["absent"] == [3]
+    c.app.close()
+
+
+def test_reports_below_a_third_of_the_power_name_nobody(tmp_path):
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    pid = create(c, creator)
+    cast(c, pid)
+    c.block(c.tx(creator, "close_poll", {"poll": pid}))
+    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+    # 3 names 0; 1 and 2 name nobody in particular (they report 3 only by its own report's word).
+    bad = {"status": "failed", "code": "party_absent", "absent": [0], "ballots": digest}
+    c.block(c.tx(c.attest[3], "submit_outcome", {"poll": pid, "validator": 3, "result": bad}))
+    for i in (0, 1, 2):
+        ok = _result(c, pid)
+        c.block(c.tx(c.attest[i], "submit_outcome", {"poll": pid, "validator": i, "result": ok}))
+    out = c.query(f"/poll/{pid}/outcome")[1]
+    assert out["status"] == "final" and out["attesters"] == [0, 1, 2]   # 3's report changes nothing
+    c.app.close()

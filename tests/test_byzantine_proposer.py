@@ -42,9 +42,9 @@ def rejections(net, i: int) -> str:
                      if "rejected the proposal" in line)
 
 
-def create_poll_tx(chain_id: str, height: int) -> bytes:
+def create_poll_tx(chain_id: str, close_height: int) -> bytes:
     body = {"question": "Byzantine?", "kind": "unanimity", "options": [], "voters": None,
-            "close_height": height + 500, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3}
+            "close_height": close_height, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3}
     return txcodec.build(SigningKey.generate(), chain_id, "create_poll", 1, body)
 
 
@@ -58,7 +58,8 @@ def test_junk_and_overfull_proposals_are_rejected_and_the_chain_goes_on(net):
     while len(hashes) < 240:
         height = rpc[0].height()
         for k in range(40):
-            res = rpc[k % 2].broadcast_tx_sync(create_poll_tx(chain_id, height))
+            # Each poll its own close height: at most max_closings_per_height close at one.
+            res = rpc[k % 2].broadcast_tx_sync(create_poll_tx(chain_id, height + 500 + len(hashes)))
             assert int(res["code"]) == 0, res
             hashes.append(res["hash"])
         wait_committed(rpc[0], hashes, timeout=120)

@@ -309,7 +309,7 @@ def test_a_revote_dropped_at_the_close_says_poll_closed_and_that_the_first_ballo
             filler = SigningKey.generate()
             raw = txcodec.build(filler, c.chain_id, "create_poll", 1,
                                 {"question": f"Filler {i}?", "kind": "unanimity", "options": [], "voters": None,
-                                 "close_height": close_height + 1000, "max_ballots": 10, "max_revotes": 0,
+                                 "close_height": close_height + 1000 + i, "max_ballots": 10, "max_revotes": 0,
                                  "min_ballots": 3})
             chain.rpc(0).broadcast_tx_sync(raw)
         with pytest.raises(CliError) as err:

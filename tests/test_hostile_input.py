@@ -156,8 +156,8 @@ def test_cache_holds_only_accepted_txs_and_drops_what_a_recheck_rejects(chain):
 
 def test_cache_is_bounded_in_bytes(chain):
     chain.app.txs.max_bytes = 20_000
-    for _ in range(40):
-        raw = chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10, question="q" * 900))
+    for k in range(40):     # each its own close height: the closing quota is per height
+        raw = chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10 + k, question="q" * 900))
         assert chain.check(raw).code == 0
     assert chain.app.txs.bytes <= 20_000 and len(chain.app.txs.items) < 40
     assert chain.app.txs.bytes == sum(len(tx.raw) for tx in chain.app.txs.items.values())
@@ -200,7 +200,7 @@ def test_process_proposal_caps_the_number_of_txs(tmp_path):
 
 def test_proposal_answer_does_not_depend_on_the_cache(chain):
     """Two nodes, one that saw the txs in CheckTx and one that did not, answer alike."""
-    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)) for _ in range(5)]
+    txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10 + k)) for k in range(5)]
     forged = bytearray(txs[2])
     forged[-20] ^= 1
     cold = proposal(chain.app, txs), proposal(chain.app, txs + [bytes(forged)])

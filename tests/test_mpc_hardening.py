@@ -14,11 +14,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
 
 from mpc_tx.mpc_job import run_job  # noqa: E402
+from mpc_tx.mpc_runtime import link_hello  # noqa: E402
 from mpc_tx.sharing import L, share  # noqa: E402
 from mpc_tx.tls import cert_fingerprint, make_ca, make_party_cert  # noqa: E402
 
@@ -47,8 +50,8 @@ def make_jobs(m, t, hosts=None, deadline=10.0, ballots=((1,),)):
         entries = [share(v, m, t) for v in ballot]
         for i in range(m):
             per_party[i].append([str(e[i]) for e in entries])
-    seed = secrets.token_hex(16)
-    jobs = [{"pid": i, "parties": parties, "threshold": t, "kind": "unanimity", "options": 1,
+    seed, job_id = secrets.token_hex(16), secrets.token_hex(32)
+    jobs = [{"pid": i, "job_id": job_id, "parties": parties, "threshold": t, "kind": "unanimity", "options": 1,
              "shares": per_party[i], "seed": seed, "min_ballots": 0,
              "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
              "deadline_s": deadline, "prss": True} for i in range(m)]
@@ -92,14 +95,18 @@ def connect_tls(context, host, port, server_pid, within=5.0):
 
 
 def is_closed_by_peer(conn, wait=1.5):
-    """Tell whether the peer closes the link within wait seconds."""
-    conn.settimeout(wait)
-    try:
-        return conn.recv(1) == b""
-    except (socket.timeout, TimeoutError):
-        return False
-    except (ConnectionError, ssl.SSLError):
-        return True
+    """Tell whether the peer closes the link within wait seconds (its hello read and dropped)."""
+    end = time.monotonic() + wait
+    for _ in range(64):  # the server's hello, then the close
+        conn.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            if conn.recv(4096) == b"":
+                return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionError, ssl.SSLError):
+            return True
+    return False
 
 
 def start_job(job, timeout_s, log_path):
@@ -275,22 +282,163 @@ def test_stock_zero_test_leaks_and_hardened_one_does_not():
         assert report["np_bound"]
 
 
-def test_peer_pickles_rebuild_only_integer_arrays():
+def _object_array_pickle(pointer=b"A" * 8):
+    """The forged payload: an ndarray whose dtype state, set through BUILD, declares an object
+    field over raw bytes (flags 0: no list pickle), so the bytes become an object pointer.
+    It uses only globals the old restricted unpickler allowed (ndarray, dtype, _reconstruct)."""
+    import pickle
+
+    import numpy
+
+    class ForgedDType:
+        def __reduce__(self):
+            return (numpy.dtype, ("V8", False, True),
+                    (3, "|", None, ("f",), {"f": (numpy.dtype("O"), 0)}, 8, 1, 0))
+
+    class ForgedArray:
+        def __reduce__(self):
+            return (numpy.ndarray.__reduce__(numpy.zeros(0))[0], (numpy.ndarray, (0,), b"b"),
+                    (1, (1,), ForgedDType(), False, pointer))
+
+    return pickle.dumps(ForgedArray(), protocol=4)
+
+
+def _structured_array_pickle():
+    import pickle
+
+    import numpy
+    return pickle.dumps(numpy.zeros(2, dtype=[("a", "i8"), ("b", "O")]))
+
+
+def test_transfer_unpickles_no_global_and_only_a_small_int():
     import os
     import pickle
 
     import pytest
 
-    from mpc_tx.mpc_runtime import load_mpyc, np
+    from mpc_tx.mpc_runtime import PeerRefused, load_mpyc, np
 
-    peer_pickle = load_mpyc().pickle  # what mpyc.runtime unpickles peers' messages with
-    shares = np.array([1, 2**252, 3], dtype=object)
-    assert list(peer_pickle.loads(pickle.dumps(shares))) == list(shares)
-    assert peer_pickle.loads(pickle.dumps(7)) == 7  # transfer() at shutdown
-    with pytest.raises(pickle.UnpicklingError):
-        peer_pickle.loads(pickle.dumps(os.system))
-    with pytest.raises(pickle.UnpicklingError):
-        peer_pickle.loads(b"cos\nsystem\n(S'true'\ntR.")
+    peer_pickle = load_mpyc().pickle  # what mpyc.runtime unpickles transfer() payloads with
+    assert peer_pickle.loads(pickle.dumps(7)) == 7  # the shutdown barrier: a pid
+    for forged in (pickle.dumps(np.array([1, 2**252], dtype=object)), _object_array_pickle(),
+                   _structured_array_pickle(), pickle.dumps(os.system),
+                   b"cos\nsystem\n(S'true'\ntR.", pickle.dumps("7"), pickle.dumps(2**70),
+                   pickle.dumps(True), b"\x80\x04K", b""):
+        with pytest.raises(PeerRefused):
+            peer_pickle.loads(forged)
+
+
+def test_share_messages_are_refused_unless_exact_length_and_in_range():
+    import pytest
+
+    from mpc_tx.mpc_runtime import PeerRefused, _Inbound, _expected_count, load_mpyc
+
+    load_mpyc()
+    from mpyc.finfields import GF
+    field = GF(L)
+    good = field.to_bytes([1, L - 1, 5])
+
+    def received(data):
+        payload = _Inbound(data)
+        payload.sender = 1
+        return payload
+
+    token = _expected_count.set(3)
+    try:
+        assert field.from_bytes(received(good)) == [1, L - 1, 5]
+        for bad in (good[:-1], good[:-32], good + bytes(32), _object_array_pickle(),
+                    field.to_bytes([1, L, 5]), b"\xff" * 96):
+            with pytest.raises(PeerRefused) as refused:
+                field.from_bytes(received(bad))
+            assert refused.value.sender == 1
+    finally:
+        _expected_count.reset(token)
+
+
+# ---------------------------------------------------------------- forged messages over a real pinned link
+
+_FORGERIES = {
+    # MPyC 0.11 unpickled numpy arrays from peers; this one turns raw bytes into an object pointer.
+    "object-array": lambda real: _object_array_pickle(),
+    "structured-dtype": lambda real: _structured_array_pickle(),
+    "short": lambda real: real[:-32] if len(real) > 32 else real[:-1],
+    "long": lambda real: real + bytes(32),
+    "out-of-range": lambda real: L.to_bytes(32, "little") + real[32:],
+    "oversized": lambda real: bytes(1 << 20),
+}
+_GLOBAL_PICKLE = b"cos\nsystem\n(S'true'\ntR."
+
+
+def _forging_party(kind):
+    """Run mpc_job's main as a party that sends forged share messages (or a forged transfer)."""
+    from mpc_tx import mpc_job, mpc_runtime
+    from mpyc.finfields import FiniteFieldElement
+
+    if kind == "transfer-global":
+        mpc_runtime._PeerPickle.dumps = staticmethod(lambda obj, *a, **k: _GLOBAL_PICKLE)
+    elif kind == "silent":  # connected, then sends nothing at all
+        mpc_runtime._PinnedExchanger.send = lambda self, pc, payload: None
+    else:
+        real_to_bytes = FiniteFieldElement.to_bytes.__func__
+        forge = _FORGERIES[kind]
+        FiniteFieldElement.to_bytes = classmethod(lambda cls, x: forge(real_to_bytes(cls, x)))
+    mpc_job.main()
+
+
+def run_processes(jobs, argvs, tmp_path, timeout=60):
+    """Run one job process per party (argv each); return [(result, returncode, log text)]."""
+    out = [None] * len(jobs)
+
+    def go(i):
+        log_path = tmp_path / f"party{i}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(argvs[i], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=log, cwd=REPO)
+            stdout, _ = proc.communicate(json.dumps(jobs[i]).encode(), timeout=timeout)
+        out[i] = (json.loads(stdout.splitlines()[-1]), proc.returncode, log_path.read_text())
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(jobs))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(_FORGERIES) + ["transfer-global"])
+def test_forged_peer_message_is_refused_and_names_its_sender(tmp_path, kind):
+    m, t = 3, 1
+    jobs, _ = make_jobs(m, t, deadline=8, ballots=[(1,)] * 4)
+    honest = [sys.executable, "-m", "mpc_tx.mpc_job"]
+    forger = [sys.executable, str(Path(__file__).resolve()), "forge", kind]
+    runs = run_processes(jobs, [honest, forger, honest], tmp_path)
+    for pid in (0, 2):
+        result, code, log = runs[pid]
+        assert result == {"status": "failed", "code": "bad_message", "absent": [], "sender": 1}
+        assert code == 1  # a clean exit, not a signal: no process crashes
+        assert "refused a message from party 1" in log
+        assert "Traceback" not in log
+        assert "PRIVATE KEY" not in log and jobs[pid]["shares"][0][0] not in log
+    assert runs[1][1] >= 0  # the forger too ends by itself
+
+
+def test_silent_party_is_named_outstanding_at_the_deadline(tmp_path):
+    m, t = 3, 1
+    jobs, _ = make_jobs(m, t, deadline=4, ballots=[(1,)] * 4)
+    jobs[1]["deadline_s"] = 10  # it stays connected past the others' deadline, silent
+    honest = [sys.executable, "-m", "mpc_tx.mpc_job"]
+    silent = [sys.executable, str(Path(__file__).resolve()), "forge", "silent"]
+    runs = run_processes(jobs, [honest, silent, honest], tmp_path)
+    for pid in (0, 2):
+        assert runs[pid][0] == {"status": "failed", "code": "timeout", "absent": [], "outstanding": [1]}
+
+
+def test_honest_parties_still_agree_without_pickle(tmp_path):
+    m, t = 3, 1
+    jobs, _ = make_jobs(m, t, deadline=20, ballots=[(1,)] * 4)
+    runs = run_processes(jobs, [[sys.executable, "-m", "mpc_tx.mpc_job"]] * m, tmp_path)
+    assert [r[0]["outcome"] for r in runs] == [{"unanimous": True}] * m
+    assert [r[1] for r in runs] == [0] * m
 
 
 # ---------------------------------------------------------------- pinned identities
@@ -305,23 +453,24 @@ def test_link_claiming_another_party_is_refused(tmp_path):
 
     # Party 0's genuine certificate, signed by the CA, claiming to be party 1.
     impostor = connect_tls(client_context(tmp_path, ca, *certs[0]), server["host"], server["port"], 2)
-    impostor.sendall((1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
+    hello = link_hello(bytes.fromhex(jobs[2]["job_id"]))  # the job identity is public
+    impostor.sendall(hello + (1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
     assert is_closed_by_peer(impostor)
 
     # A second CA-signed certificate named "MPyC party 1", but not the pinned one.
     rogue_cert = make_party_cert(ca, material["ca_key"], 1, "127.0.0.1")
     rogue = connect_tls(client_context(tmp_path, ca, *rogue_cert), server["host"], server["port"], 2)
-    rogue.sendall((1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
+    rogue.sendall(hello + (1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
     assert is_closed_by_peer(rogue)
 
     # A claim party 2 never accepts (only lower parties connect to it).
     upward = connect_tls(client_context(tmp_path, ca, *certs[1]), server["host"], server["port"], 2)
-    upward.sendall((2).to_bytes(2, "little"))
+    upward.sendall(hello + (2).to_bytes(2, "little"))
     assert is_closed_by_peer(upward)
 
     # Party 1's pinned certificate claiming party 1 is admitted and stays connected.
     genuine = connect_tls(client_context(tmp_path, ca, *certs[1]), server["host"], server["port"], 2)
-    genuine.sendall((1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
+    genuine.sendall(hello + (1).to_bytes(2, "little") + bytes(prss_key_bytes(m, t, 1, 2)))
     assert not is_closed_by_peer(genuine, wait=0.5)
 
     thread.join()
@@ -333,6 +482,17 @@ def test_link_claiming_another_party_is_refused(tmp_path):
     log = log_path.read_text()
     assert log.count("refused MPC link") == 3
     assert "PRIVATE KEY" not in log and jobs[2]["shares"][0][0] not in log
+
+
+def test_link_to_another_job_of_the_same_validators_is_refused(tmp_path):
+    # Same parties, same pinned certificates, same ports: only the job identity differs,
+    # as for a stale attempt or another poll's job on a colliding port.
+    jobs, _ = make_jobs(2, 0, deadline=3)
+    jobs[1]["job_id"] = secrets.token_hex(32)
+    runs = run_processes(jobs, [[sys.executable, "-m", "mpc_tx.mpc_job"]] * 2, tmp_path)
+    assert [r[0] for r in runs] == [{"status": "failed", "code": "party_absent", "absent": [1]},
+                                    {"status": "failed", "code": "party_absent", "absent": [0]}]
+    assert "greets with another job's identity" in runs[1][2]
 
 
 def test_server_without_pinned_certificate_gets_nothing(tmp_path):
@@ -405,3 +565,5 @@ if __name__ == "__main__":
     role = sys.argv[1]
     if role == "leak":
         print(json.dumps(_leak_party(json.loads(sys.stdin.read()))), flush=True)
+    elif role == "forge":
+        _forging_party(sys.argv[2])

@@ -241,3 +241,55 @@ def test_no_share_or_private_key_in_logs_or_state(net):
                 for secret in secrets:
                     assert secret not in data, f"a secret appears in {os.path.join(root, name)}"
     assert scanned > 10000
+
+
+def test_polls_k_apart_closing_together_are_both_final(net):
+    # Under the old ports (registered port + (poll + attempt) mod K), polls whose ids differ
+    # by K and that close at one height took the same port on every attempt.
+    c = client(net)
+    K = c.query(f"/poll/{open_poll(net)[0]['id']}")["validators"][0]["mpc_ports"]
+    creator = SigningKey.generate()
+    at = c.rpc.height() + 40 + 2 * K
+    first = c.create_poll(creator, "Q?", "unanimity", (), close_height=at, max_ballots=100)["poll"]
+    for _ in range(K - 1):
+        c.create_poll(creator, "filler", "unanimity", (), close_in=2000, max_ballots=10)
+    last = c.create_poll(creator, "Q?", "tally", ("a", "b"), close_height=at, max_ballots=100)["poll"]
+    assert last - first == K
+    vote_all(net, c.query(f"/poll/{first}"), ["yes"] * 3)
+    vote_all(net, c.query(f"/poll/{last}"), ["a", "b", "b"])
+    a, b = outcome(net, first, timeout=240), outcome(net, last, timeout=240)
+    assert a["closed_height"] == b["closed_height"] == at
+    assert a["status"] == b["status"] == "final"
+    assert a["result"]["outcome"] == {"unanimous": True} and b["result"]["outcome"] == {"tally": {"a": 1, "b": 2}}
+    assert a["dissenters"] == b["dissenters"] == [] and a["final_height"] < a["closed_height"] + A
+
+
+def test_killed_worker_leaves_no_mpc_child(net):
+    net.stop(3, "worker")          # party 3 away: the others' children wait for it until their deadline
+    try:
+        poll, creator = open_poll(net)
+        vote_all(net, poll, ["yes"] * 3)
+        worker = net.pid(1, "worker")
+        close(net, poll, creator)
+        child = None
+        for _ in range(600):       # the close commits, the worker starts its job (bounded wait)
+            found = _children(worker)
+            if found:
+                child = found[0]
+                break
+            time.sleep(0.05)
+        assert child, "the worker never started an MPC child"
+        os.kill(worker, 9)
+        for _ in range(200):
+            if not os.path.exists(f"/proc/{child}") or \
+                    open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the MPC child outlived its killed worker")
+    finally:
+        net.start(1, "worker")
+        net.start(3, "worker")
+    # The restarted workers find no job of a predecessor holding a port: the poll is decided.
+    out = outcome(net, poll["id"], timeout=240)
+    assert out["status"] == "final" and out["result"]["outcome"] == {"unanimous": True}
