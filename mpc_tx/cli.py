@@ -281,22 +281,19 @@ class Client:
         """Wait until the tx is in a block; raise CliError with the chain's code if it is refused or dropped."""
         deadline = time.monotonic() + timeout
         watch, k = DropWatch(), 0
-        while True:
-            try:
-                result = self.rpc.tx(tx_hash)
-                break
-            except RpcError as exc:
-                if "not found" not in str(exc):
-                    raise CliError(str(exc)) from None
+        while (result := self._committed(tx_hash)) is None:
             if k % 5 == 4:     # about twice a second: one signature check on the node each time
                 dropped = watch.observe(self._dry_run(raw))
-                if dropped is not None:
+                # A last look first: a REPLAY can be this very tx, committed a moment ago.
+                if dropped is not None and (result := self._committed(tx_hash)) is None:
                     self._clear_progress()
                     raise CliError(dropped_message(tx_hash, dropped), dropped["code"])
+                if result is not None:
+                    break
             if time.monotonic() > deadline:
                 self._clear_progress()
-                raise CliError(f"tx {tx_hash} not committed within {timeout:.0f} s, and the chain still "
-                               f"accepts it: it may yet commit (see `mpcvote tx {tx_hash[:12]}`)")
+                raise CliError(f"tx {tx_hash} not committed within {timeout:.0f} s and not refused either: it may "
+                               f"still commit (see `mpcvote tx {tx_hash[:12]}`)")
             if self.progress:
                 print(f"\rwaiting for commit {SPINNER[k % 4]}", end="", file=sys.stderr, flush=True)
             k += 1
@@ -309,6 +306,15 @@ class Client:
         self.session.saw(self.chain_key, int(result["height"]))
         return {"hash": tx_hash, "height": int(result["height"]), "events": _events(result["tx_result"])}
 
+    def _committed(self, tx_hash: str):
+        """Return the node's /tx answer for a committed tx, or None while it is not in a block."""
+        try:
+            return self.rpc.tx(tx_hash)
+        except RpcError as exc:
+            if "not found" not in str(exc):
+                raise CliError(str(exc)) from None
+            return None
+
     def _dry_run(self, raw: bytes):
         """Return the node's /check_tx verdict on raw (None if it cannot say: then we only wait)."""
         try:
@@ -318,15 +324,15 @@ class Client:
 
     def _clear_progress(self):
         if self.progress:
-            print("\r" + " " * 24 + "\r", end="", file=sys.stderr, flush=True)
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
 
-    def block_seconds(self, sample=50) -> float:
-        """Measure the chain's recent block interval from the last `sample` headers' times."""
+    def block_seconds(self) -> float:
+        """Measure the chain's recent block interval from the latest 20 headers' times (one RPC call)."""
         if getattr(self, "_block_seconds", None) is None:
             top = self.rpc.height()
             # Block 1 carries the genesis time, however long before the start: left out. The
             # median gap, not the mean: one halt must not stretch every estimate.
-            low = max(2, top - min(sample, 20) + 1)
+            low = max(2, top - 19)
             metas = self.rpc.call("blockchain", minHeight=str(low), maxHeight=str(top))["block_metas"] \
                 if top >= low else []
             times = sorted((int(m["header"]["height"]), _parse_time(m["header"]["time"])) for m in metas)
