@@ -104,7 +104,7 @@ def chain(tmp_path_factory):
         for i in range(7):
             key = SigningKey.generate()
             body = {"question": f"q{i}", "kind": "unanimity", "options": [], "voters": None,
-                    "close_height": height + 2000, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3}
+                    "close_height": height + 2000 + i, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3}
             raw = txcodec.build(key, genesis["chain_id"], "create_poll", time.time_ns() // 1000, body)
             hashes.append(rpcs[i % 2].broadcast_tx_async(raw)["hash"])
         batch = wait_committed(net.rpc(0), hashes)
