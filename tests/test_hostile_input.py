@@ -296,7 +296,7 @@ def test_validator_set_is_static(chain):
     fresh = Chain(chain.home + "-2")
     assert list(fresh.init().validators) == []
     creator = SigningKey.generate()
-    res = chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + 2)))
+    res = chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + 10)))
     res2 = chain.block()
     res3 = chain.block()
     assert not res.validator_updates and not res2.validator_updates and not res3.validator_updates

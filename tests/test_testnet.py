@@ -63,7 +63,7 @@ def test_fifty_voters_through_different_nodes(net):
 
 
 def test_poll_closing_at_height_found_by_block_search(net):
-    poll, _ = new_poll(net, close_in=4)
+    poll, _ = new_poll(net, close_in=8)   # min_close_blocks 5, and one block to be included
     net.wait_height(poll["close_height"] + 1, timeout=30)
     query = f"poll_closed.poll_id={poll['id']}"
     found = search_count(net.rpc(3), "block_search", query)
