@@ -64,7 +64,7 @@ class IngestOptions:
 class KvstoreTestnet(Testnet):
     """The same homes and ports, but each node runs CometBFT's built-in kvstore app in-process."""
 
-    def command(self, i, proc):
+    def command(self, i, proc, entry=None):
         if proc != "node":
             raise ValueError("a kvstore testnet runs nodes only")
         return [str(find_cometbft(None)), "start", "--home", self.validators[i]["home"],
