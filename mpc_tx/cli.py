@@ -390,7 +390,10 @@ class Client:
         try:
             raw = build_ballot(key, poll, choice, self.chain_id, self.next_nonce(key), self.genesis())
         except BallotError as exc:
-            raise CliError(f"{exc} (poll from {self.node})") from None
+            choices = list(poll.get("options") or []) or ["yes", "no"]
+            close = difflib.get_close_matches(choice, choices, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close and choice not in choices else ""
+            raise CliError(f"{exc}{hint} (poll from {self.node})") from None
         try:
             res = self.submit(raw, wait=wait)
         except CliError as exc:
@@ -523,6 +526,7 @@ class Client:
 
     def verify_tx(self, tx_hash: str) -> dict:
         from .light import VerifyError
+        tx_hash = self.full_hash(tx_hash)
         try:
             t = self.light().tx(tx_hash)
         except VerifyError as exc:
@@ -803,7 +807,7 @@ def _parser():
     sub.add_parser("verify-header", help="check a header against the genesis validators").add_argument(
         "height", type=int, help="the block height")
     sub.add_parser("verify-tx", help="prove a tx and its result against signed headers").add_argument(
-        "hash", help="the full tx hash")
+        "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)")
     t = sub.add_parser("txs", help="ballot txs of a poll, revotes and replaced ballots marked")
     t.add_argument("--poll", type=int, required=True, help="the poll id")
     t.add_argument("--page", type=int, default=1, help="page of 50 (default 1)")

@@ -201,6 +201,10 @@ def test_a_tx_by_unique_prefix_and_revotes_marked_in_txs(net, tmp_path, capsys, 
     out = capsys.readouterr().out
     assert out.startswith(f"tx {second['hash']}\n") and "committed, OK" in out and "(bob)" in out
     assert "revote 1: it replaced" in out and "encrypted shares" in out
+    assert main(common + ["verify-tx", second["hash"][:10]]) == 0
+    assert f"tx {second['hash']} verified in block {second['height']}" in capsys.readouterr().out
+    assert main(common + ["vote", str(poll), "bb", "--key", "bob"]) == 1
+    assert "has the options a, b; did you mean 'b'?" in capsys.readouterr().err
     assert main(common + ["tx", "XYZ"]) == 1
     assert "not a tx hash" in capsys.readouterr().err
     assert main(common + ["tx", "AB" * 32]) == 1
