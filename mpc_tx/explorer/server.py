@@ -78,7 +78,7 @@ def make_app(explorer: Explorer):
         if fmt == "json":
             return JSONResponse(data, status_code=status)
         if fmt != "html":
-            return render(request, "error.html", {"error": "format must be html or json", "status": 400}, 400)
+            template, data, status = "error.html", {"error": "format must be html or json", "status": 400}, 400
         html = env.get_template(template).render(data=data, page=template.removesuffix(".html"),
                                                  query=request.url.path)
         return Response(html, status_code=status, media_type="text/html; charset=utf-8")
