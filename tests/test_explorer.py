@@ -163,6 +163,7 @@ def test_home_shows_agreement_rate_and_signers(app):
     assert doc["validators_signing"] == 3 and doc["validators_total"] == 4
     assert doc["block_rate"] == 1.0                              # the fake makes one block a second
     assert doc["time_to_final"] == [{"poll": 1, "blocks": 2}]
+    assert [b["height"] for b in doc["blocks"]] == list(range(FakeChain.HEIGHT, FakeChain.HEIGHT - 10, -1))
 
 
 def test_pages_are_bounded(chain, rpcs):

@@ -274,7 +274,7 @@ def home(ex: Explorer) -> dict:
     return {"chain_id": up[0]["chain_id"], "height": top, "block_rate": rate, "nodes": shown,
             "nodes_up": len(up), "validators_signing": signing, "validators_total": len(names) or None,
             "app_hash_height": common, "app_hashes_agree": len({h for h in hashes.values()}) == 1 and None not in hashes.values(),
-            "blocks": blocks[::-1][:BLOCKS_SHOWN], "polls": polls["polls"], "polls_next": polls["next"],
+            "blocks": sorted(blocks, key=lambda b: -b["height"])[:BLOCKS_SHOWN], "polls": polls["polls"], "polls_next": polls["next"],
             "time_to_final": _time_to_final(polls["polls"])}
 
 

@@ -21,7 +21,7 @@ def columns(items: list, width: int = WIDTH, height: int = 120) -> dict:
     """Lay out vertical columns for [(x label, value)] in order (ballots per block, blocks to final)."""
     top = max([v for _label, v in items] + [1])
     n = max(1, len(items))
-    step = max(2, (width - 40) // n)
+    step = max(2, min(40, (width - 40) // n))   # one block is a column, not a wall
     plot_h = height - 30
     cols = []
     for i, (label, v) in enumerate(items):
