@@ -92,6 +92,8 @@ def test_json_view_is_json_with_the_same_facts(app, chain):
     assert [v["verdict"] for v in doc["validators"]] == ["valid: attested the final outcome"] * 4
     assert [e["what"] for e in doc["timeline"]][0] == "created" and doc["timeline"][-1]["what"] == "final"
     assert fetch(app, "/poll/1?format=xml")[0] == 400
+    assert doc["verify"]["status"] == "unavailable"        # no genesis file: nothing to verify against
+    assert fetch(app, "/polls?after=0")[0] == 200
 
 
 def test_tx_page_decodes_with_the_chain_codec(app, chain):

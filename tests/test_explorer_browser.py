@@ -102,7 +102,8 @@ def explorer(chain):
 @pytest.fixture(scope="module")
 def browser():
     _missing_browser()
-    os.environ["SE_OFFLINE"] = "true"          # Selenium Manager must not fetch anything
+    # Given the driver's path, Selenium skips Selenium Manager; offline mode guards the rest.
+    os.environ["SE_OFFLINE"] = "true"
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()

@@ -285,7 +285,7 @@ def _time_to_final(polls: list) -> list:
 
 def polls_page(ex: Explorer, after, rpc=None) -> dict:
     """Polls in id order, POLLS_PAGE at a time, with their close and final heights."""
-    after = 0 if after is None else height_arg(after, "after")
+    after = 0 if after in (None, "0") else height_arg(after, "after")
     if rpc is None:
         rpc, _st = ex.node()
     listed, _h = rpc.query(f"/polls?after={after}&limit={POLLS_PAGE}")

@@ -16,6 +16,7 @@ import time
 from .. import tx as txcodec
 from ..light import LightClient, VerifyError
 from ..rpc import RpcError, QueryError
+# The one search-and-prove of a poll's create_poll tx (the vote path uses it too): reused, not copied.
 from ..verified import _created
 
 __all__ = ["Verifier", "MAX_RUNNING"]
