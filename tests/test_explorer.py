@@ -165,6 +165,7 @@ def test_home_shows_agreement_rate_and_signers(app):
     assert doc["validators_signing"] == 3 and doc["validators_total"] == 4
     assert doc["block_rate"] == 1.0                              # the fake makes one block a second
     assert doc["time_to_final"] == [{"poll": 1, "blocks": 2}]
+    assert doc["polls_last"] == 1 and [p["id"] for p in doc["polls"]] == [1]
     assert [b["height"] for b in doc["blocks"]] == list(range(FakeChain.HEIGHT, FakeChain.HEIGHT - 10, -1))
 
 
@@ -199,3 +200,22 @@ def test_cli_takes_several_nodes_and_a_listen_address():
     for bad in ("8080", "host:", ":80", "h:99999"):
         with pytest.raises(ValueError):
             parse_listen(bad)
+
+
+def test_home_lists_the_latest_polls():
+    from mpc_tx.explorer.chain import _last_poll_id
+    from mpc_tx.rpc import QueryError
+
+    class Polls:
+        def __init__(self, n):
+            self.n, self.reads = n, 0
+
+        def query(self, path):
+            self.reads += 1
+            poll_id = int(path.rsplit("/", 1)[1])
+            if poll_id > self.n:
+                raise QueryError(20, "no poll", 1)
+            return {"id": poll_id}, 1
+    for n in (0, 1, 2, 3, 100, 1000, 4097):
+        rpc = Polls(n)
+        assert _last_poll_id(rpc) == n and rpc.reads <= 2 * n.bit_length() + 2

@@ -270,12 +270,37 @@ def home(ex: Explorer) -> dict:
         signing = len(_signers(commit))
     except (RpcError, KeyError, TypeError):
         signing = None
-    polls = polls_page(ex, None, rpc=rpc)
+    last = _last_poll_id(rpc)
+    polls = polls_page(ex, str(max(0, last - POLLS_PAGE)), rpc=rpc)
     return {"chain_id": up[0]["chain_id"], "height": top, "block_rate": rate, "nodes": shown,
             "nodes_up": len(up), "validators_signing": signing, "validators_total": len(names) or None,
             "app_hash_height": common, "app_hashes_agree": len({h for h in hashes.values()}) == 1 and None not in hashes.values(),
-            "blocks": sorted(blocks, key=lambda b: -b["height"])[:BLOCKS_SHOWN], "polls": polls["polls"], "polls_next": polls["next"],
+            "blocks": sorted(blocks, key=lambda b: -b["height"])[:BLOCKS_SHOWN], "polls": polls["polls"],
+            "polls_last": last, "polls_earlier": polls["after"] > 0,
             "time_to_final": _time_to_final(polls["polls"])}
+
+
+def _exists(rpc, poll_id: int) -> bool:
+    try:
+        rpc.query(f"/poll/{poll_id}")
+        return True
+    except QueryError as exc:
+        if exc.code == 20:  # NOT_FOUND
+            return False
+        raise
+
+
+def _last_poll_id(rpc) -> int:
+    """The highest poll id, by doubling then bisecting over /poll/ID (about 2 log2(n) reads, at most 128)."""
+    if not _exists(rpc, 1):
+        return 0
+    low, high = 1, 2
+    while high < _MAX_INT and _exists(rpc, high):      # poll ids are dense: 1..last
+        low, high = high, min(_MAX_INT, high * 2)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if _exists(rpc, mid) else (low, mid)
+    return low
 
 
 def _time_to_final(polls: list) -> list:
