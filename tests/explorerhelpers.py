@@ -179,11 +179,11 @@ class FakeRpc:
         raise QueryError(19, "no such path", c.HEIGHT)
 
 
-def get(app, path: str, query: str = "") -> tuple[int, dict, str]:
+def get(app, path: str, query: str = "", host: str = "127.0.0.1:8080") -> tuple[int, dict, str]:
     """GET `path` from an ASGI app in-process; return (status, headers, body text)."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-             "headers": [(b"host", b"127.0.0.1:8080")], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8080)}
+             "headers": [(b"host", host.encode())], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8080)}
     out = {"status": None, "headers": {}, "body": b""}
     asked = []
 

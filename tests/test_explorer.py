@@ -219,3 +219,13 @@ def test_home_lists_the_latest_polls():
     for n in (0, 1, 2, 3, 100, 1000, 4097):
         rpc = Polls(n)
         assert _last_poll_id(rpc) == n and rpc.reads <= 2 * n.bit_length() + 2
+
+
+def test_a_loopback_explorer_answers_only_to_loopback_host_names(app, chain):
+    for host in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.0.0.1"):
+        assert get(app, "/validators", host=host)[0] == 200, host
+    for host in ("evil.example:8080", "evil.example", "", "[::1.evil]:80", "127.0.0.1.evil:8080"):
+        status, headers, _b = get(app, "/validators", host=host)
+        assert status == 421 and headers["x-content-type-options"] == "nosniff", host
+    anyone = make_app(Explorer(NODES, rpc_factory=lambda url: FakeRpc(chain, url)), loopback_only=False)
+    assert get(anyone, "/validators", host="explorer.example")[0] == 200

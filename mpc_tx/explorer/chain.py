@@ -376,7 +376,9 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
         reports = [{"height": t["height"], "validator": t["body"].get("validator"),
                     "absent": t["body"].get("result", {}).get("absent"), "hash": t["hash"]}
                    for t in _search_txs(rpc, f"attempt_failed.poll_id={poll_id}", MPC_EVENTS)]
-        details = {"chart_ballots": chart_ballots, "attestations": attestations, "reports": reports}
+        created = [t["hash"] for t in _search_txs(rpc, f"poll_created.poll_id={poll_id}", 1)]
+        details = {"chart_ballots": chart_ballots, "attestations": attestations, "reports": reports,
+                   "created_tx": created[0] if created else None}
         if final:
             ex.keep(("poll-details", poll_id), details)
     ballots = _ballots(rpc, poll_id, after, BALLOTS_PAGE + 1) if poll["ballots"] else []
@@ -428,7 +430,7 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
                                   "created_height", "close_height", "closed_height", "deadline_height",
                                   "final_height", "status", "ballots", "max_ballots", "max_revotes",
                                   "min_ballots", "threshold", "attesters", "dissenters", "ballots_digest")}
-    return {"poll": shown, "height": st["height"],
+    return {"poll": shown, "height": st["height"], "created_tx": details["created_tx"],
             "blocks_to_close": max(0, poll["close_height"] - st["height"]) if poll["status"] == "open" else None,
             "ballots_page": ballots, "ballots_more": more,
             "ballots_next": ballots[-1]["voter"] if more else None, "after": after,

@@ -52,6 +52,28 @@ class _Headers:
         await self.app(scope, receive, with_headers)
 
 
+class _LoopbackHost:
+    """ASGI middleware for a loopback listener: refuse requests whose Host is not a loopback name.
+
+    A web page elsewhere can rebind its own DNS name to 127.0.0.1 and read this
+    server from the user's browser (DNS rebinding); its requests carry that name.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0] if ":" in host else host
+            if not _loopback(name):
+                await send({"type": "http.response.start", "status": 421,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8")] + SECURITY_HEADERS})
+                await send({"type": "http.response.body", "body": b"this explorer answers only to a loopback host name\n"})
+                return
+        await self.app(scope, receive, send)
+
+
 def _short(text, n=12):
     text = "" if text is None else str(text)
     return text if len(text) <= n + 1 else text[:n] + "…"
@@ -67,8 +89,8 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def make_app(explorer: Explorer):
-    """Return the ASGI app serving `explorer`'s pages."""
+def make_app(explorer: Explorer, loopback_only=True):
+    """Return the ASGI app serving `explorer`'s pages (to loopback Host names only, unless told otherwise)."""
     env = _environment()
     if explorer.verifier is None:
         explorer.verifier = Verifier(explorer, explorer.genesis)
@@ -134,7 +156,8 @@ def make_app(explorer: Explorer):
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     # Outside Starlette's own error middleware, so that even a 500 carries the headers.
-    return _Headers(Starlette(routes=routes))
+    app = _Headers(Starlette(routes=routes))
+    return _LoopbackHost(app) if loopback_only else app
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -158,13 +181,14 @@ def serve(nodes: list, listen: str = "127.0.0.1:8080", genesis_path=None) -> int
     """Run the explorer until interrupted (uvicorn); return an exit code."""
     import uvicorn
     host, port = parse_listen(listen)
-    if not _loopback(host):
+    local = _loopback(host)
+    if not local:
         print(f"explorer: listening on {host}, not loopback: every page is public chain data, "
               "but anyone who can reach it can make this server query your nodes", file=sys.stderr)
     genesis = json.loads(Path(genesis_path).read_text()) if genesis_path else None
     explorer = Explorer(nodes, genesis=genesis)
     print(f"explorer: http://{'[' + host + ']' if ':' in host else host}:{port}/ over {', '.join(explorer.urls)}",
           file=sys.stderr, flush=True)
-    uvicorn.run(make_app(explorer), host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(make_app(explorer, loopback_only=local), host=host, port=port, log_level="warning", server_header=False)
     return 0
 
