@@ -20,7 +20,9 @@ from netfixtures import running_testnet, client
 pytestmark = pytest.mark.testnet
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "explorer"
+# `make explorer-screenshots` sets this to docs/explorer (the README's pictures); a plain
+# `make test` keeps its screenshots in its own temporary folder, leaving tracked files alone.
+SHOTS_ENV = "MPCVOTE_SCREENSHOTS"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 XSS_QUESTION = "<script>alert(1)</script>"
 XSS_OPTION = "</text><script>alert(2)</script>"
@@ -125,6 +127,13 @@ def browser():
                 print(f"  {name:24} {shown}, {nav:5.0f} ms from navigation start to the load event")
 
 
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = Path(os.environ[SHOTS_ENV]) if os.environ.get(SHOTS_ENV) else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def visit(driver, url, name, record=True):
     """Load a page (or, url=None, the one a click led to), record its load time, save a screenshot."""
     t0 = time.monotonic()
@@ -135,8 +144,7 @@ def visit(driver, url, name, record=True):
         "const n = performance.getEntriesByType('navigation')[0]; return n ? n.loadEventEnd - n.startTime : 0;")
     if record:
         TIMES.append((name, wall, nav or 0))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    driver.save_screenshot(str(driver.shots / f"{name}.png"))
 
 
 def no_alert(driver):
@@ -150,11 +158,12 @@ def csp_violations(driver) -> list:
             or "Refused to" in e["message"]]
 
 
-def test_explorer_in_a_browser(chain, explorer, browser):
+def test_explorer_in_a_browser(chain, explorer, browser, shots):
     from selenium.webdriver.common.by import By
     net, polls = chain
     rpc = net.rpc(0)
     d = browser
+    d.shots = shots
 
     # Home: the head, the nodes (one down), the polls.
     visit(d, explorer + "/", "home")
