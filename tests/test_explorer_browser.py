@@ -175,6 +175,14 @@ def test_explorer_in_a_browser(chain, explorer, browser, shots):
     final_polls = d.find_elements(By.CSS_SELECTOR, "#polls-final td.question a")
     assert XSS_QUESTION in [a.text for a in final_polls]
     no_alert(d)
+    # The page's script (served from 'self') refreshes the head from the JSON view, without a reload.
+    first, deadline = int(d.find_element(By.ID, "height").text), time.monotonic() + 30
+    d.execute_script("document.body.dataset.marker = 'same page'")
+    while int(d.find_element(By.ID, "height").text) <= first:
+        assert time.monotonic() < deadline, "the home page's height did not refresh in 30 s"
+        time.sleep(0.5)
+    assert d.execute_script("return document.body.dataset.marker") == "same page"
+    final_polls = d.find_elements(By.CSS_SELECTOR, "#polls-final td.question a")
 
     # The hostile poll, reached by its link: both strings are text, in the page and in the chart.
     next(a for a in final_polls if a.text == XSS_QUESTION).click()
