@@ -811,11 +811,16 @@ def _parser():
     t = sub.add_parser("txs", help="ballot txs of a poll, revotes and replaced ballots marked")
     t.add_argument("--poll", type=int, required=True, help="the poll id")
     t.add_argument("--page", type=int, default=1, help="page of 50 (default 1)")
+    from .explorer.cli import add_arguments as explorer_arguments
+    explorer_arguments(sub.add_parser("explorer", help="serve the web explorer", conflict_handler="resolve"))
     return p
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.cmd == "explorer":     # a server, not a one-shot command: it takes several --node
+        from .explorer.cli import run as run_explorer
+        return run_explorer(args)
     keys = Path(args.keys or os.environ.get("MPCVOTE_KEYS", Path.home() / ".mpcvote" / "keys"))
     client = Client(args.node or default_node(), keys, args.genesis or default_genesis(),
                     progress=not args.json and sys.stderr.isatty(), session=Session(keys / ".session"))

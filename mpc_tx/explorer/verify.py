@@ -1,0 +1,125 @@
+"""The poll page's verify panel: what the light client can prove today, run in the background.
+
+There is no `mpcvote verify POLL` yet (a later issue). What the client can check
+now, against headers signed by more than 2/3 of the genesis power (mpc_tx/light.py):
+- the latest header;
+- the poll's `create_poll` tx and its result, and that the node's poll agrees with it
+  (mpc_tx/verified.py finds it);
+- each `submit_outcome` tx of the poll (committed with code 0), and whether validators
+  holding more than 2/3 of the poll's power attested the payload the node calls final.
+A run takes several RPC calls per tx and waits for the next header, so it runs in a
+thread with its own status; at most MAX_RUNNING at once, results kept for final polls.
+"""
+import threading
+import time
+
+from .. import tx as txcodec
+from ..light import LightClient, VerifyError
+from ..rpc import RpcError, QueryError
+# The one search-and-prove of a poll's create_poll tx (the vote path uses it too): reused, not copied.
+from ..verified import _created
+
+__all__ = ["Verifier", "MAX_RUNNING"]
+
+MAX_RUNNING = 2
+MAX_KEPT = 256
+STALE_SECONDS = 30.0        # a non-final poll is verified again after this
+ATTESTATIONS = 64           # submit_outcome txs looked at per poll
+
+
+class Verifier:
+    """Start and remember light-client checks of polls, one background thread per run."""
+
+    def __init__(self, explorer, genesis: dict | None):
+        self.explorer, self.genesis = explorer, genesis
+        self._states = {}
+        self._lock = threading.Lock()
+
+    def state(self, poll_id: int) -> dict:
+        """Return the poll's verify status, starting a run if there is none (or it is stale)."""
+        if self.genesis is None:
+            return {"status": "unavailable",
+                    "detail": "start the explorer with --genesis FILE to verify against the genesis validators"}
+        with self._lock:
+            st = self._states.get(poll_id)
+            running = sum(1 for s in self._states.values() if s["status"] == "running")
+            fresh = st is not None and (st["status"] == "running" or st.get("final")
+                                        or time.monotonic() - st["at"] < STALE_SECONDS)
+            if fresh:
+                return _public(st)
+            if running >= MAX_RUNNING:
+                return {"status": "busy", "detail": "other verifications are running; reload in a moment"}
+            st = {"status": "running", "checks": [], "at": time.monotonic()}
+            self._states[poll_id] = st
+            while len(self._states) > MAX_KEPT:
+                self._states.pop(next(iter(self._states)))
+        threading.Thread(target=self._run, args=(poll_id, st), daemon=True).start()
+        return _public(st)
+
+    def _run(self, poll_id: int, st: dict):
+        t0 = time.monotonic()
+        try:
+            rpc, _status = self.explorer.node()
+            checks, final = run_checks(LightClient(rpc, self.genesis, wait_next=10.0), rpc, poll_id)
+            status = "verified" if all(c["ok"] is not False for c in checks) else "failed"
+        except (VerifyError, RpcError, QueryError, Exception) as exc:   # the panel reports; the page stays up
+            checks, final, status = [{"name": "verification", "ok": False, "detail": str(exc)[:300]}], False, "error"
+        with self._lock:
+            st.update(status=status, checks=checks, final=final, seconds=round(time.monotonic() - t0, 2),
+                      at=time.monotonic())
+
+
+def _public(st: dict) -> dict:
+    return {k: st[k] for k in ("status", "checks", "seconds") if k in st}
+
+
+def run_checks(light: LightClient, rpc, poll_id: int) -> tuple[list, bool]:
+    """Return ([{name, ok, detail}], poll is final) for one poll, proving each step with `light`."""
+    checks = []
+    top = light.latest()
+    checks.append({"name": "latest header", "ok": True,
+                   "detail": f"header {top.height} signed by {top.signed_power} of {top.total_power} "
+                             "genesis voting power"})
+    tx, created = _created(light, poll_id)
+    checks.append({"name": "create_poll tx", "ok": True,
+                   "detail": f"tx {created.hash} proven in block {created.height}, result names poll {poll_id}"})
+    poll, _h = rpc.query(f"/poll/{poll_id}")
+    body = tx.body
+    facts = {"creator": tx.signer, "question": body["question"], "kind": body["kind"],
+             "options": body["options"], "close_height": body["close_height"],
+             "created_height": created.height, "max_ballots": body["max_ballots"]}
+    differ = [k for k, v in facts.items() if poll.get(k) != v]
+    checks.append({"name": "poll facts", "ok": not differ,
+                   "detail": "the node's poll agrees with the proven create_poll tx" if not differ
+                   else f"the node's {', '.join(differ)} differ from the proven create_poll tx"})
+    final = poll.get("status") in ("final", "failed")
+    if not final:
+        return checks, False
+    if poll["result"].get("code") == "deadline":
+        # The chain itself fails a poll at its deadline: there is no attested payload to prove.
+        checks.append({"name": "final outcome", "ok": None,
+                       "detail": "failed at its deadline by the chain; no attested payload to prove"})
+        return checks, True
+    digest = txcodec.outcome_digest(poll["result"])
+    power = {v["index"]: int(v["power"]) for v in poll["validators"]}
+    keys = {v["index"]: v["attest_key"] for v in poll["validators"]}
+    found = rpc.call("tx_search", query=f"outcome_attested.poll_id={poll_id}", per_page=str(ATTESTATIONS),
+                     order_by="asc")
+    backing = set()
+    for t in (found.get("txs") or [])[:ATTESTATIONS]:
+        proven = light.tx(str(t.get("hash", "")))
+        try:
+            att = txcodec.decode(proven.tx)
+        except Exception:
+            continue
+        i = att.body.get("validator")
+        if proven.code != 0 or att.type != "submit_outcome" or keys.get(i) != att.signer:
+            continue
+        if txcodec.outcome_digest(att.body["result"]) == digest:
+            backing.add(i)
+    signed, total = sum(power[i] for i in backing), sum(power.values())
+    ok = 3 * signed > 2 * total
+    checks.append({"name": "final outcome", "ok": ok,
+                   "detail": f"validators {sorted(backing)} attested the node's final payload in proven txs: "
+                             f"{signed} of {total} power ({'more' if ok else 'not more'} than 2/3)"})
+    return checks, True
