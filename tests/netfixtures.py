@@ -61,6 +61,7 @@ class Voters:
         self.keys = [SigningKey.generate() for _ in range(n)]
         self.genesis = json.loads(net.genesis_path().read_text())
         self.sent = {}        # tx hash -> (voter, choice)
+        self.raw = {}         # tx hash -> the tx's bytes (to send again through another node)
         self.nonce = {}
 
     def ballot(self, poll, voter, choice):
@@ -97,6 +98,7 @@ class Voters:
                     if int(res["code"]) == 0:
                         hashes.append(res["hash"])
                         self.sent[res["hash"]] = (self.keys[i].public_hex, choice)
+                        self.raw[res["hash"]] = raw
                     else:
                         errors.append(f"voter {i}: code {res['code']} {res.get('log')}")
         ts = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
