@@ -7,6 +7,7 @@ import pytest
 from abci_app import codes
 from mpc_tx import tx as txcodec
 from mpc_tx.keys import SigningKey
+from mpc_tx.rpc import RpcError
 from node_config.lifecycle import next_chain_id
 
 from netfixtures import client, running_testnet, search_count, Voters, wait_committed
@@ -94,7 +95,11 @@ def test_kill_node_and_app_mid_load_loses_nothing(net):
             try:
                 net.rpc(0).tx(h)
             except Exception:
-                net.rpc(0).broadcast_tx_sync(voters.raw[h])
+                try:
+                    net.rpc(0).broadcast_tx_sync(voters.raw[h])
+                except RpcError:
+                    pass        # already in node 0's mempool: it commits from there
+
     wait_committed(net.rpc(0), hashes)
     # the other three go on without it (3 of 4 equal powers is more than 2/3)
     net.wait_height(killed_at + 3, timeout=60, nodes=[0, 1, 3])
