@@ -99,7 +99,6 @@ def test_kill_node_and_app_mid_load_loses_nothing(net):
                     net.rpc(0).broadcast_tx_sync(voters.raw[h])
                 except RpcError:
                     pass        # already in node 0's mempool: it commits from there
-
     wait_committed(net.rpc(0), hashes)
     # the other three go on without it (3 of 4 equal powers is more than 2/3)
     net.wait_height(killed_at + 3, timeout=60, nodes=[0, 1, 3])
