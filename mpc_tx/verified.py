@@ -13,6 +13,8 @@ scan of every block since the poll's creation); the chain then rejects the ballo
 (POLL_CLOSED), and the voter sees that rejection. Shares stay encrypted to the
 genesis validators either way.
 """
+import time
+
 from abci_app.polls import snapshot_validators
 from . import canonical, tx as txcodec
 from .light import LightClient, VerifyError
@@ -24,6 +26,7 @@ __all__ = ["POLL_FACTS", "verified_poll", "verified_close"]
 POLL_FACTS = ("id", "creator", "question", "kind", "options", "open", "eligible", "created_height",
               "close_height", "max_ballots", "max_revotes", "min_ballots", "validators", "threshold", "field")
 _CANDIDATES = 5     # tx_search hits looked at: an honest node has exactly one create_poll per id
+INDEX_WAIT = 5.0    # seconds a poll's create_poll may take to show in the node's tx index
 
 
 def _search(light: LightClient, query: str) -> list:
@@ -32,10 +35,21 @@ def _search(light: LightClient, query: str) -> list:
     return [t.get("hash") for t in (txs or [])[:_CANDIDATES] if isinstance(t, dict)]
 
 
+def _indexed(light: LightClient, query: str) -> list:
+    """tx_search, waiting (bounded) for the node's indexer: it indexes a block's txs just
+    after the block commits, so a node that answers /poll/ID may not find its tx yet."""
+    deadline = time.monotonic() + INDEX_WAIT
+    while True:
+        found = _search(light, query)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def _created(light: LightClient, poll_id: int):
     """Return (tx, verified) of the create_poll that made poll `poll_id`, or raise VerifyError."""
     want = canonical.encode({"poll_id": poll_id})
-    for tx_hash in _search(light, f"poll_created.poll_id={poll_id}"):
+    for tx_hash in _indexed(light, f"poll_created.poll_id={poll_id}"):
         verified = light.tx(str(tx_hash))
         if verified.code != 0 or verified.data != want:
             continue
