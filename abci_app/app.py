@@ -128,9 +128,8 @@ class Application:
         return abci.ResponseCheckTx(code=codes.OK, gas_wanted=1)
 
     # --- consensus ----------------------------------------------------------------
-    def _proposable(self, txs):
+    def _proposable(self, txs, chain_id, params):
         """Yield (raw, TxError or None) for each tx under the stateless checks."""
-        chain_id, params, _ = self._chain(self._block_state())
         for raw in txs:
             try:
                 stateless(raw, chain_id, params, self.txs)
@@ -152,7 +151,7 @@ class Application:
         if chain_id is None:
             return abci.ResponsePrepareProposal()
         txs, total, cap = [], 0, params["max_block_txs"]
-        for raw, err in self._proposable(req.txs):
+        for raw, err in self._proposable(req.txs, chain_id, params):
             if len(txs) == cap:
                 break
             if err is not None or total + len(raw) > req.max_tx_bytes:
@@ -177,7 +176,7 @@ class Application:
             log.warning("rejected the proposal for height %d: %d txs, over max_block_txs %d",
                         req.height, len(req.txs), params["max_block_txs"])
             return reject
-        for i, (raw, err) in enumerate(self._proposable(req.txs)):
+        for i, (raw, err) in enumerate(self._proposable(req.txs, chain_id, params)):
             if err is not None:
                 log.warning("rejected the proposal for height %d: tx %d fails %s (%s)",
                             req.height, i, codes.NAMES.get(err.code, err.code), err.reason)

@@ -16,9 +16,12 @@ from .state import nonce_key
 __all__ = ["admit", "stateless"]
 
 
-def _decoded(raw: bytes, chain_id: str, max_tx_bytes: int):
+def _sized(raw: bytes, max_tx_bytes: int) -> None:
     if len(raw) > max_tx_bytes:
         raise TxError(TOO_LARGE, f"transaction of {len(raw)} bytes exceeds the chain's max_tx_bytes of {max_tx_bytes}")
+
+
+def _decoded(raw: bytes, chain_id: str):
     tx = txcodec.decode(raw)
     if tx.chain_id != chain_id:
         raise TxError(WRONG_CHAIN, f"signed for chain {tx.chain_id!r}, this chain is {chain_id!r}")
@@ -31,12 +34,10 @@ def stateless(raw: bytes, chain_id: str, params: dict, cache=None):
     A cache hit only skips work: the cache holds txs that passed these very checks,
     keyed by their bytes, so the answer is the same with or without it.
     """
-    if len(raw) > params["max_tx_bytes"]:
-        raise TxError(TOO_LARGE, f"transaction of {len(raw)} bytes exceeds the chain's "
-                                 f"max_tx_bytes of {params['max_tx_bytes']}")
+    _sized(raw, params["max_tx_bytes"])
     tx = None if cache is None else cache.get(raw)
     if tx is None:
-        tx = _decoded(raw, chain_id, params["max_tx_bytes"])
+        tx = _decoded(raw, chain_id)
         txcodec.verify(tx)
     return tx
 
@@ -49,13 +50,11 @@ def admit(state, ctx, raw: bytes, cache=None, final=False):
     neither parsed nor verified again by the recheck or by FinalizeBlock. `final`
     (FinalizeBlock) takes the entry out: a tx in a block is out of the mempool.
     """
-    limit = ctx.params["max_tx_bytes"]
-    if len(raw) > limit:
-        raise TxError(TOO_LARGE, f"transaction of {len(raw)} bytes exceeds the chain's max_tx_bytes of {limit}")
+    _sized(raw, ctx.params["max_tx_bytes"])
     tx = None if cache is None else cache.take(raw) if final else cache.get(raw)
     verified = tx is not None
     if not verified:
-        tx = _decoded(raw, ctx.chain_id, limit)
+        tx = _decoded(raw, ctx.chain_id)
     last = state.get(nonce_key(tx.signer), 0)
     if tx.nonce <= last:
         raise TxError(REPLAY, f"nonce {tx.nonce} is not above the signer's last nonce {last}: "

@@ -6,10 +6,12 @@ hand out keys of its own and read every share.
 """
 import json
 
+from abci_app.polls import snapshot_validators
+
 from . import envelope, tx as txcodec
 from .sharing import share
 
-__all__ = ["BallotError", "SNAPSHOT_FIELDS", "encode_vote", "check_poll_keys", "seal_ballot", "build_ballot"]
+__all__ = ["BallotError", "encode_vote", "check_poll_keys", "seal_ballot", "build_ballot"]
 
 
 class BallotError(ValueError):
@@ -27,11 +29,6 @@ def encode_vote(poll: dict, choice: str) -> list[int]:
     return [1 if option == choice else 0 for option in poll["options"]]
 
 
-# What a poll keeps of each registry entry (abci_app.polls.snapshot_validators): all must match.
-SNAPSHOT_FIELDS = ("index", "name", "power", "attest_key", "enc_key", "mpc_host", "mpc_port",
-                   "mpc_ports", "tls_sha256")
-
-
 def check_poll_keys(poll: dict, genesis: dict) -> list:
     """Return the genesis registry if the poll's validators are exactly it; raise BallotError.
 
@@ -46,8 +43,12 @@ def check_poll_keys(poll: dict, genesis: dict) -> list:
     if not isinstance(listed, list) or len(listed) != len(registry):
         raise BallotError(f"poll {poll.get('id')} lists {len(listed) if isinstance(listed, list) else 'no'} "
                           f"validators, the genesis registry has {len(registry)}: the node may be lying; not voting")
-    for i, (v, trusted) in enumerate(zip(listed, registry)):
-        if not isinstance(v, dict) or any(v.get(f) != trusted.get(f) for f in SNAPSHOT_FIELDS) or trusted.get("index") != i:
+    try:
+        expected = snapshot_validators(registry)     # what the app keeps of the registry in a poll
+    except (KeyError, TypeError):
+        raise BallotError("the genesis file's validator registry is malformed") from None
+    for i, (v, trusted) in enumerate(zip(listed, expected)):
+        if v != trusted or trusted["index"] != i:
             raise BallotError(f"validator {i} of poll {poll.get('id')} does not match genesis registry entry {i}: "
                               "the node may be lying; not voting")
     threshold = (len(registry) - 1) // 2

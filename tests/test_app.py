@@ -10,15 +10,6 @@ from mpc_tx.keys import SigningKey
 from apphelpers import Chain, poll_body, payloads, CHAIN
 
 
-@pytest.fixture
-def chain(tmp_path):
-    c = Chain(tmp_path / "app")
-    c.init()
-    c.block()
-    yield c
-    c.app.close()
-
-
 def result_codes(res):
     return [r.code for r in res.tx_results]
 
@@ -245,7 +236,8 @@ def test_checktx_tracks_pending_nonces_until_commit(chain):
     assert txcodec.decode(raw).chain_id == CHAIN
 
 
-def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
+def closed_poll(tmp_path):
+    """A chain with a short MPC schedule (A=2, D=6) and a poll closed early with 3 ballots: (chain, id, digest)."""
     c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
     c.init()
     c.block()
@@ -253,7 +245,11 @@ def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
     pid = create(c, creator)
     cast(c, pid)
     c.block(c.tx(creator, "close_poll", {"poll": pid}))
-    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+    return c, pid, c.query(f"/poll/{pid}")[1]["ballots_digest"]
+
+
+def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
+    c, pid, digest = closed_poll(tmp_path)
     report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": digest}
     res = c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": pid, "validator": i, "result": report})
                     for i in range(3)])
@@ -272,14 +268,7 @@ def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
 def test_deadline_never_names_a_reporter_absent(tmp_path):
     # Validator 0 attests but never joins the MPC; the others report it missing. At the
     # deadline the reporters, who were there, are not named absent; 0 is named a dissenter.
-    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
-    c.init()
-    c.block()
-    creator = SigningKey.generate()
-    pid = create(c, creator)
-    cast(c, pid)
-    c.block(c.tx(creator, "close_poll", {"poll": pid}))
-    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+    c, pid, digest = closed_poll(tmp_path)
     ok = _result(c, pid)
     assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": pid, "validator": 0, "result": ok}))) == [0]
     report = {"status": "failed", "code": "party_absent", "absent": [0], "ballots": digest}
@@ -381,14 +370,7 @@ def test_closings_over_the_quota_are_refused_by_create_and_by_early_close(tmp_pa
 
 
 def test_one_validators_false_reports_name_nobody_honest(tmp_path):
-    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
-    c.init()
-    c.block()
-    creator = SigningKey.generate()
-    pid = create(c, creator)
-    cast(c, pid)
-    c.block(c.tx(creator, "close_poll", {"poll": pid}))
-    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+    c, pid, digest = closed_poll(tmp_path)
 
     def report(i, code, named):
         result = {"status": "failed", "code": code, "absent": named, "ballots": digest}
@@ -411,14 +393,7 @@ def test_one_validators_false_reports_name_nobody_honest(tmp_path):
 
 
 def test_reports_below_a_third_of_the_power_name_nobody(tmp_path):
-    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
-    c.init()
-    c.block()
-    creator = SigningKey.generate()
-    pid = create(c, creator)
-    cast(c, pid)
-    c.block(c.tx(creator, "close_poll", {"poll": pid}))
-    digest = c.query(f"/poll/{pid}")[1]["ballots_digest"]
+    c, pid, digest = closed_poll(tmp_path)
     # 3 names 0; 1 and 2 name nobody in particular (they report 3 only by its own report's word).
     bad = {"status": "failed", "code": "party_absent", "absent": [0], "ballots": digest}
     c.block(c.tx(c.attest[3], "submit_outcome", {"poll": pid, "validator": 3, "result": bad}))

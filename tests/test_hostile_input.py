@@ -9,14 +9,13 @@ import pytest
 
 from abci_app import codes
 from abci_app.app import Application
-from abci_app.framing import frame
 from abci_app.genesis import GenesisError
 from abci_app.pb import abci
 from abci_app.server import AbciServer, parse_listen
 from mpc_tx.keys import SigningKey
 
 from apphelpers import Chain, poll_body, payloads
-from test_abci_server import read_responses
+from test_abci_server import read_responses, req as _request
 
 # Paths an outsider can send through a node's RPC (abci_query's path is any bytes).
 HOSTILE_PATHS = [
@@ -36,15 +35,6 @@ HOSTILE_PATHS = [
     b"/" + b"a" * 5000, b"/polls?" + b"a=1&" * 400, b"status", b"/\xed\xa0\x80",
     "/poll/\u0661".encode(), "/polls?after=\u00b2".encode(),
 ]
-
-
-@pytest.fixture
-def chain(tmp_path):
-    c = Chain(tmp_path / "app")
-    c.init()
-    c.block()
-    yield c
-    c.app.close()
 
 
 def query(app, path: bytes):
@@ -88,13 +78,6 @@ def served(tmp_path):
     loop.run_until_complete(server.close())
     loop.close()
     c.app.close()
-
-
-def _request(**kw) -> bytes:
-    r = abci.Request()
-    for name, value in kw.items():
-        getattr(r, name).CopyFrom(value)
-    return frame(r.SerializeToString())
 
 
 def test_hostile_queries_through_the_real_framing_keep_the_connection(served):

@@ -28,7 +28,7 @@ from mpc_tx.light import (LightClient, ValidatorSet, VerifyError, header_hash, m
 from mpc_tx.rpc import Rpc
 from node_config.generate import find_cometbft
 
-from lyingproxy import LyingProxy
+from lyingproxy import LyingProxy, query_values
 from netfixtures import running_testnet, wait_committed
 
 EMPTY = hashlib.sha256(b"").digest()
@@ -329,13 +329,12 @@ def test_cli_verify_header_and_verify_tx(chain, capsys):
 
 # --- a lying node ---------------------------------------------------------------------------------
 def poll_rewrite(poll_id, change):
-    def rewrite(method, params, result):
-        if method == "abci_query" and params.get("path") == f"/poll/{poll_id}":
-            poll = json.loads(base64.b64decode(result["response"]["value"]))
+    def lie(path, poll):
+        if path == f"/poll/{poll_id}":
             change(poll)
-            result["response"]["value"] = base64.b64encode(json.dumps(poll).encode()).decode()
-        return result
-    return rewrite
+            return poll
+        return None
+    return query_values(lie)
 
 
 def commit_rewrite(change):
