@@ -19,9 +19,9 @@ def main(argv=None, application=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .app import Application
+    from abci_app.app import Application
     application = application or Application
-    from .server import AbciServer, parse_listen
+    from abci_app.abci.server import AbciServer, parse_listen
     try:
         parse_listen(args.listen)
     except ValueError as exc:

@@ -9,18 +9,19 @@ import logging
 import os
 from collections import OrderedDict
 
-from mpc_tx import canonical
+from mpc_tx.protocol import canonical
 
-from . import codes
-from .apphash import GENESIS, next_app_hash
-from .codes import TxError
-from .context import BlockContext
-from .checks import stateless
-from .execution import apply_tx, begin_block, end_block
-from .genesis import GenesisError, parse_app_state
-from .pb import abci
-from .queries import answer
-from .state import Store, Overlay, PARAMS, VALIDATORS, CHAIN_ID
+from mpc_tx.protocol import codes
+from abci_app.store.apphash import GENESIS, next_app_hash
+from mpc_tx.protocol.codes import TxError
+from abci_app.context import BlockContext
+from abci_app.checks import stateless
+from abci_app.execution import apply_tx, begin_block, end_block
+from abci_app.genesis import GenesisError, parse_app_state
+from abci_app.abci.pb import abci
+from abci_app.queries import answer
+from abci_app.store.keys import PARAMS, VALIDATORS, CHAIN_ID
+from abci_app.store.overlay import Store, Overlay
 
 __all__ = ["Application", "VERSION", "result_data"]
 

@@ -8,10 +8,10 @@ transaction is rejected with the same code in both. Cheap checks come first
 only: ProcessProposal and PrepareProposal use it, since they must answer the same
 on every node whatever each node's mempool or cache holds.
 """
-from mpc_tx import tx as txcodec
+from mpc_tx.protocol import tx as txcodec
 
-from .codes import TxError, TOO_LARGE, WRONG_CHAIN, REPLAY
-from .state import nonce_key
+from mpc_tx.protocol.codes import TxError, TOO_LARGE, WRONG_CHAIN, REPLAY
+from abci_app.store.keys import nonce_key
 
 __all__ = ["admit", "stateless"]
 

@@ -5,13 +5,13 @@ after a commit drops it (its poll closed meanwhile, its close height came too
 near). The node does not tell its sender, so the client asks here why, and gets
 the code and reason the recheck would give.
 """
-from mpc_tx import tx as txcodec
+from mpc_tx.protocol import tx as txcodec
 
-from . import codes
-from .codes import TxError, BAD_QUERY
-from .context import BlockContext
-from .execution import apply_tx
-from .state import PARAMS, VALIDATORS, CHAIN_ID
+from mpc_tx.protocol import codes
+from mpc_tx.protocol.codes import TxError, BAD_QUERY
+from abci_app.context import BlockContext
+from abci_app.execution import apply_tx
+from abci_app.store.keys import PARAMS, VALIDATORS, CHAIN_ID
 
 __all__ = ["check_tx"]
 

@@ -4,12 +4,12 @@ The same functions serve FinalizeBlock (on the block's staged state) and
 CheckTx (on the check-state), so both reject a tx for the same reason.
 """
 
-from .ballots import cast_ballot
-from .checks import admit
-from .codes import TxError
-from .outcomes import submit_outcome, finalize_touched
-from .polls import create_poll, close_poll, process_due
-from .state import nonce_key
+from abci_app.handlers.ballots import cast_ballot
+from abci_app.checks import admit
+from mpc_tx.protocol.codes import TxError
+from abci_app.handlers.outcomes import submit_outcome, finalize_touched
+from abci_app.handlers.polls import create_poll, close_poll, process_due
+from abci_app.store.keys import nonce_key
 
 __all__ = ["apply_tx", "begin_block", "end_block"]
 

@@ -13,7 +13,7 @@ import re
 
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
-from .params import resolve
+from abci_app.params import resolve
 
 __all__ = ["GenesisError", "parse_app_state", "check_registry", "REGISTRY_FIELDS"]
 

@@ -11,8 +11,8 @@ A released slot is free again A blocks later (mpc_attempt_blocks): a worker that
 finished when the poll became final may still run that poll's job until its attempt's
 end, two blocks before the next attempt would start, and must not hold the next poll's port.
 """
-from .context import event
-from .state import (poll_key, due_key, mpc_slot_key, mpc_slot_prefix, mpc_wait_key,
+from abci_app.context import event
+from abci_app.store.keys import (poll_key, due_key, mpc_slot_key, mpc_slot_prefix, mpc_wait_key,
                     mpc_wait_prefix)
 
 __all__ = ["slot_count", "port_offset", "enqueue", "release", "assign"]

@@ -26,9 +26,9 @@ never with an exception: the node stops on an exception response.
 import json
 import re
 
-from .codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
-from .dryrun import check_tx
-from .state import (PARAMS, VALIDATORS, CHAIN_ID, NEXT_POLL, poll_key, ballot_prefix,
+from mpc_tx.protocol.codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
+from abci_app.dryrun import check_tx
+from abci_app.store.keys import (PARAMS, VALIDATORS, CHAIN_ID, NEXT_POLL, poll_key, ballot_prefix,
                     ballot_key, attest_prefix, nonce_key)
 
 __all__ = ["answer", "parse_path", "MAX_PAGE", "MAX_PATH_BYTES"]

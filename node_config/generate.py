@@ -173,8 +173,9 @@ def _run_cometbft_testnet(binary: str, n: int, out: Path) -> None:
 def _make_mpc_identities(out: Path, homes: list, plan: list, chain_id: str,
                          mpc_ports: int) -> list[dict]:
     """Write each home's MPC keys and certificate; return the public registry entries."""
-    from mpc_tx import tls  # imported here: only generation needs certificates
-    from mpc_tx.keys import EncryptionKey, SigningKey
+    from mpc_tx.mpc import tls  # imported here: only generation needs certificates
+    from mpc_tx.protocol.keys import EncryptionKey, SigningKey
+    from mpc_tx.keyfile import save_key
 
     ca_dir = out / "ca"
     ca_dir.mkdir(mode=0o700)
@@ -189,8 +190,8 @@ def _make_mpc_identities(out: Path, homes: list, plan: list, chain_id: str,
         mpc_dir.mkdir(mode=0o700)
         (mpc_dir / "tls").mkdir(mode=0o700)
         attest, enc = SigningKey.generate(), EncryptionKey.generate()
-        attest.save(mpc_dir / "attest_key.json")
-        enc.save(mpc_dir / "enc_key.json")
+        save_key(attest, mpc_dir / "attest_key.json")
+        save_key(enc, mpc_dir / "enc_key.json")
         cert, key = tls.make_party_cert(ca_cert, ca_key, i, host)
         _write(mpc_dir / "tls" / "party.crt", cert)
         _write(mpc_dir / "tls" / "party.key", key, secret=True)

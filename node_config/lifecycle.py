@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from mpc_tx.rpc import Rpc, RpcError
+from mpc_tx.client.rpc import Rpc, RpcError
 from node_config.generate import MANIFEST, abci_address, generate_testnet, find_cometbft, _MAX_CHAIN_ID
 
 __all__ = ["PROCESSES", "Testnet", "DEFAULT_DIR", "wait_abci_socket", "next_chain_id"]

@@ -31,10 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchlib import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
-from mpc_tx.cli import Client                                        # noqa: E402
-from mpc_tx.keys import SigningKey                                   # noqa: E402
-from mpc_tx.loadgen import build_ballots, filler_txs, percentile, run_load   # noqa: E402
+from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
+from mpc_tx.client.cli import Client                                        # noqa: E402
+from mpc_tx.protocol.keys import SigningKey                                   # noqa: E402
+from toolkit.load import build_ballots, filler_txs, percentile, run_load   # noqa: E402
 from node_config.generate import find_cometbft                       # noqa: E402
 from node_config import tomlpatch                                    # noqa: E402
 from node_config.lifecycle import Testnet                            # noqa: E402

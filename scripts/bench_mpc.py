@@ -42,12 +42,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchlib import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
-from mpc_tx import envelope, tx as txcodec                            # noqa: E402
-from mpc_tx.cli import Client                                         # noqa: E402
-from mpc_tx.keys import EncryptionKey, SigningKey                     # noqa: E402
-from mpc_tx.rpc import QueryError, Rpc, RpcError                      # noqa: E402
-from mpc_tx.worker import chain_result, job_input                     # noqa: E402
+from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
+from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec  # noqa: E402
+from mpc_tx.client.cli import Client                                         # noqa: E402
+from mpc_tx.protocol.keys import EncryptionKey, SigningKey                     # noqa: E402
+from mpc_tx.keyfile import load_encryption_key
+from mpc_tx.client.rpc import QueryError, Rpc, RpcError                      # noqa: E402
+from mpc_tx.worker.follower import chain_result, job_input                     # noqa: E402
 from node_config.lifecycle import Testnet                             # noqa: E402
 
 __all__ = ["mpc_rows", "Bench", "mpyc_alone", "worker_phases", "markdown", "write_plot", "main"]
@@ -76,7 +77,7 @@ def _pool_init(poll, genesis):
 
 
 def _build_one(choice):
-    from mpc_tx.ballot import build_ballot
+    from mpc_tx.client.ballot import build_ballot
     # A fresh voter key per ballot: nonce 1 is above a new signer's last committed nonce (0).
     return build_ballot(SigningKey.generate(), _POOL["poll"], choice, _POOL["genesis"]["chain_id"], 1,
                         _POOL["genesis"])
@@ -242,7 +243,7 @@ class PortPicker:
 def decrypted_shares(net: Testnet, poll: dict, index: int) -> list:
     """Validator index's decrypted shares of every ballot, in the state order the worker uses."""
     home = Path(net.validators[index]["home"])
-    key = EncryptionKey.load(home / "mpc" / "enc_key.json")
+    key = load_encryption_key(home / "mpc" / "enc_key.json")
     rpc = net.rpc(index)
     entries = max(1, len(poll["options"]))
     chain_id = net.manifest["chain_id"]
@@ -275,7 +276,7 @@ def mpyc_alone(net: Testnet, poll: dict, ports: PortPicker, deadline_s=240.0) ->
     The jobs are the worker's (job_input), on fresh loopback ports; the clock runs from
     launching the m run_job calls to the last result.
     """
-    from mpc_tx.mpc_job import run_job
+    from mpc_tx.mpc.job import run_job
     m = len(poll["validators"])
     fresh = ports.take(m)
     jobs = []

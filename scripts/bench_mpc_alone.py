@@ -2,7 +2,7 @@
 """Time the MPC programs alone (MPyC, pinned TLS, loopback) and print a Markdown table.
 
 Each configuration runs m party processes of this script (``--party``, the job JSON on
-stdin, as mpc_tx.mpc_job takes it). A party reports the seconds to connect, the seconds
+stdin, as mpc_tx.mpc.job takes it). A party reports the seconds to connect, the seconds
 of the MPC program (all steps of mpc_programs.poll_outcome) and its bytes sent. The
 table gives the slowest party; "job" is the wall time of the same poll run end to end
 through mpc_job.run_job (process start, import, JSON, TLS, MPC, shutdown).
@@ -21,9 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _party():
-    from mpc_tx.mpc_job import parse_job
-    from mpc_tx.mpc_programs import poll_outcome
-    from mpc_tx.mpc_runtime import build_runtime, private_tls_files, shutdown
+    from mpc_tx.mpc.job import parse_job
+    from mpc_tx.mpc.programs import poll_outcome
+    from mpc_tx.mpc.runtime import build_runtime, private_tls_files, shutdown
 
     job = parse_job(json.loads(sys.stdin.read()))
     tls = job["tls"]
@@ -48,7 +48,7 @@ def _party():
 
 
 def _jobs(m, kind, n):
-    from mpc_tx.localjobs import local_jobs
+    from mpc_tx.mpc.local import local_jobs
 
     k = 1 if kind == "unanimity" else 3
     votes = [[1] if k == 1 else [int(e == j % k) for e in range(k)] for j in range(n)]
@@ -73,7 +73,7 @@ def _run_parties(jobs):
 
 
 def _run_jobs(jobs):
-    from mpc_tx.mpc_job import run_job
+    from mpc_tx.mpc.job import run_job
 
     results = [None] * len(jobs)
 

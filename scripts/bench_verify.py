@@ -20,10 +20,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 
-from mpc_tx.cli import Client            # noqa: E402
-from mpc_tx.keys import SigningKey       # noqa: E402
+from mpc_tx.client.cli import Client            # noqa: E402
+from mpc_tx.protocol.keys import SigningKey       # noqa: E402
 from netfixtures import running_testnet  # noqa: E402
 
 

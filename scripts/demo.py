@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mpc_tx.cli import Client, Session  # noqa: E402
-from mpc_tx.keys import SigningKey     # noqa: E402
+from mpc_tx.client.cli import Client, Session  # noqa: E402
+from mpc_tx.protocol.keys import SigningKey     # noqa: E402
 from node_config.lifecycle import Testnet  # noqa: E402
 
 DEMO_DIR = ROOT / ".testnet-demo"

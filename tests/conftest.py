@@ -1,10 +1,5 @@
-import os
-import sys
-
+"""Fixtures shared by the whole suite; the helpers themselves live in tests/helpers (on the path)."""
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
-
 
 @pytest.fixture
 def chain(tmp_path):

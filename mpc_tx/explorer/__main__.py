@@ -1,7 +1,7 @@
 """python -m mpc_tx.explorer: the same as `mpcvote explorer` (what `make explorer` runs)."""
 import sys
 
-from .cli import main
+from mpc_tx.explorer.cli import main
 
 __all__ = []
 

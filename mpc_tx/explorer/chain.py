@@ -16,9 +16,9 @@ import re
 import threading
 from collections import OrderedDict
 
-from abci_app.codes import NAMES
-from .. import tx as txcodec
-from ..rpc import Rpc, RpcError, QueryError
+from mpc_tx.protocol.codes import NAMES
+from mpc_tx.protocol import tx as txcodec
+from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
 __all__ = ["Explorer", "NodesDown", "NotFound", "BadInput", "BALLOTS_PAGE", "POLLS_PAGE", "BLOCKS_SHOWN",
            "SEARCH_RESULTS", "parse_search", "home", "polls_page", "poll_page", "block_page", "tx_page",

@@ -1,4 +1,4 @@
-"""`mpcvote explorer`: its options and the function that runs it (kept out of mpc_tx/cli.py)."""
+"""`mpcvote explorer`: its options and the function that runs it (kept out of mpc_tx/client/cli.py)."""
 import argparse
 import os
 import sys
@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser):
 
 def run(args) -> int:
     """Serve the explorer for parsed arguments (node, listen, genesis)."""
-    from .server import serve
+    from mpc_tx.explorer.server import serve
     nodes = getattr(args, "node", None) or []
     nodes = [nodes] if isinstance(nodes, str) else list(nodes)     # `mpcvote --node URL explorer` gives one
     genesis = getattr(args, "genesis", None)

@@ -17,11 +17,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..rpc import RpcError, QueryError
-from . import charts
-from .chain import (Explorer, NodesDown, NotFound, BadInput, home, polls_page, poll_page, block_page, tx_page,
+from mpc_tx.client.rpc import RpcError, QueryError
+from mpc_tx.explorer import charts
+from mpc_tx.explorer.chain import (Explorer, NodesDown, NotFound, BadInput, home, polls_page, poll_page, block_page, tx_page,
                     validators_page, search, height_arg)
-from .verify import Verifier
+from mpc_tx.explorer.verify import Verifier
 
 __all__ = ["make_app", "serve", "parse_listen", "SECURITY_HEADERS"]
 

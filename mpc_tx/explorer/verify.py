@@ -1,10 +1,10 @@
 """The poll page's verify panel: what the light client can prove today, run in the background.
 
 There is no `mpcvote verify POLL` yet (a later issue). What the client can check
-now, against headers signed by more than 2/3 of the genesis power (mpc_tx/light.py):
+now, against headers signed by more than 2/3 of the genesis power (mpc_tx/client/light.py):
 - the latest header;
 - the poll's `create_poll` tx and its result, and that the node's poll agrees with it
-  (mpc_tx/verified.py finds it);
+  (mpc_tx/client/verified.py finds it);
 - each `submit_outcome` tx of the poll (committed with code 0), and whether validators
   holding more than 2/3 of the poll's power attested the payload the node calls final.
 A run takes several RPC calls per tx and waits for the next header, so it runs in a
@@ -13,11 +13,11 @@ thread with its own status; at most MAX_RUNNING at once, results kept for final 
 import threading
 import time
 
-from .. import tx as txcodec
-from ..light import LightClient, VerifyError
-from ..rpc import RpcError, QueryError
+from mpc_tx.protocol import tx as txcodec
+from mpc_tx.client.light import LightClient, VerifyError
+from mpc_tx.client.rpc import RpcError, QueryError
 # The one search-and-prove of a poll's create_poll tx (the vote path uses it too): reused, not copied.
-from ..verified import _created
+from mpc_tx.client.verified import _created
 
 __all__ = ["Verifier", "MAX_RUNNING"]
 

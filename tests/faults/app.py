@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from abci_app.__main__ import main  # noqa: E402
 from abci_app.app import Application  # noqa: E402
-from abci_app.pb import abci  # noqa: E402
+from abci_app.abci.pb import abci  # noqa: E402
 
 EXIT_CODE = 17
 

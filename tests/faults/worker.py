@@ -10,8 +10,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from mpc_tx import envelope  # noqa: E402
-from mpc_tx.worker import Worker, main  # noqa: E402
+from mpc_tx.protocol import x25519_envelope as envelope  # noqa: E402
+from mpc_tx.worker.follower import Worker, main  # noqa: E402
 
 
 class CorruptShares(Worker):

@@ -1,0 +1,5 @@
+"""Transaction handlers, one module per family: polls, ballots, outcomes (and the MPC slots).
+
+Rule: a handler reads and writes state only through abci_app.store and imports only
+abci_app and mpc_tx.protocol.
+"""

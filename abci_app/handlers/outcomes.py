@@ -1,0 +1,169 @@
+"""Outcomes: validators' attestations, finality at more than 2/3 of the poll's power, deadlines.
+
+An outcome is final when attestations carrying the identical payload hold more
+than 2/3 of the voting power of the validators the poll snapshotted. That shows
+agreement among the attesters, not correctness; attesters of anything else are
+named in the poll.
+"""
+from mpc_tx.protocol.tx import outcome_digest
+
+from abci_app import mpcslots
+from mpc_tx.protocol.codes import (TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED,
+                    POLL_NOT_CLOSED, BAD_OUTCOME)
+from abci_app.context import event
+from abci_app.store.keys import poll_key, attest_key, attest_prefix, report_key, report_prefix
+
+__all__ = ["FAILURE_CODES", "REPORT_CODES", "submit_outcome", "finalize_touched", "fail_at_deadline",
+           "check_result"]
+
+# Attested failures are enumerated, never free text, so honest workers agree byte for byte.
+FAILURE_CODES = ("inconsistent_shares",)
+# A failed attempt is reported, not attested: it names parties for the record (and for
+# the deadline failure) without using up the validator's one attestation, since a later
+# attempt may still succeed. "absent" lists the parties the report names: not connected
+# (party_absent), whose messages were outstanding at the job's deadline (timeout), or the
+# sender of a refused message (bad_message).
+REPORT_CODES = ("party_absent", "timeout", "bad_message")
+
+
+def submit_outcome(state, ctx, tx):
+    body = tx.body
+    poll = state.get(poll_key(body["poll"]))
+    if poll is None:
+        raise TxError(UNKNOWN_POLL, f"no poll with id {body['poll']}")
+    index = body["validator"]
+    validators = poll["validators"]
+    if index >= len(validators) or validators[index]["attest_key"] != tx.signer:
+        raise TxError(NOT_VALIDATOR, f"the signer is not validator {index} of poll {poll['id']}: "
+                                     "only the poll's validators attest, each with its registered attestation key")
+    if poll["status"] != "closed":
+        state_word = "still open" if poll["status"] == "open" else f"already {poll['status']}"
+        raise TxError(POLL_NOT_CLOSED, f"poll {poll['id']} is {state_word}: attestations are taken between close and finality")
+    check_result(poll, body["result"])
+    if body["result"]["status"] == "failed" and body["result"]["code"] in REPORT_CODES:
+        state.put(report_key(poll["id"], index), {"validator": index, "absent": body["result"]["absent"],
+                                                  "height": ctx.height})
+        ctx.events.append(event("attempt_failed", {"poll_id": poll["id"], "validator": index},
+                                {"absent": ",".join(map(str, body["result"]["absent"]))}))
+        return
+    if state.get(attest_key(poll["id"], index)) is not None:
+        raise TxError(ALREADY_ATTESTED, f"validator {index} attested poll {poll['id']} already")
+    digest = outcome_digest(body["result"])
+    state.put(attest_key(poll["id"], index), {"validator": index, "digest": digest,
+                                              "result": body["result"], "height": ctx.height})
+    ctx.touched_polls.add(poll["id"])
+    ctx.events.append(event("outcome_attested", {"poll_id": poll["id"], "validator": index},
+                            {"digest": digest}))
+
+
+def check_result(poll: dict, result: dict):
+    """Raise BAD_OUTCOME unless `result` is a well-formed outcome payload for this poll."""
+    def bad(reason):
+        raise TxError(BAD_OUTCOME, f"outcome for poll {poll['id']}: {reason}")
+
+    def index_list(v, bound):
+        # Element types first: set() of a list, or sorted() of mixed types, would raise.
+        return isinstance(v, list) and \
+            all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < bound for i in v) and \
+            v == sorted(set(v))
+
+    if result.get("ballots") != poll["ballots_digest"]:
+        bad("ballots digest differs from the ballot set committed at the close")
+    n, m = poll["ballots"], len(poll["validators"])
+    if result["status"] == "failed":
+        if set(result) != {"status", "code", "absent", "ballots"}:
+            bad("a failure has exactly the fields absent, ballots, code, status")
+        if result["code"] not in FAILURE_CODES + REPORT_CODES:
+            bad(f"failure code must be one of {', '.join(FAILURE_CODES + REPORT_CODES)}")
+        if not index_list(result["absent"], m):
+            bad("absent must be a sorted list of validator indices")
+        return
+    if set(result) != {"status", "outcome", "counted", "excluded", "unusable", "ballots"}:
+        bad("a result has exactly the fields ballots, counted, excluded, outcome, status, unusable")
+    if not index_list(result["excluded"], n):
+        bad("excluded must be a sorted list of ballot indices")
+    if not (isinstance(result["counted"], int) and not isinstance(result["counted"], bool) and
+            result["counted"] == n - len(result["excluded"])):
+        bad("counted must be the number of ballots less the excluded ones")
+    if not (isinstance(result["unusable"], list) and len(result["unusable"]) == m and
+            all(index_list(u, n) for u in result["unusable"])):
+        bad("unusable must list, per validator, the sorted ballot indices it could not use")
+    outcome = result["outcome"]
+    if outcome == {"withheld": True}:
+        return
+    if result["counted"] < poll["min_ballots"]:
+        bad(f"an outcome below min_ballots ({poll['min_ballots']}) must be withheld, whatever the kind")
+    if poll["kind"] == "unanimity":
+        if not (isinstance(outcome, dict) and set(outcome) == {"unanimous"} and isinstance(outcome["unanimous"], bool)):
+            bad('a unanimity outcome is {"unanimous": true|false} or {"withheld": true}')
+    else:
+        tally = outcome.get("tally") if isinstance(outcome, dict) and set(outcome) == {"tally"} else None
+        if not (isinstance(tally, dict) and set(tally) == set(poll["options"]) and
+                all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in tally.values()) and
+                sum(tally.values()) == result["counted"]):
+            bad('a tally outcome is {"tally": {option: count, ...}} over the poll\'s options, summing to counted')
+
+
+def finalize_touched(state, ctx):
+    """Make final each touched poll whose identical attestations hold > 2/3 of its power."""
+    for poll_id in sorted(ctx.touched_polls):
+        poll = state.get(poll_key(poll_id))
+        if poll["status"] != "closed":
+            continue
+        power = {v["index"]: v["power"] for v in poll["validators"]}
+        total = sum(power.values())
+        by_digest, attested = {}, {}
+        for _key, att in state.scan(attest_prefix(poll_id)):
+            by_digest[att["digest"]] = by_digest.get(att["digest"], 0) + power[att["validator"]]
+            attested[att["validator"]] = att
+        for digest in sorted(by_digest):
+            if 3 * by_digest[digest] > 2 * total:
+                result = next(a["result"] for a in attested.values() if a["digest"] == digest)
+                poll = dict(poll)
+                poll["status"] = "final" if result["status"] == "ok" else "failed"
+                poll["result"] = result
+                poll["final_height"] = ctx.height
+                poll["attesters"] = sorted(i for i, a in attested.items() if a["digest"] == digest)
+                poll["dissenters"] = sorted(i for i, a in attested.items() if a["digest"] != digest)
+                mpcslots.release(state, ctx, poll)
+                state.put(poll_key(poll_id), poll)
+                _final_event(ctx, poll)
+                break
+    mpcslots.assign(state, ctx)
+
+
+def fail_at_deadline(state, ctx, poll: dict):
+    """Fail a poll with no final outcome by its deadline, naming the absent parties.
+
+    Absent are the validators that never attested and that reporters holding more
+    than 1/3 of the poll's power name in their latest failed-attempt reports: at
+    least one honest validator then names them, so f Byzantine validators (< 1/3)
+    cannot name an honest one by reports alone. Failing that, every validator that
+    never attested and never reported (a reporter was there, trying).
+    """
+    attested = {att["validator"] for _k, att in state.scan(attest_prefix(poll["id"]))}
+    never = [v["index"] for v in poll["validators"] if v["index"] not in attested]
+    stored = [rep for _k, rep in state.scan(report_prefix(poll["id"]))]
+    power = {v["index"]: v["power"] for v in poll["validators"]}
+    total = sum(power.values())
+    reporters = {rep["validator"] for rep in stored}
+    backing = {i: sum(power[rep["validator"]] for rep in stored if i in rep["absent"]) for i in never}
+    absent = [i for i in never if 3 * backing[i] > total] or [i for i in never if i not in reporters]
+    poll["status"] = "failed"
+    poll["result"] = {"status": "failed", "code": "deadline", "absent": absent,
+                      "ballots": poll["ballots_digest"]}
+    poll["final_height"] = ctx.height
+    poll["attesters"] = []
+    poll["dissenters"] = sorted(attested)
+    mpcslots.release(state, ctx, poll)
+    state.put(poll_key(poll["id"]), poll)
+    _final_event(ctx, poll)
+
+
+def _final_event(ctx, poll):
+    from mpc_tx.protocol import canonical
+    result = poll["result"]
+    shown = result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}
+    ctx.events.append(event("outcome_final", {"poll_id": poll["id"]},
+                            {"status": poll["status"], "outcome": canonical.encode(shown).decode(),
+                             "attesters": ",".join(map(str, poll["attesters"]))}))

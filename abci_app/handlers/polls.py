@@ -1,0 +1,158 @@
+"""Polls: creation, closing (early by the creator, or at the close height), deadlines.
+
+At most max_closings_per_height polls close at one height, scheduled and early closes
+together: a creation or an early close over that quota is refused (CLOSING_QUOTA).
+A closed poll then waits for an MPC slot (mpcslots), which starts its attempts.
+"""
+import hashlib
+
+from mpc_tx.protocol.sharing import L
+
+from abci_app import mpcslots
+from mpc_tx.protocol.codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
+from abci_app.context import event
+from abci_app.store.keys import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix,
+                    closings_key)
+
+__all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", "process_due", "snapshot_validators"]
+
+
+def snapshot_validators(validators: list) -> list:
+    """Return the registry entries a poll keeps: what its MPC and attestations need."""
+    keep = ("index", "name", "power", "attest_key", "enc_key", "mpc_host", "mpc_port",
+            "mpc_ports", "tls_sha256")
+    return [{k: v[k] for k in keep} for v in validators]
+
+
+def create_poll(state, ctx, tx):
+    body, params = tx.body, ctx.params
+    if len(body["question"].encode()) > params["max_question_bytes"]:
+        raise TxError(BAD_POLL, f"question longer than {params['max_question_bytes']} bytes")
+    if any(len(o.encode()) > params["max_option_bytes"] for o in body["options"]):
+        raise TxError(BAD_POLL, f"an option is longer than {params['max_option_bytes']} bytes")
+    check_close_height(body["close_height"], ctx.height, params)
+    if body["min_ballots"] < params["min_ballots_floor"]:
+        raise TxError(BAD_POLL, f"min_ballots {body['min_ballots']} is below this chain's floor of "
+                                f"{params['min_ballots_floor']}: an outcome over fewer ballots tells "
+                                "each voter how the others voted")
+    if body["max_ballots"] > params["max_ballots_limit"]:
+        raise TxError(BAD_POLL, f"max_ballots above the chain's limit of {params['max_ballots_limit']}")
+    if body["max_revotes"] > params["max_revotes_limit"]:
+        raise TxError(BAD_POLL, f"max_revotes above the chain's limit of {params['max_revotes_limit']}")
+    voters = body["voters"]
+    if voters is not None and len(voters) > params["max_voters"]:
+        raise TxError(BAD_POLL, f"more than {params['max_voters']} eligible voters listed")
+    if not ctx.validators:
+        raise TxError(BAD_POLL, "the chain has no validator registry")
+    if (len(ctx.validators) - 1) // 2 < 1:
+        # Threshold 0: each validator's share would be the vote itself.
+        raise TxError(BAD_POLL, f"this chain has {len(ctx.validators)} validators: a poll needs at least 3, "
+                                "so that no single validator can read a ballot (threshold t >= 1)")
+    _take_closing(state, ctx, body["close_height"], "close_height")
+    poll_id = state.get(NEXT_POLL, 1)
+    state.put(NEXT_POLL, poll_id + 1)
+    m = len(ctx.validators)
+    poll = {
+        "id": poll_id, "creator": tx.signer, "question": body["question"], "kind": body["kind"],
+        "options": body["options"], "open": voters is None,
+        "eligible": None if voters is None else len(voters),
+        "created_height": ctx.height, "close_height": body["close_height"],
+        "max_ballots": body["max_ballots"], "max_revotes": body["max_revotes"],
+        "min_ballots": body["min_ballots"],
+        "validators": snapshot_validators(ctx.validators), "threshold": (m - 1) // 2,
+        "field": str(L), "status": "open", "ballots": 0,
+        "closed_height": None, "deadline_height": None, "seed": None, "ballots_digest": None,
+        "mpc_slot": None, "mpc_start": None,
+        "result": None, "final_height": None, "attesters": [], "dissenters": [],
+    }
+    state.put(poll_key(poll_id), poll)
+    for voter in voters or ():
+        state.put(eligible_key(poll_id, voter), 1)
+    state.put(due_key(body["close_height"], poll_id), "close")
+    ctx.events.append(event("poll_created", {"poll_id": poll_id, "creator": tx.signer},
+                            {"kind": body["kind"], "close_height": body["close_height"]}))
+    return poll_id
+
+
+def check_close_height(close_height: int, height: int, params: dict):
+    """Raise BAD_POLL unless a poll created at `height` can close at `close_height`."""
+    low, high = height + params["min_close_blocks"], height + params["max_poll_blocks"]
+    if close_height < low:
+        raise TxError(BAD_POLL, f"close_height {close_height} is too near: this create_poll runs at height "
+                                f"{height} and a poll must stay open at least {params['min_close_blocks']} "
+                                f"blocks (close at height {low} or later), or ballots cannot reach it")
+    if close_height > high:
+        raise TxError(BAD_POLL, f"close_height {close_height} is more than {params['max_poll_blocks']} "
+                                f"blocks ahead of height {height} (close at height {high} or earlier)")
+
+
+def load_open_poll(state, ctx, poll_id: int) -> dict:
+    """Return the poll if it still takes ballots at this height."""
+    poll = state.get(poll_key(poll_id))
+    if poll is None:
+        raise TxError(UNKNOWN_POLL, f"no poll with id {poll_id}")
+    if poll["status"] != "open" or ctx.height >= poll["close_height"]:
+        raise TxError(POLL_CLOSED, f"poll {poll_id} closed at height "
+                                   f"{poll['closed_height'] or poll['close_height']}")
+    return poll
+
+
+def _take_closing(state, ctx, height: int, what: str):
+    """Count one more poll closing at height, or refuse it if the height's quota is used up."""
+    quota = ctx.params["max_closings_per_height"]
+    count = state.get(closings_key(height), 0)
+    if count >= quota:
+        raise TxError(CLOSING_QUOTA, f"{quota} polls already close at height {height} "
+                                     f"(max_closings_per_height): choose another {what}")
+    state.put(closings_key(height), count + 1)
+
+
+def close_poll(state, ctx, tx):
+    poll = load_open_poll(state, ctx, tx.body["poll"])
+    if tx.signer != poll["creator"]:
+        raise TxError(NOT_CREATOR, f"only the creator of poll {poll['id']} may close it early")
+    # An early close counts against this height's quota and gives back its scheduled one.
+    _take_closing(state, ctx, ctx.height, "time to close it early (a later block)")
+    scheduled = state.get(closings_key(poll["close_height"]), 0)
+    if scheduled > 0:
+        state.put(closings_key(poll["close_height"]), scheduled - 1)
+    state.delete(due_key(poll["close_height"], poll["id"]))
+    _close(state, ctx, dict(poll))
+    return {"closed_height": ctx.height, "poll_id": poll["id"]}
+
+
+def _close(state, ctx, poll: dict):
+    poll["status"] = "closed"
+    poll["closed_height"] = ctx.height
+    # Public randomness for the MPC's check coefficients: unknown to voters, who
+    # cast their ballots before this block existed.
+    poll["seed"] = hashlib.sha256(b"mpcvote/seed/v1\x00" + ctx.block_hash +
+                                  poll["id"].to_bytes(8, "big")).hexdigest()
+    poll["ballots_digest"] = ballots_digest(state, poll["id"])
+    mpcslots.enqueue(state, ctx, poll)
+    state.put(poll_key(poll["id"]), poll)
+    ctx.events.append(event("poll_closed", {"poll_id": poll["id"]},
+                            {"ballots": poll["ballots"], "height": ctx.height}))
+    mpcslots.assign(state, ctx)
+
+
+def ballots_digest(state, poll_id: int) -> str:
+    """Return the digest of a poll's counted ballots, in state order."""
+    h = hashlib.sha256(b"mpcvote/ballots/v1\x00")
+    for _key, digest in state.scan(digest_prefix(poll_id)):
+        h.update(bytes.fromhex(digest))
+    return h.hexdigest()
+
+
+def process_due(state, ctx):
+    """Close polls whose close height is this block, fail those past their deadline, fill free MPC slots."""
+    for key, what in list(state.scan(due_prefix(ctx.height))):
+        poll_id = int(key.rsplit(b"/", 1)[1])
+        state.delete(key)
+        poll = state.get(poll_key(poll_id))
+        if what == "close" and poll["status"] == "open":
+            _close(state, ctx, dict(poll))
+        elif what == "deadline" and poll["status"] == "closed":
+            from abci_app.handlers.outcomes import fail_at_deadline
+            fail_at_deadline(state, ctx, dict(poll))
+    mpcslots.assign(state, ctx)

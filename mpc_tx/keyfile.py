@@ -1,0 +1,68 @@
+"""Key files: one key per JSON file, created with mode 0600.
+
+``{"type": "ed25519", "seed": "<hex>"}`` or ``{"type": "x25519", "secret": "<hex>"}``.
+Errors name the file and the problem only, never its content.
+"""
+import json
+import os
+
+from mpc_tx.protocol.keys import KEY_BYTES, EncryptionKey, SigningKey
+
+__all__ = ["KeyFileError", "load_signing_key", "load_encryption_key", "save_key"]
+
+_TYPES = {SigningKey: ("ed25519", "seed"), EncryptionKey: ("x25519", "secret")}
+
+
+class KeyFileError(ValueError):
+    """A key file that is missing, malformed or of the wrong type."""
+
+
+def load_signing_key(path) -> SigningKey:
+    """Read an ed25519 key file written by save_key()."""
+    return SigningKey.from_seed(_read_key_file(path, "ed25519", "seed"))
+
+
+def load_encryption_key(path) -> EncryptionKey:
+    """Read an x25519 key file written by save_key()."""
+    return EncryptionKey.from_secret(_read_key_file(path, "x25519", "secret"))
+
+
+def save_key(key, path, *, overwrite: bool = False) -> None:
+    """Write key to a new file readable only by its owner."""
+    key_type, field = _TYPES[type(key)]
+    _write_key_file(path, {"type": key_type, field: key.secret_bytes().hex()}, overwrite)
+
+
+def _write_key_file(path, doc: dict, overwrite: bool) -> None:
+    data = json.dumps(doc).encode()
+    if overwrite:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    # O_EXCL: the mode is set at creation, never widened by an existing file.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_key_file(path, key_type: str, field: str) -> bytes:
+    # Errors name the file and the problem only: parser messages may quote content.
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read())
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {os.fspath(path)}: {exc.strerror}") from None
+    except ValueError:
+        raise KeyFileError(f"key file {os.fspath(path)} is not JSON") from None
+    if not isinstance(doc, dict) or doc.get("type") != key_type:
+        raise KeyFileError(f"key file {os.fspath(path)} is not an {key_type} key")
+    value = doc.get(field)
+    if not isinstance(value, str) or len(value) != 2 * KEY_BYTES:
+        raise KeyFileError(f"key file {os.fspath(path)} has no 32-byte {field}")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise KeyFileError(f"key file {os.fspath(path)} has a {field} that is not hex") from None

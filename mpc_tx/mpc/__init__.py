@@ -1,0 +1,4 @@
+"""The MPC layer: the job a worker starts, the MPyC runtime and its hardening, the programs.
+
+Rule: imports mpc_tx.protocol and MPyC; never the chain's client or the worker.
+"""

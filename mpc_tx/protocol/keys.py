@@ -1,0 +1,135 @@
+"""Keys of voters and validators: ed25519 to sign, X25519 to receive ballot shares.
+
+The arithmetic only; key files are I/O and live in mpc_tx.keyfile. Secret bytes
+never appear in a repr, a log line or an error message.
+"""
+import nacl.bindings as nacl_bindings
+import nacl.exceptions as nacl_exceptions
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+
+__all__ = ["SigningKey", "EncryptionKey", "verify"]
+
+KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
+
+
+class SigningKey:
+    """An ed25519 key that signs attestations, votes and other transactions."""
+
+    __slots__ = ("_private", "public_bytes")
+
+    def __init__(self, private: ed25519.Ed25519PrivateKey):
+        self._private = private
+        self.public_bytes = private.public_key().public_bytes(**_RAW)
+
+    @classmethod
+    def generate(cls) -> "SigningKey":
+        """Create a fresh random key."""
+        return cls(ed25519.Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "SigningKey":
+        """Rebuild the key from its 32-byte seed."""
+        if not isinstance(seed, (bytes, bytearray)) or len(seed) != KEY_BYTES:
+            raise ValueError("an ed25519 seed is 32 bytes")
+        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed)))
+
+    def secret_bytes(self) -> bytes:
+        """Return the 32-byte seed: for writing a key file (mpc_tx.keyfile), nothing else."""
+        return self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+            serialization.NoEncryption())
+
+    @property
+    def public_hex(self) -> str:
+        """Return the 32-byte public key as lower-case hex."""
+        return self.public_bytes.hex()
+
+    def sign(self, msg: bytes) -> bytes:
+        """Sign msg; the 64-byte signature covers exactly these bytes."""
+        if not isinstance(msg, (bytes, bytearray, memoryview)):
+            raise TypeError("sign() takes the message as bytes")
+        return self._private.sign(bytes(msg))
+
+    def __repr__(self):
+        return f"SigningKey(public={self.public_hex})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        # Pickling would copy the secret into places (queues, caches) nobody audits.
+        raise TypeError("a SigningKey is not picklable; pass its key file instead")
+
+
+class EncryptionKey:
+    """An X25519 key to which voters encrypt a validator's shares of their ballots."""
+
+    __slots__ = ("_private", "public_bytes")
+
+    def __init__(self, private: x25519.X25519PrivateKey):
+        self._private = private
+        self.public_bytes = private.public_key().public_bytes(**_RAW)
+
+    @classmethod
+    def generate(cls) -> "EncryptionKey":
+        """Create a fresh random key."""
+        return cls(x25519.X25519PrivateKey.generate())
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> "EncryptionKey":
+        """Rebuild the key from its 32-byte secret."""
+        if not isinstance(secret, (bytes, bytearray)) or len(secret) != KEY_BYTES:
+            raise ValueError("an x25519 secret is 32 bytes")
+        return cls(x25519.X25519PrivateKey.from_private_bytes(bytes(secret)))
+
+    def secret_bytes(self) -> bytes:
+        """Return the 32-byte secret: for writing a key file (mpc_tx.keyfile), nothing else."""
+        return self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+            serialization.NoEncryption())
+
+    @property
+    def public_hex(self) -> str:
+        """Return the 32-byte public key as lower-case hex."""
+        return self.public_bytes.hex()
+
+    def exchange(self, peer_public: bytes) -> bytes:
+        """Return the X25519 shared secret with peer_public (raises ValueError on a bad point)."""
+        peer = x25519.X25519PublicKey.from_public_bytes(bytes(peer_public))
+        return self._private.exchange(peer)
+
+    def __repr__(self):
+        return f"EncryptionKey(public={self.public_hex})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("an EncryptionKey is not picklable; pass its key file instead")
+
+
+def verify(public_hex: str, signature: bytes, msg: bytes) -> bool:
+    """Tell whether signature is public_hex's ed25519 signature of msg; never raise."""
+    try:
+        if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE_BYTES:
+            return False
+        if not isinstance(msg, (bytes, bytearray, memoryview)):
+            return False
+        if not _is_key_hex(public_hex):
+            return False
+        # libsodium verifies about twice as fast as OpenSSL here, and it is on the
+        # consensus path (every CheckTx). It is also the stricter of the two
+        # (canonical S, no small-order keys); every node runs the same pinned version.
+        nacl_bindings.crypto_sign_open(bytes(signature) + bytes(msg), bytes.fromhex(public_hex))
+        return True
+    except (InvalidSignature, nacl_exceptions.BadSignatureError, nacl_exceptions.CryptoError,
+            TypeError, ValueError):
+        return False
+
+
+def _is_key_hex(text) -> bool:
+    # Only the canonical lower-case form: one key, one spelling.
+    return isinstance(text, str) and len(text) == 2 * KEY_BYTES and _HEX_DIGITS.issuperset(text)

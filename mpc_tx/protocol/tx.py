@@ -1,0 +1,207 @@
+"""mpcvote transactions: types, the canonical codec, signing and stateless checks.
+
+A transaction is one canonical JSON object (see `canonical`):
+
+    {"body": {...}, "chain_id": "...", "nonce": N, "sig": "<hex>",
+     "signer": "<ed25519 public key, hex>", "type": "cast_ballot"}
+
+The signature covers the canonical encoding of the same object without "sig"
+and with a domain tag, so it binds the chain id, the signer's nonce, the type
+and the body. Why canonical JSON rather than protobuf: protobuf encodings are
+not unique (field order, unknown fields, default values), so a signed protobuf
+would need a canonicalisation rule of its own; canonical JSON with a
+re-encode-must-match check has exactly one encoding, is readable in a block
+explorer, and needs no generated code.
+"""
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .codes import (TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT,
+                            BAD_OUTCOME)
+from . import canonical
+
+__all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "signed_part", "build", "decode", "verify",
+           "tx_hash", "outcome_digest"]
+
+DOMAIN = "mpcvote/tx/v1"
+TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome")
+_HEX_KEY = re.compile(r"^[0-9a-f]{64}$")
+_HEX_DIGITS = re.compile(r"[0-9a-f]*")
+_MAX_NONCE = (1 << 63) - 1
+_DOMAIN_JSON = canonical.encode(DOMAIN)
+
+
+@dataclass(frozen=True)
+class Tx:
+    """A decoded transaction; `raw` is the exact bytes that went on chain."""
+    type: str
+    chain_id: str
+    signer: str
+    nonce: int
+    body: dict
+    sig: bytes
+    raw: bytes
+
+    @property
+    def hash(self) -> str:
+        return tx_hash(self.raw)
+
+    def __repr__(self):  # payloads are ciphertext, but still never printed whole
+        return f"Tx({self.type}, signer={self.signer[:12]}…, nonce={self.nonce})"
+
+
+def tx_hash(raw: bytes) -> str:
+    """Return the hash CometBFT shows for a tx: upper-case hex SHA-256."""
+    return hashlib.sha256(raw).hexdigest().upper()
+
+
+def signing_bytes(chain_id: str, type_: str, signer: str, nonce: int, body: dict) -> bytes:
+    """Return the exact bytes a signer signs."""
+    return canonical.encode({"domain": DOMAIN, "chain_id": chain_id, "type": type_,
+                             "signer": signer, "nonce": nonce, "body": body})
+
+
+def build(key, chain_id: str, type_: str, nonce: int, body: dict) -> bytes:
+    """Sign and encode a transaction with `key` (a keys.SigningKey)."""
+    signer = key.public_hex
+    sig = key.sign(signing_bytes(chain_id, type_, signer, nonce, body))
+    return canonical.encode({"type": type_, "chain_id": chain_id, "signer": signer,
+                             "nonce": nonce, "body": body, "sig": sig.hex()})
+
+
+def decode(raw: bytes) -> Tx:
+    """Parse and check the shape of a transaction (no state, no signature)."""
+    try:
+        doc = canonical.decode(raw)
+    except canonical.CanonicalError as exc:
+        raise TxError(MALFORMED, f"not a canonical mpcvote transaction: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) != {"type", "chain_id", "signer", "nonce", "body", "sig"}:
+        raise TxError(MALFORMED, "a transaction has exactly the fields body, chain_id, nonce, sig, signer, type")
+    type_, chain_id, signer, nonce, body, sig = (doc["type"], doc["chain_id"], doc["signer"],
+                                                 doc["nonce"], doc["body"], doc["sig"])
+    if type_ not in TYPES:
+        raise TxError(MALFORMED, f"unknown transaction type {type_!r}; known: {', '.join(TYPES)}")
+    if not isinstance(chain_id, str) or not 0 < len(chain_id) <= 64:
+        raise TxError(MALFORMED, "chain_id must be a string of 1 to 64 characters")
+    if not isinstance(signer, str) or not _HEX_KEY.match(signer):
+        raise TxError(MALFORMED, "signer must be a 32-byte ed25519 public key in lower-case hex")
+    if not _is_int(nonce) or not 0 < nonce <= _MAX_NONCE:
+        raise TxError(MALFORMED, "nonce must be a positive 63-bit integer")
+    if not isinstance(sig, str) or len(sig) != 128 or not _is_hex(sig):
+        raise TxError(MALFORMED, "sig must be a 64-byte ed25519 signature in lower-case hex")
+    if not isinstance(body, dict):
+        raise TxError(MALFORMED, "body must be an object")
+    _BODY_CHECKS[type_](body)
+    return Tx(type_, chain_id, signer, nonce, body, bytes.fromhex(sig), raw)
+
+
+def verify(tx: Tx) -> None:
+    """Raise BAD_SIGNATURE unless tx.sig is the signer's signature of the tx."""
+    from .keys import verify as verify_sig
+    if not verify_sig(tx.signer, tx.sig, signed_part(tx)):
+        raise TxError(BAD_SIGNATURE, "signature does not verify for the signer's key "
+                                     "(signed over other bytes, or with another key)")
+
+
+def signed_part(tx: Tx) -> bytes:
+    """Return signing_bytes(...) of a decoded tx, cut from its raw bytes rather than encoded again.
+
+    tx.raw is canonical, so its keys come in the order body, chain_id, nonce, sig,
+    signer, type, and the signed document (body, chain_id, domain, nonce, signer,
+    type) is the same bytes with "sig" taken out and "domain" put in. Re-encoding
+    the body was a sixth of CheckTx. Anything unexpected falls back to encoding.
+    """
+    raw = tx.raw
+    chain = b',"chain_id":' + canonical.encode(tx.chain_id)
+    nonce = b',"nonce":%d' % tx.nonce
+    signer_type = b',"signer":"' + tx.signer.encode() + b'","type":"' + tx.type.encode() + b'"}'
+    tail = chain + nonce + b',"sig":"' + tx.sig.hex().encode() + b'"' + signer_type
+    if raw.startswith(b'{"body":') and raw.endswith(tail):
+        body_end = len(raw) - len(tail)
+        return raw[:body_end] + chain + b',"domain":' + _DOMAIN_JSON + nonce + signer_type
+    return signing_bytes(tx.chain_id, tx.type, tx.signer, tx.nonce, tx.body)
+
+
+def outcome_digest(result: dict) -> str:
+    """Return the digest that identifies an attested outcome payload."""
+    return hashlib.sha256(b"mpcvote/outcome/v1\x00" + canonical.encode(result)).hexdigest()
+
+
+def _is_hex(text: str) -> bool:
+    # Lower-case hex of whole bytes; a character class runs ~6x faster than a repeated group.
+    return len(text) % 2 == 0 and _HEX_DIGITS.fullmatch(text) is not None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _fields(body: dict, names: set, code: int, what: str):
+    if set(body) != names:
+        raise TxError(code, f"{what} body has exactly the fields {', '.join(sorted(names))}")
+
+
+def _poll_id(body: dict, code: int):
+    if not _is_int(body["poll"]) or body["poll"] <= 0:
+        raise TxError(code, "poll must be a positive integer poll id")
+
+
+def _check_create_poll(body: dict):
+    _fields(body, {"question", "kind", "options", "voters", "close_height", "max_ballots",
+                   "max_revotes", "min_ballots"}, BAD_POLL, "create_poll")
+    if not isinstance(body["question"], str) or not body["question"].strip():
+        raise TxError(BAD_POLL, "question must be a non-empty string")
+    if body["kind"] not in ("unanimity", "tally"):
+        raise TxError(BAD_POLL, "kind must be 'unanimity' or 'tally'")
+    options = body["options"]
+    if not isinstance(options, list) or not all(isinstance(o, str) and o.strip() for o in options):
+        raise TxError(BAD_POLL, "options must be a list of non-empty strings")
+    if body["kind"] == "tally":
+        if not 2 <= len(options) <= 16:
+            raise TxError(BAD_POLL, "a tally poll has 2 to 16 options")
+        if len(set(options)) != len(options):
+            raise TxError(BAD_POLL, "options must be distinct")
+    elif options:
+        raise TxError(BAD_POLL, "a unanimity poll has no options (the ballot is yes or no)")
+    voters = body["voters"]
+    if voters is not None:
+        if not isinstance(voters, list) or not voters or not all(isinstance(v, str) and _HEX_KEY.match(v) for v in voters):
+            raise TxError(BAD_POLL, "voters must be null (open poll) or a non-empty list of voter public keys in hex")
+        if len(set(voters)) != len(voters) or voters != sorted(voters):
+            raise TxError(BAD_POLL, "voters must be sorted and distinct")
+    for name in ("close_height", "max_ballots", "max_revotes", "min_ballots"):
+        if not _is_int(body[name]) or body[name] < 0:
+            raise TxError(BAD_POLL, f"{name} must be a non-negative integer")
+    if body["max_ballots"] < 1:
+        raise TxError(BAD_POLL, "max_ballots must be at least 1")
+    if body["min_ballots"] > body["max_ballots"]:
+        raise TxError(BAD_POLL, "min_ballots cannot exceed max_ballots")
+
+
+def _check_cast_ballot(body: dict):
+    _fields(body, {"poll", "payloads"}, BAD_BALLOT, "cast_ballot")
+    _poll_id(body, BAD_BALLOT)
+    payloads = body["payloads"]
+    if not isinstance(payloads, list) or not payloads or \
+            not all(isinstance(p, str) and p and _is_hex(p) for p in payloads):
+        raise TxError(BAD_BALLOT, "payloads must be a non-empty list of lower-case hex strings, one per validator")
+
+
+def _check_close_poll(body: dict):
+    _fields(body, {"poll"}, MALFORMED, "close_poll")
+    _poll_id(body, MALFORMED)
+
+
+def _check_submit_outcome(body: dict):
+    _fields(body, {"poll", "validator", "result"}, BAD_OUTCOME, "submit_outcome")
+    _poll_id(body, BAD_OUTCOME)
+    if not _is_int(body["validator"]) or body["validator"] < 0:
+        raise TxError(BAD_OUTCOME, "validator must be the attester's index in the poll's validator list")
+    result = body["result"]
+    if not isinstance(result, dict) or result.get("status") not in ("ok", "failed"):
+        raise TxError(BAD_OUTCOME, "result must be an object with status 'ok' or 'failed'")
+
+
+_BODY_CHECKS = {"create_poll": _check_create_poll, "cast_ballot": _check_cast_ballot,
+                "close_poll": _check_close_poll, "submit_outcome": _check_submit_outcome}

@@ -1,0 +1,146 @@
+"""Helpers for driving the Application directly: a genesis registry, keys, block runs."""
+import asyncio
+import base64
+import hashlib
+import json
+import os
+
+from abci_app.app import Application
+from abci_app.abci.framing import frame
+from abci_app.abci.pb import abci
+from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol.keys import SigningKey, EncryptionKey
+
+CHAIN = "test-chain"
+
+
+class Chain:
+    """An Application with m registered validators, driven block by block."""
+
+    def __init__(self, home, m=4, params=None):
+        self.home = str(home)
+        self.attest = [SigningKey.generate() for _ in range(m)]
+        self.enc = [EncryptionKey.generate() for _ in range(m)]
+        self.cons = [bytes.fromhex(SigningKey.generate().public_hex) for _ in range(m)]   # valid ed25519 points
+        self.registry = [{
+            "index": i, "name": f"node{i}", "address": hashlib.sha256(self.cons[i]).digest()[:20].hex().upper(),
+            "pub_key": base64.b64encode(self.cons[i]).decode(), "power": 10,
+            "attest_key": self.attest[i].public_hex, "enc_key": self.enc[i].public_hex,
+            "mpc_host": "127.0.0.1", "mpc_port": 40000 + 20 * i, "mpc_ports": 4,
+            "tls_cert": "-----BEGIN CERTIFICATE-----\n...", "tls_sha256": f"{i:064x}"} for i in range(m)]
+        self.genesis = {"chain_id": CHAIN, "app_state": {"params": params or {}, "validators": self.registry}}
+        self.app = Application(self.home)
+        self.height = 0
+        self.nonces = {}
+
+    def init(self):
+        req = abci.RequestInitChain(chain_id=CHAIN, app_state_bytes=json.dumps(self.genesis["app_state"]).encode(),
+                                    initial_height=1)
+        for c in self.cons:
+            req.validators.add(pub_key={"ed25519": c}, power=10)
+        return self.app.init_chain(req)
+
+    def reopen(self):
+        self.app.close()
+        self.app = Application(self.home)
+
+    def tx(self, key, type_, body, nonce=None, chain_id=CHAIN):
+        if nonce is None:
+            nonce = self.nonces.get(key.public_hex, 0) + 1
+            self.nonces[key.public_hex] = nonce
+        return txcodec.build(key, chain_id, type_, nonce, body)
+
+    def block(self, *txs, commit=True, block_hash=None):
+        self.height += 1
+        res = self.app.finalize_block(abci.RequestFinalizeBlock(
+            txs=list(txs), height=self.height, hash=block_hash or self.height.to_bytes(32, "big")))
+        if commit:
+            self.app.commit(abci.RequestCommit())
+        return res
+
+    def check(self, raw):
+        return self.app.check_tx(abci.RequestCheckTx(tx=raw))
+
+    def query(self, path, data=b""):
+        res = self.app.query(abci.RequestQuery(path=path.encode() if isinstance(path, str) else path, data=data))
+        return res.code, (json.loads(res.value) if res.value else None)
+
+
+def poll_body(close_height, kind="unanimity", options=(), voters=None, max_ballots=100,
+              max_revotes=2, min_ballots=3, question="Ship it?"):
+    return {"question": question, "kind": kind, "options": list(options), "voters": voters,
+            "close_height": close_height, "max_ballots": max_ballots, "max_revotes": max_revotes,
+            "min_ballots": min_ballots}
+
+
+def payloads(m, entries=1):
+    return [os.urandom(32 + 32 * entries + 16).hex() for _ in range(m)]
+
+
+# Paths an outsider can send through a node's RPC (abci_query's path is any bytes).
+HOSTILE_PATHS = [
+    b"/polls?after=-1", b"/polls?after=", b"/polls?after=1&after=2", b"/polls?limit=0",
+    b"/polls?limit=-5", b"/polls?limit=99999999999999999999999", b"/polls?after=9223372036854775808",
+    b"/polls?after=1e3", b"/polls?after=0x10", b"/polls?after=%201", b"/polls?after=\xd9\xa1",
+    b"/polls?bogus=1", b"/polls?", b"/polls?&", b"/polls?=1", b"/polls?after", b"/polls?after=1&&limit=2",
+    b"/poll/-1", b"/poll/0", b"/poll/abc", b"/poll/", b"/poll", b"/poll/1/", b"//poll//1",
+    b"/poll/99999999999999999999999999", b"/poll/9223372036854775807", b"/poll/\xff",
+    b"/poll/1/ballots?validator=-1", b"/poll/1/ballots?validator=4", b"/poll/1/ballots?validator=x",
+    b"/poll/1/ballots?after=zz", b"/poll/1/ballots?after=" + b"A" * 64, b"/poll/1/ballots?fields=all",
+    b"/poll/1/ballots?limit=1001", b"/poll/1/ballots?limit=1&limit=1",
+    b"/poll/1/ballot/nothex", b"/poll/1/ballot/" + b"0" * 64 + b"?validator=99",
+    b"/poll/1/ballot/" + b"0" * 64 + b"?x=1", b"/poll/1/outcome?x=1", b"/poll/1/attestations/x",
+    b"/account/", b"/account/xyz", b"/account/" + b"G" * 64, b"/account/" + b"0" * 64 + b"/x",
+    b"/status?x=1", b"/params/x", b"/validators?limit=1", b"", b"/", b"?", b"\x00", b"\xff\xfe",
+    b"/" + b"a" * 5000, b"/polls?" + b"a=1&" * 400, b"status", b"/\xed\xa0\x80",
+    "/poll/\u0661".encode(), "/polls?after=\u00b2".encode(),
+]
+
+
+def req(**kw):
+    r = abci.Request()
+    for name, value in kw.items():
+        getattr(r, name).CopyFrom(value)
+    return frame(r.SerializeToString())
+
+
+async def read_frame(reader):
+    """The client side's own reader (independent of the server's FrameBuffer): one
+    message, or None at the end of the stream."""
+    length, shift = 0, 0
+    for _ in range(10):
+        byte = await reader.read(1)
+        if not byte:
+            return None
+        length |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            break
+        shift += 7
+    return await reader.readexactly(length)
+
+
+async def read_responses(reader, n):
+    out = []
+    for _ in range(n):
+        data = await asyncio.wait_for(read_frame(reader), 10)
+        r = abci.Response()
+        r.ParseFromString(data)
+        out.append(r)
+    return out
+
+
+def result_codes(res):
+    return [r.code for r in res.tx_results]
+
+
+def cast(chain, pid, n=3):
+    """Commit n ballots (opaque payloads): the chain's min_ballots floor, so an outcome may be revealed."""
+    chain.block(*[chain.tx(SigningKey.generate(), "cast_ballot", {"poll": pid, "payloads": payloads(4)})
+                  for _ in range(n)])
+
+
+def attested_result(chain, pid, unanimous=True):
+    poll = chain.query(f"/poll/{pid}")[1]
+    n = poll["ballots"]
+    return {"status": "ok", "outcome": {"unanimous": unanimous}, "counted": n, "excluded": [],
+            "unusable": [[] for _ in range(4)], "ballots": poll["ballots_digest"]}

@@ -1,0 +1,287 @@
+"""The explorer's pages, headers and input checks, over a fake RPC client (no node: see test_explorer_browser)."""
+import json
+import re
+
+import pytest
+
+from explorerhelpers import FakeChain, FakeRpc, get, QUESTION, OPTION, PAYLOAD
+from mpc_tx.protocol import tx as txcodec
+from mpc_tx.client.cli import _parser
+from mpc_tx.protocol.keys import SigningKey
+from mpc_tx.explorer import charts
+from mpc_tx.explorer.chain import Explorer, parse_search, BadInput
+from mpc_tx.explorer.server import make_app, parse_listen
+
+NODES = ["http://127.0.0.1:1", "http://127.0.0.1:2"]
+
+
+@pytest.fixture
+def chain():
+    return FakeChain()
+
+
+@pytest.fixture
+def rpcs():
+    return []
+
+
+@pytest.fixture
+def app(chain, rpcs):
+    def factory(url):
+        rpc = FakeRpc(chain, url)
+        rpcs.append(rpc)
+        return rpc
+    return make_app(Explorer(NODES, rpc_factory=factory))
+
+
+def pages(chain):
+    ballot = txcodec.tx_hash(chain.txs[4][0][0])
+    return ["/", "/polls", "/poll/1", "/block/3", "/block/4", "/block/8", f"/tx/{ballot}", "/validators",
+            "/search?q=1", "/poll/999", "/block/999"]
+
+
+def fetch(app, url):
+    path, _q, query = url.partition("?")
+    return get(app, path, query)
+
+
+def test_every_page_renders_chain_strings_as_text(app, chain):
+    for url in pages(chain):
+        status, headers, body = fetch(app, url)
+        assert status in (200, 404), (url, status, body[:300])
+        assert headers["content-type"].startswith("text/html")
+        # The only <script> is the explorer's own file; the hostile strings appear escaped.
+        assert re.findall(r"<script[^>]*>", body) == ['<script src="/static/explorer.js" defer>'], url
+        assert "alert(" not in body.replace("&lt;script&gt;alert(", ""), url
+    _s, _h, body = fetch(app, "/poll/1")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "&lt;/text&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in body
+    svg = body[body.index("<svg"):body.index("</svg>")]
+    assert "&lt;/text&gt;&lt;script&gt;alert(2)" in svg       # the chart's label, escaped too
+
+
+def test_no_inline_script_style_or_handlers(app, chain):
+    for url in pages(chain):
+        _s, _h, body = fetch(app, url)
+        assert not re.search(r"\sstyle=", body), url
+        assert not re.search(r"\son[a-z]+=", body), url
+        assert "<style" not in body and "javascript:" not in body, url
+
+
+def test_ballot_payloads_and_certificates_never_shown(app, chain):
+    for url in pages(chain):
+        for fmt in ("html", "json"):
+            _s, _h, body = fetch(app, url + ("&" if "?" in url else "?") + f"format={fmt}")
+            assert PAYLOAD[:40] not in body, (url, fmt)
+            assert "BEGIN CERTIFICATE" not in body and "secret-looking" not in body, (url, fmt)
+
+
+def test_security_headers_on_every_answer(app, chain):
+    for url in pages(chain) + ["/?format=json", "/static/style.css", "/static/explorer.js", "/block/x",
+                               "/search?q=%27", "/nowhere"]:
+        _s, headers, _b = fetch(app, url)
+        assert headers["content-security-policy"].startswith("default-src 'self'"), url
+        assert headers["x-content-type-options"] == "nosniff", url
+
+
+def test_json_view_is_json_with_the_same_facts(app, chain):
+    status, headers, body = fetch(app, "/poll/1?format=json")
+    assert status == 200 and headers["content-type"] == "application/json"
+    doc = json.loads(body)
+    assert doc["poll"]["question"] == QUESTION and doc["poll"]["ballots"] == 1
+    assert doc["outcome"]["bars"] == [["a", 0], [OPTION, 1]]
+    assert [v["verdict"] for v in doc["validators"]] == ["valid: attested the final outcome"] * 4
+    assert [e["what"] for e in doc["timeline"]][0] == "created" and doc["timeline"][-1]["what"] == "final"
+    assert fetch(app, "/poll/1?format=xml")[0] == 400
+    assert doc["verify"]["status"] == "unavailable"        # no genesis file: nothing to verify against
+    assert fetch(app, "/polls?after=0")[0] == 200
+
+
+def test_tx_page_decodes_with_the_chain_codec(app, chain):
+    ballot = chain.txs[4][0][0]
+    doc = json.loads(fetch(app, f"/tx/{txcodec.tx_hash(ballot).lower()}?format=json")[2])
+    assert doc["type"] == "cast_ballot" and doc["signer"] == chain.voter.public_hex and doc["code_name"] == "OK"
+    assert doc["body"]["payloads"].startswith("4 encrypted shares")
+    assert doc["events"][0]["type"] == "ballot"
+
+
+@pytest.mark.parametrize("q", ["1 OR 1=1", "abc'", "ballot.voter='x'", "a" * 65, "-1", str(1 << 63), "0",
+                               "1.5", "0x" + "g" * 64, "x" * 500, "%00"])
+def test_search_refuses_anything_but_digits_and_hex_before_any_query(app, rpcs, q):
+    status, _h, body = get(app, "/search", "q=" + q)
+    assert status == 400
+    assert "height or poll id" in body
+    assert not any(m in ("tx_search", "abci_query", "tx") for r in rpcs for m, _p in r.calls)
+
+
+def test_search_finds_heights_polls_txs_and_voters(app, chain):
+    doc = json.loads(get(app, "/search", "q=1&format=json")[2])
+    assert {h["kind"] for h in doc["hits"]} == {"block", "poll"}
+    status, headers, _b = get(app, "/search", "q=" + chain.voter.public_hex)
+    assert status == 303 and headers["location"].startswith("/tx/")
+    doc = json.loads(get(app, "/search", "q=" + chain.creator.public_hex + "&format=json")[2])
+    assert doc["hits"][0]["href"] == "/poll/1"
+
+
+@pytest.mark.parametrize("url", ["/block/abc", "/block/0", "/block/99999999999999999999", "/tx/xyz",
+                                 "/tx/" + "A" * 63, "/poll/1?after=NOTAKEY", "/polls?after=-1", "/poll/0"])
+def test_bad_path_arguments_are_400(app, url):
+    status, _h, body = fetch(app, url)
+    assert status == 400, (url, body[:200])
+
+
+def test_a_down_node_is_shown_as_down_and_another_serves(app, chain):
+    chain.down.add(NODES[0])
+    status, _h, body = fetch(app, "/")
+    assert status == 200
+    row = re.search(r'<tr class="down">.*?</tr>', body, re.S).group(0)
+    assert "127.0.0.1:1" in row and ">down<" in row
+    assert fetch(app, "/poll/1")[0] == 200
+
+
+def test_every_node_down_is_a_page_not_an_error(app, chain):
+    chain.down.update(NODES)
+    for url in ("/", "/poll/1", "/validators"):
+        status, headers, body = fetch(app, url)
+        assert status == 503 and headers["content-type"].startswith("text/html")
+        assert "No node answers" in body and "127.0.0.1:1" in body and "127.0.0.1:2" in body
+    doc = json.loads(fetch(app, "/?format=json")[2])
+    assert [n["up"] for n in doc["nodes"]] == [False, False]
+
+
+def test_only_immutable_pages_are_cached(app, chain, rpcs):
+    fetch(app, "/block/4")
+    before = sum(len(r.calls) for r in rpcs)
+    fetch(app, "/block/4")
+    assert sum(len(r.calls) for r in rpcs) == before           # a committed block: from the cache
+    fetch(app, "/")
+    middle = sum(len(r.calls) for r in rpcs)
+    fetch(app, "/")
+    assert sum(len(r.calls) for r in rpcs) > middle              # the head: read again
+
+
+def test_home_shows_agreement_rate_and_signers(app):
+    doc = json.loads(fetch(app, "/?format=json")[2])
+    assert doc["app_hashes_agree"] is True and doc["nodes_up"] == 2
+    assert doc["validators_signing"] == 3 and doc["validators_total"] == 4
+    assert doc["block_rate"] == 1.0                              # the fake makes one block a second
+    assert doc["time_to_final"] == [{"poll": 1, "blocks": 2}]
+    assert doc["polls_last"] == 1 and [p["id"] for p in doc["polls"]] == [1]
+    assert [b["height"] for b in doc["blocks"]] == list(range(FakeChain.HEIGHT, FakeChain.HEIGHT - 10, -1))
+
+
+def test_pages_are_bounded(chain, rpcs):
+    chain.ballots = [dict(chain.ballots[0], voter=f"{i:064x}") for i in range(120)]
+    app = make_app(Explorer(NODES, rpc_factory=lambda url: FakeRpc(chain, url)))
+    doc = json.loads(fetch(app, "/poll/1?format=json")[2])
+    # The fake ignores `limit`; the explorer cuts the page itself, and links the next.
+    assert len(doc["ballots_page"]) == 50 and doc["ballots_next"] == f"{49:064x}"
+
+
+def test_search_terms():
+    assert parse_search(" 42 ") == {"number": 42}
+    assert parse_search("0x" + "Ab" * 32) == {"hex": "Ab" * 32}
+    with pytest.raises(BadInput):
+        parse_search("ab" * 31)
+
+
+def test_chart_geometry():
+    c = charts.bars([("a", 0), ("b", 4), ("c", 2)])
+    widths = [r["w"] for r in c["rows"]]
+    assert widths[0] == 0 and widths[1] == 2 * widths[2] and c["height"] == 3 * charts.ROW
+    cols = charts.columns([(5, 1), (6, 3)])["cols"]
+    assert cols[1]["h"] == 3 * cols[0]["h"] and cols[0]["y"] > cols[1]["y"]
+
+
+def test_cli_takes_several_nodes_and_a_listen_address():
+    args = _parser().parse_args(["explorer", "--node", "http://a:1", "--node", "http://b:2", "--listen", "127.0.0.1:9"])
+    assert args.node == ["http://a:1", "http://b:2"] and args.listen == "127.0.0.1:9"
+    assert _parser().parse_args(["explorer"]).listen == "127.0.0.1:8080"
+    assert parse_listen("[::1]:8080") == ("::1", 8080)
+    for bad in ("8080", "host:", ":80", "h:99999"):
+        with pytest.raises(ValueError):
+            parse_listen(bad)
+
+
+def test_home_lists_the_latest_polls():
+    from mpc_tx.explorer.chain import _last_poll_id
+    from mpc_tx.client.rpc import QueryError
+
+    class Polls:
+        def __init__(self, n):
+            self.n, self.reads = n, 0
+
+        def query(self, path):
+            self.reads += 1
+            poll_id = int(path.rsplit("/", 1)[1])
+            if poll_id > self.n:
+                raise QueryError(20, "no poll", 1)
+            return {"id": poll_id}, 1
+    for n in (0, 1, 2, 3, 100, 1000, 4097):
+        rpc = Polls(n)
+        assert _last_poll_id(rpc) == n and rpc.reads <= 2 * n.bit_length() + 2
+
+
+def test_a_loopback_explorer_answers_only_to_loopback_host_names(app, chain):
+    for host in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.0.0.1"):
+        assert get(app, "/validators", host=host)[0] == 200, host
+    for host in ("evil.example:8080", "evil.example", "", "[::1.evil]:80", "127.0.0.1.evil:8080"):
+        status, headers, _b = get(app, "/validators", host=host)
+        assert status == 421 and headers["x-content-type-options"] == "nosniff", host
+    anyone = make_app(Explorer(NODES, rpc_factory=lambda url: FakeRpc(chain, url)), loopback_only=False)
+    assert get(anyone, "/validators", host="explorer.example")[0] == 200
+
+
+class FakeLight:
+    """The light client's interface over the fake chain: every answer taken as proven (the proofs
+    themselves are test_light's); what is tested here is what the panel concludes from them."""
+
+    def __init__(self, chain):
+        from explorerhelpers import CHAIN
+        self.chain_id, self.rpc = CHAIN, FakeRpc(chain, "http://127.0.0.1:1")
+
+    def _call(self, method, **params):
+        return self.rpc.call(method, **params)
+
+    def latest(self):
+        from mpc_tx.client.light import VerifiedHeader
+        return VerifiedHeader(10, b"", "", b"", b"", b"", 3, 4, {})
+
+    def tx(self, tx_hash):
+        import base64
+        from mpc_tx.protocol import canonical
+        from mpc_tx.client.light import VerifiedTx
+        res = self.rpc.tx(tx_hash)
+        raw = base64.b64decode(res["tx"])
+        data = canonical.encode({"poll_id": 1}) if txcodec.decode(raw).type == "create_poll" else b""
+        return VerifiedTx(tx_hash, int(res["height"]), res["index"], raw, 0, data, "")
+
+
+def verify_checks(chain):
+    from mpc_tx.explorer.verify import run_checks
+    light = FakeLight(chain)
+    checks, final = run_checks(light, light.rpc, 1)
+    return {c["name"]: c for c in checks}, final
+
+
+def test_verify_panel_proves_the_poll_and_the_power_behind_its_outcome(chain):
+    checks, final = verify_checks(chain)
+    assert final and all(c["ok"] for c in checks.values())
+    assert "validators [0, 1, 2, 3]" in checks["final outcome"]["detail"] and "4 of 4" in checks["final outcome"]["detail"]
+
+
+def test_verify_panel_names_a_node_that_lies_about_the_poll(chain):
+    chain.poll["question"] = "Something else?"
+    checks, _final = verify_checks(chain)
+    assert checks["poll facts"]["ok"] is False and "question" in checks["poll facts"]["detail"]
+
+
+def test_verify_panel_counts_only_attestations_by_the_registered_keys(chain):
+    impostor = txcodec.build(SigningKey.generate(), "mpcvote-test", "submit_outcome", 9,
+                             {"poll": 1, "validator": 0, "result": chain.result})
+    chain.txs[8][0] = (impostor, [])
+    checks, _final = verify_checks(chain)
+    assert checks["final outcome"]["ok"] and "validators [1, 2, 3]" in checks["final outcome"]["detail"]
+    chain.txs[8] = chain.txs[8][2:]          # two of four: not more than 2/3 of the power
+    checks, _final = verify_checks(chain)
+    assert checks["final outcome"]["ok"] is False and "2 of 4" in checks["final outcome"]["detail"]

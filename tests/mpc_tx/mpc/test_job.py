@@ -1,0 +1,191 @@
+"""One MPyC job per child process: 3 and 5 local parties, real TLS on loopback, known shares.
+
+Every present party must print the same result, and every party must end by its deadline
+whether a peer is missing, killed mid-job, or the job is malformed.
+"""
+import json
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mpc_tx.mpc.job import run_job
+from mpc_tx.protocol.sharing import L
+from mpc_tx.mpc.local import local_jobs
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def make_jobs(m, kind, ballots, k=1, min_ballots=0, deadline=20.0, prss=True):
+    """Jobs for m local parties at t = (m-1)//2, each ballot a list of k votes."""
+    return local_jobs(m, kind, ballots, k, min_ballots=min_ballots, deadline_s=deadline, prss=prss)
+
+
+def tamper(jobs, pid, ballot, entry=0):
+    """Move one party's share of one entry off the voter's polynomial."""
+    shares = jobs[pid]["shares"][ballot]
+    shares[entry] = str((int(shares[entry]) + 12345) % L)
+
+
+def run_parties(jobs, timeout_s=40):
+    """Run each job through run_job in parallel; return results and seconds taken."""
+    results, took = [None] * len(jobs), [None] * len(jobs)
+
+    def go(i):
+        began = time.monotonic()
+        results[i] = run_job(jobs[i], timeout_s, stderr=subprocess.DEVNULL)
+        took[i] = time.monotonic() - began
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(jobs))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return results, took
+
+
+def agreed(results):
+    assert all(r == results[0] for r in results), results
+    return results[0]
+
+
+def one_hot(option, k=3):
+    return [int(e == option) for e in range(k)]
+
+
+# ---------------------------------------------------------------- unanimity
+
+@pytest.mark.parametrize("m,prss", [(3, True), (5, False)])
+def test_unanimity_true(m, prss):
+    results, _ = run_parties(make_jobs(m, "unanimity", [[1]] * 8, prss=prss))
+    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": True}, "counted": 8,
+                               "excluded": [], "unusable": [[]] * m}
+
+
+def test_unanimity_false_with_one_no():
+    results, _ = run_parties(make_jobs(3, "unanimity", [[1]] * 4 + [[0]] + [[1]] * 3))
+    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": False}, "counted": 8,
+                               "excluded": [], "unusable": [[], [], []]}
+
+
+def test_unanimity_ballot_of_two_is_a_veto():
+    # Shared correctly, so not excluded; but 2 is not a 'yes', and it must not cancel a 'no'.
+    results, _ = run_parties(make_jobs(3, "unanimity", [[1], [2], [1], [0], [1]]))
+    result = agreed(results)
+    assert result["outcome"] == {"unanimous": False} and result["excluded"] == []
+
+
+def test_unanimity_bad_sharing_is_found_and_vetoes():
+    jobs = make_jobs(5, "unanimity", [[1]] * 9)
+    tamper(jobs, 4, 6)
+    results, _ = run_parties(jobs)
+    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": False}, "counted": 8,
+                               "excluded": [6], "unusable": [[]] * 5}
+
+
+def test_unanimity_undecryptable_ballot_vetoes():
+    jobs = make_jobs(3, "unanimity", [[1]] * 5)
+    jobs[1]["shares"][2] = None  # party 1 could not decrypt ballot 2
+    jobs[0]["shares"][4] = ["not a number"]  # party 0 could not parse ballot 4
+    results, _ = run_parties(jobs)
+    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": False}, "counted": 3,
+                               "excluded": [2, 4], "unusable": [[4], [2], []]}
+
+
+# ---------------------------------------------------------------- tally
+
+@pytest.mark.parametrize("m,prss", [(3, True), (5, False)])
+def test_tally_counts_valid_ballots_only(m, prss):
+    ballots = [one_hot(0)] * 7 + [one_hot(1)] * 9 + [one_hot(2)] * 4
+    ballots[3:3] = [[0, 2, 0]]  # ballot 3: a 2
+    ballots[10:10] = [one_hot(1)]  # ballot 10: its sharing is broken below
+    ballots[15:15] = [one_hot(2)]  # ballot 15: one party cannot decrypt it
+    ballots += [[1, 1, 0]]  # ballot 23: two votes
+    jobs = make_jobs(m, "tally", ballots, k=3, prss=prss)
+    tamper(jobs, m - 1, 10, 1)
+    jobs[1]["shares"][15] = None
+    results, _ = run_parties(jobs)
+    assert agreed(results) == {"status": "ok", "outcome": {"tally": [7, 9, 4]}, "counted": 20,
+                               "excluded": [3, 10, 15, 23],
+                               "unusable": [[], [15]] + [[]] * (m - 2)}
+
+
+def test_tally_withheld_below_min_ballots():
+    ballots = [one_hot(0)] * 3 + [one_hot(1)] * 2 + [[0, 0, 2]]
+    results, _ = run_parties(make_jobs(3, "tally", ballots, k=3, min_ballots=6))
+    assert agreed(results) == {"status": "ok", "outcome": {"withheld": True}, "counted": 5,
+                               "excluded": [5], "unusable": [[], [], []]}
+
+
+def test_all_sharings_inconsistent_fails_the_job():
+    jobs = make_jobs(3, "tally", [one_hot(0), one_hot(1), one_hot(2)], k=3)
+    for j in range(3):
+        tamper(jobs, j, j, j)
+    results, _ = run_parties(jobs)
+    assert agreed(results) == {"status": "failed", "code": "inconsistent_shares", "absent": []}
+
+
+# ---------------------------------------------------------------- failures end by the deadline
+
+def test_parties_on_different_jobs_fail_alike():
+    jobs = make_jobs(3, "unanimity", [[1]] * 3)
+    jobs[2]["seed"] = secrets.token_hex(32)
+    results, _ = run_parties(jobs)
+    assert agreed(results) == {"status": "failed", "code": "error", "absent": []}
+
+
+def test_missing_party_fails_every_present_party_by_the_deadline():
+    deadline = 3.0
+    jobs = make_jobs(3, "unanimity", [[1]] * 3, deadline=deadline)
+    results, took = run_parties([jobs[0], jobs[2]])
+    assert agreed(results) == {"status": "failed", "code": "party_absent", "absent": [1]}
+    assert max(took) < deadline + 2  # process start, then the deadline from there
+
+
+def test_party_killed_mid_job_leaves_the_others_ending_by_the_deadline(tmp_path):
+    deadline = 8.0
+    n = 3000
+    ballots = [one_hot(j % 3) for j in range(n)]
+    jobs = make_jobs(3, "tally", ballots, k=3, deadline=deadline)
+    log_path = tmp_path / "victim.log"
+    with open(log_path, "wb") as log:
+        victim = subprocess.Popen([sys.executable, "-m", "mpc_tx.mpc.job"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=log, cwd=REPO)
+    victim.stdin.write(json.dumps(jobs[1]).encode())
+    victim.stdin.close()
+    box = {}
+    others = threading.Thread(target=lambda: box.update(r=run_parties([jobs[0], jobs[2]])))
+    others.start()
+    end = time.monotonic() + deadline
+    while "parties connected" not in log_path.read_text() and time.monotonic() < end:
+        time.sleep(0.01)
+    victim.kill()  # by its PID, mid-job
+    victim.wait()
+    others.join()
+    results, took = box["r"]
+    assert agreed(results) == {"status": "failed", "code": "party_absent", "absent": [1]}
+    assert max(took) < deadline + 2
+
+
+def test_run_job_kills_its_child_at_the_timeout():
+    jobs = make_jobs(3, "unanimity", [[1]], deadline=60)
+    began = time.monotonic()
+    result = run_job(jobs[0], 1.5, stderr=subprocess.DEVNULL)  # parties 1, 2 never come
+    assert result == {"status": "failed", "code": "timeout", "absent": []}
+    assert time.monotonic() - began < 5
+
+
+def test_malformed_job_is_an_error_at_once():
+    job = make_jobs(3, "unanimity", [[1]])[0]
+    for broken in ({**job, "kind": "plurality"}, {**job, "threshold": 2}, {**job, "seed": "xyz"},
+                   {**job, "parties": job["parties"][:1] + [{"host": "127.0.0.1"}]}):
+        assert run_job(broken, 10, stderr=subprocess.DEVNULL) == {
+            "status": "failed", "code": "error", "absent": []}
+    proc = subprocess.run([sys.executable, "-m", "mpc_tx.mpc.job"], input=b"[1, 2",
+                          capture_output=True, cwd=REPO, timeout=10)
+    assert json.loads(proc.stdout) == {"status": "failed", "code": "error", "absent": []}
+    assert proc.stdout.count(b"\n") == 1
