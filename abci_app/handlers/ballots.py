@@ -3,30 +3,20 @@
 At this layer a ballot is opaque: one encrypted payload per validator of the
 poll, in the poll's validator order. Only the MPC workers can open them.
 """
-import hashlib
 
+from mpc_tx.protocol.digests import ballot_digest
 from mpc_tx.protocol.codes import TxError, BAD_BALLOT, NOT_ELIGIBLE, REVOTE_LIMIT, POLL_FULL
 from abci_app.context import event
 from abci_app.handlers.polls import load_open_poll
 from abci_app.store.keys import poll_key, ballot_key, eligible_key, digest_key
 
-__all__ = ["cast_ballot", "ballot_digest", "encode_record", "payload_bytes"]
+__all__ = ["cast_ballot", "encode_record", "payload_bytes"]
 
 
 def payload_bytes(kind: str, options: int) -> int:
     """Return the size of one validator's payload: ephemeral key, 32-byte shares, AEAD tag."""
     entries = 1 if kind == "unanimity" else options
     return 32 + 32 * entries + 16
-
-
-def ballot_digest(voter: str, payloads: list) -> str:
-    """sha256(voter + canonical encoding of the payloads), the ballot's digest in state.
-
-    The payloads passed decoding as non-empty lower-case hex, which JSON never
-    escapes: their canonical encoding is the join below (a full encode per ballot
-    was a tenth of FinalizeBlock).
-    """
-    return hashlib.sha256(voter.encode() + b'["' + '","'.join(payloads).encode() + b'"]').hexdigest()
 
 
 def encode_record(record: dict) -> bytes:

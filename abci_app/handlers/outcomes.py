@@ -5,7 +5,7 @@ than 2/3 of the voting power of the validators the poll snapshotted. That shows
 agreement among the attesters, not correctness; attesters of anything else are
 named in the poll.
 """
-from mpc_tx.protocol.tx import outcome_digest
+from mpc_tx.protocol.digests import outcome_digest
 
 from abci_app import mpcslots
 from mpc_tx.protocol.codes import (TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED,

@@ -4,8 +4,8 @@ At most max_closings_per_height polls close at one height, scheduled and early c
 together: a creation or an early close over that quota is refused (CLOSING_QUOTA).
 A closed poll then waits for an MPC slot (mpcslots), which starts its attempts.
 """
-import hashlib
 
+from mpc_tx.protocol.digests import counted_set_digest, poll_seed
 from mpc_tx.protocol.sharing import L
 
 from abci_app import mpcslots
@@ -126,8 +126,7 @@ def _close(state, ctx, poll: dict):
     poll["closed_height"] = ctx.height
     # Public randomness for the MPC's check coefficients: unknown to voters, who
     # cast their ballots before this block existed.
-    poll["seed"] = hashlib.sha256(b"mpcvote/seed/v1\x00" + ctx.block_hash +
-                                  poll["id"].to_bytes(8, "big")).hexdigest()
+    poll["seed"] = poll_seed(ctx.block_hash, poll["id"])
     poll["ballots_digest"] = ballots_digest(state, poll["id"])
     mpcslots.enqueue(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
@@ -138,10 +137,7 @@ def _close(state, ctx, poll: dict):
 
 def ballots_digest(state, poll_id: int) -> str:
     """Return the digest of a poll's counted ballots, in state order."""
-    h = hashlib.sha256(b"mpcvote/ballots/v1\x00")
-    for _key, digest in state.scan(digest_prefix(poll_id)):
-        h.update(bytes.fromhex(digest))
-    return h.hexdigest()
+    return counted_set_digest(digest for _key, digest in state.scan(digest_prefix(poll_id)))
 
 
 def process_due(state, ctx):

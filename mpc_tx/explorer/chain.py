@@ -18,6 +18,7 @@ from collections import OrderedDict
 
 from mpc_tx.protocol.codes import NAMES
 from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol.digests import outcome_digest
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
 __all__ = ["Explorer", "NodesDown", "NotFound", "BadInput", "BALLOTS_PAGE", "POLLS_PAGE", "BLOCKS_SHOWN",
@@ -385,7 +386,7 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
     more = len(ballots) > BALLOTS_PAGE
     ballots = ballots[:BALLOTS_PAGE]
     result = poll.get("result") or {}
-    final_digest = txcodec.outcome_digest(result) if result else None
+    final_digest = outcome_digest(result) if result else None
     by_validator = {a["validator"]: a for a in details["attestations"]}
     validators = []
     for v in poll["validators"]:

@@ -14,6 +14,7 @@ import threading
 import time
 
 from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol.digests import outcome_digest
 from mpc_tx.client.light import LightClient, VerifyError
 from mpc_tx.client.rpc import RpcError, QueryError
 # The one search-and-prove of a poll's create_poll tx (the vote path uses it too): reused, not copied.
@@ -100,7 +101,7 @@ def run_checks(light: LightClient, rpc, poll_id: int) -> tuple[list, bool]:
         checks.append({"name": "final outcome", "ok": None,
                        "detail": "failed at its deadline by the chain; no attested payload to prove"})
         return checks, True
-    digest = txcodec.outcome_digest(poll["result"])
+    digest = outcome_digest(poll["result"])
     power = {v["index"]: int(v["power"]) for v in poll["validators"]}
     keys = {v["index"]: v["attest_key"] for v in poll["validators"]}
     found = rpc.call("tx_search", query=f"outcome_attested.poll_id={poll_id}", per_page=str(ATTESTATIONS),
@@ -115,7 +116,7 @@ def run_checks(light: LightClient, rpc, poll_id: int) -> tuple[list, bool]:
         i = att.body.get("validator")
         if proven.code != 0 or att.type != "submit_outcome" or keys.get(i) != att.signer:
             continue
-        if txcodec.outcome_digest(att.body["result"]) == digest:
+        if outcome_digest(att.body["result"]) == digest:
             backing.add(i)
     signed, total = sum(power[i] for i in backing), sum(power.values())
     ok = 3 * signed > 2 * total

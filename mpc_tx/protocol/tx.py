@@ -22,7 +22,7 @@ from .codes import (TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT,
 from . import canonical
 
 __all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "signed_part", "build", "decode", "verify",
-           "tx_hash", "outcome_digest"]
+           "tx_hash"]
 
 DOMAIN = "mpcvote/tx/v1"
 TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome")
@@ -121,11 +121,6 @@ def signed_part(tx: Tx) -> bytes:
         body_end = len(raw) - len(tail)
         return raw[:body_end] + chain + b',"domain":' + _DOMAIN_JSON + nonce + signer_type
     return signing_bytes(tx.chain_id, tx.type, tx.signer, tx.nonce, tx.body)
-
-
-def outcome_digest(result: dict) -> str:
-    """Return the digest that identifies an attested outcome payload."""
-    return hashlib.sha256(b"mpcvote/outcome/v1\x00" + canonical.encode(result)).hexdigest()
 
 
 def _is_hex(text: str) -> bool:

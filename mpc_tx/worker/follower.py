@@ -15,7 +15,6 @@ It holds only its own validator's decrypted shares, and never logs one.
 """
 import argparse
 import base64
-import hashlib
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 from mpc_tx.protocol.codes import TxError
 from abci_app.mpcslots import port_offset, slot_count
 
-from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec
+from mpc_tx.protocol import digests, x25519_envelope as envelope, tx as txcodec
 from mpc_tx.protocol.keys import SigningKey, EncryptionKey
 from mpc_tx.keyfile import load_signing_key, load_encryption_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
@@ -44,12 +43,8 @@ SYNC_PAGE, SYNC_ONE_BY_ONE = 1000, 20
 
 
 def job_identity(chain_id: str, poll: dict, attempt: int) -> str:
-    """Return the hex identity every link of this attempt greets with: chain, poll, attempt, counted set."""
-    h = hashlib.sha256(b"mpcvote/mpc-job/v1\x00")
-    for part in (chain_id.encode(), poll["id"].to_bytes(8, "big"), attempt.to_bytes(8, "big"),
-                 bytes.fromhex(poll["ballots_digest"])):
-        h.update(len(part).to_bytes(4, "big") + part)
-    return h.hexdigest()
+    """Return the hex identity every link of this attempt greets with (protocol.digests.job_identity)."""
+    return digests.job_identity(chain_id, poll["id"], attempt, poll["ballots_digest"])
 
 
 def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float,

@@ -266,7 +266,7 @@ def test_deadline_never_names_a_reporter_absent(tmp_path):
 
 def test_ballot_digest_is_the_canonical_encoding_of_the_payloads():
     import hashlib
-    from abci_app.handlers.ballots import ballot_digest
+    from mpc_tx.protocol.digests import ballot_digest
     from mpc_tx.protocol import canonical
     voter = SigningKey.generate().public_hex
     for listed in (["00"], ["ab" * 80, "0f" * 80, "9e" * 80, "01" * 80]):

@@ -10,6 +10,7 @@ import base64
 import json
 
 from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol.digests import outcome_digest
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import RpcError, QueryError
 
@@ -57,7 +58,7 @@ class FakeChain:
         self.block_events = {6: [{"type": "poll_closed", "attributes": [{"key": "poll_id", "value": "1"}]}],
                              8: [{"type": "outcome_final", "attributes": [
                                  {"key": "poll_id", "value": "1"}, {"key": "outcome", "value": OPTION}]}]}
-        digest = txcodec.outcome_digest(self.result)
+        digest = outcome_digest(self.result)
         self.poll = {
             "id": 1, "creator": self.creator.public_hex, "question": QUESTION, "kind": "tally",
             "options": ["a", OPTION], "open": True, "eligible": None, "created_height": 3, "close_height": 6,

@@ -19,7 +19,7 @@ from mpc_tx.protocol import canonical, tx as txcodec
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.keyfile import load_signing_key
 from mpc_tx.client.rpc import Rpc, RpcError
-from mpc_tx.protocol.tx import outcome_digest
+from mpc_tx.protocol.digests import outcome_digest
 
 from toolkit.reliability.load import Load, clear_outcome, make_ballots
 
