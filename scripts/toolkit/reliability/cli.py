@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     command = "scripts/reliability" + (" --quick" if args.quick else "") + f" --seed {seed}"
     _log(f"{command}: {len(variants)} scenario variants, {settings.ballots} ballots a run")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # run every finally on TERM too
-    work = Path(tempfile.mkdtemp(prefix="mpcvote-toolkit.reliability-"))
+    work = Path(tempfile.mkdtemp(prefix="mpcvote-reliability-"))
     started = time.monotonic()
     machine = _machine()
     records = []

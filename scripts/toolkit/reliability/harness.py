@@ -32,7 +32,7 @@ LATE_BALLOTS = 60        # sent around the close: counted, or refused as POLL_CL
 
 @dataclass
 class Settings:
-    """What a toolkit.reliability run does; --quick lowers counts, never skips a scenario."""
+    """What a reliability run does; --quick lowers counts, never skips a scenario."""
     quick: bool = False
     ballots: int = 2400
     min_in_flight: int = 200
@@ -138,7 +138,7 @@ class Harness:
         self.net.wait_height(2, timeout=180)
 
     def down(self):
-        self.sup.stop_all("the toolkit.reliability run ends")
+        self.sup.stop_all("the reliability run ends")
 
     # --- chain access ------------------------------------------------------------------------------
     def nodes(self) -> list[int]:

@@ -138,6 +138,6 @@ def _exec_done(pid: int, timeout=10.0) -> int:
     return pid
 
 
-if __name__ == "__main__":      # remove leftovers by hand: python -m toolkit.reliability.netns clean
+if __name__ == "__main__":      # remove leftovers by hand: cd scripts && python -m toolkit.reliability.netns clean
     if sys.argv[1:] == ["clean"]:
         print("left:", Network(4).remove() or "nothing")

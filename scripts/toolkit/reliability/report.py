@@ -1,4 +1,4 @@
-"""The toolkit.reliability table (Markdown) and the JSON summary."""
+"""The reliability table (Markdown) and the JSON summary."""
 
 __all__ = ["COLUMNS", "summarise", "table"]
 
