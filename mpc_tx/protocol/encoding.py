@@ -12,7 +12,7 @@ from .group import Point
 
 __all__ = [
     "VERSION", "TAG_POLL", "TAG_COMMITMENTS", "TAG_BIT", "TAG_SUM", "TAG_RHO", "TAG_KDF",
-    "TAG_AD", "TAG_DLEQ", "TAG_UNANIMITY_MASK", "TAG_UNANIMITY_OPEN", "Rejected", "frame", "digest", "Reader",
+    "TAG_AD", "TAG_DLEQ", "TAG_UNANIMITY_MASK", "TAG_UNANIMITY_OPEN", "TAG_REGISTRY_KEY", "Rejected", "frame", "digest", "Reader",
 ]
 
 VERSION = 1
@@ -26,6 +26,7 @@ TAG_AD = b"mpcvote/v1/envelope/ad"
 TAG_DLEQ = b"mpcvote/v1/proof/complaint"
 TAG_UNANIMITY_MASK = b"mpcvote/v1/proof/unanimity-mask"
 TAG_UNANIMITY_OPEN = b"mpcvote/v1/proof/unanimity-open"
+TAG_REGISTRY_KEY = b"mpcvote/v1/proof/registry-key"
 
 
 @dataclass(frozen=True)
