@@ -10,7 +10,8 @@ import pytest
 
 from mpc_tx.protocol import codes
 from mpc_tx.protocol import tx as txcodec
-from mpc_tx.client.cli import Client, CliError, _table, DropWatch, blocks_for, dropped_message, main, parse_close_in, span
+from mpc_tx.client.cli import (Client, CliError, DropWatch, _table, blocks_for, dropped_message, main,
+                               parse_close_in, span)
 from mpc_tx.protocol.keys import SigningKey
 
 from netfixtures import client, running_testnet
