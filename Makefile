@@ -1,11 +1,15 @@
 # mpcvote — the two commands of the quick start are `make demo` and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup test test-unit demo explorer explorer-screenshots bench clean
+.PHONY: setup lint test test-unit demo explorer explorer-screenshots bench clean
 setup:
 	@scripts/setup
 
-test: setup
+# The linter first: a lint failure fails `make test` (config: [tool.ruff] in pyproject.toml).
+lint: setup
+	.venv/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -q tests
 
 test-unit: setup

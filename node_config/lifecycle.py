@@ -4,6 +4,7 @@ Per validator there are three processes, each with a PID file and a log under
 the testnet folder: the mpcvote ABCI app, its cometbft node, and its MPC worker.
 The app starts first (the node dials it), the worker last (it follows the node).
 """
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from rich.console import Console
+from rich.status import Status
 
 from mpc_tx.client.rpc import Rpc, RpcError
 from node_config.generate import MANIFEST, abci_address, generate_testnet, find_cometbft, _MAX_CHAIN_ID
@@ -221,34 +225,39 @@ class Testnet:
 
     # --- observation ----------------------------------------------------------------
     def wait_height(self, height: int, timeout=60.0, progress=False, nodes=None):
-        """Wait until every node (or the given ones) has committed `height`."""
+        """Wait until every node (or the given ones) has committed `height`.
+
+        With progress, say so on stderr when they have; on a terminal, show a spinner
+        with the heights meanwhile (rich; cleared when done, nothing when piped).
+        """
         nodes = range(len(self.validators)) if nodes is None else nodes
         deadline = time.monotonic() + timeout
-        spinner = "|/-\\"
-        k = 0
-        while True:
-            heights = []
-            for i in nodes:
-                try:
-                    heights.append(self.rpc(i).height())
-                except RpcError:
-                    heights.append(-1)
-            if min(heights) >= height:
-                if progress:
-                    print(f"\rtestnet: all {len(heights)} nodes at height >= {height}      ", file=sys.stderr)
-                return heights
-            for i in nodes:
-                if self.pid_file(i, "node").exists() and self.pid(i, "node") is None:
-                    tail = self.log_file(i, "node").read_text(errors="replace").splitlines()[-3:]
-                    raise RuntimeError(f"node{i} exited: " + " | ".join(tail))
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nodes did not reach height {height} within {timeout:.0f} s "
-                                   f"(heights {heights}); see `scripts/testnet logs`")
-            if progress and sys.stderr.isatty():
-                print(f"\rtestnet: waiting for height {height} {spinner[k % 4]} heights {heights}",
-                      end="", file=sys.stderr)
-            k += 1
-            time.sleep(0.2)
+        console = Console(stderr=True)
+        waiting = f"testnet: waiting for height {height}"
+        with Status(waiting, console=console, spinner="line") if progress and sys.stderr.isatty() \
+                else contextlib.nullcontext() as status:
+            while True:
+                heights = []
+                for i in nodes:
+                    try:
+                        heights.append(self.rpc(i).height())
+                    except RpcError:
+                        heights.append(-1)
+                if min(heights) >= height:
+                    break
+                for i in nodes:
+                    if self.pid_file(i, "node").exists() and self.pid(i, "node") is None:
+                        tail = self.log_file(i, "node").read_text(errors="replace").splitlines()[-3:]
+                        raise RuntimeError(f"node{i} exited: " + " | ".join(tail))
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"nodes did not reach height {height} within {timeout:.0f} s "
+                                       f"(heights {heights}); see `scripts/testnet logs`")
+                if status is not None:
+                    status.update(f"{waiting}, heights {heights}")
+                time.sleep(0.2)
+        if progress:
+            print(f"testnet: all {len(heights)} nodes at height >= {height}", file=sys.stderr)
+        return heights
 
     def status(self) -> dict:
         """Return each validator's node, app and worker (up, height, lag) and whether the nodes agree.

@@ -5,14 +5,21 @@ and --json (machine-readable output, one JSON document on stdout).
 """
 import argparse
 import base64
+import contextlib
 import difflib
 import json
+import io
 import os
 import re
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from rich.console import Console
+from rich.status import Status
+from rich.table import Column, Table
+from rich.text import Text
 
 from mpc_tx.protocol.codes import NAMES, NOT_FOUND, POLL_CLOSED
 from mpc_tx.protocol import tx as txcodec
@@ -90,7 +97,6 @@ def default_genesis():
 NONCE_AHEAD_US = 3600 * 10**6
 MAX_NONCE = (1 << 63) - 1
 NONCE_HEADROOM = 1 << 40
-SPINNER = "|/-\\"
 PREFIX_SCAN_BLOCKS = 1000
 
 
@@ -145,6 +151,7 @@ class Client:
         self.keys_dir = Path(keys_dir or os.environ.get("MPCVOTE_KEYS", Path.home() / ".mpcvote" / "keys"))
         self.genesis_path = genesis
         self.progress = progress
+        self._status = None         # the spinner on stderr while a wait shows one
         self.session = session or Session()
         self.fresh_timeout = fresh_timeout
         self.trust_node = trust_node
@@ -199,24 +206,22 @@ class Client:
     def query(self, path: str):
         """Answer a query from a node that has reached this session's last commit (waits, bounded)."""
         self.session.load(self.chain_key)
-        want, deadline, k = self.session.seen, time.monotonic() + self.fresh_timeout, 0
-        while True:
-            try:
-                value, height = self.rpc.query(path)
-                error = None
-            except QueryError as exc:
-                error, height = exc, exc.height
-            if height >= want:
-                break
-            if time.monotonic() > deadline:
-                raise CliError(f"{self.node} is at height {height}, behind height {want} where your last "
-                               f"transaction committed, after {self.fresh_timeout:.0f} s: the node is lagging; "
-                               "try another node")
-            if self.progress:
-                print(f"\rwaiting for {self.node} to reach height {want} {SPINNER[k % 4]}",
-                      end="", file=sys.stderr, flush=True)
-            k += 1
-            time.sleep(0.1)
+        want, deadline = self.session.seen, time.monotonic() + self.fresh_timeout
+        with self._spinner() as show:
+            while True:
+                try:
+                    value, height = self.rpc.query(path)
+                    error = None
+                except QueryError as exc:
+                    error, height = exc, exc.height
+                if height >= want:
+                    break
+                if time.monotonic() > deadline:
+                    raise CliError(f"{self.node} is at height {height}, behind height {want} where your last "
+                                   f"transaction committed, after {self.fresh_timeout:.0f} s: the node is lagging; "
+                                   "try another node")
+                show(f"waiting for {self.node} to reach height {want}")
+                time.sleep(0.1)
         if error is not None:
             raise CliError(f"{path}: {error.log} (code {error.code} {NAMES.get(error.code, '')}, "
                            f"from {self.node})", error.code) from None
@@ -282,24 +287,21 @@ class Client:
         """Wait until the tx is in a block; raise CliError with the chain's code if it is refused or dropped."""
         deadline = time.monotonic() + timeout
         watch, k = DropWatch(), 0
-        while (result := self._committed(tx_hash)) is None:
-            if k % 5 == 4:     # about twice a second: one signature check on the node each time
-                dropped = watch.observe(self._dry_run(raw))
-                # A last look first: a REPLAY can be this very tx, committed a moment ago.
-                if dropped is not None and (result := self._committed(tx_hash)) is None:
-                    self._clear_progress()
-                    raise CliError(dropped_message(tx_hash, dropped), dropped["code"])
-                if result is not None:
-                    break
-            if time.monotonic() > deadline:
-                self._clear_progress()
-                raise CliError(f"tx {tx_hash} not committed within {timeout:.0f} s and not refused either: it may "
-                               f"still commit (see `mpcvote tx {tx_hash[:12]}`)")
-            if self.progress:
-                print(f"\rwaiting for commit {SPINNER[k % 4]}", end="", file=sys.stderr, flush=True)
-            k += 1
-            time.sleep(0.1)
-        self._clear_progress()
+        with self._spinner() as show:
+            while (result := self._committed(tx_hash)) is None:
+                if k % 5 == 4:     # about twice a second: one signature check on the node each time
+                    dropped = watch.observe(self._dry_run(raw))
+                    # A last look first: a REPLAY can be this very tx, committed a moment ago.
+                    if dropped is not None and (result := self._committed(tx_hash)) is None:
+                        raise CliError(dropped_message(tx_hash, dropped), dropped["code"])
+                    if result is not None:
+                        break
+                if time.monotonic() > deadline:
+                    raise CliError(f"tx {tx_hash} not committed within {timeout:.0f} s and not refused either: "
+                                   f"it may still commit (see `mpcvote tx {tx_hash[:12]}`)")
+                show("waiting for commit")
+                k += 1
+                time.sleep(0.1)
         code = int(result["tx_result"].get("code", 0))
         if code != 0:
             raise CliError(f"rejected in block {result['height']}: {result['tx_result'].get('log', '')} "
@@ -323,9 +325,30 @@ class Client:
         except (QueryError, RpcError):
             return None
 
-    def _clear_progress(self):
-        if self.progress:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+    @contextlib.contextmanager
+    def _spinner(self):
+        """Yield show(text): text beside a spinner on stderr until the block ends, then nothing left.
+
+        Only with self.progress (a terminal, no --json); otherwise show does nothing, so
+        piped and JSON output carry no progress at all. A wait inside a wait (a query
+        while waiting for an outcome) shows its line on the one spinner already there.
+        """
+        owner = getattr(self, "_status", None) is None
+
+        def show(text):
+            if not self.progress:
+                return
+            if getattr(self, "_status", None) is None:
+                self._status = Status(text, console=Console(stderr=True), spinner="line")
+                self._status.start()
+            else:
+                self._status.update(text)
+        try:
+            yield show
+        finally:
+            if owner and getattr(self, "_status", None) is not None:
+                self._status.stop()      # transient: the line is cleared
+                self._status = None
 
     def block_seconds(self) -> float:
         """Measure the chain's recent block interval from the latest 20 headers' times (one RPC call)."""
@@ -429,22 +452,19 @@ class Client:
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
         deadline = time.monotonic() + timeout
-        spinner, k = "|/-\\", 0
-        while True:
-            out = self.query(f"/poll/{poll_id}/outcome")
-            if not wait or out["status"] in ("final", "failed"):
-                if self.progress and wait:
-                    print("\r\033[K", end="", file=sys.stderr)
-                return out
-            if time.monotonic() > deadline:
-                raise CliError(f"no final outcome after {timeout:.0f} s: "
-                               f"{progress_words(poll_id, self.standing_of(poll_id, out))}")
-            if self.progress:
-                if k % 10 == 0:     # the attestations change once a block at most
-                    line = progress_words(poll_id, self.standing_of(poll_id, out))
-                print(f"\r{line} {spinner[k % 4]}   ", end="", file=sys.stderr, flush=True)
-            k += 1
-            time.sleep(0.3)
+        k = 0
+        with self._spinner() as show:
+            while True:
+                out = self.query(f"/poll/{poll_id}/outcome")
+                if not wait or out["status"] in ("final", "failed"):
+                    return out
+                if time.monotonic() > deadline:
+                    raise CliError(f"no final outcome after {timeout:.0f} s: "
+                                   f"{progress_words(poll_id, self.standing_of(poll_id, out))}")
+                if self.progress and k % 10 == 0:     # the attestations change once a block at most
+                    show(progress_words(poll_id, self.standing_of(poll_id, out)))
+                k += 1
+                time.sleep(0.3)
 
     def standing_of(self, poll_id: int, out: dict) -> dict | None:
         try:
@@ -888,10 +908,10 @@ def _run(client: Client, a):
         polls = client.query("/polls")["polls"]
         for p in polls:
             p["closes"] = client.when(p["close_height"]) if p["status"] == "open" else None
-        rows = [f"{'id':>4} {'kind':9} {'status':7} {'ballots':>7}  {'close':24} {'outcome':28} question"]
-        rows += [f"{p['id']:>4} {p['kind']:9} {p['status']:7} {p['ballots']:>7}  {_closes_short(p):24} "
-                 f"{_outcome_short(p):28} {p['question']}" for p in polls]
-        return polls, "\n".join(rows) if polls else "(no polls)"
+        rows = [(p["id"], p["kind"], p["status"], p["ballots"], _closes_short(p), _outcome_short(p), p["question"])
+                for p in polls]
+        return polls, _table(["id", "kind", "status", "ballots", "close", "outcome", "question"], rows,
+                             right={"id", "ballots"}) if polls else "(no polls)"
     if a.cmd == "vote":
         client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
@@ -960,6 +980,17 @@ def _run(client: Client, a):
             + "\n".join(f"{t['height']:>7}  {t['hash'][:16]}  {client.who(t['signer']):28} {t['code_name']:8} "
                         f"{_ballot_mark(t)}" for t in res["txs"])
     raise CliError(f"unknown command {a.cmd}")
+
+
+def _table(headers: list, rows: list, right=frozenset()) -> str:
+    """Render rows under headers as aligned plain-text columns (rich, no borders, no colour, never wrapped)."""
+    table = Table(*[Column(h, justify="right" if h in right else "left", no_wrap=True) for h in headers],
+                  box=None, pad_edge=False, show_edge=False, header_style="", padding=(0, 2, 0, 0))
+    for row in rows:
+        table.add_row(*(Text(str(cell)) for cell in row))     # Text: a question is never markup
+    out = io.StringIO()
+    Console(file=out, width=10_000, color_system=None, force_terminal=False).print(table)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
 
 
 def privacy_warnings(poll: dict) -> list:

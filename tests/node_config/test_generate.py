@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from mpc_tx.protocol.keys import EncryptionKey, SigningKey
 from mpc_tx.keyfile import load_signing_key, load_encryption_key
 from node_config import MANIFEST, generate_testnet
 from node_config.generate import BLOCK_MAX_BYTES, find_cometbft

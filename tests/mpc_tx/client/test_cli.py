@@ -10,7 +10,8 @@ import pytest
 
 from mpc_tx.protocol import codes
 from mpc_tx.protocol import tx as txcodec
-from mpc_tx.client.cli import CliError, DropWatch, blocks_for, dropped_message, main, parse_close_in, span
+from mpc_tx.client.cli import (Client, CliError, DropWatch, _table, blocks_for, dropped_message, main,
+                               parse_close_in, span)
 from mpc_tx.protocol.keys import SigningKey
 
 from netfixtures import client, running_testnet
@@ -34,6 +35,34 @@ def test_close_in_refuses_what_it_cannot_read_and_says_what_it_takes(text):
 def test_durations_become_blocks_and_read_back_as_time():
     assert blocks_for(90, 0.6) == 150 and blocks_for(1, 5.0) == 1
     assert (span(5), span(95), span(7300)) == ("5s", "1m35s", "2h01m")
+
+
+def test_waits_show_nothing_without_progress_and_one_spinner_when_nested(capsys):
+    quiet = Client("http://127.0.0.1:9", progress=False)
+    with quiet._spinner() as show:
+        show("waiting for commit")
+        assert quiet._status is None
+    shown = Client("http://127.0.0.1:9", progress=True)
+    with shown._spinner() as show:
+        show("waiting for the outcome")
+        outer = shown._status
+        with shown._spinner() as inner:       # a query inside the wait: the same line, new words
+            inner("waiting for the node")
+            assert shown._status is outer
+        assert shown._status is outer
+    assert shown._status is None
+    # stderr is not a terminal here: rich's transient status leaves nothing behind.
+    assert capsys.readouterr() == ("", "")
+
+
+def test_tables_are_aligned_plain_text_whatever_the_question_says():
+    text = _table(["id", "kind", "question"], [(7, "tally", "[bold]Venue?[/] :smile:"), (12, "unanimity", "x" * 300)],
+                  right={"id"})
+    assert text.splitlines() == [
+        "id  kind       question",
+        " 7  tally      [bold]Venue?[/] :smile:",        # no markup, no emoji codes, no colour
+        "12  unanimity  " + "x" * 300,                  # never wrapped or cut
+    ]
 
 
 def verdict(code, height, log="why"):
