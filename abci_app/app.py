@@ -18,6 +18,7 @@ from abci_app.context import BlockContext
 from abci_app.checks import stateless
 from abci_app.execution import apply_tx, begin_block, end_block
 from abci_app.genesis import GenesisError, parse_app_state
+from abci_app.abci.base import BaseApplication
 from abci_app.abci.pb import abci
 from abci_app.queries import answer
 from abci_app.store.keys import PARAMS, VALIDATORS, CHAIN_ID
@@ -65,8 +66,11 @@ class _TxCache:
             self.bytes -= len(old.raw)
 
 
-class Application:
-    """ABCI 2.0 handlers over a LevelDB store in `home`."""
+class Application(BaseApplication):
+    """ABCI 2.0 handlers over a LevelDB store in `home`.
+
+    Echo, vote extensions (none) and state sync (not offered) keep BaseApplication's defaults.
+    """
 
     def __init__(self, home: str):
         os.makedirs(home, mode=0o700, exist_ok=True)
@@ -81,9 +85,6 @@ class Application:
         return state.get(CHAIN_ID), state.get(PARAMS), state.get(VALIDATORS)
 
     # --- info / handshake -------------------------------------------------------
-    def echo(self, req):
-        return abci.ResponseEcho(message=req.message)
-
     def info(self, req):
         """Info: report the last committed height and app hash so the node replays exactly what is missing."""
         return abci.ResponseInfo(data="mpcvote", version=VERSION, app_version=APP_VERSION,
@@ -184,12 +185,6 @@ class Application:
                 return reject
         return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
 
-    def extend_vote(self, req):
-        return abci.ResponseExtendVote()
-
-    def verify_vote_extension(self, req):
-        return abci.ResponseVerifyVoteExtension(status=abci.ResponseVerifyVoteExtension.ACCEPT)
-
     def finalize_block(self, req):
         """FinalizeBlock: execute the block on staged state; one result per tx; persist nothing."""
         state = Overlay(self.store)
@@ -243,19 +238,6 @@ class Application:
         except TxError as err:
             return abci.ResponseQuery(code=err.code, log=err.reason, height=height, codespace="mpcvote")
         return abci.ResponseQuery(code=codes.OK, value=json.dumps(value).encode(), height=height)
-
-    # --- state sync: not offered ---------------------------------------------------
-    def list_snapshots(self, req):
-        return abci.ResponseListSnapshots()
-
-    def offer_snapshot(self, req):
-        return abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.REJECT)
-
-    def load_snapshot_chunk(self, req):
-        return abci.ResponseLoadSnapshotChunk()
-
-    def apply_snapshot_chunk(self, req):
-        return abci.ResponseApplySnapshotChunk(result=abci.ResponseApplySnapshotChunk.ABORT)
 
     def close(self):
         self.store.close()

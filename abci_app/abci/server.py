@@ -26,7 +26,8 @@ __all__ = ["METHODS", "AbciServer", "parse_listen"]
 
 log = logging.getLogger("abci_app.abci.server")
 
-# request field -> (application method, response field)
+# request field -> (application method, response field); every method is one of
+# BaseApplication's (abci_app.abci.base), so an app answers each request, if only with the default.
 METHODS = {
     "echo": ("echo", "echo"),
     "flush": (None, "flush"),
@@ -77,7 +78,7 @@ def parse_listen(address: str):
 
 
 class AbciServer:
-    """Serve one application object to any number of ABCI connections."""
+    """Serve one application (a BaseApplication) to any number of ABCI connections."""
 
     def __init__(self, app, max_frame: int = MAX_FRAME):
         self.app = app
