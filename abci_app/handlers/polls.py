@@ -6,6 +6,7 @@ A closed poll then waits for an MPC slot (mpcslots), which starts its attempts.
 """
 
 from mpc_tx.protocol.digests import counted_set_digest, poll_seed
+from mpc_tx.protocol.records import snapshot_validators
 from mpc_tx.protocol.sharing import L
 
 from abci_app import mpcslots
@@ -14,14 +15,7 @@ from abci_app.context import event
 from abci_app.store.keys import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix,
                     closings_key)
 
-__all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", "process_due", "snapshot_validators"]
-
-
-def snapshot_validators(validators: list) -> list:
-    """Return the registry entries a poll keeps: what its MPC and attestations need."""
-    keep = ("index", "name", "power", "attest_key", "enc_key", "mpc_host", "mpc_port",
-            "mpc_ports", "tls_sha256")
-    return [{k: v[k] for k in keep} for v in validators]
+__all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", "process_due"]
 
 
 def create_poll(state, ctx, tx):

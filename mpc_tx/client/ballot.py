@@ -6,9 +6,8 @@ hand out keys of its own and read every share.
 """
 import json
 
-from abci_app.handlers.polls import snapshot_validators
-
 from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec
+from mpc_tx.protocol.records import snapshot_validators
 from mpc_tx.protocol.sharing import share
 
 __all__ = ["BallotError", "encode_vote", "check_poll_keys", "seal_ballot", "build_ballot"]

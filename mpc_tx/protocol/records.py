@@ -1,0 +1,254 @@
+"""Typed records of the chain's state: a Poll, a Ballot and an Attestation as the app stores them.
+
+Each record is frozen, has exactly the fields of its JSON object in state, and converts
+both ways: ``from_state`` checks a decoded state value whole and raises RecordError
+(a ValueError) on anything malformed, never another exception; ``to_state`` gives back
+the identical object, so its canonical encoding (and with it the app hash) is unchanged.
+Lists in state are tuples in a record; a poll's ``result`` and an attestation's
+``result`` stay plain JSON objects (their schema is the attested outcome payload's).
+"""
+from dataclasses import dataclass, fields
+import re
+
+__all__ = ["RecordError", "PollValidator", "Poll", "Ballot", "Attestation", "snapshot_validators",
+           "POLL_STATUSES", "POLL_KINDS"]
+
+POLL_KINDS = ("unanimity", "tally")
+# open -> closed (at the close height, or early by its creator) -> final or failed
+POLL_STATUSES = ("open", "closed", "final", "failed")
+
+_MAX_INT = (1 << 63) - 1
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_TX_HASH = re.compile(r"[0-9A-F]{64}")
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
+
+
+class RecordError(ValueError):
+    """A state value that is not a well-formed record of its kind."""
+
+
+# --- field checks: each returns the record's value for a state value, or raises RecordError ---
+
+def _int(value, what):
+    if type(value) is not int or not 0 <= value <= _MAX_INT:
+        raise RecordError(f"{what} must be an integer from 0 to 2^63-1")
+    return value
+
+
+def _bool(value, what):
+    if type(value) is not bool:
+        raise RecordError(f"{what} must be true or false")
+    return value
+
+
+def _str(value, what):
+    if type(value) is not str:
+        raise RecordError(f"{what} must be a string")
+    return value
+
+
+def _matching(pattern, description):
+    def check(value, what):
+        if type(value) is not str or not pattern.fullmatch(value):
+            raise RecordError(f"{what} must be {description}")
+        return value
+    return check
+
+
+_hex64 = _matching(_HEX64, "64 lower-case hex digits")
+_tx_hash = _matching(_TX_HASH, "64 upper-case hex digits (a tx hash)")
+_hex = _matching(_HEX, "non-empty lower-case hex")
+
+
+def _one_of(choices):
+    def check(value, what):
+        if type(value) is not str or value not in choices:
+            raise RecordError(f"{what} must be one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _optional(check):
+    def optional(value, what):
+        return None if value is None else check(value, what)
+    return optional
+
+
+def _list_of(check):
+    def listed(value, what):
+        if type(value) is not list:
+            raise RecordError(f"{what} must be a list")
+        return tuple(check(item, f"{what}[{i}]") for i, item in enumerate(value))
+    return listed
+
+
+def _json(value, what):
+    """Return a fresh copy of a JSON value (objects with string keys, lists, strings, ints, bools, null)."""
+    if value is None or type(value) in (str, int, bool):
+        return value
+    if type(value) is list:
+        return [_json(item, what) for item in value]
+    if type(value) is dict:
+        if not all(type(key) is str for key in value):
+            raise RecordError(f"{what} must have string keys only")
+        return {key: _json(item, what) for key, item in value.items()}
+    raise RecordError(f"{what} holds a {type(value).__name__}, not a JSON value")
+
+
+def _object(value, what):
+    if type(value) is not dict:
+        raise RecordError(f"{what} must be an object")
+    try:
+        return _json(value, what)
+    except RecursionError:
+        raise RecordError(f"{what} is nested too deeply") from None
+
+
+def _from_state(cls, doc, checks: dict, what: str):
+    if type(doc) is not dict:
+        raise RecordError(f"{what} record must be an object, not {type(doc).__name__}")
+    for name in checks:
+        if name not in doc:
+            raise RecordError(f"{what} record lacks {name}")
+    for key in doc:
+        if key not in checks:
+            shown = repr(key[:40]) if type(key) is str else f"of type {type(key).__name__}"
+            raise RecordError(f"{what} record has an unknown field {shown}")
+    return cls(**{name: check(doc[name], f"{what} {name}") for name, check in checks.items()})
+
+
+def _to_state(record) -> dict:
+    """The record's JSON object, keys in sorted order (as a decode of its canonical bytes gives)."""
+    out = {}
+    for name in sorted(f.name for f in fields(record)):
+        value = getattr(record, name)
+        if isinstance(value, tuple):
+            value = [item.to_state() if hasattr(item, "to_state") else item for item in value]
+        elif isinstance(value, dict):
+            value = _json(value, name)
+        out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class PollValidator:
+    """One validator as a poll snapshots it at its creation: what its MPC and attestations need."""
+    index: int
+    name: str
+    power: int
+    attest_key: str
+    enc_key: str
+    mpc_host: str
+    mpc_port: int
+    mpc_ports: int
+    tls_sha256: str
+
+    @classmethod
+    def from_state(cls, doc) -> "PollValidator":
+        return _from_state(cls, doc, _VALIDATOR_CHECKS, "poll validator")
+
+    def to_state(self) -> dict:
+        return _to_state(self)
+
+
+_VALIDATOR_CHECKS = {"index": _int, "name": _str, "power": _int, "attest_key": _hex64, "enc_key": _hex64,
+                     "mpc_host": _str, "mpc_port": _int, "mpc_ports": _int, "tls_sha256": _hex64}
+
+
+def snapshot_validators(validators: list) -> list:
+    """Return the registry entries a poll keeps: what its MPC and attestations need."""
+    return [{k: v[k] for k in _VALIDATOR_CHECKS} for v in validators]
+
+
+@dataclass(frozen=True)
+class Poll:
+    """A poll in state (``poll/<id>``): its terms, its validators, and where it is in its life.
+
+    ``ballots`` is the number of counted ballots; ``ballots_digest`` their digest, set at the close.
+    """
+    id: int
+    creator: str
+    question: str
+    kind: str
+    options: tuple
+    open: bool
+    eligible: int | None
+    created_height: int
+    close_height: int
+    max_ballots: int
+    max_revotes: int
+    min_ballots: int
+    validators: tuple
+    threshold: int
+    field: str
+    status: str
+    ballots: int
+    closed_height: int | None
+    deadline_height: int | None
+    seed: str | None
+    ballots_digest: str | None
+    mpc_slot: int | None
+    mpc_start: int | None
+    result: dict | None
+    final_height: int | None
+    attesters: tuple
+    dissenters: tuple
+
+    @classmethod
+    def from_state(cls, doc) -> "Poll":
+        return _from_state(cls, doc, _POLL_CHECKS, "poll")
+
+    def to_state(self) -> dict:
+        return _to_state(self)
+
+
+_POLL_CHECKS = {
+    "id": _int, "creator": _hex64, "question": _str, "kind": _one_of(POLL_KINDS), "options": _list_of(_str),
+    "open": _bool, "eligible": _optional(_int), "created_height": _int, "close_height": _int,
+    "max_ballots": _int, "max_revotes": _int, "min_ballots": _int, "validators": _list_of(lambda item, _what: PollValidator.from_state(item)),
+    "threshold": _int, "field": _str, "status": _one_of(POLL_STATUSES), "ballots": _int,
+    "closed_height": _optional(_int), "deadline_height": _optional(_int), "seed": _optional(_hex64),
+    "ballots_digest": _optional(_hex64), "mpc_slot": _optional(_int), "mpc_start": _optional(_int),
+    "result": _optional(_object), "final_height": _optional(_int), "attesters": _list_of(_int),
+    "dissenters": _list_of(_int),
+}
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """A voter's counted ballot in state (``ballot/<poll>/<voter>``): one sealed payload per validator."""
+    voter: str
+    payloads: tuple
+    height: int
+    revotes: int
+    tx: str
+
+    @classmethod
+    def from_state(cls, doc) -> "Ballot":
+        return _from_state(cls, doc, _BALLOT_CHECKS, "ballot")
+
+    def to_state(self) -> dict:
+        return _to_state(self)
+
+
+_BALLOT_CHECKS = {"voter": _hex64, "payloads": _list_of(_hex), "height": _int, "revotes": _int,
+                  "tx": _tx_hash}
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A validator's attestation in state (``attest/<poll>/<validator>``): the payload and its digest."""
+    validator: int
+    digest: str
+    result: dict
+    height: int
+
+    @classmethod
+    def from_state(cls, doc) -> "Attestation":
+        return _from_state(cls, doc, _ATTESTATION_CHECKS, "attestation")
+
+    def to_state(self) -> dict:
+        return _to_state(self)
+
+
+_ATTESTATION_CHECKS = {"validator": _int, "digest": _hex64, "result": _object, "height": _int}

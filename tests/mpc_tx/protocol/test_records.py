@@ -1,0 +1,167 @@
+"""Records: every record the app writes round-trips byte for byte; a malformed one is a RecordError, never a crash."""
+import copy
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mpc_tx.protocol import canonical
+from mpc_tx.protocol.keys import SigningKey
+from mpc_tx.protocol.records import (Attestation, Ballot, Poll, PollValidator, RecordError,
+                                     snapshot_validators)
+
+from apphelpers import Chain, attested_result, cast, payloads, poll_body
+
+RECORDS = {b"poll/": Poll, b"ballot/": Ballot, b"attest/": Attestation}
+
+VALIDATOR = {"index": 0, "name": "node0", "power": 10, "attest_key": "ab" * 32, "enc_key": "cd" * 32,
+             "mpc_host": "127.0.0.1", "mpc_port": 40000, "mpc_ports": 4, "tls_sha256": "0" * 64}
+POLL = {
+    "id": 1, "creator": "ef" * 32, "question": "Ship it?", "kind": "tally", "options": ["a", "b"], "open": False,
+    "eligible": 2, "created_height": 2, "close_height": 12, "max_ballots": 100, "max_revotes": 2, "min_ballots": 3,
+    "validators": [VALIDATOR], "threshold": 1, "field": "7237", "status": "final", "ballots": 3,
+    "closed_height": 9, "deadline_height": 309, "seed": "12" * 32, "ballots_digest": "34" * 32, "mpc_slot": 0,
+    "mpc_start": 9, "result": {"status": "ok", "outcome": {"tally": {"a": 2, "b": 1}}, "counted": 3, "excluded": [],
+                               "unusable": [[]], "ballots": "34" * 32},
+    "final_height": 11, "attesters": [0], "dissenters": [],
+}
+BALLOT = {"voter": "ab" * 32, "payloads": ["0f" * 80, "9e" * 80], "height": 12, "revotes": 0, "tx": "AB" * 32}
+ATTESTATION = {"validator": 0, "digest": "56" * 32, "result": POLL["result"], "height": 10}
+
+
+def _life_cycle(tmp_path):
+    """A chain whose state holds every kind of record in every status: open, closed, final, failed."""
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 4})
+    c.init()
+    c.block()
+    creator, alice = SigningKey.generate(), SigningKey.generate()
+    c.block(c.tx(creator, "create_poll", poll_body(c.height + 40)),
+            c.tx(creator, "create_poll", poll_body(c.height + 40, kind="tally", options=("a", "b"),
+                                                   voters=[alice.public_hex])),
+            c.tx(creator, "create_poll", poll_body(c.height + 40)),
+            c.tx(creator, "create_poll", poll_body(c.height + 40)))
+    c.block(c.tx(alice, "cast_ballot", {"poll": 2, "payloads": payloads(4, entries=2)}))
+    c.block(c.tx(alice, "cast_ballot", {"poll": 2, "payloads": payloads(4, entries=2)}))     # a revote
+    for poll_id in (1, 3):
+        cast(c, poll_id)
+    c.block(*[c.tx(creator, "close_poll", {"poll": poll_id}) for poll_id in (1, 3)])
+    final, failing = attested_result(c, 1), attested_result(c, 3)
+    c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": 1, "validator": i, "result": final}) for i in range(3)])
+    report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": failing["ballots"]}
+    c.block(c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": failing}),
+            c.tx(c.attest[1], "submit_outcome", {"poll": 3, "validator": 1, "result": report}))
+    return c
+
+
+def test_every_record_the_app_writes_round_trips_byte_for_byte(tmp_path):
+    c = _life_cycle(tmp_path)
+    statuses, seen = set(), {prefix: 0 for prefix in RECORDS}
+    for _ in range(5):
+        c.block()
+    for key, raw in c.app.store.db.iterator():
+        prefix = key[:key.index(b"/") + 1]
+        if prefix not in RECORDS:
+            continue
+        seen[prefix] += 1
+        value = canonical.decode(raw)
+        record = RECORDS[prefix].from_state(value)
+        assert record.to_state() == value and canonical.encode(record.to_state()) == raw
+        assert list(record.to_state()) == list(value)       # the same key order as a decode gives
+        if isinstance(record, Poll):
+            statuses.add(record.status)
+    assert statuses == {"open", "final", "failed"} and all(seen.values())
+    c.app.close()
+
+
+@pytest.mark.parametrize("cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION),
+                                      (PollValidator, VALIDATOR)])
+def test_records_are_frozen_and_typed(cls, doc):
+    record = cls.from_state(copy.deepcopy(doc))
+    assert record.to_state() == doc
+    with pytest.raises(AttributeError):
+        record.height = 1
+    for name, value in vars(record).items():
+        assert not isinstance(value, list), name               # lists are tuples in a record
+
+
+def test_a_record_is_independent_of_the_state_value_it_came_from():
+    doc = copy.deepcopy(POLL)
+    poll = Poll.from_state(doc)
+    doc["result"]["counted"] = 99
+    doc["options"].append("c")
+    assert poll.result["counted"] == 3 and poll.options == ("a", "b")
+    out = poll.to_state()
+    out["result"]["outcome"]["tally"]["a"] = 0
+    assert poll.result["outcome"]["tally"]["a"] == 2
+
+
+def test_poll_fields_read_as_their_domain():
+    poll = Poll.from_state(POLL)
+    assert poll.validators[0].attest_key == "ab" * 32 and poll.ballots == 3 and poll.ballots_digest == "34" * 32
+    assert Ballot.from_state(BALLOT).payloads[1] == "9e" * 80
+
+
+@pytest.mark.parametrize("cls, doc, change, message", [
+    (Poll, POLL, lambda d: d.pop("seed"), "lacks seed"),
+    (Poll, POLL, lambda d: d.update(colour="red"), "unknown field 'colour'"),
+    (Poll, POLL, lambda d: d.update(id=True), "poll id must be an integer"),
+    (Poll, POLL, lambda d: d.update(ballots=-1), "poll ballots must be an integer"),
+    (Poll, POLL, lambda d: d.update(status="lost"), "poll status must be one of"),
+    (Poll, POLL, lambda d: d.update(kind="vote"), "poll kind must be one of"),
+    (Poll, POLL, lambda d: d.update(options="a"), "poll options must be a list"),
+    (Poll, POLL, lambda d: d.update(seed="XY" * 32), "poll seed must be 64 lower-case hex"),
+    (Poll, POLL, lambda d: d.update(result=[1]), "poll result must be an object"),
+    (Poll, POLL, lambda d: d["validators"][0].pop("power"), "poll validator record lacks power"),
+    (Poll, POLL, lambda d: d.update(attesters=[0, "1"]), r"poll attesters\[1\] must be an integer"),
+    (Ballot, BALLOT, lambda d: d.update(payloads=["0f", "xyz"]), r"ballot payloads\[1\] must be non-empty"),
+    (Ballot, BALLOT, lambda d: d.update(tx="ab" * 32), "ballot tx must be 64 upper-case"),
+    (Ballot, BALLOT, lambda d: d.update(voter=None), "ballot voter must be"),
+    (Attestation, ATTESTATION, lambda d: d.update(result={1: 2}), "string keys"),
+    (Attestation, ATTESTATION, lambda d: d.update(result={"x": 1.5}), "not a JSON value"),
+    (Attestation, ATTESTATION, lambda d: d.update({3: 1}), "unknown field of type int"),
+])
+def test_a_malformed_record_is_named(cls, doc, change, message):
+    bad = copy.deepcopy(doc)
+    change(bad)
+    with pytest.raises(RecordError, match=message):
+        cls.from_state(bad)
+
+
+def test_deep_nesting_is_a_record_error():
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(RecordError, match="nested too deeply"):
+        Attestation.from_state(dict(ATTESTATION, result={"x": deep}))
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                     max_leaves=20)
+
+
+@pytest.mark.parametrize("cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION)])
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_from_state_is_total(cls, doc, data):
+    """Any value, or a good record with any one field replaced or dropped: a record or a RecordError."""
+    choice = data.draw(st.sampled_from(["whole", "field", "drop"]))
+    if choice == "whole":
+        value = data.draw(_json)
+    else:
+        value = copy.deepcopy(doc)
+        name = data.draw(st.sampled_from(sorted(doc)))
+        if choice == "drop":
+            del value[name]
+        else:
+            value[name] = data.draw(_json)
+    try:
+        record = cls.from_state(value)
+    except RecordError:
+        return
+    assert record.to_state() == value
+
+
+def test_snapshot_validators_keeps_what_a_poll_needs():
+    entry = dict(VALIDATOR, address="AB" * 20, pub_key="key", tls_cert="PEM")
+    assert snapshot_validators([entry]) == [VALIDATOR]
+    assert PollValidator.from_state(snapshot_validators([entry])[0]).to_state() == VALIDATOR
