@@ -27,6 +27,7 @@ import json
 import re
 
 from mpc_tx.protocol.codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
+from mpc_tx.protocol.records import Attestation, Ballot, Poll
 from abci_app.dryrun import check_tx
 from abci_app.store.keys import (PARAMS, VALIDATORS, CHAIN_ID, NEXT_POLL, poll_key, ballot_prefix,
                     ballot_key, attest_prefix, nonce_key)
@@ -42,6 +43,9 @@ _KEY = re.compile(r"[0-9a-f]{64}")
 _ARGS = {"status": (), "params": (), "validators": (), "polls": ("after", "limit"), "account": (),
          "poll": (), "ballots": ("after", "limit", "validator", "fields"), "ballot": ("validator",),
          "outcome": (), "attestations": (), "check_tx": ()}
+# What /poll/ID/outcome answers of a poll.
+_OUTCOME_FIELDS = ("id", "kind", "options", "status", "ballots", "min_ballots", "closed_height", "deadline_height",
+                   "final_height", "result", "attesters", "dissenters")
 
 
 def parse_path(path) -> tuple[list, dict]:
@@ -103,12 +107,13 @@ def answer(state, path, height: int, app_hash: bytes, data: bytes = b""):
         return {"signer": signer, "nonce": state.get(nonce_key(signer), 0)}
     if 2 <= len(parts) <= 4 and parts[0] == "poll":
         poll_id = _int(parts[1], "poll id", low=1)
-        poll = state.get(poll_key(poll_id))
-        if poll is None:
+        stored = state.get(poll_key(poll_id))
+        if stored is None:
             raise TxError(NOT_FOUND, f"no poll with id {poll_id}")
+        poll = Poll.from_state(stored)
         if len(parts) == 2:
             _only(args, "poll")
-            return poll
+            return poll.to_state()
         if parts[2:] == ["ballots"]:
             _only(args, "ballots")
             return _ballots(state, poll, args)
@@ -116,18 +121,18 @@ def answer(state, path, height: int, app_hash: bytes, data: bytes = b""):
             _only(args, "ballot")
             voter = _key(parts[3], "voter key")
             validator = _validator(poll, args.get("validator"))
-            ballot = state.get(ballot_key(poll["id"], voter))
+            ballot = state.get(ballot_key(poll.id, voter))
             if ballot is None:
-                raise TxError(NOT_FOUND, f"no ballot of {voter[:16]}… in poll {poll['id']}")
-            return _one_validator(dict(ballot), validator)
+                raise TxError(NOT_FOUND, f"no ballot of {voter[:16]}… in poll {poll.id}")
+            return _one_validator(Ballot.from_state(ballot).to_state(), validator)
         if parts[2:] == ["outcome"]:
             _only(args, "outcome")
-            return {key: poll[key] for key in ("id", "kind", "options", "status", "ballots", "min_ballots", "closed_height",
-                                               "deadline_height", "final_height", "result",
-                                               "attesters", "dissenters")}
+            whole = poll.to_state()
+            return {key: whole[key] for key in _OUTCOME_FIELDS}
         if parts[2:] == ["attestations"]:
             _only(args, "attestations")
-            return {"attestations": [a for _k, a in state.scan(attest_prefix(poll["id"]))]}
+            return {"attestations": [Attestation.from_state(a).to_state()
+                                     for _k, a in state.scan(attest_prefix(poll.id))]}
     raise TxError(UNKNOWN_PATH, f"no query path {_shown('/' + '/'.join(parts))}; see the README's query table")
 
 
@@ -168,23 +173,23 @@ def _polls(state, args):
     out, next_id = [], state.get(NEXT_POLL, 1)
     poll_id = after + 1
     while poll_id < next_id and len(out) < limit:
-        poll = state.get(poll_key(poll_id))
-        summary = {k: poll[k] for k in ("id", "question", "kind", "status", "ballots", "close_height",
-                                        "closed_height", "min_ballots")}
-        result = poll["result"]     # the outcome only: a result's index lists can be long
-        summary["outcome"] = None if result is None else \
-            result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}
-        out.append(summary)
+        poll = Poll.from_state(state.get(poll_key(poll_id)))
+        result = poll.result     # the outcome only: a result's index lists can be long
+        out.append({"id": poll.id, "question": poll.question, "kind": poll.kind, "status": poll.status,
+                    "ballots": poll.ballots, "close_height": poll.close_height, "closed_height": poll.closed_height,
+                    "min_ballots": poll.min_ballots,
+                    "outcome": None if result is None else
+                    result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}})
         poll_id += 1
     return {"polls": out, "next": poll_id - 1 if poll_id < next_id else None}
 
 
-def _validator(poll, text):
+def _validator(poll: Poll, text):
     if text is None:
         return None
     validator = _int(text, "validator")
-    if validator >= len(poll["validators"]):
-        raise TxError(NOT_FOUND, f"poll {poll['id']} has no validator {validator}")
+    if validator >= len(poll.validators):
+        raise TxError(NOT_FOUND, f"poll {poll.id} has no validator {validator}")
     return validator
 
 
@@ -194,7 +199,7 @@ def _one_validator(ballot, validator):
     return ballot
 
 
-def _ballots(state, poll, args):
+def _ballots(state, poll: Poll, args):
     limit = _limit(args)
     validator = _validator(poll, args.get("validator"))
     fields = args.get("fields")
@@ -203,9 +208,10 @@ def _ballots(state, poll, args):
     after = args.get("after")
     if after is not None:
         _key(after, "after (a voter key)")
-    prefix = ballot_prefix(poll["id"])
+    prefix = ballot_prefix(poll.id)
     out = []
-    for _key_bytes, raw in state.store.scan(prefix, after=ballot_key(poll["id"], after) if after else None):
+    # Raw committed values, not records: a page is up to MAX_PAGE ballots of ~1 KB each.
+    for _key_bytes, raw in state.store.scan(prefix, after=ballot_key(poll.id, after) if after else None):
         ballot = json.loads(raw)
         if fields == "tx":          # what a worker needs to check the ballots it opened as they came
             ballot = {"voter": ballot["voter"], "tx": ballot["tx"]}
@@ -214,4 +220,4 @@ def _ballots(state, poll, args):
         out.append(ballot)
         if len(out) == limit:
             break
-    return {"poll": poll["id"], "ballots": out, "next": out[-1]["voter"] if len(out) == limit else None}
+    return {"poll": poll.id, "ballots": out, "next": out[-1]["voter"] if len(out) == limit else None}
