@@ -2,25 +2,50 @@
 
 Values are canonical JSON (mpc_tx.protocol.canonical) unless said otherwise. Numbers in
 keys are zero-padded decimals, so LevelDB's byte order is numeric order and a prefix scan
-walks ids or heights in order.
+walks ids or heights in order. Every key but meta/ is in the app hash
+(abci_app.store.apphash): the chain/ keys InitChain stages make the genesis hash, and are
+committed with block 1.
 
-    meta/height                         last committed height (decimal text, not JSON)
-    meta/app_hash                       last committed app hash (raw bytes)
-    chain/params                        the genesis parameters (abci_app.params)
-    chain/validators                    the validator registry from genesis
-    chain/chain_id                      the chain id
-    chain/next_poll                     the next poll id to assign
-    poll/<poll>                         a poll: question, options, kind, state, outcome
-    eligible/<poll>/<voter>             present when voter may vote in poll
-    ballot/<poll>/<voter>               the voter's current ballot (its encrypted shares)
-    bdig/<poll>/<voter>                 the digest of that ballot (for the counted-set digest)
-    nonce/<signer>                      the signer's last committed nonce
-    attest/<poll>/<validator>           a validator's attestation of the poll's outcome
-    report/<poll>/<validator>           a validator's report of a failed MPC attempt
-    due/<height>/<poll>                 poll closes (or its MPC attempt ends) at height
-    closings/<height>                   how many polls close at height (the closing quota)
-    mpcslot/<slot>                      the poll holding MPC port slot <slot> (abci_app.mpcslots)
-    mpcwait/<close height>/<poll>       a closed poll waiting for a slot, in close order
+    key                              value                                      written by
+    meta/height                      last committed height (decimal text,       Store.commit
+                                     not JSON)
+    meta/app_hash                    last committed app hash (32 raw bytes)     Store.commit
+    chain/chain_id                   the chain id (a string)                    app.init_chain
+    chain/params                     the chain parameters: genesis              app.init_chain
+                                     app_state.params over the defaults
+                                     (abci_app.params.resolve)
+    chain/validators                 the validator registry, every field of     app.init_chain
+                                     each entry (abci_app.genesis.check_registry)
+    chain/next_poll                  the id the next poll gets (absent: 1)      handlers.polls
+    poll/<poll>                      a Poll record (mpc_tx.protocol.records):   handlers.polls (create, close),
+                                     terms, snapshotted validators, status,     mpcslots (slot, start, deadline),
+                                     ballot count, result                       handlers.outcomes (final, failed)
+    eligible/<poll>/<voter>          1, for each voter a poll lists (none       handlers.polls
+                                     for an open poll: anyone may vote)
+    ballot/<poll>/<voter>            a Ballot record: the voter's latest        handlers.ballots
+                                     ballot (one sealed payload per validator),
+                                     its height, revotes used, tx hash
+    bdig/<poll>/<voter>              that ballot's ballot_digest (hex), in      handlers.ballots
+                                     voter order the counted-set digest's input
+    nonce/<signer>                   the signer's last committed nonce (int)    execution.apply_tx
+    attest/<poll>/<validator>        an Attestation record: the validator's     handlers.outcomes
+                                     outcome payload, its outcome_digest, height
+    report/<poll>/<validator>        the validator's latest failed-attempt      handlers.outcomes
+                                     report: {"validator", "absent" (party
+                                     indices), "height"}
+    due/<height>/<poll>              "close": the poll's scheduled close        handlers.polls (create);
+                                     (deleted by an early close); "deadline":   mpcslots (at its MPC start)
+                                     the poll fails then unless final. Deleted
+                                     when its height is processed
+                                     (handlers.polls.process_due)
+    closings/<height>                how many polls close at height, scheduled  handlers.polls
+                                     or early (the closing quota); an early
+                                     close gives its scheduled one back
+    mpcslot/<slot>                   {"poll": id, "free_at": null while the     mpcslots
+                                     poll holds the slot, else the height it
+                                     is free again}
+    mpcwait/<height>/<poll>          1: a poll closed at height waiting for a   mpcslots (deleted when it gets one)
+                                     slot, in (close height, poll id) order
 
 <poll> and <height> are 16 digits, <validator> and <slot> 4 digits; <voter> and <signer>
 are 64 lower-case hex characters (an ed25519 public key).

@@ -5,11 +5,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mpc_tx.protocol import canonical
-from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.protocol.records import (Attestation, Ballot, Poll, PollValidator, RecordError,
                                      snapshot_validators)
 
-from apphelpers import Chain, attested_result, cast, payloads, poll_body
+from statehelpers import life_cycle
 
 RECORDS = {b"poll/": Poll, b"ballot/": Ballot, b"attest/": Attestation}
 
@@ -28,47 +27,24 @@ BALLOT = {"voter": "ab" * 32, "payloads": ["0f" * 80, "9e" * 80], "height": 12, 
 ATTESTATION = {"validator": 0, "digest": "56" * 32, "result": POLL["result"], "height": 10}
 
 
-def _life_cycle(tmp_path):
-    """A chain whose state holds every kind of record in every status: open, closed, final, failed."""
-    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 4})
-    c.init()
-    c.block()
-    creator, alice = SigningKey.generate(), SigningKey.generate()
-    c.block(c.tx(creator, "create_poll", poll_body(c.height + 40)),
-            c.tx(creator, "create_poll", poll_body(c.height + 40, kind="tally", options=("a", "b"),
-                                                   voters=[alice.public_hex])),
-            c.tx(creator, "create_poll", poll_body(c.height + 40)),
-            c.tx(creator, "create_poll", poll_body(c.height + 40)))
-    c.block(c.tx(alice, "cast_ballot", {"poll": 2, "payloads": payloads(4, entries=2)}))
-    c.block(c.tx(alice, "cast_ballot", {"poll": 2, "payloads": payloads(4, entries=2)}))     # a revote
-    for poll_id in (1, 3):
-        cast(c, poll_id)
-    c.block(*[c.tx(creator, "close_poll", {"poll": poll_id}) for poll_id in (1, 3)])
-    final, failing = attested_result(c, 1), attested_result(c, 3)
-    c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": 1, "validator": i, "result": final}) for i in range(3)])
-    report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": failing["ballots"]}
-    c.block(c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": failing}),
-            c.tx(c.attest[1], "submit_outcome", {"poll": 3, "validator": 1, "result": report}))
-    return c
-
-
 def test_every_record_the_app_writes_round_trips_byte_for_byte(tmp_path):
-    c = _life_cycle(tmp_path)
+    c = life_cycle(tmp_path)
     statuses, seen = set(), {prefix: 0 for prefix in RECORDS}
-    for _ in range(5):
-        c.block()
-    for key, raw in c.app.store.db.iterator():
-        prefix = key[:key.index(b"/") + 1]
-        if prefix not in RECORDS:
-            continue
-        seen[prefix] += 1
-        value = canonical.decode(raw)
-        record = RECORDS[prefix].from_state(value)
-        assert record.to_state() == value and canonical.encode(record.to_state()) == raw
-        assert list(record.to_state()) == list(value)       # the same key order as a decode gives
-        if isinstance(record, Poll):
-            statuses.add(record.status)
-    assert statuses == {"open", "final", "failed"} and all(seen.values())
+    for blocks in (0, 5):
+        for _ in range(blocks):
+            c.block()
+        for key, raw in c.app.store.db.iterator():
+            prefix = key[:key.index(b"/") + 1]
+            if prefix not in RECORDS:
+                continue
+            seen[prefix] += 1
+            value = canonical.decode(raw)
+            record = RECORDS[prefix].from_state(value)
+            assert record.to_state() == value and canonical.encode(record.to_state()) == raw
+            assert list(record.to_state()) == list(value)       # the same key order as a decode gives
+            if isinstance(record, Poll):
+                statuses.add(record.status)
+    assert statuses == {"open", "closed", "final", "failed"} and all(seen.values())
     c.app.close()
 
 
