@@ -2,6 +2,8 @@
 
 At this layer a ballot is opaque: one encrypted payload per validator of the
 poll, in the poll's validator order. Only the MPC workers can open them.
+
+Txs: cast_ballot (a voter of an open poll). Events: ballot.
 """
 
 from mpc_tx.protocol.digests import ballot_digest
@@ -30,6 +32,12 @@ def encode_record(record: dict) -> bytes:
 
 
 def cast_ballot(state, ctx, tx):
+    """Cast or replace a ballot; any voter may, or only a listed one if the poll lists voters.
+
+    Writes ballot/<poll>/<voter> and bdig/<poll>/<voter>; a first ballot adds one to the
+    poll's ballots (up to max_ballots), a later one uses a revote (up to max_revotes).
+    Emits ballot.
+    """
     poll = load_open_poll(state, ctx, tx.body["poll"])
     poll_id, voter, payloads = poll["id"], tx.signer, tx.body["payloads"]
     m = len(poll["validators"])

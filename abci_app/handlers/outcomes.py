@@ -3,7 +3,10 @@
 An outcome is final when attestations carrying the identical payload hold more
 than 2/3 of the voting power of the validators the poll snapshotted. That shows
 agreement among the attesters, not correctness; attesters of anything else are
-named in the poll.
+named in the poll. A poll with no final outcome by its deadline fails.
+
+Txs: submit_outcome (the poll's validators). Block logic: finalize_touched,
+fail_at_deadline. Events: attempt_failed, outcome_attested, outcome_final.
 """
 from mpc_tx.protocol.digests import outcome_digest
 
@@ -27,6 +30,13 @@ REPORT_CODES = ("party_absent", "timeout", "bad_message")
 
 
 def submit_outcome(state, ctx, tx):
+    """Attest a closed poll's outcome, or report a failed attempt; only the poll's validators may.
+
+    The signer must be the poll's validator `validator` with its registered attestation
+    key. A report (a code of REPORT_CODES) writes report/<poll>/<validator>, may come
+    again, and emits attempt_failed; an attestation writes attest/<poll>/<validator>
+    once, emits outcome_attested, and marks the poll for finalize_touched at the block's end.
+    """
     body = tx.body
     poll = state.get(poll_key(body["poll"]))
     if poll is None:

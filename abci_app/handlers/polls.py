@@ -1,8 +1,14 @@
 """Polls: creation, closing (early by the creator, or at the close height), deadlines.
 
-At most max_closings_per_height polls close at one height, scheduled and early closes
-together: a creation or an early close over that quota is refused (CLOSING_QUOTA).
-A closed poll then waits for an MPC slot (mpcslots), which starts its attempts.
+A poll is open from its create_poll until its close height (or its creator's
+close_poll), closed until its outcome is final or its deadline passes, then final or
+failed. At most max_closings_per_height polls close at one height, scheduled and early
+closes together: a creation or an early close over that quota is refused
+(CLOSING_QUOTA). A closed poll then waits for an MPC slot (mpcslots), which starts its
+attempts and sets its deadline.
+
+Txs: create_poll (anyone), close_poll (the creator). Block logic: process_due.
+Events: poll_created, poll_closed (and mpcslots' mpc_started).
 """
 
 from mpc_tx.protocol.digests import counted_set_digest, poll_seed
@@ -19,6 +25,12 @@ __all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", 
 
 
 def create_poll(state, ctx, tx):
+    """Create a poll; anyone may send it, and the signer becomes its creator.
+
+    Writes poll/<id> (open, with the chain's validators snapshotted), chain/next_poll,
+    eligible/<id>/<voter> for each listed voter, due/<close height>/<id> ("close") and one
+    more closings/<close height>; emits poll_created. Returns the new poll's id.
+    """
     body, params = tx.body, ctx.params
     if len(body["question"].encode()) > params["max_question_bytes"]:
         raise TxError(BAD_POLL, f"question longer than {params['max_question_bytes']} bytes")
@@ -102,6 +114,13 @@ def _take_closing(state, ctx, height: int, what: str):
 
 
 def close_poll(state, ctx, tx):
+    """Close an open poll early; only its creator may.
+
+    Moves its closing from its close height to this one (closings/, its due/ "close"
+    deleted), then closes it as at its close height: status closed, seed, ballots
+    digest, in line for an MPC slot (mpcwait/); emits poll_closed. Returns
+    {"closed_height", "poll_id"}.
+    """
     poll = load_open_poll(state, ctx, tx.body["poll"])
     if tx.signer != poll["creator"]:
         raise TxError(NOT_CREATOR, f"only the creator of poll {poll['id']} may close it early")
@@ -116,6 +135,7 @@ def close_poll(state, ctx, tx):
 
 
 def _close(state, ctx, poll: dict):
+    """Close a poll at this height: fix its seed and counted set, queue it for an MPC slot."""
     poll["status"] = "closed"
     poll["closed_height"] = ctx.height
     # Public randomness for the MPC's check coefficients: unknown to voters, who
