@@ -133,14 +133,33 @@ def result_codes(res):
     return [r.code for r in res.tx_results]
 
 
-def cast(chain, pid, n=3):
+def cast(chain, poll_id, n=3):
     """Commit n ballots (opaque payloads): the chain's min_ballots floor, so an outcome may be revealed."""
-    chain.block(*[chain.tx(SigningKey.generate(), "cast_ballot", {"poll": pid, "payloads": payloads(4)})
+    chain.block(*[chain.tx(SigningKey.generate(), "cast_ballot", {"poll": poll_id, "payloads": payloads(4)})
                   for _ in range(n)])
 
 
-def attested_result(chain, pid, unanimous=True):
-    poll = chain.query(f"/poll/{pid}")[1]
+def attested_result(chain, poll_id, unanimous=True):
+    poll = chain.query(f"/poll/{poll_id}")[1]
     n = poll["ballots"]
     return {"status": "ok", "outcome": {"unanimous": unanimous}, "counted": n, "excluded": [],
             "unusable": [[] for _ in range(4)], "ballots": poll["ballots_digest"]}
+
+
+def create(chain, creator, **kw):
+    """Commit a create_poll (close_in blocks from now, the rest as poll_body); return the poll id."""
+    res = chain.block(chain.tx(creator, "create_poll", poll_body(chain.height + kw.pop("close_in", 10), **kw)))
+    assert result_codes(res) == [0], res.tx_results[0].log
+    return int([a.value for e in res.tx_results[0].events for a in e.attributes if a.key == "poll_id"][0])
+
+
+def closed_poll(tmp_path):
+    """A chain with a short MPC schedule (A=2, D=6) and a poll closed early with 3 ballots: (chain, id, digest)."""
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    poll_id = create(c, creator)
+    cast(c, poll_id)
+    c.block(c.tx(creator, "close_poll", {"poll": poll_id}))
+    return c, poll_id, c.query(f"/poll/{poll_id}")[1]["ballots_digest"]

@@ -1,0 +1,68 @@
+"""Polls: creation bounds, closing at the close height or early, the closing quota."""
+from mpc_tx.protocol import codes
+from mpc_tx.protocol.keys import SigningKey
+
+from apphelpers import Chain, create, payloads, poll_body, result_codes
+
+
+def test_poll_closes_at_height_and_rejects_late_ballots(chain):
+    creator, voter = SigningKey.generate(), SigningKey.generate()
+    poll_id = create(chain, creator, close_in=6)   # created at height 2, closes at 7 (min_close_blocks 5)
+    for _ in range(4):
+        open_block = chain.block()
+        assert not any(e.type == "poll_closed" for e in open_block.events)
+    closed = chain.block()
+    assert any(e.type == "poll_closed" for e in closed.events)
+    assert chain.query(f"/poll/{poll_id}")[1]["status"] == "closed"
+    late = chain.tx(voter, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)})
+    assert chain.check(late).code == codes.POLL_CLOSED
+    assert result_codes(chain.block(late)) == [codes.POLL_CLOSED]
+
+
+def test_close_height_too_near_is_refused_with_the_nearest_allowed(chain):
+    creator = SigningKey.generate()
+    near = chain.tx(creator, "create_poll", poll_body(chain.height + 3))     # CheckTx runs at height + 1
+    res = chain.check(near)
+    assert res.code == codes.BAD_POLL and "too near" in res.log and "at least 5 blocks" in res.log
+    assert result_codes(chain.block(near)) == [codes.BAD_POLL]
+    create(chain, creator, close_in=6)      # runs at height + 1: exactly min_close_blocks ahead, fine
+
+
+def test_min_ballots_below_the_chain_floor_is_refused(chain):
+    creator = SigningKey.generate()
+    res = chain.check(chain.tx(creator, "create_poll", poll_body(chain.height + 20, min_ballots=2)))
+    assert res.code == codes.BAD_POLL and "floor of 3" in res.log and "how the others voted" in res.log
+
+
+def test_closings_over_the_quota_are_refused_by_create_and_by_early_close(tmp_path):
+    c = Chain(tmp_path / "app", params={"max_closings_per_height": 2})
+    c.init()
+    c.block()
+    creator = SigningKey.generate()
+    at = c.height + 12
+    first = [create(c, creator, close_in=at - c.height) for _ in range(2)]
+    res = c.block(c.tx(creator, "create_poll", poll_body(at)))
+    assert result_codes(res) == [codes.CLOSING_QUOTA] and "max_closings_per_height" in res.tx_results[0].log
+    # An early close gives its scheduled closing back...
+    assert result_codes(c.block(c.tx(creator, "close_poll", {"poll": first[0]}))) == [0]
+    assert result_codes(c.block(c.tx(creator, "create_poll", poll_body(at)))) == [0]
+    # ...and counts against the height it closes at: here two polls close already.
+    later = [create(c, creator, close_in=20) for _ in range(3)]
+    while c.height + 1 < at:
+        c.block()
+    res = c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in later])
+    assert result_codes(res) == [codes.CLOSING_QUOTA] * 3   # at height `at`, the two scheduled ones close
+    res = c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in later])
+    assert result_codes(res) == [0, 0, codes.CLOSING_QUOTA]
+    assert [c.query(f"/poll/{p}")[1]["status"] for p in later] == ["closed", "closed", "open"]
+    c.app.close()
+
+
+def test_polls_that_cannot_keep_a_secret_are_refused(tmp_path):
+    for m in (1, 2):
+        chain = Chain(tmp_path / f"app{m}", m=m)
+        chain.init()
+        chain.block()
+        res = chain.block(chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)))
+        assert res.tx_results[0].code == codes.BAD_POLL and "at least 3" in res.tx_results[0].log
+        chain.app.close()
