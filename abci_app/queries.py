@@ -61,7 +61,8 @@ def parse_path(path) -> tuple[list, dict]:
         raise TxError(BAD_QUERY, f"path longer than {MAX_PATH_BYTES} bytes")
     route, question, query = path.partition("?")
     if not route.startswith("/") or route == "/":
-        raise TxError(UNKNOWN_PATH, f"no query path {_shown(route)}; paths start with '/', see the README's query table")
+        raise TxError(UNKNOWN_PATH,
+                      f"no query path {_shown(route)}; paths start with '/', see the README's query table")
     parts = route[1:].split("/")
     if "" in parts:
         raise TxError(UNKNOWN_PATH, f"empty segment in query path {_shown(route)}")

@@ -53,7 +53,8 @@ def cast_ballot(state, ctx, tx):
     if previous is not None:
         revotes = previous["revotes"] + 1
         if revotes > poll["max_revotes"]:
-            raise TxError(REVOTE_LIMIT, f"poll {poll_id} allows {poll['max_revotes']} revotes; this voter has used them")
+            raise TxError(REVOTE_LIMIT,
+                          f"poll {poll_id} allows {poll['max_revotes']} revotes; this voter has used them")
     elif poll["ballots"] >= poll["max_ballots"]:
         raise TxError(POLL_FULL, f"poll {poll_id} holds its maximum of {poll['max_ballots']} ballots")
     digest = ballot_digest(voter, payloads)

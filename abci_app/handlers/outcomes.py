@@ -48,7 +48,8 @@ def submit_outcome(state, ctx, tx):
                                      "only the poll's validators attest, each with its registered attestation key")
     if poll["status"] != "closed":
         state_word = "still open" if poll["status"] == "open" else f"already {poll['status']}"
-        raise TxError(POLL_NOT_CLOSED, f"poll {poll['id']} is {state_word}: attestations are taken between close and finality")
+        raise TxError(POLL_NOT_CLOSED,
+                      f"poll {poll['id']} is {state_word}: attestations are taken between close and finality")
     check_result(poll, body["result"])
     if body["result"]["status"] == "failed" and body["result"]["code"] in REPORT_CODES:
         state.put(report_key(poll["id"], index), {"validator": index, "absent": body["result"]["absent"],

@@ -205,7 +205,8 @@ class Poll:
 _POLL_CHECKS = {
     "id": _int, "creator": _hex64, "question": _str, "kind": _one_of(POLL_KINDS), "options": _list_of(_str),
     "open": _bool, "eligible": _optional(_int), "created_height": _int, "close_height": _int,
-    "max_ballots": _int, "max_revotes": _int, "min_ballots": _int, "validators": _list_of(lambda item, _what: PollValidator.from_state(item)),
+    "max_ballots": _int, "max_revotes": _int, "min_ballots": _int,
+    "validators": _list_of(lambda item, _what: PollValidator.from_state(item)),
     "threshold": _int, "field": _str, "status": _one_of(POLL_STATUSES), "ballots": _int,
     "closed_height": _optional(_int), "deadline_height": _optional(_int), "seed": _optional(_hex64),
     "ballots_digest": _optional(_hex64), "mpc_slot": _optional(_int), "mpc_start": _optional(_int),

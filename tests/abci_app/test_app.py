@@ -19,11 +19,13 @@ def test_info_reports_committed_height_and_hash(chain):
 
 @pytest.mark.parametrize("mutate, code", [
     (lambda c, k, poll_id: b"not json", codes.MALFORMED),
-    (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}, chain_id="other"), codes.WRONG_CHAIN),
+    (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}, chain_id="other"),
+     codes.WRONG_CHAIN),
     (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": 999, "payloads": payloads(4)}), codes.UNKNOWN_POLL),
     (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(3)}), codes.BAD_BALLOT),
     (lambda c, k, poll_id: c.tx(k, "close_poll", {"poll": poll_id}), codes.NOT_CREATOR),
-    (lambda c, k, poll_id: c.tx(k, "submit_outcome", {"poll": poll_id, "validator": 0, "result": {"status": "ok"}}), codes.NOT_VALIDATOR),
+    (lambda c, k, poll_id: c.tx(k, "submit_outcome", {"poll": poll_id, "validator": 0, "result": {"status": "ok"}}),
+     codes.NOT_VALIDATOR),
     (lambda c, k, poll_id: c.tx(k, "create_poll", poll_body(c.height + 10**7)), codes.BAD_POLL),
     (lambda c, k, poll_id: b"{" + b" " * 70000 + b"}", codes.TOO_LARGE),
 ])

@@ -243,7 +243,8 @@ def test_a_bad_genesis_reaches_the_operator_through_the_framing(tmp_path):
     chain = Chain(tmp_path / "app")
     del chain.registry[1]["mpc_ports"]
     request = abci.Request()
-    request.init_chain.CopyFrom(abci.RequestInitChain(chain_id="c", app_state_bytes=json.dumps(chain.genesis["app_state"]).encode()))
+    request.init_chain.CopyFrom(abci.RequestInitChain(chain_id="c",
+                                                      app_state_bytes=json.dumps(chain.genesis["app_state"]).encode()))
     for key in chain.cons:
         request.init_chain.validators.add(pub_key={"ed25519": key}, power=10)
     response = AbciServer(chain.app).handle(request)

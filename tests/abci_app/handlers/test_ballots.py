@@ -9,12 +9,14 @@ def test_eligibility_revote_and_cap(chain):
     creator = SigningKey.generate()
     alice, bob = SigningKey.generate(), SigningKey.generate()
     poll_id = create(chain, creator, voters=sorted([alice.public_hex]), max_revotes=1)
-    assert result_codes(chain.block(chain.tx(bob, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}))) == [codes.NOT_ELIGIBLE]
+    assert result_codes(chain.block(chain.tx(bob, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}))) == \
+        [codes.NOT_ELIGIBLE]
     first = payloads(4)
     assert result_codes(chain.block(chain.tx(alice, "cast_ballot", {"poll": poll_id, "payloads": first}))) == [0]
     second = payloads(4)
     assert result_codes(chain.block(chain.tx(alice, "cast_ballot", {"poll": poll_id, "payloads": second}))) == [0]
-    assert result_codes(chain.block(chain.tx(alice, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}))) == [codes.REVOTE_LIMIT]
+    assert result_codes(chain.block(chain.tx(alice, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}))) == \
+        [codes.REVOTE_LIMIT]
     _, page = chain.query(f"/poll/{poll_id}/ballots")
     assert [b["payloads"] for b in page["ballots"]] == [second]  # the later ballot replaced the first
     assert chain.query(f"/poll/{poll_id}")[1]["ballots"] == 1

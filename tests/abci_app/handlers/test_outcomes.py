@@ -66,7 +66,8 @@ def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
     assert result_codes(res) == [0, 0, 0]
     assert c.query(f"/poll/{poll_id}/outcome")[1]["status"] == "closed"       # a report is never final
     ok = attested_result(c, poll_id)
-    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": ok}))) == [0]
+    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome",
+                                     {"poll": poll_id, "validator": 0, "result": ok}))) == [0]
     for _ in range(6):
         c.block()
     out = c.query(f"/poll/{poll_id}/outcome")[1]
@@ -80,9 +81,11 @@ def test_deadline_never_names_a_reporter_absent(tmp_path):
     # deadline the reporters, who were there, are not named absent; 0 is named a dissenter.
     c, poll_id, digest = closed_poll(tmp_path)
     ok = attested_result(c, poll_id)
-    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": ok}))) == [0]
+    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome",
+                                     {"poll": poll_id, "validator": 0, "result": ok}))) == [0]
     report = {"status": "failed", "code": "party_absent", "absent": [0], "ballots": digest}
-    c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": report}) for i in (1, 2, 3)])
+    c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": report})
+              for i in (1, 2, 3)])
     for _ in range(6):
         c.block()
     out = c.query(f"/poll/{poll_id}/outcome")[1]

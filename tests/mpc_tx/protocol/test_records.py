@@ -111,7 +111,8 @@ def test_deep_nesting_is_a_record_error():
 
 
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                  max_size=4),
                      max_leaves=20)
 
 
