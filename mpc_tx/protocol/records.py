@@ -9,6 +9,7 @@ Lists in state are tuples in a record; a poll's ``result`` and an attestation's
 """
 from dataclasses import dataclass, fields
 import re
+from typing import ClassVar
 
 __all__ = ["RecordError", "PollValidator", "Poll", "Ballot", "Attestation", "snapshot_validators",
            "POLL_STATUSES", "POLL_KINDS"]
@@ -130,8 +131,23 @@ def _to_state(record) -> dict:
     return out
 
 
+class _Record:
+    """from_state and to_state for a frozen dataclass with one check per field (_CHECKS, in field order)."""
+    _WHAT: ClassVar[str]
+    _CHECKS: ClassVar[dict]
+
+    @classmethod
+    def from_state(cls, doc):
+        """Return the record of a decoded state value; raise RecordError if it is not well formed."""
+        return _from_state(cls, doc, cls._CHECKS, cls._WHAT)
+
+    def to_state(self) -> dict:
+        """Return the state value: the identical JSON object from_state was given."""
+        return _to_state(self)
+
+
 @dataclass(frozen=True)
-class PollValidator:
+class PollValidator(_Record):
     """One validator as a poll snapshots it at its creation: what its MPC and attestations need."""
     index: int
     name: str
@@ -143,25 +159,18 @@ class PollValidator:
     mpc_ports: int
     tls_sha256: str
 
-    @classmethod
-    def from_state(cls, doc) -> "PollValidator":
-        return _from_state(cls, doc, _VALIDATOR_CHECKS, "poll validator")
-
-    def to_state(self) -> dict:
-        return _to_state(self)
-
-
-_VALIDATOR_CHECKS = {"index": _int, "name": _str, "power": _int, "attest_key": _hex64, "enc_key": _hex64,
-                     "mpc_host": _str, "mpc_port": _int, "mpc_ports": _int, "tls_sha256": _hex64}
+    _WHAT = "poll validator"
+    _CHECKS = {"index": _int, "name": _str, "power": _int, "attest_key": _hex64, "enc_key": _hex64,
+               "mpc_host": _str, "mpc_port": _int, "mpc_ports": _int, "tls_sha256": _hex64}
 
 
 def snapshot_validators(validators: list) -> list:
     """Return the registry entries a poll keeps: what its MPC and attestations need."""
-    return [{k: v[k] for k in _VALIDATOR_CHECKS} for v in validators]
+    return [{k: v[k] for k in PollValidator._CHECKS} for v in validators]
 
 
 @dataclass(frozen=True)
-class Poll:
+class Poll(_Record):
     """A poll in state (``poll/<id>``): its terms, its validators, and where it is in its life.
 
     ``ballots`` is the number of counted ballots; ``ballots_digest`` their digest, set at the close.
@@ -194,29 +203,22 @@ class Poll:
     attesters: tuple
     dissenters: tuple
 
-    @classmethod
-    def from_state(cls, doc) -> "Poll":
-        return _from_state(cls, doc, _POLL_CHECKS, "poll")
-
-    def to_state(self) -> dict:
-        return _to_state(self)
-
-
-_POLL_CHECKS = {
-    "id": _int, "creator": _hex64, "question": _str, "kind": _one_of(POLL_KINDS), "options": _list_of(_str),
-    "open": _bool, "eligible": _optional(_int), "created_height": _int, "close_height": _int,
-    "max_ballots": _int, "max_revotes": _int, "min_ballots": _int,
-    "validators": _list_of(lambda item, _what: PollValidator.from_state(item)),
-    "threshold": _int, "field": _str, "status": _one_of(POLL_STATUSES), "ballots": _int,
-    "closed_height": _optional(_int), "deadline_height": _optional(_int), "seed": _optional(_hex64),
-    "ballots_digest": _optional(_hex64), "mpc_slot": _optional(_int), "mpc_start": _optional(_int),
-    "result": _optional(_object), "final_height": _optional(_int), "attesters": _list_of(_int),
-    "dissenters": _list_of(_int),
-}
+    _WHAT = "poll"
+    _CHECKS = {
+        "id": _int, "creator": _hex64, "question": _str, "kind": _one_of(POLL_KINDS), "options": _list_of(_str),
+        "open": _bool, "eligible": _optional(_int), "created_height": _int, "close_height": _int,
+        "max_ballots": _int, "max_revotes": _int, "min_ballots": _int,
+        "validators": _list_of(lambda item, _what: PollValidator.from_state(item)),
+        "threshold": _int, "field": _str, "status": _one_of(POLL_STATUSES), "ballots": _int,
+        "closed_height": _optional(_int), "deadline_height": _optional(_int), "seed": _optional(_hex64),
+        "ballots_digest": _optional(_hex64), "mpc_slot": _optional(_int), "mpc_start": _optional(_int),
+        "result": _optional(_object), "final_height": _optional(_int), "attesters": _list_of(_int),
+        "dissenters": _list_of(_int),
+    }
 
 
 @dataclass(frozen=True)
-class Ballot:
+class Ballot(_Record):
     """A voter's counted ballot in state (``ballot/<poll>/<voter>``): one sealed payload per validator."""
     voter: str
     payloads: tuple
@@ -224,32 +226,17 @@ class Ballot:
     revotes: int
     tx: str
 
-    @classmethod
-    def from_state(cls, doc) -> "Ballot":
-        return _from_state(cls, doc, _BALLOT_CHECKS, "ballot")
-
-    def to_state(self) -> dict:
-        return _to_state(self)
-
-
-_BALLOT_CHECKS = {"voter": _hex64, "payloads": _list_of(_hex), "height": _int, "revotes": _int,
-                  "tx": _tx_hash}
+    _WHAT = "ballot"
+    _CHECKS = {"voter": _hex64, "payloads": _list_of(_hex), "height": _int, "revotes": _int, "tx": _tx_hash}
 
 
 @dataclass(frozen=True)
-class Attestation:
+class Attestation(_Record):
     """A validator's attestation in state (``attest/<poll>/<validator>``): the payload and its digest."""
     validator: int
     digest: str
     result: dict
     height: int
 
-    @classmethod
-    def from_state(cls, doc) -> "Attestation":
-        return _from_state(cls, doc, _ATTESTATION_CHECKS, "attestation")
-
-    def to_state(self) -> dict:
-        return _to_state(self)
-
-
-_ATTESTATION_CHECKS = {"validator": _int, "digest": _hex64, "result": _object, "height": _int}
+    _WHAT = "attestation"
+    _CHECKS = {"validator": _int, "digest": _hex64, "result": _object, "height": _int}

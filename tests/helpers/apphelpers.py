@@ -153,9 +153,9 @@ def create(chain, creator, **kw):
     return int([a.value for e in res.tx_results[0].events for a in e.attributes if a.key == "poll_id"][0])
 
 
-def closed_poll(tmp_path):
+def closed_poll(tmp_path, deadline_blocks=6):
     """A chain with a short MPC schedule (A=2, D=6) and a poll closed early with 3 ballots: (chain, id, digest)."""
-    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 6})
+    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": deadline_blocks})
     c.init()
     c.block()
     creator = SigningKey.generate()

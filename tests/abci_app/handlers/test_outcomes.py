@@ -2,7 +2,7 @@
 from mpc_tx.protocol import codes
 from mpc_tx.protocol.keys import SigningKey
 
-from apphelpers import Chain, attested_result, cast, closed_poll, create, result_codes
+from apphelpers import attested_result, cast, closed_poll, create, result_codes
 
 
 def test_outcome_final_at_more_than_two_thirds(chain):
@@ -41,13 +41,7 @@ def test_malformed_outcome_rejected(chain):
 
 
 def test_deadline_fails_poll_naming_absent(tmp_path):
-    c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 4})
-    c.init()
-    c.block()
-    creator = SigningKey.generate()
-    poll_id = create(c, creator)
-    cast(c, poll_id)
-    c.block(c.tx(creator, "close_poll", {"poll": poll_id}))
+    c, poll_id, _digest = closed_poll(tmp_path, deadline_blocks=4)
     r = attested_result(c, poll_id)
     c.block(c.tx(c.attest[1], "submit_outcome", {"poll": poll_id, "validator": 1, "result": r}))
     for _ in range(4):

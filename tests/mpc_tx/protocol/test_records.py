@@ -70,6 +70,12 @@ def test_a_record_is_independent_of_the_state_value_it_came_from():
     assert poll.result["outcome"]["tally"]["a"] == 2
 
 
+def test_each_record_checks_exactly_its_fields():
+    from dataclasses import fields
+    for cls in (Poll, Ballot, Attestation, PollValidator):
+        assert list(cls._CHECKS) == [f.name for f in fields(cls)], cls.__name__
+
+
 def test_poll_fields_read_as_their_domain():
     poll = Poll.from_state(POLL)
     assert poll.validators[0].attest_key == "ab" * 32 and poll.ballots == 3 and poll.ballots_digest == "34" * 32
