@@ -15,7 +15,7 @@ genesis validators either way.
 """
 import time
 
-from abci_app.handlers.polls import snapshot_validators
+from mpc_tx.protocol.records import snapshot_validators
 from mpc_tx.protocol import canonical, tx as txcodec
 from mpc_tx.client.light import LightClient, VerifyError
 from mpc_tx.protocol.sharing import L
