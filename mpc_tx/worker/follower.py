@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from mpc_tx.protocol.codes import TxError
-from abci_app.mpcslots import port_offset, slot_count
+from mpc_tx.protocol.slots import port_offset, slot_count
 
 from mpc_tx.protocol import digests, x25519_envelope as envelope, tx as txcodec
 from mpc_tx.protocol.keys import SigningKey, EncryptionKey
