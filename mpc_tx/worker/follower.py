@@ -35,7 +35,7 @@ from mpc_tx.worker.attest import Attester, payload as attest_payload
 from mpc_tx.worker.polljob import PollJob, job_input, opened_from
 from mpc_tx.protocol import outcome
 
-__all__ = ["Worker", "main", "FOLLOWER_NICE", "SYNC_PAGE", "SYNC_ONE_BY_ONE"]
+__all__ = ["Worker", "BlockWaker", "main", "FOLLOWER_NICE", "SYNC_PAGE", "SYNC_ONE_BY_ONE"]
 
 log = logging.getLogger("mpc_tx.worker")
 
@@ -347,7 +347,6 @@ class Worker:
 
     def run(self):
         from urllib.parse import urlsplit
-        from mpc_tx.worker.websocket import BlockWaker
         log.info("worker for validator %d following %s", self.index, self.rpc.url)
         url = urlsplit(self.node)
         follower = threading.Thread(target=self._follow_loop, name="follower", daemon=True)
@@ -396,6 +395,68 @@ class Worker:
             except Exception:
                 log.exception("follower failed; it goes on at the next block")
                 self.stop.wait(1.0)
+
+
+class BlockWaker:
+    """Set an event on every new block the node reports on its /websocket; reconnect quietly on failure.
+
+    It subscribes to NewBlockHeader, not NewBlock: a NewBlock event carries the whole
+    block and every tx result, which the node encodes to JSON for each subscriber
+    (most of a node's RPC time under load); the worker fetches what it needs itself.
+    The worker polls when this is down (``wait`` times out), so nothing rests on it.
+    """
+
+    CONNECT_S = 10      # bounded handshake
+    SILENCE_S = 30      # no message for this long: the link is dead, reconnect
+    RECONNECT_S = 2.0
+    MAX_MESSAGE = 64 * 1024 * 1024
+    SUBSCRIBE = json.dumps({"jsonrpc": "2.0", "method": "subscribe", "id": 1,
+                            "params": {"query": "tm.event='NewBlockHeader'"}})
+
+    def __init__(self, host: str, port: int):
+        self.url = f"ws://{host}:{port}/websocket"
+        self.event = threading.Event()
+        self.connected = False
+        self._stop = threading.Event()
+        self._ws = None
+        self._thread = threading.Thread(target=self._run, name="block-waker", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            ws.close()   # wakes the reader now rather than at its next silence timeout
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for a new block, or `timeout` seconds (the polling fallback)."""
+        woke = self.event.wait(timeout)
+        self.event.clear()
+        return woke
+
+    def _run(self):
+        from websockets.exceptions import WebSocketException
+        from websockets.sync.client import connect
+        while not self._stop.is_set():
+            try:
+                # Client pings off: the node pings its subscribers, and the library answers.
+                with connect(self.url, open_timeout=self.CONNECT_S, close_timeout=1, ping_interval=None,
+                             max_size=self.MAX_MESSAGE, proxy=None) as ws:
+                    self._ws = ws
+                    ws.send(self.SUBSCRIBE)
+                    self.connected = True
+                    while not self._stop.is_set():
+                        ws.recv(timeout=self.SILENCE_S)
+                        self.event.set()
+            except (OSError, WebSocketException, ValueError):   # TimeoutError is an OSError
+                pass
+            finally:
+                self.connected = False
+                self._ws = None
+            self._stop.wait(self.RECONNECT_S)
 
 
 def main(argv=None, worker_class=None):

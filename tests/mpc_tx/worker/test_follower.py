@@ -82,3 +82,47 @@ def test_a_worker_that_attested_still_joins_the_attempt(tmp_path):
     w.polljobs[3].thread.join(5)
     assert w.started == [(3, 0, 28.0)] and w.polljobs[3].state == "attested"
 
+
+
+def test_the_block_waker_subscribes_wakes_on_each_event_and_reconnects(monkeypatch):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.server import serve
+    from mpc_tx.worker.follower import BlockWaker
+    monkeypatch.setattr(BlockWaker, "RECONNECT_S", 0.05)
+    links, go_on = [], threading.Event()
+
+    def node(ws):   # answers the subscription, reports one block, and drops the first link
+        links.append(json.loads(ws.recv()))
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "result": {}}))
+        go_on.wait(5)
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"query": "tm.event='NewBlockHeader'"}}))
+        if len(links) > 1:
+            try:
+                ws.recv()   # the second link stays until the waker stops
+            except ConnectionClosed:
+                pass
+
+    with serve(node, "127.0.0.1", 0) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        waker = BlockWaker("127.0.0.1", server.socket.getsockname()[1]).start()
+        assert waker.wait(5)                       # the subscription's answer
+        go_on.set()
+        assert waker.wait(5)                       # a block
+        assert waker.wait(5)                       # the second link (events of one link may coalesce)
+        assert links == [json.loads(BlockWaker.SUBSCRIBE)] * 2
+        assert waker.connected
+        waker.stop()
+        waker._thread.join(5)
+        assert not waker._thread.is_alive() and not waker.connected
+        server.shutdown()
+
+
+def test_the_block_waker_falls_back_to_timeouts_without_a_node():
+    from mpc_tx.worker.follower import BlockWaker
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]    # closed: nothing listens
+    waker = BlockWaker("127.0.0.1", port).start()
+    assert not waker.wait(0.3) and not waker.connected
+    waker.stop()
