@@ -5,27 +5,19 @@ each job listens on a port of the validator's registered range of K ports. The c
 bounds both: there are S = max(1, min K // 2) slots. A closed poll waits for a free slot
 in (close height, poll id) order and holds it until it is final or failed; its attempts
 run from the height it got the slot (``mpc_start``), its deadline D blocks after that.
-Slot s at attempt k listens on offset (2s + k mod 2) mod K: polls computing together
-never share a port, and a retry never reuses the port of the attempt before it.
+Slot s at attempt k listens on offset (2s + k mod 2) mod K (the arithmetic, shared with
+the workers, is mpc_tx.protocol.slots): polls computing together never share a port, and
+a retry never reuses the port of the attempt before it.
 A released slot is free again A blocks later (mpc_attempt_blocks): a worker that had not
 finished when the poll became final may still run that poll's job until its attempt's
 end, two blocks before the next attempt would start, and must not hold the next poll's port.
 """
 from abci_app.context import event
+from mpc_tx.protocol.slots import slot_count
 from abci_app.store.keys import (poll_key, due_key, mpc_slot_key, mpc_slot_prefix, mpc_wait_key,
                     mpc_wait_prefix)
 
-__all__ = ["slot_count", "port_offset", "enqueue", "release", "assign"]
-
-
-def slot_count(validators: list) -> int:
-    """Return how many polls may compute at once: two ports each in the smallest range."""
-    return max(1, min(v["mpc_ports"] for v in validators) // 2) if validators else 1
-
-
-def port_offset(slot: int, attempt: int, ports: int) -> int:
-    """Return the offset in a validator's MPC port range of slot `slot` at attempt `attempt`."""
-    return (2 * slot + attempt % 2) % ports
+__all__ = ["enqueue", "release", "assign"]
 
 
 def enqueue(state, ctx, poll: dict):

@@ -48,7 +48,8 @@ from mpc_tx.client.cli import Client                                         # n
 from mpc_tx.protocol.keys import EncryptionKey, SigningKey                     # noqa: E402
 from mpc_tx.keyfile import load_encryption_key
 from mpc_tx.client.rpc import QueryError, Rpc, RpcError                      # noqa: E402
-from mpc_tx.worker.follower import chain_result, job_input                     # noqa: E402
+from mpc_tx.worker.attest import chain_result                                  # noqa: E402
+from mpc_tx.worker.polljob import job_input                                    # noqa: E402
 from node_config.lifecycle import Testnet                             # noqa: E402
 
 __all__ = ["mpc_rows", "Bench", "mpyc_alone", "worker_phases", "markdown", "write_plot", "main"]

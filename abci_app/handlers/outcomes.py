@@ -8,32 +8,22 @@ named in the poll. A poll with no final outcome by its deadline fails.
 Txs: submit_outcome (the poll's validators). Block logic: finalize_touched,
 fail_at_deadline. Events: attempt_failed, outcome_attested, outcome_final.
 """
+from mpc_tx.protocol import outcome
 from mpc_tx.protocol.digests import outcome_digest
 
 from abci_app import mpcslots
-from mpc_tx.protocol.codes import (TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED,
-                    POLL_NOT_CLOSED, BAD_OUTCOME)
+from mpc_tx.protocol.codes import TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED, POLL_NOT_CLOSED
 from abci_app.context import event
 from abci_app.store.keys import poll_key, attest_key, attest_prefix, report_key, report_prefix
 
-__all__ = ["FAILURE_CODES", "REPORT_CODES", "submit_outcome", "finalize_touched", "fail_at_deadline",
-           "check_result"]
-
-# Attested failures are enumerated, never free text, so honest workers agree byte for byte.
-FAILURE_CODES = ("inconsistent_shares",)
-# A failed attempt is reported, not attested: it names parties for the record (and for
-# the deadline failure) without using up the validator's one attestation, since a later
-# attempt may still succeed. "absent" lists the parties the report names: not connected
-# (party_absent), whose messages were outstanding at the job's deadline (timeout), or the
-# sender of a refused message (bad_message).
-REPORT_CODES = ("party_absent", "timeout", "bad_message")
+__all__ = ["submit_outcome", "finalize_touched", "fail_at_deadline"]
 
 
 def submit_outcome(state, ctx, tx):
     """Attest a closed poll's outcome, or report a failed attempt; only the poll's validators may.
 
     The signer must be the poll's validator `validator` with its registered attestation
-    key. A report (a code of REPORT_CODES) writes report/<poll>/<validator>, may come
+    key. A report (a code of outcome.REPORT_CODES) writes report/<poll>/<validator>, may come
     again, and emits attempt_failed; an attestation writes attest/<poll>/<validator>
     once, emits outcome_attested, and marks the poll for finalize_touched at the block's end.
     """
@@ -50,8 +40,8 @@ def submit_outcome(state, ctx, tx):
         state_word = "still open" if poll["status"] == "open" else f"already {poll['status']}"
         raise TxError(POLL_NOT_CLOSED,
                       f"poll {poll['id']} is {state_word}: attestations are taken between close and finality")
-    check_result(poll, body["result"])
-    if body["result"]["status"] == "failed" and body["result"]["code"] in REPORT_CODES:
+    outcome.check(poll, body["result"])   # the payload's schema: mpc_tx.protocol.outcome
+    if outcome.is_report(body["result"]):
         state.put(report_key(poll["id"], index), {"validator": index, "absent": body["result"]["absent"],
                                                   "height": ctx.height})
         ctx.events.append(event("attempt_failed", {"poll_id": poll["id"], "validator": index},
@@ -65,54 +55,6 @@ def submit_outcome(state, ctx, tx):
     ctx.touched_polls.add(poll["id"])
     ctx.events.append(event("outcome_attested", {"poll_id": poll["id"], "validator": index},
                             {"digest": digest}))
-
-
-def check_result(poll: dict, result: dict):
-    """Raise BAD_OUTCOME unless `result` is a well-formed outcome payload for this poll."""
-    def bad(reason):
-        raise TxError(BAD_OUTCOME, f"outcome for poll {poll['id']}: {reason}")
-
-    def index_list(v, bound):
-        # Element types first: set() of a list, or sorted() of mixed types, would raise.
-        return isinstance(v, list) and \
-            all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < bound for i in v) and \
-            v == sorted(set(v))
-
-    if result.get("ballots") != poll["ballots_digest"]:
-        bad("ballots digest differs from the ballot set committed at the close")
-    n, m = poll["ballots"], len(poll["validators"])
-    if result["status"] == "failed":
-        if set(result) != {"status", "code", "absent", "ballots"}:
-            bad("a failure has exactly the fields absent, ballots, code, status")
-        if result["code"] not in FAILURE_CODES + REPORT_CODES:
-            bad(f"failure code must be one of {', '.join(FAILURE_CODES + REPORT_CODES)}")
-        if not index_list(result["absent"], m):
-            bad("absent must be a sorted list of validator indices")
-        return
-    if set(result) != {"status", "outcome", "counted", "excluded", "unusable", "ballots"}:
-        bad("a result has exactly the fields ballots, counted, excluded, outcome, status, unusable")
-    if not index_list(result["excluded"], n):
-        bad("excluded must be a sorted list of ballot indices")
-    if not (isinstance(result["counted"], int) and not isinstance(result["counted"], bool) and
-            result["counted"] == n - len(result["excluded"])):
-        bad("counted must be the number of ballots less the excluded ones")
-    if not (isinstance(result["unusable"], list) and len(result["unusable"]) == m and
-            all(index_list(u, n) for u in result["unusable"])):
-        bad("unusable must list, per validator, the sorted ballot indices it could not use")
-    outcome = result["outcome"]
-    if outcome == {"withheld": True}:
-        return
-    if result["counted"] < poll["min_ballots"]:
-        bad(f"an outcome below min_ballots ({poll['min_ballots']}) must be withheld, whatever the kind")
-    if poll["kind"] == "unanimity":
-        if not (isinstance(outcome, dict) and set(outcome) == {"unanimous"} and isinstance(outcome["unanimous"], bool)):
-            bad('a unanimity outcome is {"unanimous": true|false} or {"withheld": true}')
-    else:
-        tally = outcome.get("tally") if isinstance(outcome, dict) and set(outcome) == {"tally"} else None
-        if not (isinstance(tally, dict) and set(tally) == set(poll["options"]) and
-                all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in tally.values()) and
-                sum(tally.values()) == result["counted"]):
-            bad('a tally outcome is {"tally": {option: count, ...}} over the poll\'s options, summing to counted')
 
 
 def finalize_touched(state, ctx):
@@ -161,7 +103,7 @@ def fail_at_deadline(state, ctx, poll: dict):
     backing = {i: sum(power[rep["validator"]] for rep in stored if i in rep["absent"]) for i in never}
     absent = [i for i in never if 3 * backing[i] > total] or [i for i in never if i not in reporters]
     poll["status"] = "failed"
-    poll["result"] = {"status": "failed", "code": "deadline", "absent": absent,
+    poll["result"] = {"status": "failed", "code": outcome.DEADLINE, "absent": absent,
                       "ballots": poll["ballots_digest"]}
     poll["final_height"] = ctx.height
     poll["attesters"] = []

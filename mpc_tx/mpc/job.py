@@ -21,6 +21,9 @@ Result::
      "absent": [pids not connected], "outstanding": [pids whose messages we wait for (timeout)]}
     {"status": "failed", "code": "bad_message", "absent": [], "sender": pid}  (a refused message)
 
+(the codes are mpc_tx.protocol.outcome.JOB_CODES; the worker builds the chain's payload from
+this result with outcome.from_job).
+
 ``run_job`` is the parent's side: start the child, feed it, kill it by PID at the deadline.
 The child dies with its parent (``lifeline``): a worker killed by SIGKILL leaves no job behind.
 """
@@ -34,9 +37,10 @@ import sys
 import threading
 import time
 
-__all__ = ["CODES", "parse_job", "run_job", "main"]
+from mpc_tx.protocol import outcome
 
-CODES = ("inconsistent_shares", "timeout", "party_absent", "bad_message", "error")
+__all__ = ["parse_job", "run_job", "main"]
+
 KINDS = ("unanimity", "tally")
 MAX_OPTIONS = 1024
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -315,13 +319,8 @@ def _parse_result(stdout: bytes) -> dict:
         result = json.loads(lines[-1])
     except (IndexError, ValueError):
         return _failed("error")
-    if not isinstance(result, dict):
-        return _failed("error")
-    if result.get("status") == "ok" and {"outcome", "counted", "excluded", "unusable"} <= result.keys():
-        return result
-    if result.get("status") == "failed" and result.get("code") in CODES:
-        return result
-    return _failed("error")
+    # The codes a job may answer with are the payload's (mpc_tx.protocol.outcome.JOB_CODES).
+    return result if outcome.is_job_result(result) else _failed("error")
 
 
 def run_job(job: dict, timeout_s: float, stderr=None) -> dict:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .codes import (TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT,
                             BAD_OUTCOME)
-from . import canonical
+from . import canonical, outcome
 
 __all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "signed_part", "build", "decode", "verify",
            "tx_hash"]
@@ -193,9 +193,7 @@ def _check_submit_outcome(body: dict):
     _poll_id(body, BAD_OUTCOME)
     if not _is_int(body["validator"]) or body["validator"] < 0:
         raise TxError(BAD_OUTCOME, "validator must be the attester's index in the poll's validator list")
-    result = body["result"]
-    if not isinstance(result, dict) or result.get("status") not in ("ok", "failed"):
-        raise TxError(BAD_OUTCOME, "result must be an object with status 'ok' or 'failed'")
+    outcome.check_form(body["result"])   # the rest needs the poll: outcome.check at execution
 
 
 _BODY_CHECKS = {"create_poll": _check_create_poll, "cast_ballot": _check_cast_ballot,

@@ -5,12 +5,13 @@
 It decrypts its own payload of each ballot as ballots commit (not all at the
 close; in a thread at a lower CPU priority than the chain's), and when a closed poll
 gets an MPC slot (abci_app.mpcslots) runs the poll's MPC job in a child
-process, attempt by attempt on the chain's schedule: attempt k starts at
+process, attempt by attempt on the chain's schedule (``schedule``): attempt k starts at
 mpc_start + k*A on the slot's port of the registered range. An attempt that
 times out (a party absent or killed) is retried at the next one, and reported
 (naming the parties whose messages were outstanding, absent, or refused); an outcome, or
 an enumerated failure such as inconsistent shares, is signed with the
-validator's attestation key and submitted through its own node.
+validator's attestation key and submitted through its own node (``attest``).
+What it knows of each poll is one ``polljob.PollJob``.
 It holds only its own validator's decrypted shares, and never logs one.
 """
 import argparse
@@ -24,15 +25,17 @@ import threading
 import time
 from pathlib import Path
 
+from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec
 from mpc_tx.protocol.codes import TxError
-from abci_app.mpcslots import port_offset, slot_count
-
-from mpc_tx.protocol import digests, x25519_envelope as envelope, tx as txcodec
-from mpc_tx.protocol.keys import SigningKey, EncryptionKey
+from mpc_tx.protocol.slots import slot_count
 from mpc_tx.keyfile import load_signing_key, load_encryption_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
+from mpc_tx.worker import schedule
+from mpc_tx.worker.attest import Attester, payload as attest_payload
+from mpc_tx.worker.polljob import PollJob, job_input, opened_from
+from mpc_tx.protocol import outcome
 
-__all__ = ["Worker", "main", "job_input", "job_identity", "chain_result", "attempt_report"]
+__all__ = ["Worker", "BlockWaker", "main", "FOLLOWER_NICE", "SYNC_PAGE", "SYNC_ONE_BY_ONE"]
 
 log = logging.getLogger("mpc_tx.worker")
 
@@ -40,67 +43,6 @@ log = logging.getLogger("mpc_tx.worker")
 FOLLOWER_NICE = 10
 # The close's ballot list: pages of (voter, tx hash); payloads one by one up to this many per page.
 SYNC_PAGE, SYNC_ONE_BY_ONE = 1000, 20
-
-
-def job_identity(chain_id: str, poll: dict, attempt: int) -> str:
-    """Return the hex identity every link of this attempt greets with (protocol.digests.job_identity)."""
-    return digests.job_identity(chain_id, poll["id"], attempt, poll["ballots_digest"])
-
-
-def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float,
-              chain_id: str = "") -> dict:
-    """Return the MPC job description for one attempt (see mpc_job)."""
-    # The poll's MPC slot picks the port: polls computing together never share one, and a
-    # retry never reuses the port of the attempt before it (see abci_app.mpcslots).
-    slot = poll.get("mpc_slot") or 0
-    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + port_offset(slot, attempt, v["mpc_ports"]),
-                "cert_sha256": v["tls_sha256"]} for v in poll["validators"]]
-    return {"pid": index, "parties": parties, "threshold": poll["threshold"], "kind": poll["kind"],
-            "options": max(1, len(poll["options"])),
-            "shares": [None if s is None else [str(x) for x in s] for s in shares],
-            "seed": poll["seed"], "min_ballots": poll["min_ballots"], "tls": tls,
-            "deadline_s": deadline_s, "job_id": job_identity(chain_id, poll, attempt)}
-
-
-def attempt_report(poll: dict, job: dict) -> dict | None:
-    """Return the failed-attempt report naming parties for a failed job, or None if it names nobody.
-
-    Absent parties (never connected, or lost), the sender of a refused message, or the
-    parties whose messages were outstanding when the attempt timed out.
-    """
-    code = job.get("code")
-    if code == "party_absent":
-        named = job.get("absent", [])
-    elif code == "bad_message" and isinstance(job.get("sender"), int):
-        named = [job["sender"]]
-    elif code == "timeout":
-        named = job.get("outstanding", [])
-    else:
-        return None
-    named = sorted({int(p) for p in named if isinstance(p, int) and 0 <= p < len(poll["validators"])})
-    if not named:
-        return None
-    return {"status": "failed", "code": code, "absent": named, "ballots": poll["ballots_digest"]}
-
-
-def chain_result(poll: dict, job: dict) -> dict | None:
-    """Map a job's result to the payload attested on chain, or None to retry later."""
-    base = {"ballots": poll["ballots_digest"]}
-    if job["status"] == "failed":
-        if job.get("code") == "inconsistent_shares":
-            return {**base, "status": "failed", "code": "inconsistent_shares",
-                    "absent": sorted(job.get("absent", []))}
-        return None   # timeout, an absent party, an error: the next attempt may succeed
-    outcome = job["outcome"]
-    if "tally" in outcome:
-        outcome = {"tally": dict(zip(poll["options"], outcome["tally"]))}
-    return {**base, "status": "ok", "outcome": outcome, "counted": job["counted"],
-            "excluded": sorted(job["excluded"]), "unusable": [sorted(u) for u in job["unusable"]]}
-
-
-def _holds(entry, tx_hash: str) -> bool:
-    """Whether a cached (tx hash, shares) entry was opened from the tx tx_hash."""
-    return entry is not None and entry[0] == tx_hash
 
 
 class Worker:
@@ -123,14 +65,10 @@ class Worker:
             raise SystemExit(f"worker keys in {mpc} are not validator {index}'s keys in the genesis registry")
         self.state_dir = self.home / "worker"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
+        self.attester = Attester(self.attest, self.chain_id, index)
         self.params = None
-        self.polls = {}        # poll id -> full poll record (refreshed)
-        self.ballots = {}      # poll id -> {voter: (tx hash, shares or None)}, under self.lock
+        self.polljobs = {}     # poll id -> PollJob (its shares under self.lock)
         self.lock = threading.Lock()
-        self.attempted = {}    # poll id -> set of attempt numbers started
-        self.jobs = {}         # poll id -> {"state", "attempt", "reason", "pid", "updated"}
-        self.running = {}      # poll id -> thread
-        self.done = set()
         self.followed = None   # last height whose ballots were fetched
         self.stop = threading.Event()
         self.new_block = threading.Event()   # set by the main loop, for the follower
@@ -167,9 +105,9 @@ class Worker:
             page_path = base + (f"&after={after}" if after else "")
             page, _ = self.rpc.query(page_path + "&fields=tx")
             with self.lock:
-                cache = self.ballots.setdefault(poll["id"], {})
+                cache = self._job(poll["id"]).shares
                 known = {b["voter"]: cache.get(b["voter"]) for b in page["ballots"]}
-            missing = [b for b in page["ballots"] if not _holds(known.get(b["voter"]), b["tx"])]
+            missing = [b for b in page["ballots"] if not opened_from(known.get(b["voter"]), b["tx"])]
             if missing:
                 if len(missing) <= SYNC_ONE_BY_ONE:
                     full = [self.rpc.query(f"/poll/{poll['id']}/ballot/{b['voter']}?validator={self.index}")[0]
@@ -178,14 +116,13 @@ class Worker:
                     full, _ = self.rpc.query(page_path)
                     full = full["ballots"]
                 for b in full:
-                    if not _holds(known.get(b["voter"]), b["tx"]):
+                    if not opened_from(known.get(b["voter"]), b["tx"]):
                         known[b["voter"]] = (b["tx"], self._open(poll, b, entries))
                 with self.lock:
-                    self.ballots.setdefault(poll["id"], {}).update(
-                        {b["voter"]: known[b["voter"]] for b in full})
+                    self._job(poll["id"]).shares.update({b["voter"]: known[b["voter"]] for b in full})
             for b in page["ballots"]:
                 entry = known[b["voter"]]
-                if not _holds(entry, b["tx"]):
+                if not opened_from(entry, b["tx"]):
                     # replaced between the two reads: state moved on (not after the close, but be exact)
                     raise RpcError(f"poll {poll['id']}: ballot of {b['voter'][:12]}… changed during the sync")
                 shares.append(entry[1])
@@ -205,10 +142,20 @@ class Worker:
             return None
 
     # --- the loop ------------------------------------------------------------------------
+    def _job(self, poll_id: int) -> PollJob:
+        job = self.polljobs.get(poll_id)
+        if job is None:
+            job = self.polljobs.setdefault(poll_id, PollJob(poll_id))
+        return job
+
     def poll(self, poll_id: int, refresh=False) -> dict:
-        if refresh or poll_id not in self.polls:
-            self.polls[poll_id] = self.rpc.query(f"/poll/{poll_id}")[0]
-        return self.polls[poll_id]
+        """Return the poll's full record, read from the node if not cached or if `refresh`."""
+        job = self.polljobs.get(poll_id)
+        if refresh or job is None or job.record is None:
+            record = self.rpc.query(f"/poll/{poll_id}")[0]
+            job = self._job(poll_id)
+            job.record = record
+        return job.record
 
     def follow(self, max_blocks=50, budget_s=0.5) -> int:
         """Decrypt the ballots each new block commits (as they commit, not all at the close).
@@ -240,13 +187,14 @@ class Worker:
     def take_ballot(self, raw: bytes):
         """Decrypt this validator's payload of a ballot in a committed block."""
         try:
-            ballot = txcodec.decode(raw)
-            if ballot.type != "cast_ballot":
+            tx = txcodec.decode(raw)
+            if tx.type != "cast_ballot":
                 return
-            poll_id, payload = int(ballot.body["poll"]), ballot.body["payloads"][self.index]
+            poll_id, payload = int(tx.body["poll"]), tx.body["payloads"][self.index]
         except (TxError, KeyError, IndexError, TypeError, ValueError):
             return    # not a ballot this worker can use: the list at the close fetches what counts
-        if poll_id in self.attempted or poll_id in self.done:   # each attempt syncs what is missing
+        seen = self.polljobs.get(poll_id)
+        if seen is not None and (seen.attempted or seen.done):   # each attempt syncs what is missing
             return
         try:
             poll = self.poll(poll_id)
@@ -254,14 +202,15 @@ class Worker:
             return    # a ballot for an unknown poll (rejected by its block)
         if not self._is_party(poll):
             return
+        job = self._job(poll_id)
         with self.lock:
-            known = _holds(self.ballots.get(poll_id, {}).get(ballot.signer), ballot.hash)
+            known = job.holds(tx.signer, tx.hash)
         if not known:
-            opened = (ballot.hash, self._open(poll, {"voter": ballot.signer, "payload": payload},
-                                              max(1, len(poll["options"]))))
+            opened = (tx.hash, self._open(poll, {"voter": tx.signer, "payload": payload},
+                                          max(1, len(poll["options"]))))
             with self.lock:
-                if poll_id not in self.done:
-                    self.ballots.setdefault(poll_id, {})[ballot.signer] = opened
+                if not job.done:
+                    job.shares[tx.signer] = opened
 
     def _is_party(self, poll) -> bool:
         return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index
@@ -274,116 +223,101 @@ class Worker:
         if self.params is None:
             self.params, _ = self.rpc.query("/params")
         for summary in self._all_polls():
-            pid = summary["id"]
-            if pid in self.done:
+            poll_id = summary["id"]
+            job = self.polljobs.get(poll_id)
+            if job is not None and job.done:
                 continue
             if summary["status"] in ("final", "failed"):
-                self._set(pid, "done", reason=summary["status"])
+                self._set(poll_id, "done", reason=summary["status"])
                 with self.lock:
-                    self.done.add(pid)
-                    self.ballots.pop(pid, None)
-                self.polls.pop(pid, None)
+                    self._job(poll_id).finish()
                 continue
-            cached = self.polls.get(pid, {})
-            # A closed poll gets its MPC slot later, without a change of status: re-read it until then.
-            poll = self.poll(pid, refresh=cached.get("status") != summary["status"] or
-                             (summary["status"] == "closed" and cached.get("mpc_slot") is None))
+            cached = job.record if job is not None else None
+            poll = self.poll(poll_id, refresh=schedule.needs_refresh(cached, summary))
+            phase = schedule.phase(poll)
             if not self._is_party(poll):
-                self.done.add(pid)
-            elif poll["status"] == "open":
-                self._set(pid, "waiting", reason="poll open")
-            elif poll["status"] == "closed" and poll.get("mpc_slot") is None:
-                self._set(pid, "queued", reason="waiting for an MPC slot")
-            elif poll["status"] == "closed" and pid not in self.running:
-                if len(self.running) >= slot_count(poll["validators"]):
+                self._job(poll_id).done = True
+            elif phase == schedule.WAITING:
+                self._set(poll_id, "waiting", reason="poll open")
+            elif phase == schedule.QUEUED:
+                self._set(poll_id, "queued", reason="waiting for an MPC slot")
+            elif phase == schedule.COMPUTING and not self._job(poll_id).running:
+                if self._running() >= slot_count(poll["validators"]):
                     # The chain gives out no more slots than this; a job of a poll just final
                     # may still be ending: start this one at the next step.
                     continue
                 self.maybe_start(poll, height)
 
+    def _running(self) -> int:
+        return sum(1 for job in list(self.polljobs.values()) if job.running)
+
     def maybe_start(self, poll, height):
-        A = self.params["mpc_attempt_blocks"]
-        since = height - poll["mpc_start"]
-        attempt = max(0, since // A)
-        if attempt in self.attempted.get(poll["id"], set()):
+        """Start the attempt of the chain's schedule at `height`, unless started or joined too late."""
+        job = self._job(poll["id"])
+        blocks = self.params["mpc_attempt_blocks"]
+        if schedule.attempt_at(height, poll["mpc_start"], blocks) in job.attempted:
             return
         attested, _ = self.rpc.query(f"/poll/{poll['id']}/attestations")
         if any(a["validator"] == self.index for a in attested["attestations"]):
             # Attested already (its submit is then refused), yet it still joins the attempt:
             # until the poll is final the other parties cannot compute without it.
-            self._set(poll["id"], "attested", attempt=attempt)
-        # Every party starts an attempt within a block or two of its first height;
-        # one that sees it later waits for the next, rather than hold the others up.
-        late = since - attempt * A
-        if late > 2:
+            self._set(poll["id"], "attested", attempt=schedule.attempt_at(height, poll["mpc_start"], blocks))
+        attempt = schedule.next_attempt(height, poll["mpc_start"], blocks, self.block_interval)
+        if attempt is None:
             return
-        left = A - late
-        self.attempted.setdefault(poll["id"], set()).add(attempt)
-        # End two blocks before the next attempt starts, so that every party can join it.
-        deadline = max(3.0, (left - 2) * self.block_interval)
-        thread = threading.Thread(target=self.run_job, args=(poll, attempt, deadline), daemon=True)
-        self.running[poll["id"]] = thread
+        job.attempted.add(attempt.number)
+        thread = threading.Thread(target=self.run_job, args=(poll, attempt.number, attempt.deadline_s),
+                                  daemon=True)
+        job.thread = thread
         thread.start()
 
     def run_job(self, poll, attempt, deadline):
+        """Run one attempt: sync the shares, run the MPC job, then attest its result or report it."""
         from mpc_tx.mpc.job import run_job
-        pid = poll["id"]
+        poll_id = poll["id"]
         began = time.monotonic()
         try:
             shares = self.sync_ballots(poll)
             synced = time.monotonic() - began
             if not shares:
-                job = {"status": "ok", "outcome": {"withheld": True}, "counted": 0, "excluded": [],
-                       "unusable": [[] for _ in poll["validators"]]}
+                result = {"status": outcome.OK, "outcome": outcome.WITHHELD, "counted": 0, "excluded": [],
+                          "unusable": [[] for _ in poll["validators"]]}
             else:
-                self._set(pid, "running", attempt=attempt)
+                self._set(poll_id, "running", attempt=attempt)
                 log.info("poll %s: attempt %d with %d ballots (synced in %.3f s; deadline %.0f s)",
-                         pid, attempt, len(shares), synced, deadline)
-                job = run_job(job_input(poll, self.index, attempt, shares, self.tls, deadline,
-                                        chain_id=self.chain_id), deadline + 5)
-                log.info("poll %s: attempt %d job ended in %.3f s", pid, attempt, time.monotonic() - began - synced)
-            result = chain_result(poll, job)
-            if result is None:
-                self._set(pid, "failed", attempt=attempt, reason=job.get("code", "error"),
-                          absent=job.get("absent"))
-                report = attempt_report(poll, job)
-                if report:   # name the parties on chain; the next attempt may still succeed
-                    self.submit(poll, report)
-                log.info("poll %s: attempt %d failed (%s, absent %s); next attempt in %d blocks", pid, attempt,
-                         job.get("code"), job.get("absent"), self.params["mpc_attempt_blocks"])
+                         poll_id, attempt, len(shares), synced, deadline)
+                result = run_job(job_input(poll, self.index, attempt, shares, self.tls, deadline,
+                                           chain_id=self.chain_id), deadline + 5)
+                log.info("poll %s: attempt %d job ended in %.3f s", poll_id, attempt,
+                         time.monotonic() - began - synced)
+            submitted = attest_payload(poll, result)
+            if submitted is None or outcome.is_report(submitted):
+                self._set(poll_id, "failed", attempt=attempt, reason=result.get("code", "error"),
+                          absent=result.get("absent"))
+                if submitted is not None:   # name the parties on chain; the next attempt may still succeed
+                    self.submit(poll, submitted)
+                log.info("poll %s: attempt %d failed (%s, absent %s); next attempt in %d blocks", poll_id, attempt,
+                         result.get("code"), result.get("absent"), self.params["mpc_attempt_blocks"])
                 return
-            self.submit(poll, result)
-            self._set(pid, "attested", attempt=attempt, reason=result["status"])
+            self.submit(poll, submitted)
+            self._set(poll_id, "attested", attempt=attempt, reason=submitted["status"])
         except Exception as exc:
-            log.exception("poll %s: attempt %d crashed: %s", pid, attempt, type(exc).__name__)
-            self._set(pid, "failed", attempt=attempt, reason=type(exc).__name__)
+            log.exception("poll %s: attempt %d crashed: %s", poll_id, attempt, type(exc).__name__)
+            self._set(poll_id, "failed", attempt=attempt, reason=type(exc).__name__)
         finally:
-            self.running.pop(pid, None)
+            self._job(poll_id).thread = None
 
     def submit(self, poll, result):
-        rpc = self.rpc
-        body = {"poll": poll["id"], "validator": self.index, "result": result}
-        for _ in range(10):
-            last = rpc.query(f"/account/{self.attest.public_hex}")[0]["nonce"]
-            raw = txcodec.build(self.attest, self.chain_id, "submit_outcome",
-                                max(last + 1, time.time_ns() // 1000), body)
-            res = rpc.broadcast_tx_sync(raw)
-            if int(res["code"]) == 0:
-                log.info("poll %s: submitted %s (tx %s)", poll["id"], result.get("code", result["status"]),
-                         res["hash"])
-                return
-            log.warning("poll %s: attestation rejected: code %s %s", poll["id"], res["code"], res.get("log"))
-            if int(res["code"]) in (15, 16):   # attested already, or the poll is final
-                return
-            time.sleep(self.block_interval)
+        """Sign and submit an attestation or a report of `poll` (see attest.Attester)."""
+        self.attester.submit(self.rpc, poll["id"], result, self.block_interval)
 
     def _set(self, poll_id, state, **info):
-        entry = {"state": state, "updated": time.time(), **{k: v for k, v in info.items() if v is not None}}
-        if self.jobs.get(poll_id, {}).get("state") == state and state in ("waiting", "queued"):
+        """Record a poll's job state, and write every job's state to jobs.json (`mpcvote jobs` reads it)."""
+        if not self._job(poll_id).set_state(state, time.time(), **info):
             return
-        self.jobs[poll_id] = entry
+        states = {str(i): job.status for i, job in sorted(list(self.polljobs.items())) if job.status is not None}
         tmp = self.state_dir / "jobs.json.tmp"
-        tmp.write_text(json.dumps({str(k): v for k, v in self.jobs.items()}))
+        tmp.write_text(json.dumps(states))
         os.replace(tmp, self.state_dir / "jobs.json")
 
     def _beat(self, error):
@@ -413,7 +347,6 @@ class Worker:
 
     def run(self):
         from urllib.parse import urlsplit
-        from mpc_tx.worker.websocket import BlockWaker
         log.info("worker for validator %d following %s", self.index, self.rpc.url)
         url = urlsplit(self.node)
         follower = threading.Thread(target=self._follow_loop, name="follower", daemon=True)
@@ -462,6 +395,68 @@ class Worker:
             except Exception:
                 log.exception("follower failed; it goes on at the next block")
                 self.stop.wait(1.0)
+
+
+class BlockWaker:
+    """Set an event on every new block the node reports on its /websocket; reconnect quietly on failure.
+
+    It subscribes to NewBlockHeader, not NewBlock: a NewBlock event carries the whole
+    block and every tx result, which the node encodes to JSON for each subscriber
+    (most of a node's RPC time under load); the worker fetches what it needs itself.
+    The worker polls when this is down (``wait`` times out), so nothing rests on it.
+    """
+
+    CONNECT_S = 10      # bounded handshake
+    SILENCE_S = 30      # no message for this long: the link is dead, reconnect
+    RECONNECT_S = 2.0
+    MAX_MESSAGE = 64 * 1024 * 1024
+    SUBSCRIBE = json.dumps({"jsonrpc": "2.0", "method": "subscribe", "id": 1,
+                            "params": {"query": "tm.event='NewBlockHeader'"}})
+
+    def __init__(self, host: str, port: int):
+        self.url = f"ws://{host}:{port}/websocket"
+        self.event = threading.Event()
+        self.connected = False
+        self._stop = threading.Event()
+        self._ws = None
+        self._thread = threading.Thread(target=self._run, name="block-waker", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        ws = self._ws
+        if ws is not None:
+            ws.close()   # wakes the reader now rather than at its next silence timeout
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for a new block, or `timeout` seconds (the polling fallback)."""
+        woke = self.event.wait(timeout)
+        self.event.clear()
+        return woke
+
+    def _run(self):
+        from websockets.exceptions import WebSocketException
+        from websockets.sync.client import connect
+        while not self._stop.is_set():
+            try:
+                # Client pings off: the node pings its subscribers, and the library answers.
+                with connect(self.url, open_timeout=self.CONNECT_S, close_timeout=1, ping_interval=None,
+                             max_size=self.MAX_MESSAGE, proxy=None) as ws:
+                    self._ws = ws
+                    ws.send(self.SUBSCRIBE)
+                    self.connected = True
+                    while not self._stop.is_set():
+                        ws.recv(timeout=self.SILENCE_S)
+                        self.event.set()
+            except (OSError, WebSocketException, ValueError):   # TimeoutError is an OSError
+                pass
+            finally:
+                self.connected = False
+                self._ws = None
+            self._stop.wait(self.RECONNECT_S)
 
 
 def main(argv=None, worker_class=None):

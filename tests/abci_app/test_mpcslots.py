@@ -1,7 +1,7 @@
 """MPC slots: polls that compute together never share a port; the rest wait their turn."""
 import itertools
 
-from abci_app.mpcslots import port_offset, slot_count
+from mpc_tx.protocol.slots import port_offset, slot_count
 from mpc_tx.protocol.keys import SigningKey
 
 from apphelpers import Chain, poll_body

@@ -24,6 +24,20 @@ def net(tmp_path_factory):
         yield net
 
 
+def test_the_workers_block_subscription_wakes_on_a_real_node(net):
+    from urllib.parse import urlsplit
+    from mpc_tx.worker.follower import BlockWaker
+    url = urlsplit(net.rpc_url(2))
+    waker = BlockWaker(url.hostname, url.port).start()
+    try:
+        assert waker.wait(10)                            # the node's answer to the subscription
+        height = net.rpc(2).height()
+        assert waker.wait(10) and waker.wait(10)         # and then each new block
+        assert waker.connected and net.rpc(2).height() > height
+    finally:
+        waker.stop()
+
+
 def open_poll(net, kind="unanimity", options=(), **kw):
     c = client(net)
     creator = SigningKey.generate()

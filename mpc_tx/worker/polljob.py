@@ -1,0 +1,82 @@
+"""One poll as one validator's worker sees it: its record, its shares, its attempts, its state.
+
+A ``PollJob`` replaces the per-poll dicts and sets a worker kept side by side. The
+worker's lock guards ``shares`` (the follower thread fills it as ballots commit); the
+rest is the main thread's, but for ``thread``, which an attempt's thread clears as it ends.
+``job_input`` is the MPC job one attempt runs (see mpc_tx.mpc.job).
+"""
+from mpc_tx.protocol import digests
+from mpc_tx.protocol.slots import port_offset
+
+__all__ = ["PollJob", "job_input", "job_identity", "opened_from", "QUIET_STATES"]
+
+# States written once, not again at every step (a poll can wait for hours).
+QUIET_STATES = ("waiting", "queued")
+
+
+def opened_from(entry, tx_hash: str) -> bool:
+    """Whether a cached (tx hash, shares) entry was opened from the tx `tx_hash`."""
+    return entry is not None and entry[0] == tx_hash
+
+
+def job_identity(chain_id: str, poll: dict, attempt: int) -> str:
+    """Return the hex identity every link of this attempt greets with (protocol.digests.job_identity)."""
+    return digests.job_identity(chain_id, poll["id"], attempt, poll["ballots_digest"])
+
+
+def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float,
+              chain_id: str = "") -> dict:
+    """Return the MPC job description for one attempt (see mpc_tx.mpc.job); `index` is our party id."""
+    # The poll's MPC slot picks the port: polls computing together never share one, and a
+    # retry never reuses the port of the attempt before it (see mpc_tx.protocol.slots).
+    slot = poll.get("mpc_slot") or 0
+    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + port_offset(slot, attempt, v["mpc_ports"]),
+                "cert_sha256": v["tls_sha256"]} for v in poll["validators"]]
+    return {"pid": index, "parties": parties, "threshold": poll["threshold"], "kind": poll["kind"],
+            "options": max(1, len(poll["options"])),
+            "shares": [None if s is None else [str(x) for x in s] for s in shares],
+            "seed": poll["seed"], "min_ballots": poll["min_ballots"], "tls": tls,
+            "deadline_s": deadline_s, "job_id": job_identity(chain_id, poll, attempt)}
+
+
+class PollJob:
+    """What one worker holds and has done for one poll."""
+
+    __slots__ = ("id", "record", "shares", "attempted", "status", "thread", "done")
+
+    def __init__(self, poll_id: int):
+        self.id = poll_id
+        self.record = None       # the poll's full record on chain, refreshed as its status moves
+        self.shares = {}         # voter -> (tx hash, this validator's shares or None if unusable)
+        self.attempted = set()   # numbers of the attempts started
+        self.status = None       # this poll's entry in jobs.json: state, updated, and attempt, reason, absent
+        self.thread = None       # the attempt running now, if any
+        self.done = False        # final, failed, or not ours: nothing more to do
+
+    def __repr__(self):   # never the shares
+        return f"PollJob({self.id}, {self.state}, attempted={sorted(self.attempted)}, done={self.done})"
+
+    @property
+    def state(self) -> str | None:
+        return self.status["state"] if self.status else None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None
+
+    def holds(self, voter: str, tx_hash: str) -> bool:
+        """Whether the cached shares of `voter` were opened from the tx `tx_hash` (call under the lock)."""
+        return opened_from(self.shares.get(voter), tx_hash)
+
+    def set_state(self, state: str, now: float, **info) -> bool:
+        """Record the job's state at time `now`; return whether it changed (jobs.json is then written)."""
+        if self.state == state and state in QUIET_STATES:
+            return False
+        self.status = {"state": state, "updated": now, **{k: v for k, v in info.items() if v is not None}}
+        return True
+
+    def finish(self):
+        """Forget the poll's record and shares: it is final or failed (call under the lock)."""
+        self.done = True
+        self.shares = {}
+        self.record = None
