@@ -13,6 +13,7 @@ finished when the poll became final may still run that poll's job until its atte
 end, two blocks before the next attempt would start, and must not hold the next poll's port.
 """
 from abci_app.context import event
+from mpc_tx.protocol import events
 from mpc_tx.protocol.slots import slot_count
 from abci_app.store.keys import (poll_key, due_key, mpc_slot_key, mpc_slot_prefix, mpc_wait_key,
                     mpc_wait_prefix)
@@ -58,5 +59,5 @@ def assign(state, ctx):
         state.put(poll_key(poll_id), poll)
         state.put(mpc_slot_key(slot), {"poll": poll_id, "free_at": None})
         state.put(due_key(poll["deadline_height"], poll_id), "deadline")
-        ctx.events.append(event("mpc_started", {"poll_id": poll_id},
+        ctx.events.append(event(events.MPC_STARTED, {"poll_id": poll_id},
                                 {"slot": slot, "deadline_height": poll["deadline_height"]}))

@@ -7,7 +7,6 @@
 - Nothing imports scripts (or its toolkit) or tests.
 """
 import ast
-import os
 import subprocess
 import sys
 from pathlib import Path

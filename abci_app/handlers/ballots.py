@@ -9,6 +9,7 @@ Txs: cast_ballot (a voter of an open poll). Events: ballot.
 from mpc_tx.protocol.digests import ballot_digest
 from mpc_tx.protocol.codes import TxError, BAD_BALLOT, NOT_ELIGIBLE, REVOTE_LIMIT, POLL_FULL
 from abci_app.context import event
+from mpc_tx.protocol import events
 from abci_app.handlers.polls import load_open_poll
 from abci_app.store.keys import poll_key, ballot_key, eligible_key, digest_key
 
@@ -65,4 +66,4 @@ def cast_ballot(state, ctx, tx):
         poll = dict(poll)
         poll["ballots"] += 1
         state.put(poll_key(poll_id), poll)
-    ctx.events.append(event("ballot", {"poll_id": poll_id, "voter": voter}, {"revote": revotes}))
+    ctx.events.append(event(events.BALLOT, {"poll_id": poll_id, "voter": voter}, {"revote": revotes}))

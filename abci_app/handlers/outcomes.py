@@ -14,6 +14,7 @@ from mpc_tx.protocol.digests import outcome_digest
 from abci_app import mpcslots
 from mpc_tx.protocol.codes import TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED, POLL_NOT_CLOSED
 from abci_app.context import event
+from mpc_tx.protocol import events
 from abci_app.store.keys import poll_key, attest_key, attest_prefix, report_key, report_prefix
 
 __all__ = ["submit_outcome", "finalize_touched", "fail_at_deadline"]
@@ -44,7 +45,7 @@ def submit_outcome(state, ctx, tx):
     if outcome.is_report(body["result"]):
         state.put(report_key(poll["id"], index), {"validator": index, "absent": body["result"]["absent"],
                                                   "height": ctx.height})
-        ctx.events.append(event("attempt_failed", {"poll_id": poll["id"], "validator": index},
+        ctx.events.append(event(events.ATTEMPT_FAILED, {"poll_id": poll["id"], "validator": index},
                                 {"absent": ",".join(map(str, body["result"]["absent"]))}))
         return
     if state.get(attest_key(poll["id"], index)) is not None:
@@ -53,7 +54,7 @@ def submit_outcome(state, ctx, tx):
     state.put(attest_key(poll["id"], index), {"validator": index, "digest": digest,
                                               "result": body["result"], "height": ctx.height})
     ctx.touched_polls.add(poll["id"])
-    ctx.events.append(event("outcome_attested", {"poll_id": poll["id"], "validator": index},
+    ctx.events.append(event(events.OUTCOME_ATTESTED, {"poll_id": poll["id"], "validator": index},
                             {"digest": digest}))
 
 
@@ -117,6 +118,6 @@ def _final_event(ctx, poll):
     from mpc_tx.protocol import canonical
     result = poll["result"]
     shown = result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}
-    ctx.events.append(event("outcome_final", {"poll_id": poll["id"]},
+    ctx.events.append(event(events.OUTCOME_FINAL, {"poll_id": poll["id"]},
                             {"status": poll["status"], "outcome": canonical.encode(shown).decode(),
                              "attesters": ",".join(map(str, poll["attesters"]))}))

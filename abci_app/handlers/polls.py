@@ -18,6 +18,7 @@ from mpc_tx.protocol.sharing import L
 from abci_app import mpcslots
 from mpc_tx.protocol.codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
 from abci_app.context import event
+from mpc_tx.protocol import events
 from abci_app.store.keys import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix,
                     closings_key)
 
@@ -75,7 +76,7 @@ def create_poll(state, ctx, tx):
     for voter in voters or ():
         state.put(eligible_key(poll_id, voter), 1)
     state.put(due_key(body["close_height"], poll_id), "close")
-    ctx.events.append(event("poll_created", {"poll_id": poll_id, "creator": tx.signer},
+    ctx.events.append(event(events.POLL_CREATED, {"poll_id": poll_id, "creator": tx.signer},
                             {"kind": body["kind"], "close_height": body["close_height"]}))
     return poll_id
 
@@ -144,7 +145,7 @@ def _close(state, ctx, poll: dict):
     poll["ballots_digest"] = ballots_digest(state, poll["id"])
     mpcslots.enqueue(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
-    ctx.events.append(event("poll_closed", {"poll_id": poll["id"]},
+    ctx.events.append(event(events.POLL_CLOSED, {"poll_id": poll["id"]},
                             {"ballots": poll["ballots"], "height": ctx.height}))
     mpcslots.assign(state, ctx)
 

@@ -22,7 +22,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from mpc_tx.protocol.codes import NAMES, NOT_FOUND, POLL_CLOSED
-from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol import events, tx as txcodec
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.keyfile import load_signing_key, save_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
@@ -399,7 +399,7 @@ class Client:
         raw = txcodec.build(key, self.chain_id, "create_poll", self.next_nonce(key), body)
         res = self.submit(raw, wait=wait)
         if wait:
-            res["poll"] = int(res["events"]["poll_created"]["poll_id"])
+            res["poll"] = int(res["events"][events.POLL_CREATED]["poll_id"])
         return res
 
     def close_poll(self, key, poll_id: int) -> dict:
@@ -490,7 +490,7 @@ class Client:
         found = self.rpc.call("tx_search", query=f"ballot.poll_id={poll_id} AND ballot.voter='{voter}'",
                               per_page="100", order_by="asc")
         sent = [{"hash": t["hash"], "height": int(t["height"]),
-                 "revote": int(_events(t["tx_result"]).get("ballot", {}).get("revote", 0))} for t in found["txs"]]
+                 "revote": int(_events(t["tx_result"]).get(events.BALLOT, {}).get("revote", 0))} for t in found["txs"]]
         out = {"poll": poll_id, "voter": voter, "poll_status": poll["status"], "counted": None,
                "replaced": [], "proofs": "this chain's ballots carry no validity proofs yet: nothing to check"}
         if counted is not None:
@@ -722,9 +722,9 @@ def _tx_summary(raw: bytes, result: dict) -> dict:
         summary["type"] = "undecodable"
     if code:
         summary["log"] = result.get("log", "")
-    events = _events(result)
-    if "ballot" in events:
-        summary["revote"] = int(events["ballot"].get("revote", 0))
+    emitted = _events(result)
+    if events.BALLOT in emitted:
+        summary["revote"] = int(emitted[events.BALLOT].get("revote", 0))
     return summary
 
 

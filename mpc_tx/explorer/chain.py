@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 
 from mpc_tx.protocol.codes import NAMES
-from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol import events, tx as txcodec
 from mpc_tx.protocol.digests import outcome_digest
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
@@ -554,7 +554,7 @@ def search(ex: Explorer, q) -> dict:
             hits.append({"kind": "ballot", "label": f"ballot in poll {t['poll']} at height {t['height']}",
                          "href": f"/tx/{t['hash']}"})
         for t in _search_txs(rpc, f"poll_created.creator='{key}'", SEARCH_RESULTS):
-            made = [dict(e["attributes"]).get("poll_id") for e in t["events"] if e["type"] == "poll_created"]
+            made = [dict(e["attributes"]).get("poll_id") for e in t["events"] if e["type"] == events.POLL_CREATED]
             if made and made[0] and made[0].isdigit():
                 hits.append({"kind": "poll", "label": f"poll {made[0]}, created by this key at height {t['height']}",
                              "href": f"/poll/{made[0]}"})
