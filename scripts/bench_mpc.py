@@ -28,7 +28,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from mpc_tx.keyfile import load_encryption_key
 from mpc_tx.client.rpc import QueryError, Rpc, RpcError                      # noqa: E402
 from mpc_tx.worker.follower import chain_result, job_input                     # noqa: E402
 from node_config.lifecycle import Testnet                             # noqa: E402
+from node_config.ports import port_free                               # noqa: E402
 
 __all__ = ["mpc_rows", "Bench", "mpyc_alone", "worker_phases", "markdown", "write_plot", "main"]
 
@@ -231,12 +231,8 @@ class PortPicker:
             if self.next > self.high:
                 raise RuntimeError("out of fresh ports for the MPyC-alone runs")
             port, self.next = self.next, self.next + 1
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            out.append(port)
+            if port_free(port):
+                out.append(port)
         return out
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from mpc_tx.protocol.keys import SigningKey
 from netfixtures import running_testnet, client
+from node_config.ports import free_ports
 
 pytestmark = pytest.mark.testnet
 
@@ -36,12 +37,6 @@ def _missing_browser():
     if os.environ.get("CI"):
         pytest.fail(why)        # CI installs them: their absence is a broken CI, not a skip
     pytest.skip(why)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _vote_all(c, poll_id, choices):
@@ -80,7 +75,7 @@ def chain(tmp_path_factory):
 def explorer(chain):
     """The explorer as a real server process on a free loopback port, stopped by its PID."""
     net, _polls = chain
-    port, dead = _free_port(), _free_port()
+    port, dead = free_ports(2)
     cmd = [sys.executable, "-m", "mpc_tx.explorer", "--node", net.rpc_url(0), "--node", net.rpc_url(1),
            "--node", f"http://127.0.0.1:{dead}",      # a node that is down: shown as down
            "--listen", f"127.0.0.1:{port}", "--genesis", str(net.genesis_path())]

@@ -9,7 +9,6 @@ one computed in the clear, and every unexpected exit or panic.
 """
 import json
 import random
-import socket
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from toolkit.reliability.checks import HashAudit, ballots_in_state, compare_outc
 from toolkit.reliability.load import Load, clear_outcome, make_ballots
 from toolkit.reliability.procs import Supervisor
 
-__all__ = ["Settings", "RunFailed", "Run", "Harness", "free_port_base"]
+__all__ = ["Settings", "RunFailed", "Run", "Harness"]
 
 VALIDATORS = 4
 OPTIONS = ("a", "b", "c")
@@ -96,24 +95,6 @@ class Run:
                 "outcome_correct": self.outcome_correct, "crashes": self.crashes,
                 "expected_exits": self.expected_exits, "notes": self.notes,
                 "duration_s": round(time.monotonic() - self.started, 1)}
-
-
-def free_port_base(rng: random.Random, low=14000, high=20000, span=4 * 20) -> int:
-    """Return a port base in [low, high) whose whole range nothing listens on."""
-    for _ in range(50):
-        base = rng.randrange(low, high - span, 100)
-        if all(_port_free(p) for p in range(base, base + span)):
-            return base
-    raise RunFailed(f"no free port range of {span} in {low}..{high}")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 class Harness:
