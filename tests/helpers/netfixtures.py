@@ -121,18 +121,5 @@ def block_search_count(rpc, query, timeout=30):
 
 
 def wait_committed(rpc, hashes, timeout=90):
-    """Wait until every tx hash is committed; return {hash: tx result}."""
-    deadline = time.monotonic() + timeout
-    found = {}
-    while len(found) < len(hashes):
-        for h in hashes:
-            if h not in found:
-                try:
-                    found[h] = rpc.tx(h)
-                except Exception:
-                    pass
-        if len(found) < len(hashes):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(hashes) - len(found)} of {len(hashes)} txs not committed in {timeout} s")
-            time.sleep(0.3)
-    return found
+    """Wait until every tx hash is committed, through a node's brief absence; return {hash: tx result}."""
+    return rpc.wait_txs(hashes, timeout, 0.3, through_errors=True)
