@@ -18,8 +18,9 @@ from mpc_tx.client.cli import Client, CliError
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
-from toolkit.reliability.checks import HashAudit, ballots_in_state, compare_outcome, outcome_on_nodes
-from toolkit.reliability.load import Load, clear_outcome, make_ballots
+from toolkit.load import Load, build_ballots
+from toolkit.reliability.checks import (HashAudit, ballots_in_state, clear_outcome, compare_outcome,
+                                        outcome_on_nodes)
 from toolkit.reliability.procs import Supervisor
 
 __all__ = ["Settings", "RunFailed", "Run", "Harness"]
@@ -225,7 +226,7 @@ class Harness:
         return ["yes"] * n if kind == "unanimity" else [rng.choice(OPTIONS) for _ in range(n)]
 
     def start_load(self, poll: dict, n: int, rng: random.Random, nodes=None) -> Load:
-        ballots = make_ballots(poll, self.genesis, self.choices(poll["kind"], n, rng))
+        ballots = build_ballots(poll, self.genesis, self.choices(poll["kind"], n, rng))
         load = Load(self.urls(nodes), ballots, start_height=max(1, self.top() - 1))
         return load.start()
 
@@ -254,7 +255,7 @@ class Harness:
         A late ballot is counted if its block comes before the close (or it sits
         before the close tx in the same block), and refused with POLL_CLOSED after.
         """
-        late = Load(self.urls(), make_ballots(poll, self.genesis, self.choices(poll["kind"], LATE_BALLOTS,
+        late = Load(self.urls(), build_ballots(poll, self.genesis, self.choices(poll["kind"], LATE_BALLOTS,
                                                                               random.Random(poll["id"]))),
                     start_height=max(1, self.top() - 1), wave=LATE_BALLOTS // 6, wave_interval=0.1,
                     resend_after=1e9).start()
