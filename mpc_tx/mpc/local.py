@@ -3,13 +3,16 @@
 Each party gets a loopback port, a certificate from a throwaway CA, and its shares
 of the given ballots, in the job format `mpc_job` runs (see `worker.job_input`).
 """
+import json
 import secrets
+import subprocess
+import threading
 
 from mpc_tx.protocol.sharing import share
 from mpc_tx.mpc.tls import cert_fingerprint, make_ca, make_party_cert
 from node_config.ports import free_ports
 
-__all__ = ["local_jobs"]
+__all__ = ["local_jobs", "run_parties"]
 
 
 def local_jobs(m: int, kind: str, ballots: list, options: int = 1, *, threshold: int | None = None,
@@ -43,3 +46,19 @@ def _ports(hosts: list[str]) -> list[int]:
     # Distinct ports per host: one call per host binds them all at once.
     free = {h: free_ports(hosts.count(h), h) for h in set(hosts)}
     return [free[h].pop() for h in hosts]
+
+
+def run_parties(command: list[str], jobs: list, *, timeout: float = 60, **popen) -> list:
+    """Run one `command` process per job, each given its job as JSON on stdin; return their JSON outputs."""
+    procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **popen) for _ in jobs]
+    outs = [None] * len(jobs)
+
+    def feed(i):
+        outs[i] = procs[i].communicate(json.dumps(jobs[i]).encode(), timeout=timeout)[0]
+
+    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(jobs))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return [json.loads(o) for o in outs]
