@@ -382,7 +382,7 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
                                      options=OPTIONS, close_in=20000, max_ballots=opts.ballots,
                                      max_revotes=0, min_ballots=None)
         poll = client.query(f"/poll/{created['poll']}")
-        _log(f"mpcvote: building {opts.ballots} ballots for poll {poll['id']} in a process pool")
+        _log(f"mpcvote: building {opts.ballots} ballots for poll {poll['id']} in worker processes")
         t0 = time.monotonic()
         txs = [b.raw for b in build_ballots(poll, genesis, random_choices(poll, opts.ballots))]
         _log(f"mpcvote: built in {time.monotonic() - t0:.1f} s, {len(txs[0])} bytes each; sending")
