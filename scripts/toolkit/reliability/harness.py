@@ -184,7 +184,7 @@ class Harness:
             height = client.rpc.height()
             body = {"question": "Reliability under faults?", "kind": kind, "options": list(options),
                     "voters": None, "close_height": height + 50_000, "max_ballots": 100_000,
-                    "max_revotes": 3, "min_ballots": 0}
+                    "max_revotes": 3, "min_ballots": client.params().get("min_ballots_floor", 0)}
             return txcodec.build(creator, client.chain_id, "create_poll", client.next_nonce(creator), body)
 
         res = self.submit(make)
