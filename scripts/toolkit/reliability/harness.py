@@ -107,7 +107,6 @@ class Harness:
         self.log = log
         self.sup = Supervisor(net)
         self.audit = HashAudit(net)
-        self.genesis = None
         self.kinds = 0
         self.learned = {}     # timings measured by earlier runs, to aim later faults
 
@@ -115,9 +114,13 @@ class Harness:
     def up(self):
         self.net.set_params({"mpc_attempt_blocks": self.settings.attempt_blocks,
                              "mpc_deadline_blocks": self.settings.deadline_blocks})
-        self.genesis = json.loads(self.net.genesis_path().read_text())
         self.sup.start_all()
         self.net.wait_height(2, timeout=180)
+
+    @property
+    def genesis(self) -> dict:
+        """The chain's genesis as it is now (a reset starts a chain with a new chain id)."""
+        return json.loads(self.net.genesis_path().read_text())
 
     def down(self):
         self.sup.stop_all("the reliability run ends")
