@@ -5,7 +5,7 @@ import socket
 import time
 
 __all__ = ["DEFAULT_PORT_BASE", "STRIDE", "MAX_MPC_PORTS", "HOST_PORTS", "one_host_ports",
-           "multi_host_ports", "free_ports", "free_port_base", "port_free"]
+           "multi_host_ports", "free_ports", "free_port_base", "port_free", "wait_listening"]
 
 DEFAULT_PORT_BASE = 26600
 # Node i on one host owns [port_base + 20*i, port_base + 20*i + 20).
@@ -84,3 +84,18 @@ def free_port_base(span: int, *, low: int = 12000, high: int = 26000, step: int 
         if all(port_free(p) for p in range(base, base + span)):
             return base
     raise OSError(f"no {span} free loopback ports in a row in {low}..{high}")
+
+
+def wait_listening(port: int, host: str = "127.0.0.1", *, timeout: float = 30.0, alive=None,
+                   interval: float = 0.2) -> bool:
+    """Wait until something accepts connections on host:port (True), or the time is up or
+    alive() says the server has exited (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            if (alive is not None and not alive()) or time.monotonic() > deadline:
+                return False
+            time.sleep(interval)

@@ -43,7 +43,7 @@ from toolkit.load import build_ballots, run_load                                
 from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
 from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec  # noqa: E402
 from mpc_tx.client.cli import Client                                         # noqa: E402
-from mpc_tx.protocol.keys import EncryptionKey, SigningKey                     # noqa: E402
+from mpc_tx.protocol.keys import SigningKey                                    # noqa: E402
 from mpc_tx.keyfile import load_encryption_key
 from mpc_tx.client.rpc import Rpc                                            # noqa: E402
 from mpc_tx.worker.follower import chain_result, job_input                     # noqa: E402

@@ -58,7 +58,8 @@ def main():
     if args.json:
         print(json.dumps(summary))
         return
-    print(f"{'mode':12} {'poll read ms':>13} {'read calls':>11} {'vote ms':>9} {'vote calls':>11}   (medians of {args.votes})")
+    print(f"{'mode':12} {'poll read ms':>13} {'read calls':>11} {'vote ms':>9} {'vote calls':>11}"
+          f"   (medians of {args.votes})")
     for mode, s in summary.items():
         print(f"{mode:12} {s['read_ms']:13.1f} {s['read_calls']:11.0f} {s['vote_ms']:9.1f} {s['vote_calls']:11.0f}")
 

@@ -6,7 +6,6 @@ downloaded at run time. Page load times are printed, never asserted.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from mpc_tx.protocol.keys import SigningKey
 from netfixtures import running_testnet, client
-from node_config.ports import free_ports
+from node_config.ports import free_ports, wait_listening
 
 pytestmark = pytest.mark.testnet
 
@@ -82,15 +81,8 @@ def explorer(chain):
     log = open(net.dir / "explorer.log", "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the explorer did not start: {(net.dir / 'explorer.log').read_text()}")
-                time.sleep(0.2)
+        if not wait_listening(port, timeout=30, alive=lambda: proc.poll() is None):
+            raise RuntimeError(f"the explorer did not start: {(net.dir / 'explorer.log').read_text()}")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

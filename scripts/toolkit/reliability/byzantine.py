@@ -124,7 +124,8 @@ def byzantine_attester(h, run, rng):
         h.finish_load(load2, run)
         out1 = h.check_outcome(run, closed1, [load1, late1])
         h.check_ballots(run, closed1, load1, late1)
-        _judge_byzantine(h, run, p1["id"], b, m, attacks, answers, out1, {outcome_digest(wrong), outcome_digest(wrong2)})
+        _judge_byzantine(h, run, p1["id"], b, m, attacks, answers, out1,
+                         {outcome_digest(wrong), outcome_digest(wrong2)})
         h.close_and_check(run, p2, c2, load2)
     finally:
         if held:

@@ -314,7 +314,8 @@ class Harness:
         counts = load.counts()
         run.add_counts(counts, found["lost"], found["extra"])
         if found["lost"]:
-            run.fail(f"poll {poll['id']}: {found['lost']} committed ballots missing from a node's state: {found['nodes']}")
+            run.fail(f"poll {poll['id']}: {found['lost']} committed ballots missing from a node's state: "
+                     f"{found['nodes']}")
         if found["extra"]:
             run.fail(f"poll {poll['id']}: {found['extra']} ballots in state that the test never saw committed")
         if counts["never_committed"]:
