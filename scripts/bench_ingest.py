@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
 from mpc_tx.client.cli import Client                                        # noqa: E402
 from mpc_tx.protocol.keys import SigningKey                                   # noqa: E402
-from toolkit.load import build_ballots, filler_txs, percentile, run_load   # noqa: E402
+from toolkit.load import build_ballots, filler_txs, percentile, random_choices, run_load   # noqa: E402
 from node_config.generate import find_cometbft                       # noqa: E402
 from node_config import tomlpatch                                    # noqa: E402
 from node_config.lifecycle import Testnet                            # noqa: E402
@@ -382,9 +382,9 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
                                      options=OPTIONS, close_in=20000, max_ballots=opts.ballots,
                                      max_revotes=0, min_ballots=None)
         poll = client.query(f"/poll/{created['poll']}")
-        _log(f"mpcvote: building {opts.ballots} ballots for poll {poll['id']} in a process pool")
+        _log(f"mpcvote: building {opts.ballots} ballots for poll {poll['id']} in worker processes")
         t0 = time.monotonic()
-        txs = build_ballots(poll, genesis, opts.ballots)
+        txs = [b.raw for b in build_ballots(poll, genesis, random_choices(poll, opts.ballots))]
         _log(f"mpcvote: built in {time.monotonic() - t0:.1f} s, {len(txs[0])} bytes each; sending")
         if profile_dir is not None:
             profiler = Profiler(profile_dir)

@@ -3,8 +3,9 @@
 
 For each poll kind and ballot count it starts (once per validator count) a testnet
 on loopback with apps, nodes and MPC workers, opens a poll, builds the ballots in
-a process pool before the clock starts, sends them concurrently to every node with
-``broadcast_tx_sync`` (at most ``window`` between mempool and block), closes the
+worker processes before the clock starts, sends them to every node with the toolkit's
+load generator (batches of ``broadcast_tx_async``, at most ``window`` between mempool
+and block, commits read from the blocks), closes the
 poll with ClosePoll and waits for the outcome to be final. Then, beside it on the
 same running testnet, it decrypts each validator's payloads with that validator's
 key file, builds the jobs as the worker does and runs the m parties with
@@ -22,35 +23,33 @@ its PID, on failure too; every load loop is bounded in count and time.
     .venv/bin/python scripts/bench_mpc.py [--quick] [--json] [--validators 4 3 5 7]
 """
 import argparse
-import base64
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from toolkit.load import build_ballots, run_load                                          # noqa: E402
 from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
 from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec  # noqa: E402
 from mpc_tx.client.cli import Client                                         # noqa: E402
-from mpc_tx.protocol.keys import EncryptionKey, SigningKey                     # noqa: E402
+from mpc_tx.protocol.keys import SigningKey                                    # noqa: E402
 from mpc_tx.keyfile import load_encryption_key
-from mpc_tx.client.rpc import QueryError, Rpc, RpcError                      # noqa: E402
+from mpc_tx.client.rpc import Rpc                                            # noqa: E402
 from mpc_tx.worker.attest import chain_result                                  # noqa: E402
 from mpc_tx.worker.polljob import job_input                                    # noqa: E402
 from node_config.lifecycle import Testnet                             # noqa: E402
+from node_config.ports import port_free                               # noqa: E402
 
 __all__ = ["mpc_rows", "Bench", "mpyc_alone", "worker_phases", "markdown", "write_plot", "main"]
 
@@ -69,21 +68,7 @@ def _log(msg):
     print(f"[bench_mpc] {msg}", file=sys.stderr, flush=True)
 
 
-# --- ballots, built before the clock starts ------------------------------------------------
-_POOL = {}
-
-
-def _pool_init(poll, genesis):
-    _POOL.update(poll=poll, genesis=genesis)
-
-
-def _build_one(choice):
-    from mpc_tx.client.ballot import build_ballot
-    # A fresh voter key per ballot: nonce 1 is above a new signer's last committed nonce (0).
-    return build_ballot(SigningKey.generate(), _POOL["poll"], choice, _POOL["genesis"]["chain_id"], 1,
-                        _POOL["genesis"])
-
-
+# --- ballots and ingest ------------------------------------------------------------------------
 def expected_choices(poll, n):
     """Every voter says yes (unanimity), or options a, b, c in turn (tally)."""
     if poll["kind"] == "unanimity":
@@ -91,95 +76,25 @@ def expected_choices(poll, n):
     return [OPTIONS[j % len(OPTIONS)] for j in range(n)]
 
 
-def build_ballots(poll, genesis, choices):
-    """Return one signed CastBallot tx per choice, each from a new key, built in a process pool."""
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(os.cpu_count() or 1, initializer=_pool_init, initargs=(poll, genesis)) as pool:
-        return pool.map(_build_one, choices, chunksize=max(1, len(choices) // 32))
-
-
-# --- ingest ---------------------------------------------------------------------------------
-def ingest(urls, txs, poll_id, *, per_node=4, window=2000, timeout=600.0, drain=30.0) -> dict:
-    """Send each tx with broadcast_tx_sync, spread over urls; return when the poll counts them all.
+def ingest(urls, txs, *, per_node=4, window=2000, timeout=600.0, drain=30.0) -> dict:
+    """Send each tx with the toolkit's load generator, spread over urls; return when the blocks hold them all.
 
     At most `window` txs wait between acceptance and their block (every block makes
     the nodes recheck their whole mempool). Bounded: nothing is sent after `timeout`,
     and the wait for commits gives up after `drain` s without progress.
     """
-    encoded = [base64.b64encode(t).decode() for t in txs]
-    todo = list(range(len(txs)))[::-1]
-    tries = Counter()
-    cond = threading.Condition()
-    st = {"accepted": 0, "committed": 0, "full": 0, "errors": Counter()}
-    stop = threading.Event()
-    started = time.monotonic()
-    deadline = started + timeout
-
-    def watch():
-        rpc = Rpc(urls[0])
-        while not stop.is_set() and time.monotonic() < deadline + drain:
-            try:
-                n = rpc.query(f"/poll/{poll_id}")[0]["ballots"]
-                with cond:
-                    st["committed"] = n
-                    cond.notify_all()
-            except (RpcError, QueryError):
-                pass
-            stop.wait(0.1)
-
-    def send(url):
-        rpc = Rpc(url)
-        while time.monotonic() < deadline:
-            with cond:
-                while todo and st["accepted"] - st["committed"] >= window and time.monotonic() < deadline:
-                    cond.wait(0.5)
-                if not todo or time.monotonic() >= deadline:
-                    return
-                i = todo.pop()
-            try:
-                res = rpc.call("broadcast_tx_sync", tx=encoded[i])
-            except RpcError as exc:
-                full = "mempool is full" in str(exc)
-                with cond:
-                    tries[i] += 1
-                    if full:
-                        st["full"] += 1
-                    if full or tries[i] < 5:
-                        todo.insert(0, i)
-                    else:
-                        st["errors"][str(exc)[:60]] += 1
-                time.sleep(0.05)
-                continue
-            with cond:
-                if int(res["code"]) == 0:
-                    st["accepted"] += 1
-                else:
-                    st["errors"][f"code {res['code']}: {res.get('log', '')[:40]}"] += 1
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    senders = [threading.Thread(target=send, args=(url,), daemon=True) for url in urls for _ in range(per_node)]
-    for th in senders:
-        th.start()
-    for th in senders:
-        th.join(max(1.0, deadline - time.monotonic() + 5))
-    sent_s = time.monotonic() - started
-    last, last_change = -1, time.monotonic()
-    while time.monotonic() - last_change < drain:
-        with cond:
-            done = st["committed"]
-            if done >= st["accepted"]:
-                break
-            cond.wait(0.2)
-        if done != last:
-            last, last_change = done, time.monotonic()
-    committed_s = time.monotonic() - started
-    stop.set()
-    watcher.join(5)
-    return {"accepted": st["accepted"], "committed": st["committed"], "mempool_full_retries": st["full"],
-            "errors": dict(st["errors"]), "unsent": len(todo), "send_s": round(sent_s, 2),
+    start_height = Rpc(urls[0]).height()
+    res = run_load(urls, txs, watch_url=urls[0], start_height=start_height, connections=per_node * len(urls),
+                   window=window, timeout=timeout, drain=drain)
+    sent_s = max(res.submit_time.values(), default=res.started) - res.started
+    committed_s = res.finished - res.started
+    errors = {"refused": res.rpc_errors} if res.rpc_errors else {}
+    if res.failed:
+        errors["failed in a block"] = res.failed
+    return {"accepted": res.sent, "committed": res.committed, "mempool_full_retries": res.full_retries,
+            "errors": errors, "unsent": res.unsent, "send_s": round(sent_s, 2),
             "ingest_s": round(committed_s, 2),
-            "ingest_tx_per_s": round(st["committed"] / committed_s, 1) if committed_s else None}
+            "ingest_tx_per_s": round(res.committed / committed_s, 1) if committed_s else None}
 
 
 # --- chain times ------------------------------------------------------------------------------
@@ -232,12 +147,8 @@ class PortPicker:
             if self.next > self.high:
                 raise RuntimeError("out of fresh ports for the MPyC-alone runs")
             port, self.next = self.next, self.next + 1
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            out.append(port)
+            if port_free(port):
+                out.append(port)
         return out
 
 
@@ -432,10 +343,10 @@ class Bench:
         poll = self.client.query(f"/poll/{created['poll']}")
         choices = expected_choices(poll, n)
         t0 = time.monotonic()
-        txs = build_ballots(poll, self.genesis, choices)
+        txs = [b.raw for b in build_ballots(poll, self.genesis, choices)]
         build_s = time.monotonic() - t0
         _log(f"poll {poll['id']} ({kind}, {n} ballots, m={self.m}): built in {build_s:.1f} s; sending")
-        sent = ingest([net.rpc_url(i) for i in range(self.m)], txs, poll["id"])
+        sent = ingest([net.rpc_url(i) for i in range(self.m)], txs)
         _log(f"poll {poll['id']}: {sent['committed']} committed in {sent['ingest_s']} s "
              f"({sent['ingest_tx_per_s']} tx/s); closing")
         if sent["committed"] != n:

@@ -56,20 +56,10 @@ def _jobs(m, kind, n):
 
 
 def _run_parties(jobs):
-    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--party"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL) for _ in jobs]
-    outs = [None] * len(jobs)
+    from mpc_tx.mpc.local import run_parties
 
-    def feed(i):
-        outs[i] = procs[i].communicate(json.dumps(jobs[i]).encode(), timeout=300)[0]
-
-    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(jobs))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return [json.loads(o) for o in outs]
+    return run_parties([sys.executable, os.path.abspath(__file__), "--party"], jobs, timeout=300,
+                       stderr=subprocess.DEVNULL)
 
 
 def _run_jobs(jobs):

@@ -5,11 +5,15 @@ import json
 import time
 from urllib.parse import urlsplit
 
-__all__ = ["RpcError", "QueryError", "Rpc"]
+__all__ = ["RpcError", "QueryError", "CommitTimeout", "Rpc"]
 
 
 class RpcError(Exception):
     """The node could not be reached, or answered with an error."""
+
+
+class CommitTimeout(RpcError, TimeoutError):
+    """Txs were not committed within the time allowed."""
 
 
 class QueryError(Exception):
@@ -37,7 +41,18 @@ class Rpc:
         """Call one RPC method; return its result or raise RpcError."""
         self._id += 1
         body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
-        for attempt in (1, 2):
+        doc = self.post(body.encode(), what=method)
+        if "error" in doc and doc["error"]:
+            err = doc["error"]
+            raise RpcError(f"{method}: {err.get('message', '')} {err.get('data', '')}".strip())
+        return doc["result"]
+
+    def post(self, body: bytes, *, attempts: int = 2, what: str = "a request"):
+        """Post a JSON-RPC request or batch as it is; return the parsed answer or raise RpcError.
+
+        A connection the node dropped is opened again, up to `attempts` tries in all.
+        """
+        for attempt in range(1, attempts + 1):
             try:
                 if self._conn is None:
                     self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -47,16 +62,12 @@ class Rpc:
                 break
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
-                if attempt == 2:
+                if attempt == attempts:
                     raise RpcError(f"cannot reach the node at {self.url}: {exc}") from None
         try:
-            doc = json.loads(data)
+            return json.loads(data)
         except ValueError:
-            raise RpcError(f"{self.url} answered {method} with HTTP {resp.status}: {data[:200]!r}") from None
-        if "error" in doc and doc["error"]:
-            err = doc["error"]
-            raise RpcError(f"{method}: {err.get('message', '')} {err.get('data', '')}".strip())
-        return doc["result"]
+            raise RpcError(f"{self.url} answered {what} with HTTP {resp.status}: {data[:200]!r}") from None
 
     def close(self):
         if self._conn is not None:
@@ -91,15 +102,32 @@ class Rpc:
 
     def wait_tx(self, tx_hash: str, timeout: float = 30.0, poll: float = 0.1):
         """Wait until a tx is committed; return its /tx result."""
+        return self.wait_txs([tx_hash], timeout, poll)[tx_hash]
+
+    def wait_txs(self, hashes: list[str], timeout: float = 30.0, poll: float = 0.1, *,
+                 through_errors: bool = False) -> dict:
+        """Wait until every tx is committed; return {hash: its /tx result}.
+
+        Raise CommitTimeout after `timeout` seconds; any other RpcError at once, unless
+        through_errors (a node that is briefly unreachable is then waited for too).
+        """
         deadline = time.monotonic() + timeout
+        found = {}
         while True:
-            try:
-                return self.tx(tx_hash)
-            except RpcError as exc:
-                if "not found" not in str(exc) or time.monotonic() > deadline:
-                    if time.monotonic() > deadline:
-                        raise RpcError(f"tx {tx_hash} not committed within {timeout:.0f} s") from None
-                    raise
+            for h in hashes:
+                if h in found:
+                    continue
+                try:
+                    found[h] = self.tx(h)
+                except RpcError as exc:
+                    if not through_errors and "not found" not in str(exc):
+                        raise
+            if len(found) == len(hashes):
+                return found
+            if time.monotonic() > deadline:
+                left = [h for h in hashes if h not in found]
+                what = f"tx {left[0]}" if len(hashes) == 1 else f"{len(left)} of {len(hashes)} txs"
+                raise CommitTimeout(f"{what} not committed within {timeout:.0f} s")
             time.sleep(poll)
 
     def wait_height(self, height: int, timeout: float = 30.0):

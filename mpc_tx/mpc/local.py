@@ -3,35 +3,33 @@
 Each party gets a loopback port, a certificate from a throwaway CA, and its shares
 of the given ballots, in the job format `mpc_job` runs (see `worker.job_input`).
 """
+import json
 import secrets
-import socket
+import subprocess
+import threading
 
 from mpc_tx.protocol.sharing import share
 from mpc_tx.mpc.tls import cert_fingerprint, make_ca, make_party_cert
+from node_config.ports import free_ports
 
-__all__ = ["free_ports", "local_jobs"]
-
-
-def free_ports(n: int) -> list:
-    """n loopback ports free at the time of the call."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+__all__ = ["local_jobs", "run_parties"]
 
 
 def local_jobs(m: int, kind: str, ballots: list, options: int = 1, *, threshold: int | None = None,
-               min_ballots: int = 0, deadline_s: float = 30, prss: bool = True) -> list:
+               min_ballots: int = 0, deadline_s: float = 30, prss: bool = True,
+               hosts: list[str] | None = None, ca: tuple[bytes, bytes] | None = None) -> list:
     """One job per party for m loopback parties; each ballot is a list of `options` votes,
-    shared with a fresh degree-t polynomial per entry (t = (m-1)//2 unless given)."""
+    shared with a fresh degree-t polynomial per entry (t = (m-1)//2 unless given).
+
+    Party i listens on hosts[i] (127.0.0.1 for all unless given), with a certificate
+    from ca (a (certificate, key) pair from make_ca; a throwaway one unless given).
+    """
     t = (m - 1) // 2 if threshold is None else threshold
-    ca, ca_key = make_ca("local parties CA")
-    certs = [make_party_cert(ca, ca_key, i, "127.0.0.1") for i in range(m)]
-    parties = [{"host": "127.0.0.1", "port": port, "cert_sha256": cert_fingerprint(cert)}
-               for port, (cert, _) in zip(free_ports(m), certs)]
+    hosts = list(hosts or ["127.0.0.1"] * m)
+    ca, ca_key = ca or make_ca("local parties CA")
+    certs = [make_party_cert(ca, ca_key, i, hosts[i]) for i in range(m)]
+    parties = [{"host": host, "port": port, "cert_sha256": cert_fingerprint(cert)}
+               for host, port, (cert, _) in zip(hosts, _ports(hosts), certs)]
     per_party = [[] for _ in range(m)]
     for ballot in ballots:
         entries = [share(v, m, t) for v in ballot]
@@ -42,3 +40,25 @@ def local_jobs(m: int, kind: str, ballots: list, options: int = 1, *, threshold:
              "shares": per_party[i], "seed": seed, "min_ballots": min_ballots,
              "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
              "deadline_s": deadline_s, "prss": prss} for i in range(m)]
+
+
+def _ports(hosts: list[str]) -> list[int]:
+    # Distinct ports per host: one call per host binds them all at once.
+    free = {h: free_ports(hosts.count(h), h) for h in set(hosts)}
+    return [free[h].pop() for h in hosts]
+
+
+def run_parties(command: list[str], jobs: list, *, timeout: float = 60, **popen) -> list:
+    """Run one `command` process per job, each given its job as JSON on stdin; return their JSON outputs."""
+    procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **popen) for _ in jobs]
+    outs = [None] * len(jobs)
+
+    def feed(i):
+        outs[i] = procs[i].communicate(json.dumps(jobs[i]).encode(), timeout=timeout)[0]
+
+    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(jobs))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return [json.loads(o) for o in outs]

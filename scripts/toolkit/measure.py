@@ -1,8 +1,9 @@
 """What the benchmark scripts share: CPU from /proc, free ports, processes that have started."""
 import os
-import socket
 import time
 from pathlib import Path
+
+from node_config.ports import port_free
 
 __all__ = ["cpu_seconds", "machine_busy_seconds", "check_ports_free", "await_exec"]
 
@@ -28,14 +29,9 @@ def machine_busy_seconds() -> float:
 def check_ports_free(base, count):
     """Exit with a clear message unless every loopback port in base..base+count-1 can be bound."""
     for port in range(base, base + count):
-        with socket.socket() as s:
-            # Like the nodes' own listeners: a port left in TIME_WAIT by an earlier run is free.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                raise SystemExit(f"port {port} is in use: choose another --port-base "
-                                 f"(the bench uses {base}..{base + count - 1})") from None
+        if not port_free(port, reuse=True):
+            raise SystemExit(f"port {port} is in use: choose another --port-base "
+                             f"(the bench uses {base}..{base + count - 1})")
 
 
 def await_exec(net, procs, timeout=15.0):

@@ -1,8 +1,6 @@
 """A real testnet for tests: cometbft nodes, apps (and workers) on loopback, stopped by PID."""
 import contextlib
 import json
-import os
-import random
 import threading
 import time
 from pathlib import Path
@@ -12,6 +10,7 @@ from mpc_tx.client.cli import Client, Session
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import Rpc
 from node_config.lifecycle import Testnet
+from node_config.ports import STRIDE, free_port_base
 
 
 # Test entry points with fault switches (what a validator runs has none).
@@ -26,15 +25,11 @@ def client(net, i=0):
     return Client(net.rpc_url(i), genesis=str(net.genesis_path()), session=net.session)
 
 
-def free_port_base():
-    # Each test run takes its own port range so a developer's own testnet (26600+) is untouched;
-    # below the kernel's ephemeral range (32768+), where outgoing connections would collide.
-    return random.Random(os.getpid() ^ time.time_ns()).randrange(12000, 26000, 200)
-
-
 def make_testnet(tmp, validators=4, **options):
+    # Each test run takes its own free port range, so a developer's own testnet (26600+) is untouched.
     net = Testnet(Path(tmp) / "net")
-    net.generate(validators, port_base=free_port_base(), block_time=options.pop("block_time", "200ms"), **options)
+    net.generate(validators, port_base=free_port_base(STRIDE * validators),
+                 block_time=options.pop("block_time", "200ms"), **options)
     return net
 
 
@@ -126,18 +121,5 @@ def block_search_count(rpc, query, timeout=30):
 
 
 def wait_committed(rpc, hashes, timeout=90):
-    """Wait until every tx hash is committed; return {hash: tx result}."""
-    deadline = time.monotonic() + timeout
-    found = {}
-    while len(found) < len(hashes):
-        for h in hashes:
-            if h not in found:
-                try:
-                    found[h] = rpc.tx(h)
-                except Exception:
-                    pass
-        if len(found) < len(hashes):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(hashes) - len(found)} of {len(hashes)} txs not committed in {timeout} s")
-            time.sleep(0.3)
-    return found
+    """Wait until every tx hash is committed, through a node's brief absence; return {hash: tx result}."""
+    return rpc.wait_txs(hashes, timeout, 0.3, through_errors=True)

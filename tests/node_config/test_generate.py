@@ -3,7 +3,6 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from mpc_tx.keyfile import load_signing_key, load_encryption_key
 from node_config import MANIFEST, generate_testnet
 from node_config.generate import BLOCK_MAX_BYTES, find_cometbft
+from node_config.ports import STRIDE, free_port_base
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 4
@@ -295,21 +295,11 @@ def test_cli_reports_bad_arguments(tmp_path):
 # --- real nodes: the generated homes make a live chain ---------------------------------------
 
 def _free_port_base(n: int) -> int:
-    """Return a port base whose n*20 loopback ports are all free right now."""
-    for base in range(40000, 60000, 20 * n + 100):
-        socks = []
-        try:
-            for port in range(base, base + 20 * n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    pytest.skip("no free block of loopback ports")
+    """Return a port base whose n validators' loopback ports are all free right now."""
+    try:
+        return free_port_base(STRIDE * n, low=40000, high=60000)
+    except OSError:
+        pytest.skip("no free block of loopback ports")
 
 
 def _height(rpc_port: int) -> int:

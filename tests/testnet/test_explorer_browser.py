@@ -6,7 +6,6 @@ downloaded at run time. Page load times are printed, never asserted.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from mpc_tx.protocol.keys import SigningKey
 from netfixtures import running_testnet, client
+from node_config.ports import free_ports, wait_listening
 
 pytestmark = pytest.mark.testnet
 
@@ -36,12 +36,6 @@ def _missing_browser():
     if os.environ.get("CI"):
         pytest.fail(why)        # CI installs them: their absence is a broken CI, not a skip
     pytest.skip(why)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _vote_all(c, poll_id, choices):
@@ -80,22 +74,15 @@ def chain(tmp_path_factory):
 def explorer(chain):
     """The explorer as a real server process on a free loopback port, stopped by its PID."""
     net, _polls = chain
-    port, dead = _free_port(), _free_port()
+    port, dead = free_ports(2)
     cmd = [sys.executable, "-m", "mpc_tx.explorer", "--node", net.rpc_url(0), "--node", net.rpc_url(1),
            "--node", f"http://127.0.0.1:{dead}",      # a node that is down: shown as down
            "--listen", f"127.0.0.1:{port}", "--genesis", str(net.genesis_path())]
     log = open(net.dir / "explorer.log", "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the explorer did not start: {(net.dir / 'explorer.log').read_text()}")
-                time.sleep(0.2)
+        if not wait_listening(port, timeout=30, alive=lambda: proc.poll() is None):
+            raise RuntimeError(f"the explorer did not start: {(net.dir / 'explorer.log').read_text()}")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

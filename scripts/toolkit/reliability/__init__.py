@@ -1,9 +1,9 @@
 """Reliability scenarios for an mpcvote testnet: faults under load, invariants after each.
 
+The voters are the toolkit's one load generator (`toolkit.load.Load`, with waves and resends).
 Modules, in dependency order:
 
 - `procs`     — start, kill, stop and freeze testnet processes; record every exit and panic
-- `load`      — voters: pre-built ballots sent until committed, commits read from the blocks
 - `checks`    — invariants: committed ballots in every node's state, app hashes, outcomes
 - `netns`     — network namespaces joined by a bridge; partition and heal one validator
 - `harness`   — one testnet under test: polls, runs, fault records

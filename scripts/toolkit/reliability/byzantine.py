@@ -21,7 +21,8 @@ from mpc_tx.keyfile import load_signing_key
 from mpc_tx.client.rpc import Rpc, RpcError
 from mpc_tx.protocol.digests import outcome_digest
 
-from toolkit.reliability.load import Load, clear_outcome, make_ballots
+from toolkit.load import Load, build_ballots
+from toolkit.reliability.checks import clear_outcome
 
 __all__ = ["byzantine_attester"]
 
@@ -62,7 +63,7 @@ def byzantine_attester(h, run, rng):
     try:
         h.finish_load(load1, run)
         p2, c2 = h.new_poll(h.next_kind())
-        ballots2 = make_ballots(p2, h.genesis, h.choices(p2["kind"], h.settings.ballots, rng))
+        ballots2 = build_ballots(p2, h.genesis, h.choices(p2["kind"], h.settings.ballots, rng))
         held = h.sup.signal_validator(b, signal.SIGSTOP, procs=("worker",))
         run.fault(action="SIGSTOP (holds back its honest worker)", process="worker", validator=b,
                   pid=held.get("worker"), height=h.top())
@@ -123,7 +124,8 @@ def byzantine_attester(h, run, rng):
         h.finish_load(load2, run)
         out1 = h.check_outcome(run, closed1, [load1, late1])
         h.check_ballots(run, closed1, load1, late1)
-        _judge_byzantine(h, run, p1["id"], b, m, attacks, answers, out1, {outcome_digest(wrong), outcome_digest(wrong2)})
+        _judge_byzantine(h, run, p1["id"], b, m, attacks, answers, out1,
+                         {outcome_digest(wrong), outcome_digest(wrong2)})
         h.close_and_check(run, p2, c2, load2)
     finally:
         if held:

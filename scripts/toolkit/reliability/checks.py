@@ -10,7 +10,14 @@ import threading
 
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
-__all__ = ["ballots_in_state", "HashAudit", "outcome_on_nodes", "compare_outcome"]
+__all__ = ["clear_outcome", "ballots_in_state", "HashAudit", "outcome_on_nodes", "compare_outcome"]
+
+
+def clear_outcome(poll: dict, choices: list[str]) -> dict:
+    """Return the outcome computed in the clear from the votes."""
+    if poll["kind"] == "unanimity":
+        return {"unanimous": all(c == "yes" for c in choices)}
+    return {"tally": {o: sum(c == o for c in choices) for o in poll["options"]}}
 
 
 def _state_ballots(url: str, poll_id: int) -> dict:

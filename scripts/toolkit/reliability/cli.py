@@ -20,7 +20,8 @@ from pathlib import Path
 
 from node_config.lifecycle import Testnet
 
-from toolkit.reliability.harness import Harness, Run, Settings, free_port_base
+from node_config.ports import STRIDE, free_port_base
+from toolkit.reliability.harness import Harness, Run, Settings
 from toolkit.reliability.netns import NamespacedTestnet, Network
 from toolkit.reliability.report import summarise, table
 from toolkit.reliability.scenarios import VARIANTS
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
         if single:
             def make_single():
                 net = Testnet(work / "loopback")
-                net.generate(4, port_base=free_port_base(settings.rng("ports")), block_time=settings.block_time)
+                base = free_port_base(4 * STRIDE, low=14000, high=20000, step=100, rng=settings.rng("ports"))
+                net.generate(4, port_base=base, block_time=settings.block_time)
                 return net
             records += _run_group(single, settings, make_single, lambda: [])
         spaced = [v for v in variants if v.namespaced]

@@ -9,7 +9,6 @@ one computed in the clear, and every unexpected exit or panic.
 """
 import json
 import random
-import socket
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -19,11 +18,12 @@ from mpc_tx.client.cli import Client, CliError
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
-from toolkit.reliability.checks import HashAudit, ballots_in_state, compare_outcome, outcome_on_nodes
-from toolkit.reliability.load import Load, clear_outcome, make_ballots
+from toolkit.load import Load, build_ballots
+from toolkit.reliability.checks import (HashAudit, ballots_in_state, clear_outcome, compare_outcome,
+                                        outcome_on_nodes)
 from toolkit.reliability.procs import Supervisor
 
-__all__ = ["Settings", "RunFailed", "Run", "Harness", "free_port_base"]
+__all__ = ["Settings", "RunFailed", "Run", "Harness"]
 
 VALIDATORS = 4
 OPTIONS = ("a", "b", "c")
@@ -98,24 +98,6 @@ class Run:
                 "duration_s": round(time.monotonic() - self.started, 1)}
 
 
-def free_port_base(rng: random.Random, low=14000, high=20000, span=4 * 20) -> int:
-    """Return a port base in [low, high) whose whole range nothing listens on."""
-    for _ in range(50):
-        base = rng.randrange(low, high - span, 100)
-        if all(_port_free(p) for p in range(base, base + span)):
-            return base
-    raise RunFailed(f"no free port range of {span} in {low}..{high}")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 class Harness:
     """A running testnet, its supervisor, and the helpers every scenario uses."""
 
@@ -125,7 +107,6 @@ class Harness:
         self.log = log
         self.sup = Supervisor(net)
         self.audit = HashAudit(net)
-        self.genesis = None
         self.kinds = 0
         self.learned = {}     # timings measured by earlier runs, to aim later faults
 
@@ -133,9 +114,13 @@ class Harness:
     def up(self):
         self.net.set_params({"mpc_attempt_blocks": self.settings.attempt_blocks,
                              "mpc_deadline_blocks": self.settings.deadline_blocks})
-        self.genesis = json.loads(self.net.genesis_path().read_text())
         self.sup.start_all()
         self.net.wait_height(2, timeout=180)
+
+    @property
+    def genesis(self) -> dict:
+        """The chain's genesis as it is now (a reset starts a chain with a new chain id)."""
+        return json.loads(self.net.genesis_path().read_text())
 
     def down(self):
         self.sup.stop_all("the reliability run ends")
@@ -202,7 +187,7 @@ class Harness:
             height = client.rpc.height()
             body = {"question": "Reliability under faults?", "kind": kind, "options": list(options),
                     "voters": None, "close_height": height + 50_000, "max_ballots": 100_000,
-                    "max_revotes": 3, "min_ballots": 0}
+                    "max_revotes": 3, "min_ballots": client.params().get("min_ballots_floor", 0)}
             return txcodec.build(creator, client.chain_id, "create_poll", client.next_nonce(creator), body)
 
         res = self.submit(make)
@@ -244,7 +229,7 @@ class Harness:
         return ["yes"] * n if kind == "unanimity" else [rng.choice(OPTIONS) for _ in range(n)]
 
     def start_load(self, poll: dict, n: int, rng: random.Random, nodes=None) -> Load:
-        ballots = make_ballots(poll, self.genesis, self.choices(poll["kind"], n, rng))
+        ballots = build_ballots(poll, self.genesis, self.choices(poll["kind"], n, rng))
         load = Load(self.urls(nodes), ballots, start_height=max(1, self.top() - 1))
         return load.start()
 
@@ -273,7 +258,7 @@ class Harness:
         A late ballot is counted if its block comes before the close (or it sits
         before the close tx in the same block), and refused with POLL_CLOSED after.
         """
-        late = Load(self.urls(), make_ballots(poll, self.genesis, self.choices(poll["kind"], LATE_BALLOTS,
+        late = Load(self.urls(), build_ballots(poll, self.genesis, self.choices(poll["kind"], LATE_BALLOTS,
                                                                               random.Random(poll["id"]))),
                     start_height=max(1, self.top() - 1), wave=LATE_BALLOTS // 6, wave_interval=0.1,
                     resend_after=1e9).start()
@@ -329,7 +314,8 @@ class Harness:
         counts = load.counts()
         run.add_counts(counts, found["lost"], found["extra"])
         if found["lost"]:
-            run.fail(f"poll {poll['id']}: {found['lost']} committed ballots missing from a node's state: {found['nodes']}")
+            run.fail(f"poll {poll['id']}: {found['lost']} committed ballots missing from a node's state: "
+                     f"{found['nodes']}")
         if found["extra"]:
             run.fail(f"poll {poll['id']}: {found['extra']} ballots in state that the test never saw committed")
         if counts["never_committed"]:

@@ -64,7 +64,7 @@ def _kill(proc):
         snap = h.wait_moment(load, rng, run)
         node_pid = h.net.pid(i, "node")
         if proc == "app":
-            h.sup.expect_exit(node_pid, f"its app was killed: a node stops when its ABCI connection drops")
+            h.sup.expect_exit(node_pid, "its app was killed: a node stops when its ABCI connection drops")
             h.sup.expect_panics(i, "its app was killed")
         height = h.top()
         pid = h.sup.kill(i, proc, "kill -9 by the scenario")

@@ -10,7 +10,6 @@ import copy
 import hashlib
 import json
 import random
-import socket
 import subprocess
 import tempfile
 import re
@@ -27,6 +26,7 @@ from mpc_tx.client.light import (LightClient, ValidatorSet, VerifyError, header_
                           verify_signed_header, verify_tx_proof)
 from mpc_tx.client.rpc import Rpc
 from node_config.generate import find_cometbft
+from node_config.ports import free_ports
 
 from lyingproxy import LyingProxy, query_values
 from netfixtures import running_testnet, wait_committed
@@ -509,12 +509,6 @@ def test_trust_node_skips_verification(chain):
 
 
 # --- CometBFT's own light client as the oracle ------------------------------------------------------
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class CometLight:
     """`cometbft light` serving its verifying proxy on a free loopback port, stopped by PID.
 
@@ -524,7 +518,7 @@ class CometLight:
     """
 
     def __init__(self, chain_id, primary, witness, height, block_hash):
-        self.port, self.home = _free_port(), tempfile.mkdtemp(prefix="cmtlight")
+        (self.port,), self.home = free_ports(1), tempfile.mkdtemp(prefix="cmtlight")
         self.log = open(f"{self.home}/light.log", "wb")
         # A fresh home each time: reusing one with an older trust root asks y/n on stdin.
         self.proc = subprocess.Popen(

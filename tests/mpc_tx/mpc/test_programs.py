@@ -6,9 +6,7 @@ value a party opens.
 """
 import asyncio
 import json
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ if __name__ == "__main__":
 from mpc_tx.mpc.programs import bisect, derive_coefficients, poll_outcome  # noqa: E402
 from mpc_tx.mpc.runtime import build_runtime, np  # noqa: E402
 from mpc_tx.protocol.sharing import L  # noqa: E402
-from mpc_tx.mpc.local import local_jobs  # noqa: E402
+from mpc_tx.mpc.local import local_jobs, run_parties  # noqa: E402
 
 
 # ---------------------------------------------------------------- coefficients, bisection
@@ -167,19 +165,7 @@ def _party(spec):
 
 
 def _run_parties(jobs):
-    procs = [subprocess.Popen([sys.executable, __file__, "party"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, cwd=REPO) for _ in jobs]
-    outs = [None] * len(jobs)
-
-    def feed(i):
-        outs[i] = procs[i].communicate(json.dumps(jobs[i]).encode(), timeout=60)[0]
-
-    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(jobs))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return [json.loads(o) for o in outs]
+    return run_parties([sys.executable, __file__, "party"], jobs, timeout=60, cwd=REPO)
 
 
 def test_bisection_finds_bad_sharings_and_withheld_tally_is_never_opened():

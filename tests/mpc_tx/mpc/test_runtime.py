@@ -22,39 +22,18 @@ if __name__ == "__main__":
 
 from mpc_tx.mpc.job import run_job  # noqa: E402
 from mpc_tx.mpc.runtime import link_hello  # noqa: E402
+from mpc_tx.mpc.local import local_jobs  # noqa: E402
 from mpc_tx.protocol.sharing import L, share  # noqa: E402
-from mpc_tx.mpc.tls import cert_fingerprint, make_ca, make_party_cert  # noqa: E402
+from mpc_tx.mpc.tls import make_ca, make_party_cert  # noqa: E402
 
 
 # ---------------------------------------------------------------- helpers
 
-def free_ports(n, host="127.0.0.1"):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind((host, 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def make_jobs(m, t, hosts=None, deadline=10.0, ballots=((1,),)):
-    hosts = hosts or ["127.0.0.1"] * m
     ca, ca_key = make_ca("hardening test CA")
-    certs = [make_party_cert(ca, ca_key, i, hosts[i]) for i in range(m)]
-    ports = [free_ports(1, h)[0] for h in hosts]
-    parties = [{"host": h, "port": p, "cert_sha256": cert_fingerprint(c)}
-               for h, p, (c, _) in zip(hosts, ports, certs)]
-    per_party = [[] for _ in range(m)]
-    for ballot in ballots:
-        entries = [share(v, m, t) for v in ballot]
-        for i in range(m):
-            per_party[i].append([str(e[i]) for e in entries])
-    seed, job_id = secrets.token_hex(16), secrets.token_hex(32)
-    jobs = [{"pid": i, "job_id": job_id, "parties": parties, "threshold": t, "kind": "unanimity", "options": 1,
-             "shares": per_party[i], "seed": seed, "min_ballots": 0,
-             "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
-             "deadline_s": deadline, "prss": True} for i in range(m)]
+    jobs = local_jobs(m, "unanimity", [list(b) for b in ballots], threshold=t, deadline_s=deadline,
+                      hosts=hosts, ca=(ca, ca_key))
+    certs = [(job["tls"]["cert"].encode(), job["tls"]["key"].encode()) for job in jobs]
     return jobs, {"ca": ca, "ca_key": ca_key, "certs": certs}
 
 
