@@ -11,15 +11,10 @@ from mpc_tx.protocol.codes import TxError, BAD_BALLOT, NOT_ELIGIBLE, REVOTE_LIMI
 from abci_app.context import event
 from mpc_tx.protocol import events
 from abci_app.handlers.polls import load_open_poll
+from mpc_tx.protocol.x25519_envelope import payload_size
 from abci_app.store.keys import poll_key, ballot_key, eligible_key, digest_key
 
-__all__ = ["cast_ballot", "encode_record", "payload_bytes"]
-
-
-def payload_bytes(kind: str, options: int) -> int:
-    """Return the size of one validator's payload: ephemeral key, 32-byte shares, AEAD tag."""
-    entries = 1 if kind == "unanimity" else options
-    return 32 + 32 * entries + 16
+__all__ = ["cast_ballot", "encode_record"]
 
 
 def encode_record(record: dict) -> bytes:
@@ -44,7 +39,8 @@ def cast_ballot(state, ctx, tx):
     m = len(poll["validators"])
     if len(payloads) != m:
         raise TxError(BAD_BALLOT, f"poll {poll_id} has {m} validators: give one payload each, not {len(payloads)}")
-    size = payload_bytes(poll["kind"], len(poll["options"]))
+    # One validator's payload: ephemeral key, one 32-byte share per entry, AEAD tag.
+    size = payload_size(1 if poll["kind"] == "unanimity" else len(poll["options"]))
     if any(len(p) != 2 * size for p in payloads):
         raise TxError(BAD_BALLOT, f"each payload of poll {poll_id} is {size} bytes")
     if not poll["open"] and state.get(eligible_key(poll_id, voter)) is None:
