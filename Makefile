@@ -5,9 +5,11 @@ PY := .venv/bin/python
 setup:
 	@scripts/setup
 
-# The linter first: a lint failure fails `make test` (config: [tool.ruff] in pyproject.toml).
+# The linter and the formatter's check first: either failing fails `make test` (config: [tool.ruff]
+# in pyproject.toml; `.venv/bin/ruff format .` formats the tree).
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 test: lint
 	$(PY) -m pytest -q tests

@@ -3,6 +3,7 @@
 Consensus methods never wait on MPC, the network, the clock or randomness: block
 time and hash come from the request, and everything hashed is canonical.
 """
+
 import hashlib
 import json
 import logging
@@ -76,9 +77,9 @@ class Application(BaseApplication):
         os.makedirs(home, mode=0o700, exist_ok=True)
         self.store = Store(os.path.join(home, "state.db"))
         self.txs = _TxCache()
-        self.block = None                # (Overlay, BlockContext, app hash) staged since FinalizeBlock
+        self.block = None  # (Overlay, BlockContext, app hash) staged since FinalizeBlock
         self.check = Overlay(self.store)
-        self.genesis = None              # (writes, app hash) staged by InitChain, committed with the first block
+        self.genesis = None  # (writes, app hash) staged by InitChain, committed with the first block
 
     # --- chain facts from state -------------------------------------------------
     def _chain(self, state):
@@ -87,9 +88,13 @@ class Application(BaseApplication):
     # --- info / handshake -------------------------------------------------------
     def info(self, req):
         """Info: report the last committed height and app hash so the node replays exactly what is missing."""
-        return abci.ResponseInfo(data="mpcvote", version=VERSION, app_version=APP_VERSION,
-                                 last_block_height=self.store.height,
-                                 last_block_app_hash=self.store.app_hash)
+        return abci.ResponseInfo(
+            data="mpcvote",
+            version=VERSION,
+            app_version=APP_VERSION,
+            last_block_height=self.store.height,
+            last_block_app_hash=self.store.app_hash,
+        )
 
     def init_chain(self, req):
         """InitChain: check the genesis app_state whole; stage parameters and registry (committed with block 1).
@@ -175,13 +180,22 @@ class Application(BaseApplication):
         if chain_id is None:
             return reject if req.txs else abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
         if len(req.txs) > params["max_block_txs"]:
-            log.warning("rejected the proposal for height %d: %d txs, over max_block_txs %d",
-                        req.height, len(req.txs), params["max_block_txs"])
+            log.warning(
+                "rejected the proposal for height %d: %d txs, over max_block_txs %d",
+                req.height,
+                len(req.txs),
+                params["max_block_txs"],
+            )
             return reject
         for i, (raw, err) in enumerate(self._proposable(req.txs, chain_id, params)):
             if err is not None:
-                log.warning("rejected the proposal for height %d: tx %d fails %s (%s)",
-                            req.height, i, codes.NAMES.get(err.code, err.code), err.reason)
+                log.warning(
+                    "rejected the proposal for height %d: tx %d fails %s (%s)",
+                    req.height,
+                    i,
+                    codes.NAMES.get(err.code, err.code),
+                    err.reason,
+                )
                 return reject
         return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
 
@@ -205,8 +219,9 @@ class Application(BaseApplication):
             ctx.events = []
             try:
                 tx, data = apply_tx(state, ctx, raw, self.txs, final=True)
-                results.append(abci.ExecTxResult(code=codes.OK, data=result_data(tx.type, data),
-                                                 events=_events(ctx.events)))
+                results.append(
+                    abci.ExecTxResult(code=codes.OK, data=result_data(tx.type, data), events=_events(ctx.events))
+                )
             except TxError as err:
                 results.append(abci.ExecTxResult(code=err.code, log=err.reason, codespace="mpcvote"))
         ctx.events = block_events
@@ -231,8 +246,9 @@ class Application(BaseApplication):
         """Query: answer from the committed state, as JSON, with the height it is for."""
         height = self.store.height
         if req.height not in (0, height):
-            return abci.ResponseQuery(code=codes.NOT_FOUND, height=height,
-                                      log=f"only the latest height ({height}) is served")
+            return abci.ResponseQuery(
+                code=codes.NOT_FOUND, height=height, log=f"only the latest height ({height}) is served"
+            )
         try:
             value = answer(Overlay(self.store), bytes(req.path), height, self.store.app_hash, bytes(req.data))
         except TxError as err:
@@ -259,5 +275,7 @@ def result_data(tx_type: str, data) -> bytes:
 
 
 def _events(events):
-    return [abci.Event(type=t, attributes=[abci.EventAttribute(key=k, value=v, index=i) for k, v, i in attrs])
-            for t, attrs in events]
+    return [
+        abci.Event(type=t, attributes=[abci.EventAttribute(key=k, value=v, index=i) for k, v, i in attrs])
+        for t, attrs in events
+    ]

@@ -8,6 +8,7 @@ transaction is rejected with the same code in both. Cheap checks come first
 only: ProcessProposal and PrepareProposal use it, since they must answer the same
 on every node whatever each node's mempool or cache holds.
 """
+
 from mpc_tx.protocol import tx as txcodec
 
 from mpc_tx.protocol.codes import TxError, TOO_LARGE, WRONG_CHAIN, REPLAY
@@ -57,8 +58,11 @@ def admit(state, ctx, raw: bytes, cache=None, final=False):
         tx = _decoded(raw, ctx.chain_id)
     last = state.get(nonce_key(tx.signer), 0)
     if tx.nonce <= last:
-        raise TxError(REPLAY, f"nonce {tx.nonce} is not above the signer's last nonce {last}: "
-                              "a replay, or sign again with a larger nonce")
+        raise TxError(
+            REPLAY,
+            f"nonce {tx.nonce} is not above the signer's last nonce {last}: "
+            "a replay, or sign again with a larger nonce",
+        )
     if not verified:
         txcodec.verify(tx)
     return tx

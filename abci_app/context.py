@@ -1,4 +1,5 @@
 """What block execution (or a CheckTx) knows about the block it runs in."""
+
 from dataclasses import dataclass, field
 
 __all__ = ["BlockContext", "event"]
@@ -7,6 +8,7 @@ __all__ = ["BlockContext", "event"]
 @dataclass
 class BlockContext:
     """Height, hash and chain facts for one block; collects events and touched polls."""
+
     height: int
     block_hash: bytes
     chain_id: str

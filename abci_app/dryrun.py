@@ -5,6 +5,7 @@ after a commit drops it (its poll closed meanwhile, its close height came too
 near). The node does not tell its sender, so the client asks here why, and gets
 the code and reason the recheck would give.
 """
+
 from mpc_tx.protocol import tx as txcodec
 
 from mpc_tx.protocol import codes
@@ -30,5 +31,10 @@ def check_tx(state, raw: bytes, height: int) -> dict:
         code, reason = codes.OK, ""
     except TxError as err:
         code, reason = err.code, err.reason
-    return {"code": code, "code_name": codes.NAMES.get(code, str(code)), "log": reason,
-            "height": height + 1, "hash": txcodec.tx_hash(bytes(raw))}
+    return {
+        "code": code,
+        "code_name": codes.NAMES.get(code, str(code)),
+        "log": reason,
+        "height": height + 1,
+        "hash": txcodec.tx_hash(bytes(raw)),
+    }

@@ -13,8 +13,12 @@ from abci_app.store.keys import nonce_key
 
 __all__ = ["apply_tx", "begin_block", "end_block"]
 
-_HANDLERS = {"create_poll": create_poll, "cast_ballot": cast_ballot,
-             "close_poll": close_poll, "submit_outcome": submit_outcome}
+_HANDLERS = {
+    "create_poll": create_poll,
+    "cast_ballot": cast_ballot,
+    "close_poll": close_poll,
+    "submit_outcome": submit_outcome,
+}
 
 
 def apply_tx(state, ctx, raw: bytes, cache=None, final=False):
@@ -46,5 +50,3 @@ def begin_block(state, ctx):
 def end_block(state, ctx):
     """Make outcomes final where attestations reached more than 2/3 of the power."""
     finalize_touched(state, ctx)
-
-

@@ -6,6 +6,7 @@ handlers rely on is checked once, here, and a genesis that fails stops InitChain
 with a message the operator can act on. The validator set is static: the app
 never returns validator updates, so this registry is the chain's for life.
 """
+
 import base64
 import hashlib
 import json
@@ -75,8 +76,9 @@ def check_registry(entries, genesis_validators) -> list:
     the genesis validator set, none missing.
     """
     if not isinstance(entries, list) or not entries:
-        raise GenesisError("app_state.validators must list every genesis validator "
-                           "(the MPC registry); it is missing or empty")
+        raise GenesisError(
+            "app_state.validators must list every genesis validator (the MPC registry); it is missing or empty"
+        )
     powers = {}
     for v in genesis_validators:
         key = bytes(v.pub_key.ed25519)
@@ -96,8 +98,10 @@ def check_registry(entries, genesis_validators) -> list:
         if entry["pub_key"] not in powers:
             raise GenesisError(f"registry entry {i} ({entry['name']}) is not a genesis validator")
         if powers[entry["pub_key"]] != entry["power"]:
-            raise GenesisError(f"registry entry {i} has power {entry['power']}, "
-                               f"the genesis validator set says {powers[entry['pub_key']]}")
+            raise GenesisError(
+                f"registry entry {i} has power {entry['power']}, "
+                f"the genesis validator set says {powers[entry['pub_key']]}"
+            )
         total += entry["power"]
     if total > MAX_TOTAL_POWER:
         raise GenesisError(f"total voting power {total} exceeds {MAX_TOTAL_POWER}")
@@ -131,23 +135,34 @@ def _check_entry(i: int, entry) -> None:
         consensus = base64.b64decode(entry["pub_key"], validate=True)
     except ValueError:
         raise bad("pub_key") from None
-    if len(consensus) != 32 or base64.b64encode(consensus).decode() != entry["pub_key"] \
-            or not crypto_core_ed25519_is_valid_point(consensus):
+    if (
+        len(consensus) != 32
+        or base64.b64encode(consensus).decode() != entry["pub_key"]
+        or not crypto_core_ed25519_is_valid_point(consensus)
+    ):
         raise bad("pub_key")
-    if not _ADDRESS.fullmatch(entry["address"]) or \
-            entry["address"] != hashlib.sha256(consensus).digest()[:20].hex().upper():
+    if (
+        not _ADDRESS.fullmatch(entry["address"])
+        or entry["address"] != hashlib.sha256(consensus).digest()[:20].hex().upper()
+    ):
         raise GenesisError(f"registry entry {i}: address is not the one of its consensus key")
-    if not _HEX32.fullmatch(entry["attest_key"]) or \
-            not crypto_core_ed25519_is_valid_point(bytes.fromhex(entry["attest_key"])):
+    if not _HEX32.fullmatch(entry["attest_key"]) or not crypto_core_ed25519_is_valid_point(
+        bytes.fromhex(entry["attest_key"])
+    ):
         raise bad("attest_key")
     if not _HEX32.fullmatch(entry["enc_key"]) or entry["enc_key"] == "0" * 64:
         raise bad("enc_key")
     if not _HOST.fullmatch(entry["mpc_host"]):
         raise bad("mpc_host")
-    if not 1 <= entry["mpc_ports"] or not 1024 <= entry["mpc_port"] <= 65535 \
-            or entry["mpc_port"] + entry["mpc_ports"] - 1 > 65535:
-        raise GenesisError(f"registry entry {i}: MPC ports {entry['mpc_port']}..+{entry['mpc_ports']} "
-                           "must be at least one port within 1024..65535")
+    if (
+        not 1 <= entry["mpc_ports"]
+        or not 1024 <= entry["mpc_port"] <= 65535
+        or entry["mpc_port"] + entry["mpc_ports"] - 1 > 65535
+    ):
+        raise GenesisError(
+            f"registry entry {i}: MPC ports {entry['mpc_port']}..+{entry['mpc_ports']} "
+            "must be at least one port within 1024..65535"
+        )
     if not _HEX32.fullmatch(entry["tls_sha256"]):
         raise bad("tls_sha256")
 

@@ -12,11 +12,11 @@ A released slot is free again A blocks later (mpc_attempt_blocks): a worker that
 finished when the poll became final may still run that poll's job until its attempt's
 end, two blocks before the next attempt would start, and must not hold the next poll's port.
 """
+
 from abci_app.context import event
 from mpc_tx.protocol import events
 from mpc_tx.protocol.slots import slot_count
-from abci_app.store.keys import (poll_key, due_key, mpc_slot_key, mpc_slot_prefix, mpc_wait_key,
-                    mpc_wait_prefix)
+from abci_app.store.keys import poll_key, due_key, mpc_slot_key, mpc_slot_prefix, mpc_wait_key, mpc_wait_prefix
 
 __all__ = ["enqueue", "release", "assign"]
 
@@ -33,14 +33,16 @@ def release(state, ctx, poll: dict):
     slot = poll.get("mpc_slot")
     held = state.get(mpc_slot_key(slot)) if slot is not None else None
     if held is not None and held["poll"] == poll["id"] and held["free_at"] is None:
-        state.put(mpc_slot_key(slot), {"poll": poll["id"],
-                                       "free_at": ctx.height + ctx.params["mpc_attempt_blocks"]})
+        state.put(mpc_slot_key(slot), {"poll": poll["id"], "free_at": ctx.height + ctx.params["mpc_attempt_blocks"]})
 
 
 def assign(state, ctx):
     """Give free slots to waiting polls, lowest slot to the earliest (close height, poll id)."""
-    busy = {int(key[len(mpc_slot_prefix()):]) for key, held in state.scan(mpc_slot_prefix())
-            if held["free_at"] is None or held["free_at"] > ctx.height}
+    busy = {
+        int(key[len(mpc_slot_prefix()) :])
+        for key, held in state.scan(mpc_slot_prefix())
+        if held["free_at"] is None or held["free_at"] > ctx.height
+    }
     free = [s for s in range(slot_count(ctx.validators)) if s not in busy]
     if not free:
         return
@@ -59,5 +61,6 @@ def assign(state, ctx):
         state.put(poll_key(poll_id), poll)
         state.put(mpc_slot_key(slot), {"poll": poll_id, "free_at": None})
         state.put(due_key(poll["deadline_height"], poll_id), "deadline")
-        ctx.events.append(event(events.MPC_STARTED, {"poll_id": poll_id},
-                                {"slot": slot, "deadline_height": poll["deadline_height"]}))
+        ctx.events.append(
+            event(events.MPC_STARTED, {"poll_id": poll_id}, {"slot": slot, "deadline_height": poll["deadline_height"]})
+        )

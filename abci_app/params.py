@@ -12,10 +12,10 @@ DEFAULTS = {
     "max_tx_bytes": 65536,
     "max_question_bytes": 1000,
     "max_option_bytes": 64,
-    "max_poll_blocks": 100000,      # close height at most this far ahead
-    "max_ballots_limit": 1000000,   # bound on a poll's max_ballots
-    "max_revotes_limit": 16,        # bound on a poll's revote cap
-    "max_voters": 1000,             # eligible voters listed in one CreatePoll
+    "max_poll_blocks": 100000,  # close height at most this far ahead
+    "max_ballots_limit": 1000000,  # bound on a poll's max_ballots
+    "max_revotes_limit": 16,  # bound on a poll's revote cap
+    "max_voters": 1000,  # eligible voters listed in one CreatePoll
     # A close height must be at least this many blocks above the height the
     # create_poll runs at: a nearer one passes CheckTx, then the recheck after
     # the next commit (or two) drops it and its sender waits for nothing.
@@ -28,8 +28,8 @@ DEFAULTS = {
     # a million 1-byte txs (the node's own bound is only the block's bytes).
     "max_block_txs": 5000,
     # MPC schedule, in blocks after the close (A, K, D in the design):
-    "mpc_attempt_blocks": 30,       # attempt k starts at MPC start + k*A (mpcslots)
-    "mpc_deadline_blocks": 300,     # no final outcome by MPC start + D: the poll fails
+    "mpc_attempt_blocks": 30,  # attempt k starts at MPC start + k*A (mpcslots)
+    "mpc_deadline_blocks": 300,  # no final outcome by MPC start + D: the poll fails
     # Polls closing at one height (scheduled or early): each closing starts MPC jobs
     # (a ~50 MB child per validator), so an outsider's free polls cannot pile them up.
     "max_closings_per_height": 4,
@@ -40,13 +40,13 @@ DEFAULTS = {
 # these windows must stay far below 2^63 and within the 16 digits of a state key.
 LIMITS = {
     "max_tx_bytes": 1 << 20,
-    "max_poll_blocks": 10 ** 9,
-    "mpc_attempt_blocks": 10 ** 6,
-    "mpc_deadline_blocks": 10 ** 9,
+    "max_poll_blocks": 10**9,
+    "mpc_attempt_blocks": 10**6,
+    "mpc_deadline_blocks": 10**9,
     "max_block_txs": 1 << 20,
-    "min_close_blocks": 10 ** 6,
-    "min_ballots_floor": 10 ** 6,
-    "max_closings_per_height": 10 ** 4,
+    "min_close_blocks": 10**6,
+    "min_ballots_floor": 10**6,
+    "max_closings_per_height": 10**4,
 }
 
 

@@ -23,14 +23,24 @@ of it is validated here and a bad one is answered with a code (UNKNOWN_PATH for
 a route that does not exist, BAD_QUERY for an argument that is not acceptable),
 never with an exception: the node stops on an exception response.
 """
+
 import json
 import re
 
 from mpc_tx.protocol.codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
 from mpc_tx.protocol.records import Attestation, Ballot, Poll
 from abci_app.dryrun import check_tx
-from abci_app.store.keys import (PARAMS, VALIDATORS, CHAIN_ID, NEXT_POLL, poll_key, ballot_prefix,
-                    ballot_key, attest_prefix, nonce_key)
+from abci_app.store.keys import (
+    PARAMS,
+    VALIDATORS,
+    CHAIN_ID,
+    NEXT_POLL,
+    poll_key,
+    ballot_prefix,
+    ballot_key,
+    attest_prefix,
+    nonce_key,
+)
 
 __all__ = ["answer", "parse_path", "MAX_PAGE", "MAX_PATH_BYTES"]
 
@@ -40,12 +50,34 @@ _MAX_INT = (1 << 63) - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _KEY = re.compile(r"[0-9a-f]{64}")
 # The arguments each route takes; anything else is refused rather than ignored.
-_ARGS = {"status": (), "params": (), "validators": (), "polls": ("after", "limit"), "account": (),
-         "poll": (), "ballots": ("after", "limit", "validator", "fields"), "ballot": ("validator",),
-         "outcome": (), "attestations": (), "check_tx": ()}
+_ARGS = {
+    "status": (),
+    "params": (),
+    "validators": (),
+    "polls": ("after", "limit"),
+    "account": (),
+    "poll": (),
+    "ballots": ("after", "limit", "validator", "fields"),
+    "ballot": ("validator",),
+    "outcome": (),
+    "attestations": (),
+    "check_tx": (),
+}
 # What /poll/ID/outcome answers of a poll.
-_OUTCOME_FIELDS = ("id", "kind", "options", "status", "ballots", "min_ballots", "closed_height", "deadline_height",
-                   "final_height", "result", "attesters", "dissenters")
+_OUTCOME_FIELDS = (
+    "id",
+    "kind",
+    "options",
+    "status",
+    "ballots",
+    "min_ballots",
+    "closed_height",
+    "deadline_height",
+    "final_height",
+    "result",
+    "attesters",
+    "dissenters",
+)
 
 
 def parse_path(path) -> tuple[list, dict]:
@@ -61,8 +93,9 @@ def parse_path(path) -> tuple[list, dict]:
         raise TxError(BAD_QUERY, f"path longer than {MAX_PATH_BYTES} bytes")
     route, question, query = path.partition("?")
     if not route.startswith("/") or route == "/":
-        raise TxError(UNKNOWN_PATH,
-                      f"no query path {_shown(route)}; paths start with '/', see the README's query table")
+        raise TxError(
+            UNKNOWN_PATH, f"no query path {_shown(route)}; paths start with '/', see the README's query table"
+        )
     parts = route[1:].split("/")
     if "" in parts:
         raise TxError(UNKNOWN_PATH, f"empty segment in query path {_shown(route)}")
@@ -132,8 +165,9 @@ def answer(state, path, height: int, app_hash: bytes, data: bytes = b""):
             return {key: whole[key] for key in _OUTCOME_FIELDS}
         if parts[2:] == ["attestations"]:
             _only(args, "attestations")
-            return {"attestations": [Attestation.from_state(a).to_state()
-                                     for _k, a in state.scan(attest_prefix(poll.id))]}
+            return {
+                "attestations": [Attestation.from_state(a).to_state() for _k, a in state.scan(attest_prefix(poll.id))]
+            }
     raise TxError(UNKNOWN_PATH, f"no query path {_shown('/' + '/'.join(parts))}; see the README's query table")
 
 
@@ -175,12 +209,24 @@ def _polls(state, args):
     poll_id = after + 1
     while poll_id < next_id and len(out) < limit:
         poll = Poll.from_state(state.get(poll_key(poll_id)))
-        result = poll.result     # the outcome only: a result's index lists can be long
-        out.append({"id": poll.id, "question": poll.question, "kind": poll.kind, "status": poll.status,
-                    "ballots": poll.ballots, "close_height": poll.close_height, "closed_height": poll.closed_height,
-                    "min_ballots": poll.min_ballots,
-                    "outcome": None if result is None else
-                    result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}})
+        result = poll.result  # the outcome only: a result's index lists can be long
+        out.append(
+            {
+                "id": poll.id,
+                "question": poll.question,
+                "kind": poll.kind,
+                "status": poll.status,
+                "ballots": poll.ballots,
+                "close_height": poll.close_height,
+                "closed_height": poll.closed_height,
+                "min_ballots": poll.min_ballots,
+                "outcome": None
+                if result is None
+                else result.get("outcome")
+                if result["status"] == "ok"
+                else {"failed": result["code"]},
+            }
+        )
         poll_id += 1
     return {"polls": out, "next": poll_id - 1 if poll_id < next_id else None}
 
@@ -214,7 +260,7 @@ def _ballots(state, poll: Poll, args):
     # Raw committed values, not records: a page is up to MAX_PAGE ballots of ~1 KB each.
     for _key_bytes, raw in state.store.scan(prefix, after=ballot_key(poll.id, after) if after else None):
         ballot = json.loads(raw)
-        if fields == "tx":          # what a worker needs to check the ballots it opened as they came
+        if fields == "tx":  # what a worker needs to check the ballots it opened as they came
             ballot = {"voter": ballot["voter"], "tx": ballot["tx"]}
         elif validator is not None:
             ballot["payload"] = ballot.pop("payloads")[validator]

@@ -3,6 +3,7 @@
 ``{"type": "ed25519", "seed": "<hex>"}`` or ``{"type": "x25519", "secret": "<hex>"}``.
 Errors name the file and the problem only, never its content.
 """
+
 import json
 import os
 

@@ -5,6 +5,7 @@ home its ports, peers and settings, its MPC keys and TLS certificate, and writes
 one genesis whose app_state holds the validator registry (party index = position
 in the genesis validators = node number).
 """
+
 import base64
 import ipaddress
 import json
@@ -32,10 +33,18 @@ _HOST = re.compile(r"[A-Za-z0-9.:-]+")
 _MAX_CHAIN_ID = 50  # CometBFT's limit on chain_id length
 
 
-def generate_testnet(out_dir, n: int = 4, *, chain_id: str = "mpcvote-local",
-                     host: str = "127.0.0.1", port_base: int | None = None,
-                     block_time: str = "300ms", hosts: list[str] | None = None,
-                     mpc_ports: int = 4, cometbft=None) -> dict:
+def generate_testnet(
+    out_dir,
+    n: int = 4,
+    *,
+    chain_id: str = "mpcvote-local",
+    host: str = "127.0.0.1",
+    port_base: int | None = None,
+    block_time: str = "300ms",
+    hosts: list[str] | None = None,
+    mpc_ports: int = 4,
+    cometbft=None,
+) -> dict:
     """Create n validator homes under out_dir and return the manifest written there.
 
     With hosts (one address per validator) every node uses CometBFT's usual ports
@@ -64,19 +73,26 @@ def generate_testnet(out_dir, n: int = 4, *, chain_id: str = "mpcvote-local",
     for i, home in enumerate(homes):
         h, ports = plan[i]
         changes = config_changes(
-            i, h, ports, home=home, peers=[p for j, p in enumerate(peers) if j != i],
-            block_time=block_time, multi_host=multi,
+            i,
+            h,
+            ports,
+            home=home,
+            peers=[p for j, p in enumerate(peers) if j != i],
+            block_time=block_time,
+            multi_host=multi,
             # Nodes sharing one address, or a loopback/private network, trip
             # CometBFT's duplicate-IP and routability checks.
-            allow_duplicate_ip=lenient or not multi, addr_book_strict=not lenient)
+            allow_duplicate_ip=lenient or not multi,
+            addr_book_strict=not lenient,
+        )
         tomlpatch.patch_file(home / "config" / "config.toml", changes)
 
     manifest = {
         "chain_id": chain_id,
         "validators": [
-            {"name": f"node{i}", "home": str(homes[i]), "host": h, "ports": ports,
-             "node_id": node_ids[i]}
-            for i, (h, ports) in enumerate(plan)],
+            {"name": f"node{i}", "home": str(homes[i]), "host": h, "ports": ports, "node_id": node_ids[i]}
+            for i, (h, ports) in enumerate(plan)
+        ],
         "mpc_ports": mpc_ports,
         "port_base": None if multi else plan[0][1]["p2p"],
     }
@@ -93,26 +109,35 @@ def abci_address(home) -> str:
     return f"unix://{Path(home).resolve()}/abci.sock"
 
 
-def config_changes(index: int, host: str, ports: dict, *, home, peers: list[str], block_time: str,
-                   multi_host: bool, allow_duplicate_ip: bool, addr_book_strict: bool) -> dict:
+def config_changes(
+    index: int,
+    host: str,
+    ports: dict,
+    *,
+    home,
+    peers: list[str],
+    block_time: str,
+    multi_host: bool,
+    allow_duplicate_ip: bool,
+    addr_book_strict: bool,
+) -> dict:
     """Return the {section: {key: value}} settings of node index's config.toml."""
     # RPC and metrics stay on loopback when all nodes share a machine; with one
     # validator per machine they listen on that machine's address only.
     public = host if multi_host else "127.0.0.1"
     return {
-        "": {"proxy_app": abci_address(home), "moniker": f"node{index}",
-             "log_level": "info"},
+        "": {"proxy_app": abci_address(home), "moniker": f"node{index}", "log_level": "info"},
         "rpc": {"laddr": f"tcp://{_hostport(public, ports['rpc'])}", "pprof_laddr": ""},
-        "p2p": {"laddr": f"tcp://{_hostport(host, ports['p2p'])}",
-                "persistent_peers": ",".join(peers),
-                "allow_duplicate_ip": allow_duplicate_ip,
-                "addr_book_strict": addr_book_strict},
+        "p2p": {
+            "laddr": f"tcp://{_hostport(host, ports['p2p'])}",
+            "persistent_peers": ",".join(peers),
+            "allow_duplicate_ip": allow_duplicate_ip,
+            "addr_book_strict": addr_book_strict,
+        },
         "mempool": {"size": MEMPOOL_SIZE},
-        "consensus": {"timeout_commit": block_time, "timeout_propose": TIMEOUT_PROPOSE,
-                      "create_empty_blocks": True},
+        "consensus": {"timeout_commit": block_time, "timeout_propose": TIMEOUT_PROPOSE, "create_empty_blocks": True},
         "tx_index": {"indexer": "kv"},
-        "instrumentation": {"prometheus": True,
-                            "prometheus_listen_addr": _hostport(public, ports["metrics"])},
+        "instrumentation": {"prometheus": True, "prometheus_listen_addr": _hostport(public, ports["metrics"])},
     }
 
 
@@ -170,8 +195,7 @@ def _run_cometbft_testnet(binary: str, n: int, out: Path) -> None:
         raise RuntimeError(f"cometbft testnet failed ({done.returncode}): {done.stderr.strip()}")
 
 
-def _make_mpc_identities(out: Path, homes: list, plan: list, chain_id: str,
-                         mpc_ports: int) -> list[dict]:
+def _make_mpc_identities(out: Path, homes: list, plan: list, chain_id: str, mpc_ports: int) -> list[dict]:
     """Write each home's MPC keys and certificate; return the public registry entries."""
     from mpc_tx.mpc import tls  # imported here: only generation needs certificates
     from mpc_tx.protocol.keys import EncryptionKey, SigningKey
@@ -197,16 +221,18 @@ def _make_mpc_identities(out: Path, homes: list, plan: list, chain_id: str,
         _write(mpc_dir / "tls" / "party.key", key, secret=True)
         _write(mpc_dir / "tls" / "ca.crt", ca_cert)
         pub = identity.consensus_key(home)
-        entries.append({
-            "consensus_pub": pub,
-            "attest_key": attest.public_hex,
-            "enc_key": enc.public_hex,
-            "mpc_host": host,
-            "mpc_port": ports["mpc_base"],
-            "mpc_ports": mpc_ports,
-            "tls_cert": cert.decode("ascii"),
-            "tls_sha256": tls.cert_fingerprint(cert),
-        })
+        entries.append(
+            {
+                "consensus_pub": pub,
+                "attest_key": attest.public_hex,
+                "enc_key": enc.public_hex,
+                "mpc_host": host,
+                "mpc_port": ports["mpc_base"],
+                "mpc_ports": mpc_ports,
+                "tls_cert": cert.decode("ascii"),
+                "tls_sha256": tls.cert_fingerprint(cert),
+            }
+        )
     return entries
 
 
@@ -224,10 +250,16 @@ def _genesis(homes: list, chain_id: str, registry: list[dict]) -> bytes:
         if gv["address"] != identity.consensus_address(entry["consensus_pub"]):
             raise RuntimeError(f"node{i}: genesis address does not match its consensus key")
         validators.append(gv)
-        app_validators.append({
-            "index": i, "name": f"node{i}", "address": gv["address"], "pub_key": pub_b64,
-            "power": int(gv["power"]),
-            **{k: v for k, v in entry.items() if k != "consensus_pub"}})
+        app_validators.append(
+            {
+                "index": i,
+                "name": f"node{i}",
+                "address": gv["address"],
+                "pub_key": pub_b64,
+                "power": int(gv["power"]),
+                **{k: v for k, v in entry.items() if k != "consensus_pub"},
+            }
+        )
     if by_key:
         raise RuntimeError("genesis lists validators that have no home")
     genesis["chain_id"] = chain_id

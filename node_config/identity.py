@@ -3,6 +3,7 @@
 Both are derived from key files that also hold private keys; only public parts
 leave this module.
 """
+
 import base64
 import hashlib
 import json

@@ -4,6 +4,7 @@ Per validator there are three processes, each with a PID file and a log under
 the testnet folder: the mpcvote ABCI app, its cometbft node, and its MPC worker.
 The app starts first (the node dials it), the worker last (it follows the node).
 """
+
 import contextlib
 import json
 import os
@@ -68,7 +69,7 @@ class Testnet:
     # --- creation -------------------------------------------------------------------
     def generate(self, validators=4, **options):
         self.dir.mkdir(parents=True, exist_ok=True)
-        options.setdefault("mpc_ports", 8)   # polls closing together each get their own port
+        options.setdefault("mpc_ports", 8)  # polls closing together each get their own port
         return generate_testnet(self.dir, validators, **options)
 
     def set_params(self, params: dict):
@@ -92,13 +93,24 @@ class Testnet:
         program = [sys.executable, entry] if entry else None
         if proc == "app":
             return (program or [sys.executable, "-m", "abci_app"]) + [
-                "--home", f"{home}/app", "--listen", abci_address(home)]
+                "--home",
+                f"{home}/app",
+                "--listen",
+                abci_address(home),
+            ]
         if proc == "node":
             return [str(find_cometbft(None)), "start", "--home", home, "--proxy_app", abci_address(home)]
         if proc == "worker":
             return (program or [sys.executable, "-m", "mpc_tx.worker"]) + [
-                "--home", home, "--index", str(i), "--node", self.rpc_url(i),
-                "--genesis", str(Path(home) / "config" / "genesis.json")]
+                "--home",
+                home,
+                "--index",
+                str(i),
+                "--node",
+                self.rpc_url(i),
+                "--genesis",
+                str(Path(home) / "config" / "genesis.json"),
+            ]
         raise ValueError(f"unknown process {proc!r}; one of {', '.join(PROCESSES)}")
 
     def pid(self, i: int, proc: str) -> int | None:
@@ -109,7 +121,7 @@ class Testnet:
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (FileNotFoundError, ProcessLookupError):   # gone, or reaped between open and read
+        except (FileNotFoundError, ProcessLookupError):  # gone, or reaped between open and read
             return None
         # A recycled PID belongs to someone else: ours names this validator's home.
         home = self.validators[i]["home"].encode()
@@ -128,9 +140,15 @@ class Testnet:
         self.log_file(i, proc).parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file(i, proc), "ab")
         full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-        p = subprocess.Popen(self.command(i, proc, entry), stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, cwd=str(ROOT), env=full_env,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            self.command(i, proc, entry),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=str(ROOT),
+            env=full_env,
+            start_new_session=True,
+        )
         log.close()
         self.pid_file(i, proc).write_text(str(p.pid))
         # Popen returns before the kernel has set the new command line; until then
@@ -203,8 +221,9 @@ class Testnet:
         chain_id = next_chain_id(self.manifest["chain_id"])
         self._set_chain_id(chain_id)
         for v in self.validators:
-            subprocess.run([str(find_cometbft(None)), "unsafe-reset-all", "--home", v["home"]],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [str(find_cometbft(None)), "unsafe-reset-all", "--home", v["home"]], check=True, capture_output=True
+            )
             shutil.rmtree(Path(v["home"]) / "app", ignore_errors=True)
             shutil.rmtree(Path(v["home"]) / "worker", ignore_errors=True)
         shutil.rmtree(self.dir / "logs", ignore_errors=True)
@@ -234,8 +253,11 @@ class Testnet:
         deadline = time.monotonic() + timeout
         console = Console(stderr=True)
         waiting = f"testnet: waiting for height {height}"
-        with Status(waiting, console=console, spinner="line") if progress and sys.stderr.isatty() \
-                else contextlib.nullcontext() as status:
+        with (
+            Status(waiting, console=console, spinner="line")
+            if progress and sys.stderr.isatty()
+            else contextlib.nullcontext() as status
+        ):
             while True:
                 heights = []
                 for i in nodes:
@@ -250,8 +272,10 @@ class Testnet:
                         tail = self.log_file(i, "node").read_text(errors="replace").splitlines()[-3:]
                         raise RuntimeError(f"node{i} exited: " + " | ".join(tail))
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"nodes did not reach height {height} within {timeout:.0f} s "
-                                       f"(heights {heights}); see `scripts/testnet logs`")
+                    raise TimeoutError(
+                        f"nodes did not reach height {height} within {timeout:.0f} s "
+                        f"(heights {heights}); see `scripts/testnet logs`"
+                    )
                 if status is not None:
                     status.update(f"{waiting}, heights {heights}")
                 time.sleep(0.2)
@@ -280,16 +304,28 @@ class Testnet:
             except RpcError:
                 hashes.add(None)
         reachable_agree = bool(reachable) and len(hashes) == 1 and None not in hashes
-        return {"nodes": nodes, "agree": reachable_agree and len(reachable) == len(nodes),
-                "reachable_agree": reachable_agree, "reachable": len(reachable), "common_height": common}
+        return {
+            "nodes": nodes,
+            "agree": reachable_agree and len(reachable) == len(nodes),
+            "reachable_agree": reachable_agree,
+            "reachable": len(reachable),
+            "common_height": common,
+        }
 
     def _node_status(self, i: int, v: dict) -> dict:
         rpc = self.rpc(i)
         pids = {p: self.pid(i, p) for p in PROCESSES}
-        entry = {"name": v["name"], "rpc": self.rpc_url(i), "height": None, "app_hash": None,
-                 "peers": None, "processes": pids, "error": None,
-                 "app": {"pid": pids["app"], "up": pids["app"] is not None, "height": None},
-                 "worker": self.worker_status(i, pids["worker"])}
+        entry = {
+            "name": v["name"],
+            "rpc": self.rpc_url(i),
+            "height": None,
+            "app_hash": None,
+            "peers": None,
+            "processes": pids,
+            "error": None,
+            "app": {"pid": pids["app"], "up": pids["app"] is not None, "height": None},
+            "worker": self.worker_status(i, pids["worker"]),
+        }
         try:
             st = rpc.status()["sync_info"]
             entry["height"] = int(st["latest_block_height"])
@@ -321,9 +357,9 @@ def next_chain_id(chain_id: str) -> str:
         following = f"{base}-r{int(count) + 1}"
     else:
         following = f"{chain_id}-r2"
-    if len(following) > _MAX_CHAIN_ID:     # keep the counter, shorten the name
-        suffix = following[following.rindex("-r"):]
-        following = following[:_MAX_CHAIN_ID - len(suffix)] + suffix
+    if len(following) > _MAX_CHAIN_ID:  # keep the counter, shorten the name
+        suffix = following[following.rindex("-r") :]
+        following = following[: _MAX_CHAIN_ID - len(suffix)] + suffix
     return following
 
 
@@ -346,14 +382,14 @@ def _alive(pid: int) -> bool:
 def _is_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):   # gone, or reaped between open and read
+    except (FileNotFoundError, ProcessLookupError):  # gone, or reaped between open and read
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def wait_abci_socket(home, proc, log, timeout=30.0):
     """Wait until the app started as `proc` accepts connections on its home's ABCI socket."""
-    path = abci_address(home)[len("unix://"):]
+    path = abci_address(home)[len("unix://") :]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -1,11 +1,22 @@
 """Port plans for testnet validators, on one host or one validator per host; free loopback ports."""
+
 import os
 import random
 import socket
 import time
 
-__all__ = ["DEFAULT_PORT_BASE", "STRIDE", "MAX_MPC_PORTS", "HOST_PORTS", "one_host_ports",
-           "multi_host_ports", "free_ports", "free_port_base", "port_free", "wait_listening"]
+__all__ = [
+    "DEFAULT_PORT_BASE",
+    "STRIDE",
+    "MAX_MPC_PORTS",
+    "HOST_PORTS",
+    "one_host_ports",
+    "multi_host_ports",
+    "free_ports",
+    "free_port_base",
+    "port_free",
+    "wait_listening",
+]
 
 DEFAULT_PORT_BASE = 26600
 # Node i on one host owns [port_base + 20*i, port_base + 20*i + 20).
@@ -21,8 +32,7 @@ def one_host_ports(index: int, *, port_base: int = DEFAULT_PORT_BASE, mpc_ports:
     """Return node index's ports when all validators share one address."""
     _check_mpc_ports(mpc_ports, MAX_MPC_PORTS)
     base = port_base + STRIDE * index
-    ports = {"p2p": base, "rpc": base + 1, "abci": base + 2, "metrics": base + 3,
-             "mpc_base": base + _MPC_OFFSET}
+    ports = {"p2p": base, "rpc": base + 1, "abci": base + 2, "metrics": base + 3, "mpc_base": base + _MPC_OFFSET}
     _check_range(port_base, ports["mpc_base"] + mpc_ports - 1)
     return ports
 
@@ -69,8 +79,15 @@ def port_free(port: int, host: str = "127.0.0.1", *, reuse: bool = False) -> boo
             return False
 
 
-def free_port_base(span: int, *, low: int = 12000, high: int = 26000, step: int = 200,
-                   rng: random.Random | None = None, tries: int = 50) -> int:
+def free_port_base(
+    span: int,
+    *,
+    low: int = 12000,
+    high: int = 26000,
+    step: int = 200,
+    rng: random.Random | None = None,
+    tries: int = 50,
+) -> int:
     """Return a base in [low, high) whose span ports base..base+span-1 can all be bound on loopback.
 
     The default range lies below the kernel's ephemeral ports (32768+), where outgoing
@@ -86,8 +103,9 @@ def free_port_base(span: int, *, low: int = 12000, high: int = 26000, step: int 
     raise OSError(f"no {span} free loopback ports in a row in {low}..{high}")
 
 
-def wait_listening(port: int, host: str = "127.0.0.1", *, timeout: float = 30.0, alive=None,
-                   interval: float = 0.2) -> bool:
+def wait_listening(
+    port: int, host: str = "127.0.0.1", *, timeout: float = 30.0, alive=None, interval: float = 0.2
+) -> bool:
     """Wait until something accepts connections on host:port (True), or the time is up or
     alive() says the server has exited (False)."""
     deadline = time.monotonic() + timeout

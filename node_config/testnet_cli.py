@@ -1,4 +1,5 @@
 """scripts/testnet: manage a local testnet that keeps running between commands."""
+
 import argparse
 import json
 import sys
@@ -37,10 +38,17 @@ def main(argv=None):
     try:
         if args.command == "up":
             fresh = not net.exists()
-            net.up(args.validators, worker=not args.no_worker, chain_id=args.chain_id,
-                   port_base=args.port_base, block_time=args.block_time)
-            print(f"testnet {'created and ' if fresh else ''}up in {net.dir}: "
-                  f"{len(net.validators)} validators, RPC {net.rpc_url(0)}")
+            net.up(
+                args.validators,
+                worker=not args.no_worker,
+                chain_id=args.chain_id,
+                port_base=args.port_base,
+                block_time=args.block_time,
+            )
+            print(
+                f"testnet {'created and ' if fresh else ''}up in {net.dir}: "
+                f"{len(net.validators)} validators, RPC {net.rpc_url(0)}"
+            )
         elif args.command == "status":
             status = net.status()
             if args.json:
@@ -54,15 +62,17 @@ def main(argv=None):
                 for proc in PROCESSES:
                     path = net.log_file(i, proc)
                     if path.exists():
-                        lines = path.read_text(errors="replace").splitlines()[-args.lines:]
+                        lines = path.read_text(errors="replace").splitlines()[-args.lines :]
                         print(f"==> {path} <==")
                         print("\n".join(lines))
         elif args.command == "down":
             print(f"stopped {net.down()} processes")
         elif args.command == "reset":
             chain_id = net.reset()
-            print(f"reset {net.dir}: chain data and app state wiped; `scripts/testnet up` starts a new chain, "
-                  f"{chain_id} (txs signed for the old chain id are refused on it)")
+            print(
+                f"reset {net.dir}: chain data and app state wiped; `scripts/testnet up` starts a new chain, "
+                f"{chain_id} (txs signed for the old chain id are refused on it)"
+            )
         elif args.command == "destroy":
             net.destroy()
             print(f"deleted {net.dir}")
@@ -76,8 +86,11 @@ def main(argv=None):
                     pid = net.pid(i, proc)
                     done = net.stop(i, proc) if args.command == "stop" else net.kill(i, proc)
                     verb = "stopped" if args.command == "stop" else "killed (SIGKILL)"
-                    print(f"{args.node} {proc}: {verb}, pid {pid}" if done and pid else
-                          f"{args.node} {proc}: was not running")
+                    print(
+                        f"{args.node} {proc}: {verb}, pid {pid}"
+                        if done and pid
+                        else f"{args.node} {proc}: was not running"
+                    )
     except (FileNotFoundError, TimeoutError, RuntimeError, ValueError) as exc:
         print(f"testnet: error: {exc}", file=sys.stderr)
         return 1
@@ -88,8 +101,9 @@ def human_status(status: dict) -> str:
     """Render testnet status: one line per validator (node, app, worker), then agreement in words."""
     lines = [f"{'validator':10} {'node':24} {'app':16} {'worker':30} app hash"]
     for n in status["nodes"]:
-        lines.append(f"{n['name']:10} {_node_cell(n):24} {_app_cell(n):16} {_worker_cell(n):30} "
-                     f"{(n['app_hash'] or '-')[:16]}")
+        lines.append(
+            f"{n['name']:10} {_node_cell(n):24} {_app_cell(n):16} {_worker_cell(n):30} {(n['app_hash'] or '-')[:16]}"
+        )
     for n in status["nodes"]:
         if n["error"]:
             lines.append(f"  {n['name']}: {n['error']}")
@@ -101,8 +115,10 @@ def human_status(status: dict) -> str:
     elif status["reachable_agree"]:
         lines.append(f"{up} of {total} nodes answer; their app hashes agree at height {status['common_height']}")
     else:
-        lines.append(f"{up} of {total} nodes answer; their app hashes DIFFER at height {status['common_height']}: "
-                     "the apps disagree on state (see `scripts/testnet logs`)")
+        lines.append(
+            f"{up} of {total} nodes answer; their app hashes DIFFER at height {status['common_height']}: "
+            "the apps disagree on state (see `scripts/testnet logs`)"
+        )
     return "\n".join(lines)
 
 

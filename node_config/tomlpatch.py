@@ -3,6 +3,7 @@
 The standard library reads TOML (tomllib) but does not write it, and rewriting the
 whole file would drop the comments that document every option.
 """
+
 import tomlkit
 from tomlkit.items import AoT, Table
 
@@ -35,8 +36,7 @@ def _set(table, key: str, value) -> None:
     """Set key in table; a new key goes after the table's last value, not after the comments
     that close it (in config.toml they are the banner of the next section)."""
     container = table.value if isinstance(table, Table) else table
-    values = [i for i, (k, item) in enumerate(container.body)
-              if k is not None and not isinstance(item, (Table, AoT))]
+    values = [i for i, (k, item) in enumerate(container.body) if k is not None and not isinstance(item, (Table, AoT))]
     if key in table or not values:
         table[key] = value
     else:

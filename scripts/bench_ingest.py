@@ -14,6 +14,7 @@ PID, on failure too.
 
 Used by scripts/bench, which prints the table and writes the plots.
 """
+
 import argparse
 import json
 import os
@@ -31,13 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
-from mpc_tx.client.cli import Client                                        # noqa: E402
-from mpc_tx.protocol.keys import SigningKey                                   # noqa: E402
-from toolkit.load import build_ballots, filler_txs, percentile, random_choices, run_load   # noqa: E402
-from node_config.generate import find_cometbft                       # noqa: E402
-from node_config import tomlpatch                                    # noqa: E402
-from node_config.lifecycle import Testnet                            # noqa: E402
+from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds  # noqa: E402
+from mpc_tx.client.cli import Client  # noqa: E402
+from mpc_tx.protocol.keys import SigningKey  # noqa: E402
+from toolkit.load import build_ballots, filler_txs, percentile, random_choices, run_load  # noqa: E402
+from node_config.generate import find_cometbft  # noqa: E402
+from node_config import tomlpatch  # noqa: E402
+from node_config.lifecycle import Testnet  # noqa: E402
 
 __all__ = ["IngestOptions", "run", "table_rows", "write_plots", "summarise_profile"]
 
@@ -49,9 +50,22 @@ PORTS_PER_VALIDATOR = 20
 class IngestOptions:
     """What one ingest run does; --quick only lowers the ballot count."""
 
-    def __init__(self, ballots=20000, block_time="300ms", port_base=28000, kvstore_port_base=28400,
-                 connections=8, batch=10, window=1500, timeout=420.0, drain=30.0,
-                 profile=False, out=ROOT / "build" / "bench", keep=False, workers=True):
+    def __init__(
+        self,
+        ballots=20000,
+        block_time="300ms",
+        port_base=28000,
+        kvstore_port_base=28400,
+        connections=8,
+        batch=10,
+        window=1500,
+        timeout=420.0,
+        drain=30.0,
+        profile=False,
+        out=ROOT / "build" / "bench",
+        keep=False,
+        workers=True,
+    ):
         self.ballots, self.block_time = ballots, block_time
         self.port_base, self.kvstore_port_base = port_base, kvstore_port_base
         self.connections, self.batch, self.window = connections, batch, window
@@ -67,8 +81,7 @@ class KvstoreTestnet(Testnet):
     def command(self, i, proc, entry=None):
         if proc != "node":
             raise ValueError("a kvstore testnet runs nodes only")
-        return [str(find_cometbft(None)), "start", "--home", self.validators[i]["home"],
-                "--proxy_app", "kvstore"]
+        return [str(find_cometbft(None)), "start", "--home", self.validators[i]["home"], "--proxy_app", "kvstore"]
 
 
 class RssSampler(threading.Thread):
@@ -77,12 +90,12 @@ class RssSampler(threading.Thread):
     def __init__(self, interval=0.5):
         super().__init__(daemon=True, name="rss-sampler")
         self.interval = interval
-        self.pids = {}                    # pid -> (role, label)
-        self.series = defaultdict(list)   # label -> [(t, MiB)]
+        self.pids = {}  # pid -> (role, label)
+        self.series = defaultdict(list)  # label -> [(t, MiB)]
         # label -> [(t, MiB)] of anonymous memory only: RSS also counts the pages of files a
         # process maps, and LevelDB maps its table files (page cache, shared, reclaimable).
         self.anon = defaultdict(list)
-        self.peak = defaultdict(float)    # role -> MiB
+        self.peak = defaultdict(float)  # role -> MiB
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.t0 = time.monotonic()
@@ -137,15 +150,11 @@ def cpu_use(before, after, txs):
         return {}
     used = {role: roles1[role] - roles0.get(role, 0.0) for role in roles1}
     other = max(0.0, (busy1 - busy0) - sum(used.values()))
-    return {"cores": {**{r: round(v / (t1 - t0), 2) for r, v in used.items()}, "other": round(other / (t1 - t0), 2)},
-            "ms_per_tx": {r: round(1000 * v / txs, 2) for r, v in used.items()} if txs else {},
-            "other_load_cores": round(other / (t1 - t0), 2)}
-
-
-
-
-
-
+    return {
+        "cores": {**{r: round(v / (t1 - t0), 2) for r, v in used.items()}, "other": round(other / (t1 - t0), 2)},
+        "ms_per_tx": {r: round(1000 * v / txs, 2) for r, v in used.items()} if txs else {},
+        "other_load_cores": round(other / (t1 - t0), 2),
+    }
 
 
 def _status_mb(pid, field):
@@ -165,10 +174,6 @@ def _status_mbs(pid) -> dict:
     return out
 
 
-
-
-
-
 def _log(msg):
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
@@ -180,8 +185,8 @@ def _progress(name, total):
         now = time.monotonic()
         if now - last[0] >= 2.0:
             last[0] = now
-            _log(f"{name}: sent {result.sent}/{total}, committed {result.committed}, "
-                 f"{now - result.started:.0f} s")
+            _log(f"{name}: sent {result.sent}/{total}, committed {result.committed}, {now - result.started:.0f} s")
+
     return show
 
 
@@ -191,16 +196,33 @@ class Profiler:
 
     def __init__(self, out_dir: Path, rate=100):
         self.out_dir, self.rate = out_dir, rate
-        self.procs = []   # (Popen, path)
+        self.procs = []  # (Popen, path)
 
     def attach(self, pid, name, duration):
         exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         if not Path(exe).exists():
             raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy==0.4.3")
         path = self.out_dir / f"{name}.collapsed"
-        p = subprocess.Popen([exe, "record", "--pid", str(pid), "--format", "raw", "--rate", str(self.rate),
-                              "--nonblocking", "--duration", str(int(duration)), "--output", str(path)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        p = subprocess.Popen(
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                str(self.rate),
+                "--nonblocking",
+                "--duration",
+                str(int(duration)),
+                "--output",
+                str(path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs.append((p, path))
 
     def stop(self):
@@ -228,8 +250,7 @@ class NodeProfile(threading.Thread):
         super().__init__(daemon=True, name="node-profile")
         self.url = f"http://127.0.0.1:{port}/debug/pprof/profile?seconds={seconds}"
         self.seconds, self.path, self.error = seconds, path, None
-        tomlpatch.patch_file(Path(home) / "config" / "config.toml",
-                             {"rpc": {"pprof_laddr": f"127.0.0.1:{port}"}})
+        tomlpatch.patch_file(Path(home) / "config" / "config.toml", {"rpc": {"pprof_laddr": f"127.0.0.1:{port}"}})
 
     def run(self):
         try:
@@ -244,15 +265,26 @@ class NodeProfile(threading.Thread):
         if self.error or not self.path.exists():
             _log(f"node profile: none ({self.error or 'no file'})")
             return []
-        out = subprocess.run(["go", "tool", "pprof", "-top", "-cum", f"-nodecount={nodecount}",
-                              str(find_cometbft(None)), str(self.path)],
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [
+                "go",
+                "tool",
+                "pprof",
+                "-top",
+                "-cum",
+                f"-nodecount={nodecount}",
+                str(find_cometbft(None)),
+                str(self.path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         rows = []
         for line in out.stdout.splitlines():
             parts = line.split(None, 5)
             if len(parts) == 6 and parts[1].endswith("%") and parts[4].endswith("%"):
-                rows.append({"function": parts[5], "flat_pct": float(parts[1][:-1]),
-                             "cum_pct": float(parts[4][:-1])})
+                rows.append({"function": parts[5], "flat_pct": float(parts[1][:-1]), "cum_pct": float(parts[4][:-1])})
         return rows
 
 
@@ -294,7 +326,7 @@ def _frame_name(frame):
     where = where.rstrip(")").rsplit(":", 1)[0]
     for marker in ("/abci_app/", "/mpc_tx/", "/node_config/", "/site-packages/", "/lib/python"):
         if marker in where:
-            where = where[where.index(marker) + 1:]
+            where = where[where.index(marker) + 1 :]
             break
     return f"{name} ({where})"
 
@@ -306,14 +338,21 @@ def _summary(result, total, tx_bytes):
     blocks = [b for b in result.blocks if b[3] or b[4]]
     span = (blocks[-1][1] - result.started) if blocks else 0.0
     return {
-        "txs": total, "tx_bytes": tx_bytes, "sent": result.sent, "committed": result.committed,
-        "failed_in_block": result.failed, "rpc_errors": result.rpc_errors,
-        "mempool_full_retries": result.full_retries, "unsent": result.unsent,
-        "steady_tx_per_s": round(rate, 1), "steady_part": method,
+        "txs": total,
+        "tx_bytes": tx_bytes,
+        "sent": result.sent,
+        "committed": result.committed,
+        "failed_in_block": result.failed,
+        "rpc_errors": result.rpc_errors,
+        "mempool_full_retries": result.full_retries,
+        "unsent": result.unsent,
+        "steady_tx_per_s": round(rate, 1),
+        "steady_part": method,
         "overall_tx_per_s": round(result.committed / span, 1) if span else 0.0,
         "p50_commit_latency_s": _round(percentile(lat, 0.5)),
         "p99_commit_latency_s": _round(percentile(lat, 0.99)),
-        "blocks_with_txs": len(blocks), "max_block_txs": max((b[3] + b[4] for b in blocks), default=0),
+        "blocks_with_txs": len(blocks),
+        "max_block_txs": max((b[3] + b[4] for b in blocks), default=0),
         "run_s": round(result.finished - result.started, 1),
         "loadgen_cpu_s": round(result.client_cpu_s, 1),
     }
@@ -338,10 +377,18 @@ def _measured_load(net, txs, opts, sampler, node_profile, name):
     cpu0 = sampler.cpu_snapshot()
     if node_profile:
         node_profile.start()
-    result = run_load([net.rpc_url(i) for i in range(VALIDATORS)], txs, watch_url=net.rpc_url(0),
-                      start_height=start_height, connections=opts.connections, batch=opts.batch,
-                      window=opts.window, timeout=opts.timeout, drain=opts.drain,
-                      progress=_progress(name, len(txs)))
+    result = run_load(
+        [net.rpc_url(i) for i in range(VALIDATORS)],
+        txs,
+        watch_url=net.rpc_url(0),
+        start_height=start_height,
+        connections=opts.connections,
+        batch=opts.batch,
+        window=opts.window,
+        timeout=opts.timeout,
+        drain=opts.drain,
+        progress=_progress(name, len(txs)),
+    )
     summary = _summary(result, len(txs), len(txs[0]))
     summary.update(cpu_use(cpu0, sampler.cpu_snapshot(), result.committed))
     if node_profile:
@@ -378,9 +425,16 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
         net.wait_height(2, timeout=90)
         genesis = json.loads(net.genesis_path().read_text())
         client = Client(net.rpc_url(0), genesis=str(net.genesis_path()))
-        created = client.create_poll(SigningKey.generate(), "Benchmark: which option?", "tally",
-                                     options=OPTIONS, close_in=20000, max_ballots=opts.ballots,
-                                     max_revotes=0, min_ballots=None)
+        created = client.create_poll(
+            SigningKey.generate(),
+            "Benchmark: which option?",
+            "tally",
+            options=OPTIONS,
+            close_in=20000,
+            max_ballots=opts.ballots,
+            max_revotes=0,
+            min_ballots=None,
+        )
         poll = client.query(f"/poll/{created['poll']}")
         _log(f"mpcvote: building {opts.ballots} ballots for poll {poll['id']} in worker processes")
         t0 = time.monotonic()
@@ -471,24 +525,41 @@ def run(opts: IngestOptions) -> dict:
         "app_rss_growth_mb_per_1000_ballots": app_growth,
         "app_rss_growth_second_half_mb_per_1000_ballots": app_growth_late,
         "app_anon_growth_second_half_mb_per_1000_ballots": anon_growth_late,
-        "ingest": {"mpcvote": mpc_summary, "kvstore": kv_summary,
-                   "settings": {"validators": VALIDATORS, "block_time": opts.block_time,
-                                "connections": opts.connections, "batch": opts.batch,
-                                "window": opts.window, "poll_options": len(OPTIONS),
-                                "mpc_workers": opts.workers}},
-        "_series": {"mpcvote": _curve(mpc_result), "kvstore": _curve(kv_result),
-                    "mpcvote_latency": mpc_result.latencies(), "kvstore_latency": kv_result.latencies(),
-                    "rss": dict(sampler.series), "anon": dict(sampler.anon)},
+        "ingest": {
+            "mpcvote": mpc_summary,
+            "kvstore": kv_summary,
+            "settings": {
+                "validators": VALIDATORS,
+                "block_time": opts.block_time,
+                "connections": opts.connections,
+                "batch": opts.batch,
+                "window": opts.window,
+                "poll_options": len(OPTIONS),
+                "mpc_workers": opts.workers,
+            },
+        },
+        "_series": {
+            "mpcvote": _curve(mpc_result),
+            "kvstore": _curve(kv_result),
+            "mpcvote_latency": mpc_result.latencies(),
+            "kvstore_latency": kv_result.latencies(),
+            "rss": dict(sampler.series),
+            "anon": dict(sampler.anon),
+        },
     }
-    node_profiles = {"mpcvote": mpc_summary.pop("_node_profile", None),
-                     "kvstore": kv_summary.pop("_node_profile", None)}
+    node_profiles = {
+        "mpcvote": mpc_summary.pop("_node_profile", None),
+        "kvstore": kv_summary.pop("_node_profile", None),
+    }
     if any(node_profiles.values()):
         report["node_profile"] = node_profiles
     if profiles:
         samples, rows = summarise_profile(profiles)
-        report["profile"] = {"samples": samples, "files": [str(p) for p in profiles],
-                             "top": [{"function": f, "self_pct": round(s, 1), "incl_pct": round(c, 1)}
-                                     for f, s, c in rows]}
+        report["profile"] = {
+            "samples": samples,
+            "files": [str(p) for p in profiles],
+            "top": [{"function": f, "self_pct": round(s, 1), "incl_pct": round(c, 1)} for f, s, c in rows],
+        }
     return report
 
 
@@ -530,33 +601,69 @@ def table_rows(report) -> list[tuple]:
     s = report["ingest"]["settings"]
     rss = report["peak_rss_mb"]
     return [
-        ("txs offered", m["txs"], k["txs"],
-         f"{s['validators']} validators, {s['connections']} connections, batches of {s['batch']}, "
-         f"window {s['window']}"),
+        (
+            "txs offered",
+            m["txs"],
+            k["txs"],
+            f"{s['validators']} validators, {s['connections']} connections, batches of {s['batch']}, "
+            f"window {s['window']}",
+        ),
         ("tx size (bytes)", m["tx_bytes"], k["tx_bytes"], f"tally ballot, {s['poll_options']} options"),
         ("committed (code 0)", m["committed"], k["committed"], "read from the blocks"),
-        ("rejected or lost", m["txs"] - m["committed"], k["txs"] - k["committed"],
-         "RPC refusals, CheckTx or block rejections, unsent"),
-        ("steady commit rate (tx/s)", m["steady_tx_per_s"], k["steady_tx_per_s"],
-         "between the 10% and 90% commit marks"),
+        (
+            "rejected or lost",
+            m["txs"] - m["committed"],
+            k["txs"] - k["committed"],
+            "RPC refusals, CheckTx or block rejections, unsent",
+        ),
+        (
+            "steady commit rate (tx/s)",
+            m["steady_tx_per_s"],
+            k["steady_tx_per_s"],
+            "between the 10% and 90% commit marks",
+        ),
         ("ingest ratio", report["ingest_ratio"], 1.0, "mpcvote / kvstore; target >= 0.5 (aim 0.8)"),
         ("commit latency p50 (s)", m["p50_commit_latency_s"], k["p50_commit_latency_s"], "submit to commit seen"),
         ("commit latency p99 (s)", m["p99_commit_latency_s"], k["p99_commit_latency_s"], ""),
-        ("blocks with txs / largest", f"{m['blocks_with_txs']} / {m['max_block_txs']}",
-         f"{k['blocks_with_txs']} / {k['max_block_txs']}", f"block time {s['block_time']}"),
-        ("run time (s) / load generator CPU (s)", f"{m['run_s']} / {m['loadgen_cpu_s']}",
-         f"{k['run_s']} / {k['loadgen_cpu_s']}", "the generator is not the bottleneck if its CPU is low"),
-        ("other load on the machine (cores)", m["other_load_cores"], k["other_load_cores"],
-         f"busy CPU not ours during the run, of {os.cpu_count()} cores: results are noisy when > 0.2"),
-        ("CPU per committed tx (ms): node / app / worker / loadgen",
-         _per_tx(m), _per_tx(k), "summed over the 4 validators, during the run"),
+        (
+            "blocks with txs / largest",
+            f"{m['blocks_with_txs']} / {m['max_block_txs']}",
+            f"{k['blocks_with_txs']} / {k['max_block_txs']}",
+            f"block time {s['block_time']}",
+        ),
+        (
+            "run time (s) / load generator CPU (s)",
+            f"{m['run_s']} / {m['loadgen_cpu_s']}",
+            f"{k['run_s']} / {k['loadgen_cpu_s']}",
+            "the generator is not the bottleneck if its CPU is low",
+        ),
+        (
+            "other load on the machine (cores)",
+            m["other_load_cores"],
+            k["other_load_cores"],
+            f"busy CPU not ours during the run, of {os.cpu_count()} cores: results are noisy when > 0.2",
+        ),
+        (
+            "CPU per committed tx (ms): node / app / worker / loadgen",
+            _per_tx(m),
+            _per_tx(k),
+            "summed over the 4 validators, during the run",
+        ),
         ("peak RSS node (MiB)", rss["node"], report["kvstore_node_peak_rss_mb"], "kvstore: node with the app inside"),
-        ("peak RSS app (MiB)", rss["app"], "-",
-         f"growth per 1000 ballots: {report['app_rss_growth_mb_per_1000_ballots']} MiB over the run, "
-         f"{report['app_rss_growth_second_half_mb_per_1000_ballots']} MiB over its second half, of which "
-         f"anonymous (not LevelDB's mapped files) {report['app_anon_growth_second_half_mb_per_1000_ballots']} MiB"),
-        ("peak RSS worker (MiB)", rss["worker"], "-",
-         "decrypts each ballot as it commits" if s["mpc_workers"] else "workers not started"),
+        (
+            "peak RSS app (MiB)",
+            rss["app"],
+            "-",
+            f"growth per 1000 ballots: {report['app_rss_growth_mb_per_1000_ballots']} MiB over the run, "
+            f"{report['app_rss_growth_second_half_mb_per_1000_ballots']} MiB over its second half, of which "
+            f"anonymous (not LevelDB's mapped files) {report['app_anon_growth_second_half_mb_per_1000_ballots']} MiB",
+        ),
+        (
+            "peak RSS worker (MiB)",
+            rss["worker"],
+            "-",
+            "decrypts each ballot as it commits" if s["mpc_workers"] else "workers not started",
+        ),
     ]
 
 
@@ -587,15 +694,21 @@ def write_plots(report, out: Path) -> list[Path]:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for name in ("mpcvote", "kvstore"):
         pts = series[name]
-        ax1.step([t for t, _ in pts], [n for _, n in pts], where="post",
-                 label=f"{name}: {report['ingest'][name]['steady_tx_per_s']} tx/s")
+        ax1.step(
+            [t for t, _ in pts],
+            [n for _, n in pts],
+            where="post",
+            label=f"{name}: {report['ingest'][name]['steady_tx_per_s']} tx/s",
+        )
         lat = series[f"{name}_latency"]
         if lat:
             ax2.plot(lat, [(i + 1) / len(lat) for i in range(len(lat))], label=name)
-    ax1.set(xlabel="seconds since the first send", ylabel="committed txs (code 0)",
-            title=f"Ingest, 4 validators (ratio {report['ingest_ratio']})")
-    ax2.set(xlabel="submit-to-commit latency (s)", ylabel="fraction of committed txs",
-            title="Commit latency CDF")
+    ax1.set(
+        xlabel="seconds since the first send",
+        ylabel="committed txs (code 0)",
+        title=f"Ingest, 4 validators (ratio {report['ingest_ratio']})",
+    )
+    ax2.set(xlabel="submit-to-commit latency (s)", ylabel="fraction of committed txs", title="Commit latency CDF")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -605,8 +718,11 @@ def write_plots(report, out: Path) -> list[Path]:
     plt.close(fig)
 
     workers = report["ingest"]["settings"]["mpc_workers"]
-    roles = [("node", "cometbft nodes (mpcvote solid, kvstore dashed)"), ("app", "mpcvote ABCI apps"),
-             ("worker", "MPC workers" if workers else "MPC workers (not started)")]
+    roles = [
+        ("node", "cometbft nodes (mpcvote solid, kvstore dashed)"),
+        ("app", "mpcvote ABCI apps"),
+        ("worker", "MPC workers" if workers else "MPC workers (not started)"),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, (role, title) in zip(axes, roles):
         for label, pts in sorted(series["rss"].items()):
@@ -614,20 +730,31 @@ def write_plots(report, out: Path) -> list[Path]:
             name = label.split()[-1]
             if not name.startswith(role) or (kv and role != "node"):
                 continue
-            line, = ax.plot([t for t, _ in pts], [m for _, m in pts], linestyle="--" if kv else "-",
-                            label=("kvstore " if kv else "") + name)
+            (line,) = ax.plot(
+                [t for t, _ in pts],
+                [m for _, m in pts],
+                linestyle="--" if kv else "-",
+                label=("kvstore " if kv else "") + name,
+            )
             anon = series.get("anon", {}).get(label)
             if role == "app" and anon:
-                ax.plot([t for t, _ in anon], [m for _, m in anon], linestyle=":", color=line.get_color(),
-                        label=name + " anonymous")
+                ax.plot(
+                    [t for t, _ in anon],
+                    [m for _, m in anon],
+                    linestyle=":",
+                    color=line.get_color(),
+                    label=name + " anonymous",
+                )
         if role == "app":
             title += " (dotted: anonymous memory, without\nLevelDB's mapped table files)"
         ax.set(xlabel="seconds since the bench started", ylabel="RSS (MiB)", title=title)
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7, ncol=2)
-    fig.suptitle(f"Resident memory, peak: node {report['peak_rss_mb']['node']}, app {report['peak_rss_mb']['app']}, "
-                 f"worker {report['peak_rss_mb']['worker']}, kvstore node {report['kvstore_node_peak_rss_mb']} MiB")
+    fig.suptitle(
+        f"Resident memory, peak: node {report['peak_rss_mb']['node']}, app {report['peak_rss_mb']['app']}, "
+        f"worker {report['peak_rss_mb']['worker']}, kvstore node {report['kvstore_node_peak_rss_mb']} MiB"
+    )
     fig.tight_layout()
     paths.append(out / "memory.png")
     fig.savefig(paths[-1], dpi=110)
@@ -640,28 +767,45 @@ def parse_args(argv=None, quick_ballots=5000):
     parser.add_argument("--quick", action="store_true", help=f"{quick_ballots} ballots instead of 20000")
     parser.add_argument("--ballots", type=int, help="ballots (and kvstore txs) to send")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample the apps with py-spy during the mpcvote run and list the hot spots")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the apps with py-spy during the mpcvote run and list the hot spots",
+    )
     parser.add_argument("--out", default=str(ROOT / "build" / "bench"), help="folder for plots and profiles")
     parser.add_argument("--port-base", type=int, default=28000)
     parser.add_argument("--kvstore-port-base", type=int, default=28400)
     parser.add_argument("--block-time", default="300ms")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--batch", type=int, default=10,
-                        help="txs per JSON-RPC batch (CometBFT's rpc.max_request_batch_size is 10)")
-    parser.add_argument("--window", type=int, default=1500,
-                        help="most txs between mempool and block (below the 10000-tx mempool)")
+    parser.add_argument(
+        "--batch", type=int, default=10, help="txs per JSON-RPC batch (CometBFT's rpc.max_request_batch_size is 10)"
+    )
+    parser.add_argument(
+        "--window", type=int, default=1500, help="most txs between mempool and block (below the 10000-tx mempool)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the testnet homes and logs")
-    parser.add_argument("--without-workers", action="store_true",
-                        help="diagnosis: run no MPC workers (they decrypt ballots as blocks commit)")
+    parser.add_argument(
+        "--without-workers",
+        action="store_true",
+        help="diagnosis: run no MPC workers (they decrypt ballots as blocks commit)",
+    )
     args = parser.parse_args(argv)
     ballots = args.ballots or (quick_ballots if args.quick else 20000)
     if not 10 <= ballots <= 200_000:
         parser.error("--ballots must be between 10 and 200000")
-    opts = IngestOptions(ballots=ballots, block_time=args.block_time, port_base=args.port_base,
-                         kvstore_port_base=args.kvstore_port_base, connections=args.connections,
-                         batch=args.batch, window=args.window, profile=args.profile, out=args.out,
-                         keep=args.keep, workers=not args.without_workers)
+    opts = IngestOptions(
+        ballots=ballots,
+        block_time=args.block_time,
+        port_base=args.port_base,
+        kvstore_port_base=args.kvstore_port_base,
+        connections=args.connections,
+        batch=args.batch,
+        window=args.window,
+        profile=args.profile,
+        out=args.out,
+        keep=args.keep,
+        workers=not args.without_workers,
+    )
     return args, opts
 
 
@@ -670,8 +814,12 @@ def print_profile(report, file=sys.stdout):
     if not prof:
         return
     print(f"\nApp profile (py-spy, {prof['samples']} samples over the 4 apps, share of app CPU):\n", file=file)
-    print(markdown(["function", "self %", "incl. %"],
-                   [(r["function"], r["self_pct"], r["incl_pct"]) for r in prof["top"]]), file=file)
+    print(
+        markdown(
+            ["function", "self %", "incl. %"], [(r["function"], r["self_pct"], r["incl_pct"]) for r in prof["top"]]
+        ),
+        file=file,
+    )
 
 
 def print_node_profile(report, file=sys.stdout):
@@ -681,8 +829,10 @@ def print_node_profile(report, file=sys.stdout):
     for name, rows in prof.items():
         if rows:
             print(f"\nNode 0 profile, {name} run (go tool pprof -top -cum, share of the node's CPU):\n", file=file)
-            print(markdown(["function", "flat %", "cum %"],
-                           [(r["function"], r["flat_pct"], r["cum_pct"]) for r in rows]), file=file)
+            print(
+                markdown(["function", "flat %", "cum %"], [(r["function"], r["flat_pct"], r["cum_pct"]) for r in rows]),
+                file=file,
+            )
 
 
 def main(argv=None):

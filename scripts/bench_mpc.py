@@ -22,6 +22,7 @@ its PID, on failure too; every load loop is bounded in count and time.
 
     .venv/bin/python scripts/bench_mpc.py [--quick] [--json] [--validators 4 3 5 7]
 """
+
 import argparse
 import json
 import os
@@ -39,25 +40,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from toolkit.load import build_ballots, run_load                                          # noqa: E402
-from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds   # noqa: E402
+from toolkit.load import build_ballots, run_load  # noqa: E402
+from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds  # noqa: E402
 from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec  # noqa: E402
-from mpc_tx.client.cli import Client                                         # noqa: E402
-from mpc_tx.protocol.keys import SigningKey                                    # noqa: E402
+from mpc_tx.client.cli import Client  # noqa: E402
+from mpc_tx.protocol.keys import SigningKey  # noqa: E402
 from mpc_tx.keyfile import load_encryption_key
-from mpc_tx.client.rpc import Rpc                                            # noqa: E402
-from mpc_tx.worker.attest import chain_result                                  # noqa: E402
-from mpc_tx.worker.polljob import job_input                                    # noqa: E402
-from node_config.lifecycle import Testnet                             # noqa: E402
-from node_config.ports import port_free                               # noqa: E402
+from mpc_tx.client.rpc import Rpc  # noqa: E402
+from mpc_tx.worker.attest import chain_result  # noqa: E402
+from mpc_tx.worker.polljob import job_input  # noqa: E402
+from node_config.lifecycle import Testnet  # noqa: E402
+from node_config.ports import port_free  # noqa: E402
 
 __all__ = ["mpc_rows", "Bench", "mpyc_alone", "worker_phases", "markdown", "write_plot", "main"]
 
 KINDS = ("unanimity", "tally")
 OPTIONS = ["a", "b", "c"]
-PORT_BASE = 21000            # testnets at PORT_BASE + 200 * k; MPyC alone from PORT_BASE + 1000
+PORT_BASE = 21000  # testnets at PORT_BASE + 200 * k; MPyC alone from PORT_BASE + 1000
 PORTS_PER_TESTNET = 200
-ALONE_PORTS = (1000, 1999)   # offsets from the port base for the MPyC-alone runs
+ALONE_PORTS = (1000, 1999)  # offsets from the port base for the MPyC-alone runs
 BLOCK_TIME = "200ms"
 QUICK_BUDGET_S = 360.0
 FULL_BUDGET_S = 1800.0
@@ -84,17 +85,31 @@ def ingest(urls, txs, *, per_node=4, window=2000, timeout=600.0, drain=30.0) -> 
     and the wait for commits gives up after `drain` s without progress.
     """
     start_height = Rpc(urls[0]).height()
-    res = run_load(urls, txs, watch_url=urls[0], start_height=start_height, connections=per_node * len(urls),
-                   window=window, timeout=timeout, drain=drain)
+    res = run_load(
+        urls,
+        txs,
+        watch_url=urls[0],
+        start_height=start_height,
+        connections=per_node * len(urls),
+        window=window,
+        timeout=timeout,
+        drain=drain,
+    )
     sent_s = max(res.submit_time.values(), default=res.started) - res.started
     committed_s = res.finished - res.started
     errors = {"refused": res.rpc_errors} if res.rpc_errors else {}
     if res.failed:
         errors["failed in a block"] = res.failed
-    return {"accepted": res.sent, "committed": res.committed, "mempool_full_retries": res.full_retries,
-            "errors": errors, "unsent": res.unsent, "send_s": round(sent_s, 2),
-            "ingest_s": round(committed_s, 2),
-            "ingest_tx_per_s": round(res.committed / committed_s, 1) if committed_s else None}
+    return {
+        "accepted": res.sent,
+        "committed": res.committed,
+        "mempool_full_retries": res.full_retries,
+        "errors": errors,
+        "unsent": res.unsent,
+        "send_s": round(sent_s, 2),
+        "ingest_s": round(committed_s, 2),
+        "ingest_tx_per_s": round(res.committed / committed_s, 1) if committed_s else None,
+    }
 
 
 # --- chain times ------------------------------------------------------------------------------
@@ -160,14 +175,22 @@ def decrypted_shares(net: Testnet, poll: dict, index: int) -> list:
     entries = max(1, len(poll["options"]))
     chain_id = net.manifest["chain_id"]
     shares, after = [], None
-    for _ in range(10_000):          # pages of 1000: bounded far above any poll here
+    for _ in range(10_000):  # pages of 1000: bounded far above any poll here
         path = f"/poll/{poll['id']}/ballots?validator={index}&limit=1000" + (f"&after={after}" if after else "")
         page, _ = rpc.query(path)
         for b in page["ballots"]:
             try:
-                shares.append(envelope.open_(key, bytes.fromhex(b["payload"]), chain_id=chain_id,
-                                             poll_id=poll["id"], voter=b["voter"], validator=index,
-                                             entries=entries))
+                shares.append(
+                    envelope.open_(
+                        key,
+                        bytes.fromhex(b["payload"]),
+                        chain_id=chain_id,
+                        poll_id=poll["id"],
+                        voter=b["voter"],
+                        validator=index,
+                        entries=entries,
+                    )
+                )
             except (envelope.EnvelopeError, ValueError):
                 shares.append(None)
         after = page["next"]
@@ -178,8 +201,11 @@ def decrypted_shares(net: Testnet, poll: dict, index: int) -> list:
 
 def _tls(net, index):
     tls = Path(net.validators[index]["home"]) / "mpc" / "tls"
-    return {"cert": (tls / "party.crt").read_text(), "key": (tls / "party.key").read_text(),
-            "ca": (tls / "ca.crt").read_text()}
+    return {
+        "cert": (tls / "party.crt").read_text(),
+        "key": (tls / "party.key").read_text(),
+        "ca": (tls / "ca.crt").read_text(),
+    }
 
 
 def mpyc_alone(net: Testnet, poll: dict, ports: PortPicker, deadline_s=240.0) -> tuple[float, list]:
@@ -189,6 +215,7 @@ def mpyc_alone(net: Testnet, poll: dict, ports: PortPicker, deadline_s=240.0) ->
     launching the m run_job calls to the last result.
     """
     from mpc_tx.mpc.job import run_job
+
     m = len(poll["validators"])
     fresh = ports.take(m)
     jobs = []
@@ -222,8 +249,7 @@ def _stamp(line):
     return datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
 
-def worker_phases(log_texts: list[str], poll_id: int, closed_seen: float, final_seen: float,
-                  quorum: int) -> dict:
+def worker_phases(log_texts: list[str], poll_id: int, closed_seen: float, final_seen: float, quorum: int) -> dict:
     """Where the workers' time went after the close, from their log lines (seconds; max over workers).
 
     detect: close seen by us to the worker's job thread starting; sync: its ballot
@@ -267,17 +293,14 @@ def worker_phases(log_texts: list[str], poll_id: int, closed_seen: float, final_
         "job_s": worst("job"),
         "program_s": worst("program"),
         "submit_s": round(max(w["submitted"] - w["ended"] for w in done if "ended" in w), 3)
-        if any("ended" in w for w in done) else None,
+        if any("ended" in w for w in done)
+        else None,
         "quorum_to_final_s": round(final_seen - quorum_at, 3),
         "job_start_spread_s": round(max(w["entry"] for w in done) - min(w["entry"] for w in done), 3),
     }
 
 
 # --- load on the machine --------------------------------------------------------------------
-
-
-
-
 
 
 class LoadMeter:
@@ -298,8 +321,6 @@ class LoadMeter:
 
 
 # --- one testnet, several rows ------------------------------------------------------------------
-
-
 
 
 class Bench:
@@ -337,9 +358,16 @@ class Bench:
         row_began = time.monotonic()
         meter = LoadMeter([p for p in self.pids if p])
         creator = SigningKey.generate()
-        created = self.client.create_poll(creator, f"Benchmark {kind} {n}?", kind,
-                                          options=OPTIONS if kind == "tally" else (), close_in=50000,
-                                          max_ballots=n, max_revotes=0, min_ballots=None)
+        created = self.client.create_poll(
+            creator,
+            f"Benchmark {kind} {n}?",
+            kind,
+            options=OPTIONS if kind == "tally" else (),
+            close_in=50000,
+            max_ballots=n,
+            max_revotes=0,
+            min_ballots=None,
+        )
         poll = self.client.query(f"/poll/{created['poll']}")
         choices = expected_choices(poll, n)
         t0 = time.monotonic()
@@ -347,8 +375,10 @@ class Bench:
         build_s = time.monotonic() - t0
         _log(f"poll {poll['id']} ({kind}, {n} ballots, m={self.m}): built in {build_s:.1f} s; sending")
         sent = ingest([net.rpc_url(i) for i in range(self.m)], txs)
-        _log(f"poll {poll['id']}: {sent['committed']} committed in {sent['ingest_s']} s "
-             f"({sent['ingest_tx_per_s']} tx/s); closing")
+        _log(
+            f"poll {poll['id']}: {sent['committed']} committed in {sent['ingest_s']} s "
+            f"({sent['ingest_tx_per_s']} tx/s); closing"
+        )
         if sent["committed"] != n:
             _log(f"poll {poll['id']}: WARNING {n - sent['committed']} ballots not committed: {sent['errors']}")
         offsets = [net.log_file(i, "worker").stat().st_size for i in range(self.m)]
@@ -365,21 +395,25 @@ class Bench:
             with open(net.log_file(i, "worker"), "rb") as f:
                 f.seek(off)
                 logs.append(f.read().decode("utf-8", "replace"))
-        phases = worker_phases(logs, poll["id"], times["closed_seen"], times["final_seen"],
-                               quorum=2 * self.m // 3 + 1)
-        _log(f"poll {poll['id']}: final at +{final - closed} blocks, {close_to_final:.2f} s; "
-             f"workers {phases}; running MPyC alone")
+        phases = worker_phases(logs, poll["id"], times["closed_seen"], times["final_seen"], quorum=2 * self.m // 3 + 1)
+        _log(
+            f"poll {poll['id']}: final at +{final - closed} blocks, {close_to_final:.2f} s; "
+            f"workers {phases}; running MPyC alone"
+        )
         poll = self.client.query(f"/poll/{poll['id']}")
         alone_s, results = mpyc_alone(net, poll, ports)
         alone_ok = all(r and r["status"] == "ok" for r in results)
         same = alone_ok and chain_result(poll, results[0]) == out["result"]
         if not same:
-            _log(f"poll {poll['id']}: WARNING MPyC alone {'differs from' if alone_ok else 'failed beside'} "
-                 f"the chain's outcome: {results[0]}")
-        expected = ({"unanimous": True} if kind == "unanimity"
-                    else {"tally": {o: choices.count(o) for o in OPTIONS}})
+            _log(
+                f"poll {poll['id']}: WARNING MPyC alone {'differs from' if alone_ok else 'failed beside'} "
+                f"the chain's outcome: {results[0]}"
+            )
+        expected = {"unanimous": True} if kind == "unanimity" else {"tally": {o: choices.count(o) for o in OPTIONS}}
         row = {
-            "kind": kind, "ballots": n, "validators": self.m,
+            "kind": kind,
+            "ballots": n,
+            "validators": self.m,
             "close_to_final_s": round(close_to_final, 3),
             "mpyc_alone_s": round(alone_s, 3),
             "ratio": round((close_to_final - 3 * interval) / alone_s, 2),
@@ -391,7 +425,8 @@ class Bench:
             "outcome_as_expected": (out.get("result") or {}).get("outcome") == expected,
             "alone_matches_chain": same,
             "workers": phases,
-            "ingest": sent, "build_s": round(build_s, 1),
+            "ingest": sent,
+            "build_s": round(build_s, 1),
             "other_load_cores": meter.other_cores(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
             "row_s": round(time.monotonic() - row_began, 1),
@@ -412,8 +447,16 @@ def _estimate_row_s(rows, kind, n):
     return 20.0 + ref["row_s"] * n / ref["ballots"]
 
 
-def mpc_rows(quick: bool, *, validators=(4, 3, 5, 7), port_base=PORT_BASE, block_time=BLOCK_TIME,
-             budget_s=None, params=None, keep=False) -> list[dict]:
+def mpc_rows(
+    quick: bool,
+    *,
+    validators=(4, 3, 5, 7),
+    port_base=PORT_BASE,
+    block_time=BLOCK_TIME,
+    budget_s=None,
+    params=None,
+    keep=False,
+) -> list[dict]:
     """Measure the rows: m=4 first; other validator counts and 10000 ballots only within the time budget.
 
     quick: 4 validators, 100 and 1000 ballots of each kind, and 10000 of a tally if
@@ -430,8 +473,10 @@ def mpc_rows(quick: bool, *, validators=(4, 3, 5, 7), port_base=PORT_BASE, block
         for k, m in enumerate(counts):
             plan = [(kind, n) for n in (100, 1000) for kind in KINDS]
             big = [("tally", 10000)] if quick else [(kind, 10000) for kind in KINDS]
-            if m != 4 and time.monotonic() - began + 60 + sum(
-                    _estimate_row_s(rows, kind, n) for kind, n in plan) > budget:
+            if (
+                m != 4
+                and time.monotonic() - began + 60 + sum(_estimate_row_s(rows, kind, n) for kind, n in plan) > budget
+            ):
                 _log(f"{m} validators: skipped (time budget of {budget:.0f} s)")
                 continue
             with Bench(m, port_base + PORTS_PER_TESTNET * k, workdir, block_time, params) as bench:
@@ -440,8 +485,10 @@ def mpc_rows(quick: bool, *, validators=(4, 3, 5, 7), port_base=PORT_BASE, block
                 for kind, n in big:
                     need = _estimate_row_s(rows, kind, n)
                     if (quick or m != 4) and time.monotonic() - began + need > budget:
-                        _log(f"{kind} with {n} ballots at m={m}: skipped (needs ~{need:.0f} s, "
-                             f"{time.monotonic() - began:.0f} s of {budget:.0f} s used)")
+                        _log(
+                            f"{kind} with {n} ballots at m={m}: skipped (needs ~{need:.0f} s, "
+                            f"{time.monotonic() - began:.0f} s of {budget:.0f} s used)"
+                        )
                         continue
                     rows.append(bench.row(kind, n, ports))
     finally:
@@ -454,20 +501,50 @@ def mpc_rows(quick: bool, *, validators=(4, 3, 5, 7), port_base=PORT_BASE, block
 
 # --- output ---------------------------------------------------------------------------------
 def markdown(rows) -> str:
-    head = ["kind", "ballots", "m", "close→final (s)", "blocks", "MPyC alone (s)", "ratio", "block (s)",
-            "target", "worker: detect / sync / job (program) / submit / quorum→final (s)", "other load"]
+    head = [
+        "kind",
+        "ballots",
+        "m",
+        "close→final (s)",
+        "blocks",
+        "MPyC alone (s)",
+        "ratio",
+        "block (s)",
+        "target",
+        "worker: detect / sync / job (program) / submit / quorum→final (s)",
+        "other load",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 6 + ["---"] * 3) + "|"]
     for r in rows:
         w = r.get("workers") or {}
-        phases = " / ".join("-" if w.get(k) is None else f"{w[k]:.2f}" for k in ("detect_s", "sync_s")) + \
-            (f" / {w['job_s']:.2f} ({w['program_s']:.2f})" if w.get("job_s") is not None else " / -") + \
-            " / " + " / ".join("-" if w.get(k) is None else f"{w[k]:.2f}" for k in ("submit_s", "quorum_to_final_s"))
+        phases = (
+            " / ".join("-" if w.get(k) is None else f"{w[k]:.2f}" for k in ("detect_s", "sync_s"))
+            + (f" / {w['job_s']:.2f} ({w['program_s']:.2f})" if w.get("job_s") is not None else " / -")
+            + " / "
+            + " / ".join("-" if w.get(k) is None else f"{w[k]:.2f}" for k in ("submit_s", "quorum_to_final_s"))
+        )
         if w.get("attempt"):
             phases += f" (attempt {w['attempt']})"
-        lines.append("| " + " | ".join(str(v) for v in [
-            r["kind"], r["ballots"], r["validators"], f"{r['close_to_final_s']:.2f}", r["blocks_close_to_final"],
-            f"{r['mpyc_alone_s']:.2f}", f"{r['ratio']:.2f}", f"{r['block_interval_s']:.3f}",
-            "met" if r["target_met"] else "**missed**", phases, r["other_load_cores"]]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                str(v)
+                for v in [
+                    r["kind"],
+                    r["ballots"],
+                    r["validators"],
+                    f"{r['close_to_final_s']:.2f}",
+                    r["blocks_close_to_final"],
+                    f"{r['mpyc_alone_s']:.2f}",
+                    f"{r['ratio']:.2f}",
+                    f"{r['block_interval_s']:.3f}",
+                    "met" if r["target_met"] else "**missed**",
+                    phases,
+                    r["other_load_cores"],
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -490,13 +567,20 @@ def write_plot(rows, path: Path):
         x = list(range(len(ours)))
         ax.bar([i - 0.2 for i in x], [r["close_to_final_s"] for r in ours], 0.4, label="close → final (chain)")
         ax.bar([i + 0.2 for i in x], [r["mpyc_alone_s"] for r in ours], 0.4, label="MPyC alone")
-        ax.scatter(x, [1.5 * r["mpyc_alone_s"] + 3 * r["block_interval_s"] for r in ours], marker="_", s=600,
-                   color="k", zorder=3, label="target: 1.5 × alone + 3 blocks")
+        ax.scatter(
+            x,
+            [1.5 * r["mpyc_alone_s"] + 3 * r["block_interval_s"] for r in ours],
+            marker="_",
+            s=600,
+            color="k",
+            zorder=3,
+            label="target: 1.5 × alone + 3 blocks",
+        )
         ax.set_xticks(x, [f"{r['kind']}\n{r['ballots']}" for r in ours], fontsize=8)
         ax.set(ylabel="seconds", title=f"{m} validators")
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(counts):]:
+    for ax in list(axes.flat)[len(counts) :]:
         ax.set_visible(False)
     fig.suptitle("From a poll's close to its final outcome, against MPyC alone on the same shares")
     fig.tight_layout()
@@ -508,11 +592,17 @@ def write_plot(rows, path: Path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="4 validators; 100 and 1000 ballots, 10000 (tally) if it fits in ~6 min")
+    parser.add_argument(
+        "--quick", action="store_true", help="4 validators; 100 and 1000 ballots, 10000 (tally) if it fits in ~6 min"
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON line at the end")
-    parser.add_argument("--validators", type=int, nargs="+", default=[4, 3, 5, 7],
-                        help="validator counts of the full run (4 always first; others within the budget)")
+    parser.add_argument(
+        "--validators",
+        type=int,
+        nargs="+",
+        default=[4, 3, 5, 7],
+        help="validator counts of the full run (4 always first; others within the budget)",
+    )
     parser.add_argument("--port-base", type=int, default=PORT_BASE)
     parser.add_argument("--block-time", default=BLOCK_TIME)
     parser.add_argument("--budget", type=float, help="seconds the run may take (rows that would not fit are skipped)")
@@ -526,10 +616,19 @@ def main(argv=None):
     if args.attempt_blocks:
         params = {"mpc_attempt_blocks": args.attempt_blocks, "mpc_deadline_blocks": 10 * args.attempt_blocks}
     counts = [4] + [m for m in args.validators if m != 4]
-    rows = mpc_rows(args.quick, validators=counts, port_base=args.port_base, block_time=args.block_time,
-                    budget_s=args.budget, params=params, keep=args.keep)
-    print(f"{os.cpu_count()} CPUs, block time {args.block_time}, PRSS as in the jobs, pinned TLS on loopback; "
-          f"tally has {len(OPTIONS)} options; ratio = (close→final − 3 blocks) / MPyC alone, target ≤ 1.5\n")
+    rows = mpc_rows(
+        args.quick,
+        validators=counts,
+        port_base=args.port_base,
+        block_time=args.block_time,
+        budget_s=args.budget,
+        params=params,
+        keep=args.keep,
+    )
+    print(
+        f"{os.cpu_count()} CPUs, block time {args.block_time}, PRSS as in the jobs, pinned TLS on loopback; "
+        f"tally has {len(OPTIONS)} options; ratio = (close→final − 3 blocks) / MPyC alone, target ≤ 1.5\n"
+    )
     print(markdown(rows))
     if rows and (path := write_plot(rows, Path(args.plot))):
         print(f"\nplot: {path}")

@@ -9,6 +9,7 @@ through mpc_job.run_job (process start, import, JSON, TLS, MPC, shutdown).
 
     .venv/bin/python scripts/bench_mpc_alone.py [--parties 4] [--ballots 100 1000 10000]
 """
+
 import argparse
 import json
 import os
@@ -28,16 +29,24 @@ def _party():
     job = parse_job(json.loads(sys.stdin.read()))
     tls = job["tls"]
     with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
-        rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths,
-                           pins=job["pins"], prss=job["prss"], job_id=job["job_id"],
-                           max_message=job["max_message"])
+        rt = build_runtime(
+            job["pid"],
+            job["addresses"],
+            job["threshold"],
+            tls=paths,
+            pins=job["pins"],
+            prss=job["prss"],
+            job_id=job["job_id"],
+            max_message=job["max_message"],
+        )
 
     async def run():
         t0 = time.perf_counter()
         await rt.start()
         t1 = time.perf_counter()
-        result = await poll_outcome(rt, job["kind"], job["shares"], job["usable"], job["seed"],
-                                    job["min_ballots"], job["context"])
+        result = await poll_outcome(
+            rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"]
+        )
         t2 = time.perf_counter()
         sent = sum(p.protocol.nbytes_sent for p in rt.parties if p.pid != rt.pid)
         await shutdown(rt)
@@ -58,8 +67,9 @@ def _jobs(m, kind, n):
 def _run_parties(jobs):
     from mpc_tx.mpc.local import run_parties
 
-    return run_parties([sys.executable, os.path.abspath(__file__), "--party"], jobs, timeout=300,
-                       stderr=subprocess.DEVNULL)
+    return run_parties(
+        [sys.executable, os.path.abspath(__file__), "--party"], jobs, timeout=300, stderr=subprocess.DEVNULL
+    )
 
 
 def _run_jobs(jobs):
@@ -88,8 +98,10 @@ def main():
     parser.add_argument("--ballots", type=int, nargs="+", default=[100, 1000, 10000])
     args = parser.parse_args()
     m = args.parties
-    print(f"m = {m} parties, t = {(m - 1) // 2}, PRSS on, pinned TLS on loopback, "
-          f"{os.cpu_count()} CPUs; tally has 3 options\n")
+    print(
+        f"m = {m} parties, t = {(m - 1) // 2}, PRSS on, pinned TLS on loopback, "
+        f"{os.cpu_count()} CPUs; tally has 3 options\n"
+    )
     print("| kind | ballots | connect (s) | MPC program (s) | sent per party (kB) | job end to end (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for kind in ("unanimity", "tally"):
@@ -101,8 +113,7 @@ def main():
             connect = max(r["connect"] for r in reports)
             program = max(r["program"] for r in reports)
             sent = max(r["bytes"] for r in reports) / 1000
-            print(f"| {kind} | {n} | {connect:.3f} | {program:.3f} | {sent:.1f} | {wall:.2f} |",
-                  flush=True)
+            print(f"| {kind} | {n} | {connect:.3f} | {program:.3f} | {sent:.1f} | {wall:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ validator's aggregate pair; interpolate t+1 pairs and run the final check. The b
 aggregate update (µs). Adjudication re-verifies the ballot. Then public unanimity: make and
 check a round-1 mask and a round-2 opening, and the outcome from t+1 openings. One core.
 """
+
 import argparse
 import os
 import sys
@@ -19,13 +20,18 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mpc_tx.protocol import group  # noqa: E402
-from mpc_tx.protocol.aggregate import Aggregate, check_aggregate_pairs, check_opening, \
-    encode_aggregate_pairs, interpolate, sum_pairs  # noqa: E402
+from mpc_tx.protocol.aggregate import (
+    Aggregate,
+    check_aggregate_pairs,
+    check_opening,
+    encode_aggregate_pairs,
+    interpolate,
+    sum_pairs,
+)  # noqa: E402
 from mpc_tx.protocol.ballot import build_ballot, open_ballot, verify_ballot  # noqa: E402
 from mpc_tx.protocol.complaint import adjudicate, make_complaint  # noqa: E402
 from mpc_tx.protocol.context import make_poll  # noqa: E402
-from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, \
-    unanimity_outcome  # noqa: E402
+from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, unanimity_outcome  # noqa: E402
 
 __all__ = ["CONFIGS", "main"]
 
@@ -57,7 +63,10 @@ def _row(m: int, t: int, k: int, repeat: int) -> dict:
     checked = {i: check_aggregate_pairs(agg, i, posts[i]) for i in range(t + 1)}
     scratch = Aggregate(poll)
     return {
-        "m": m, "t": t, "k": k, "bytes": len(raw),
+        "m": m,
+        "t": t,
+        "k": k,
+        "bytes": len(raw),
         "build": _best_ms(lambda: build_ballot(poll, VOTER, values), repeat),
         "verify": _best_ms(lambda: verify_ballot(poll, VOTER, raw), repeat),
         "share check": _best_ms(lambda: open_ballot(poll, VOTER, b, 0, keys[0]), repeat),
@@ -83,7 +92,8 @@ def _unanimity_row(m: int, t: int, repeat: int) -> dict:
     opens = [make_open(agg, i, pairs[i], w, rng) for i in range(m)]
     checked = {i: check_open(agg, i, w, x) for i, x in enumerate(opens)}
     return {
-        "m": m, "t": t,
+        "m": m,
+        "t": t,
         "mask": _best_ms(lambda: make_mask(agg, 0, rng(), rng), repeat),
         "mask check": _best_ms(lambda: check_mask(agg, 0, masks[0]), repeat),
         "open": _best_ms(lambda: make_open(agg, 0, pairs[0], w, rng), repeat),
@@ -104,10 +114,12 @@ def _primitives(repeat: int) -> dict:
     p = group.base(group.random_scalar())
     s = group.random_scalar()
     data = p.encode()
-    return {"mul": _best_ms(lambda: group.mul(s, p), repeat * 20) * 1000,
-            "base": _best_ms(lambda: group.base(s), repeat * 20) * 1000,
-            "add": _best_ms(lambda: p + p, repeat * 20) * 1000,
-            "parse_point": _best_ms(lambda: group.parse_point(data, "P"), repeat * 20) * 1000}
+    return {
+        "mul": _best_ms(lambda: group.mul(s, p), repeat * 20) * 1000,
+        "base": _best_ms(lambda: group.base(s), repeat * 20) * 1000,
+        "add": _best_ms(lambda: p + p, repeat * 20) * 1000,
+        "parse_point": _best_ms(lambda: group.parse_point(data, "P"), repeat * 20) * 1000,
+    }
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ the validators' secret keys on purpose: they are test keys. Also home of the two
 adversaries the tests and vectors share: a voter who reseals one envelope, and the
 complaint-oracle ballot E' = E_victim + d·G.
 """
+
 import argparse
 import hashlib
 import json
@@ -18,22 +19,41 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mpc_tx.protocol import envelope  # noqa: E402
-from mpc_tx.protocol.aggregate import Aggregate, check_aggregate_pairs, encode_aggregate_pairs, \
-    open_tally, sum_pairs  # noqa: E402
+from mpc_tx.protocol.aggregate import Aggregate, check_aggregate_pairs, encode_aggregate_pairs, open_tally, sum_pairs  # noqa: E402
 from mpc_tx.protocol.ballot import build_ballot, open_ballot, parse_ballot, verify_ballot  # noqa: E402
 from mpc_tx.protocol.complaint import adjudicate, make_complaint  # noqa: E402
 from mpc_tx.protocol.context import ciphertext_size, make_poll  # noqa: E402
-from mpc_tx.protocol.encoding import TAG_BIT, TAG_COMMITMENTS, TAG_DLEQ, TAG_RHO, TAG_SUM, \
-    Rejected, digest  # noqa: E402
-from mpc_tx.protocol.group import G, H, L, Invalid, base, encode_scalar, hash_to_scalar, msm, mul, \
-    parse_point, parse_scalar  # noqa: E402
+from mpc_tx.protocol.encoding import TAG_BIT, TAG_COMMITMENTS, TAG_DLEQ, TAG_RHO, TAG_SUM, Rejected, digest  # noqa: E402
+from mpc_tx.protocol.group import (
+    G,
+    H,
+    L,
+    Invalid,
+    base,
+    encode_scalar,
+    hash_to_scalar,
+    msm,
+    mul,
+    parse_point,
+    parse_scalar,
+)  # noqa: E402
 from mpc_tx.protocol.proofs import prove_bit, prove_dleq, prove_dlog  # noqa: E402
 from mpc_tx.protocol.seeded import SeededScalars  # noqa: E402
-from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, \
-    unanimity_outcome  # noqa: E402
+from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, unanimity_outcome  # noqa: E402
 
-__all__ = ["SEED", "VOTER", "TX_HASH", "seeded_poll", "build_known", "reseal", "craft_ballot", "resign",
-           "field_offsets", "generate", "main"]
+__all__ = [
+    "SEED",
+    "VOTER",
+    "TX_HASH",
+    "seeded_poll",
+    "build_known",
+    "reseal",
+    "craft_ballot",
+    "resign",
+    "field_offsets",
+    "generate",
+    "main",
+]
 
 SEED = b"mpcvote/v1/test-vectors"
 VOTER = b"\x11" * 32
@@ -45,8 +65,7 @@ def seeded_poll(m: int, t: int, k: int, one_hot: bool, seed: bytes = b"poll"):
     """Return a PollContext with m seeded validator keys, and their secret keys."""
     rng = SeededScalars(b"keys/" + seed)
     secret_keys = [rng() for _ in range(m)]
-    poll = make_poll(b"mpcvote-test", b"poll/" + seed, t, k, one_hot,
-                     [base(x).encode() for x in secret_keys])
+    poll = make_poll(b"mpcvote-test", b"poll/" + seed, t, k, one_hot, [base(x).encode() for x in secret_keys])
     return poll, secret_keys
 
 
@@ -71,15 +90,15 @@ def _rho_proof(poll, voter, body, e_point, secret, rng) -> bytes:
     return prove_dlog(TAG_RHO, context, G, e_point, secret, rng)
 
 
-def reseal(poll, raw: bytes, rho: int, i: int, plaintext: bytes, voter: bytes = VOTER,
-           ciphertext: bytes | None = None) -> bytes:
+def reseal(
+    poll, raw: bytes, rho: int, i: int, plaintext: bytes, voter: bytes = VOTER, ciphertext: bytes | None = None
+) -> bytes:
     """Return raw with envelope i replaced, as a cheating voter (who knows rho) would, proofs redone."""
     b = parse_ballot(poll, raw)
     if ciphertext is None:
-        ciphertext = envelope.seal(poll, voter, i, b.e_point, mul(rho, poll.keys[i]),
-                                   b.commitments_digest, plaintext)
+        ciphertext = envelope.seal(poll, voter, i, b.e_point, mul(rho, poll.keys[i]), b.commitments_digest, plaintext)
     start = field_offsets(poll)["envelopes"] + i * ciphertext_size(poll.k)
-    body = raw[:start] + ciphertext + raw[start + len(ciphertext):-64]
+    body = raw[:start] + ciphertext + raw[start + len(ciphertext) : -64]
     return body + _rho_proof(poll, voter, body, b.e_point, rho, SeededScalars(b"reseal"))
 
 
@@ -101,10 +120,14 @@ def craft_ballot(poll, values, seed: bytes, voter: bytes = VOTER, victim_e=None)
     parts = [b"\x01", e_point.encode()] + [c.encode() for row in commitments for c in row]
     for i, x in enumerate(poll.keys):
         if victim_e is None:
-            pairs = [(sum(c * (i + 1) ** j for j, c in enumerate(fe)) % L,
-                      sum(c * (i + 1) ** j for j, c in enumerate(ge)) % L) for fe, ge in zip(f, g)]
-            parts.append(envelope.seal(poll, voter, i, e_point, mul(rho, x), cdigest,
-                                       envelope.encode_pairs(pairs)))
+            pairs = [
+                (
+                    sum(c * (i + 1) ** j for j, c in enumerate(fe)) % L,
+                    sum(c * (i + 1) ** j for j, c in enumerate(ge)) % L,
+                )
+                for fe, ge in zip(f, g)
+            ]
+            parts.append(envelope.seal(poll, voter, i, e_point, mul(rho, x), cdigest, envelope.encode_pairs(pairs)))
         else:
             parts.append(bytes((j * 37 + 5) % 256 for j in range(ciphertext_size(poll.k))))
     statement = (poll.header, voter, e_point, cdigest)
@@ -120,8 +143,7 @@ def craft_ballot(poll, values, seed: bytes, voter: bytes = VOTER, victim_e=None)
 def resign(poll, raw: bytes, rho: int, voter: bytes = VOTER) -> bytes:
     """Return raw with its proof of rho redone over its (tampered) body, as the voter could."""
     body = raw[:-64]
-    return body + _rho_proof(poll, voter, body, parse_ballot(poll, raw).e_point, rho,
-                             SeededScalars(b"resign"))
+    return body + _rho_proof(poll, voter, body, parse_ballot(poll, raw).e_point, rho, SeededScalars(b"resign"))
 
 
 def _hex_pairs(pairs):
@@ -129,10 +151,16 @@ def _hex_pairs(pairs):
 
 
 def _poll_json(poll, secret_keys) -> dict:
-    return {"chain_id": poll.chain_id.hex(), "poll_id": poll.poll_id.hex(), "t": poll.t, "k": poll.k,
-            "one_hot": poll.one_hot, "keys": [x.encode().hex() for x in poll.keys],
-            "secret_keys": [encode_scalar(x).hex() for x in secret_keys],
-            "header_sha256": hashlib.sha256(poll.header).hexdigest()}
+    return {
+        "chain_id": poll.chain_id.hex(),
+        "poll_id": poll.poll_id.hex(),
+        "t": poll.t,
+        "k": poll.k,
+        "one_hot": poll.one_hot,
+        "keys": [x.encode().hex() for x in poll.keys],
+        "secret_keys": [encode_scalar(x).hex() for x in secret_keys],
+        "header_sha256": hashlib.sha256(poll.header).hexdigest(),
+    }
 
 
 def _verdict(result) -> dict:
@@ -146,10 +174,14 @@ def _group_vectors() -> dict:
     valid = base(rng()).encode()
     p = 2**255 - 19
     encodings = {
-        "valid": (valid, False), "identity": (bytes(32), False), "identity where allowed": (bytes(32), True),
+        "valid": (valid, False),
+        "identity": (bytes(32), False),
+        "identity where allowed": (bytes(32), True),
         "top bit set": (valid[:31] + bytes([valid[31] | 0x80]), False),
-        "s = p": (p.to_bytes(32, "little"), False), "negative s": ((1).to_bytes(32, "little"), False),
-        "all ones": (b"\xff" * 32, False), "31 bytes": (valid[:31], False),
+        "s = p": (p.to_bytes(32, "little"), False),
+        "negative s": ((1).to_bytes(32, "little"), False),
+        "all ones": (b"\xff" * 32, False),
+        "31 bytes": (valid[:31], False),
     }
     points = []
     for name, (data, allow) in encodings.items():
@@ -157,8 +189,15 @@ def _group_vectors() -> dict:
             parse_point(data, "P", allow_identity=allow)
             points.append({"name": name, "encoding": data.hex(), "identity_allowed": allow, "accepted": True})
         except Invalid as exc:
-            points.append({"name": name, "encoding": data.hex(), "identity_allowed": allow,
-                           "accepted": False, "reason": exc.reason})
+            points.append(
+                {
+                    "name": name,
+                    "encoding": data.hex(),
+                    "identity_allowed": allow,
+                    "accepted": False,
+                    "reason": exc.reason,
+                }
+            )
     scalars = []
     for name, value in [("0", 0), ("l - 1", L - 1), ("l", L), ("l + 1", L + 1), ("2^255 - 1", 2**255 - 1)]:
         data = value.to_bytes(32, "little")
@@ -169,12 +208,17 @@ def _group_vectors() -> dict:
             scalars.append({"name": name, "encoding": data.hex(), "accepted": False, "reason": exc.reason})
     mults = [rng() for _ in range(3)] + [0, 1, 2, L - 1]
     return {
-        "G": G.encode().hex(), "H": H.encode().hex(), "H_tag": "mpcvote/v1/generator/H",
+        "G": G.encode().hex(),
+        "H": H.encode().hex(),
+        "H_tag": "mpcvote/v1/generator/H",
         "base_mult": [{"scalar": encode_scalar(s).hex(), "point": base(s).encode().hex()} for s in mults],
         "mul_H": [{"scalar": encode_scalar(s).hex(), "point": mul(s, H).encode().hex()} for s in mults],
-        "hash_to_scalar": [{"input": x.hex(), "scalar": encode_scalar(hash_to_scalar(x)).hex()}
-                           for x in (b"", b"abc", bytes(range(100)))],
-        "points": points, "scalars": scalars,
+        "hash_to_scalar": [
+            {"input": x.hex(), "scalar": encode_scalar(hash_to_scalar(x)).hex()}
+            for x in (b"", b"abc", bytes(range(100)))
+        ],
+        "points": points,
+        "scalars": scalars,
     }
 
 
@@ -205,34 +249,47 @@ def _tamper(poll, raw: bytes, rho: int, seed: bytes) -> list[dict]:
         resigned["sum proof z flipped, proof of rho redone"] = (at, bytes([raw[at] ^ 1]))
     bad_ballots = {}
     for name, (at, data) in cases.items():
-        bad_ballots[name] = raw[:at] + data + raw[at + len(data):]
+        bad_ballots[name] = raw[:at] + data + raw[at + len(data) :]
     for name, (at, data) in resigned.items():
-        bad_ballots[name] = resign(poll, raw[:at] + data + raw[at + len(data):], rho)
+        bad_ballots[name] = resign(poll, raw[:at] + data + raw[at + len(data) :], rho)
     values = [2] + [0] * (poll.k - 1)
     bad_ballots["entry 0 commits to 2"] = craft_ballot(poll, values, seed + b"/two")[0]
     if poll.one_hot and poll.k > 1:
         bad_ballots["two entries set"] = craft_ballot(poll, [1, 1] + [0] * (poll.k - 2), seed + b"/double")[0]
-    return [{"name": name, "ballot": bad.hex(), **_verdict(verify_ballot(poll, VOTER, bad))}
-            for name, bad in bad_ballots.items()]
+    return [
+        {"name": name, "ballot": bad.hex(), **_verdict(verify_ballot(poll, VOTER, bad))}
+        for name, bad in bad_ballots.items()
+    ]
 
 
 def _ballot_vectors() -> list[dict]:
     out = []
-    for m, t, k, one_hot, values in [(4, 1, 1, False, [1]), (4, 1, 3, True, [0, 0, 1]),
-                                     (7, 3, 1, True, [1]), (7, 3, 3, True, [0, 1, 0])]:
+    for m, t, k, one_hot, values in [
+        (4, 1, 1, False, [1]),
+        (4, 1, 3, True, [0, 0, 1]),
+        (7, 3, 1, True, [1]),
+        (7, 3, 3, True, [0, 1, 0]),
+    ]:
         shape = b"%d-%d-%d" % (m, t, k)
         poll, secret_keys = seeded_poll(m, t, k, one_hot, seed=shape)
         seed = SEED + b"/ballot/" + shape
         raw, rho = build_known(poll, values, seed=seed)
         b = verify_ballot(poll, VOTER, raw)
         forged, _ = craft_ballot(poll, values, seed + b"/attacker", victim_e=b.e_point)
-        out.append({
-            "poll": _poll_json(poll, secret_keys), "voter": VOTER.hex(), "seed": seed.hex(),
-            "values": values, "size": len(raw), "ballot": raw.hex(), **_verdict(b),
-            "shares": [_hex_pairs(open_ballot(poll, VOTER, b, i, x)) for i, x in enumerate(secret_keys)],
-            "tampered": _tamper(poll, raw, rho, seed),
-            "complaint_oracle": {"ballot": forged.hex(), **_verdict(verify_ballot(poll, VOTER, forged))},
-        })
+        out.append(
+            {
+                "poll": _poll_json(poll, secret_keys),
+                "voter": VOTER.hex(),
+                "seed": seed.hex(),
+                "values": values,
+                "size": len(raw),
+                "ballot": raw.hex(),
+                **_verdict(b),
+                "shares": [_hex_pairs(open_ballot(poll, VOTER, b, i, x)) for i, x in enumerate(secret_keys)],
+                "tampered": _tamper(poll, raw, rho, seed),
+                "complaint_oracle": {"ballot": forged.hex(), **_verdict(verify_ballot(poll, VOTER, forged))},
+            }
+        )
     return out
 
 
@@ -260,17 +317,22 @@ def _complaint_vectors() -> dict:
     for i, x in enumerate(secret_keys):
         case(f"honest ballot, validator {i}", raw, i, make_complaint(poll, TX_HASH, b, i, x, rng))
     bad_b = parse_ballot(poll, bad)
-    case("bad share for validator 2", bad, victim,
-         make_complaint(poll, TX_HASH, bad_b, victim, secret_keys[victim], rng))
+    case(
+        "bad share for validator 2", bad, victim, make_complaint(poll, TX_HASH, bad_b, victim, secret_keys[victim], rng)
+    )
     r = rng()
     fake = mul(r, b.e_point)
-    case("fake K proven with its own log", raw, victim, fake.encode() + prove_dleq(
-        TAG_DLEQ, (poll.header, TX_HASH, victim), G, poll.keys[victim], b.e_point, fake, r, rng))
+    case(
+        "fake K proven with its own log",
+        raw,
+        victim,
+        fake.encode()
+        + prove_dleq(TAG_DLEQ, (poll.header, TX_HASH, victim), G, poll.keys[victim], b.e_point, fake, r, rng),
+    )
     good = make_complaint(poll, TX_HASH, b, victim, secret_keys[victim], rng)
     case("K identity", raw, victim, bytes(32) + good[32:])
     case("z = l", raw, victim, good[:64] + L.to_bytes(32, "little"))
-    return {"poll": _poll_json(poll, secret_keys), "voter": VOTER.hex(), "tx_hash": TX_HASH.hex(),
-            "cases": cases}
+    return {"poll": _poll_json(poll, secret_keys), "voter": VOTER.hex(), "tx_hash": TX_HASH.hex(), "cases": cases}
 
 
 def _aggregate_vectors() -> dict:
@@ -300,10 +362,10 @@ def _aggregate_vectors() -> dict:
         "poll": _poll_json(poll, secret_keys),
         "ballots": [{"voter": v.hex(), "ballot": raw.hex()} for v, raw in ballots.items()],
         "revote": {"voter": voters[1].hex(), "ballot": revote.hex()},
-        "aggregate": agg.encode().hex(), "count": agg.count,
+        "aggregate": agg.encode().hex(),
+        "count": agg.count,
         "pairs": [{"i": i, "pairs": p.hex(), **_verdict(checked[i])} for i, p in posts.items()],
-        "lying_pair": {"i": 3, "pairs": bytes(lie).hex(),
-                       **_verdict(check_aggregate_pairs(agg, 3, bytes(lie)))},
+        "lying_pair": {"i": 3, "pairs": bytes(lie).hex(), **_verdict(check_aggregate_pairs(agg, 3, bytes(lie)))},
         "tally": open_tally(agg, checked),
     }
 
@@ -326,22 +388,34 @@ def _unanimity_case(name: str, values) -> dict:
     rd, w = combine_masks([check_mask(agg, j, data) for j, data in enumerate(masks)])
     opens = [make_open(agg, i, sum_pairs(1, opened[i])[0], w, rng) for i in range(poll.m)]
     checked = {i: check_open(agg, i, w, data) for i, data in enumerate(opens)}
-    return {"name": name, "ballots": ballots, "masks": [x.hex() for x in masks], "rD": rd.encode().hex(),
-            "W": w.encode().hex(), "opens": [x.hex() for x in opens],
-            "outcome": unanimity_outcome(agg, rd, w, checked)}
+    return {
+        "name": name,
+        "ballots": ballots,
+        "masks": [x.hex() for x in masks],
+        "rD": rd.encode().hex(),
+        "W": w.encode().hex(),
+        "opens": [x.hex() for x in opens],
+        "outcome": unanimity_outcome(agg, rd, w, checked),
+    }
 
 
 def _unanimity_vectors() -> dict:
     poll, secret_keys = seeded_poll(5, 2, 1, False, seed=b"unanimity")
-    return {"poll": _poll_json(poll, secret_keys),
-            "cases": [_unanimity_case("all yes", [1, 1, 1]), _unanimity_case("one no", [1, 0, 1])]}
+    return {
+        "poll": _poll_json(poll, secret_keys),
+        "cases": [_unanimity_case("all yes", [1, 1, 1]), _unanimity_case("one no", [1, 0, 1])],
+    }
 
 
 def generate() -> dict:
     """Return every vector file's name and JSON object."""
-    return {"group.json": _group_vectors(), "ballot.json": _ballot_vectors(),
-            "complaint.json": _complaint_vectors(), "aggregate.json": _aggregate_vectors(),
-            "unanimity.json": _unanimity_vectors()}
+    return {
+        "group.json": _group_vectors(),
+        "ballot.json": _ballot_vectors(),
+        "complaint.json": _complaint_vectors(),
+        "aggregate.json": _aggregate_vectors(),
+        "unanimity.json": _unanimity_vectors(),
+    }
 
 
 def dumps(obj) -> str:

@@ -6,6 +6,7 @@
 - abci_app imports only mpc_tx.protocol of our packages (never the client, worker or MPC).
 - Nothing imports scripts (or its toolkit) or tests.
 """
+
 import ast
 import subprocess
 import sys
@@ -15,8 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = ROOT / "mpc_tx" / "protocol"
 # Third-party imports each protocol module may make; everything else is the standard
 # library or the package itself.
-ALLOWED_THIRD_PARTY = {"group.py": {"rbcl"}, "envelope.py": {"cryptography"},
-                       "x25519_envelope.py": {"cryptography"}, "keys.py": {"nacl", "cryptography"}}
+ALLOWED_THIRD_PARTY = {
+    "group.py": {"rbcl"},
+    "envelope.py": {"cryptography"},
+    "x25519_envelope.py": {"cryptography"},
+    "keys.py": {"nacl", "cryptography"},
+}
 NO_IO = {"os", "io", "socket", "subprocess", "pathlib", "shutil", "logging", "tempfile", "asyncio"}
 OURS = {"abci_app", "mpc_tx", "node_config", "toolkit", "tests", "scripts"}
 
@@ -41,8 +46,19 @@ def _tracked(*tops):
 
 def test_protocol_imports_only_itself_the_stdlib_and_its_crypto():
     modules = sorted(p.name for p in PROTOCOL.glob("*.py"))
-    assert {"group.py", "ballot.py", "envelope.py", "proofs.py", "complaint.py", "aggregate.py",
-            "canonical.py", "codes.py", "tx.py", "keys.py", "sharing.py"} <= set(modules)
+    assert {
+        "group.py",
+        "ballot.py",
+        "envelope.py",
+        "proofs.py",
+        "complaint.py",
+        "aggregate.py",
+        "canonical.py",
+        "codes.py",
+        "tx.py",
+        "keys.py",
+        "sharing.py",
+    } <= set(modules)
     for name in modules:
         for level, module in _imports(PROTOCOL / name):
             if level:
@@ -65,8 +81,9 @@ def test_the_state_machine_imports_only_the_protocol():
             assert level == 0, f"{path.relative_to(ROOT)}: relative import (write the full name)"
             top = module.split(".")[0]
             if top in OURS:
-                assert top == "abci_app" or module.startswith("mpc_tx.protocol"), \
+                assert top == "abci_app" or module.startswith("mpc_tx.protocol"), (
                     f"{path.relative_to(ROOT)} imports {module}"
+                )
 
 
 def test_nothing_imports_scripts_or_tests():
@@ -81,7 +98,14 @@ def test_nothing_imports_scripts_or_tests():
 
 
 def test_the_rule_is_stated_at_the_top_of_each_package():
-    for package in ("abci_app", "mpc_tx", "mpc_tx/protocol", "mpc_tx/client", "mpc_tx/worker", "mpc_tx/mpc",
-                    "node_config"):
+    for package in (
+        "abci_app",
+        "mpc_tx",
+        "mpc_tx/protocol",
+        "mpc_tx/client",
+        "mpc_tx/worker",
+        "mpc_tx/mpc",
+        "node_config",
+    ):
         doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text()))
         assert doc and "import" in doc, f"{package}/__init__.py does not state its import rule"

@@ -9,6 +9,7 @@ The defaults are CometBFT's, with one deliberate difference: an app that offers 
 snapshots refuses an offered one (REJECT) and aborts a chunk (ABORT), where Go's zero
 value (UNKNOWN) would make the node's state sync fail with an error.
 """
+
 from abci_app.abci.pb import abci
 
 __all__ = ["BaseApplication", "CODE_TYPE_OK"]

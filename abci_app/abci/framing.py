@@ -2,6 +2,7 @@
 
 (Tendermint 0.34 used a zig-zag signed varint; CometBFT 0.38 does not.)
 """
+
 __all__ = ["FrameError", "FrameBuffer", "MAX_FRAME", "encode_varint", "frame"]
 
 # The node itself caps a block at consensus max_bytes (4 MiB in our genesis) and a
@@ -65,18 +66,18 @@ class FrameBuffer:
             else:
                 if i - pos >= 10:
                     self.error = FrameError("length prefix longer than 10 bytes")
-                break                                    # the prefix is not all here yet
+                break  # the prefix is not all here yet
             if length > self.max_frame:
                 self.error = FrameError(f"frame of {length} bytes exceeds the {self.max_frame}-byte limit")
                 break
             if end - i < length:
                 break
-            frames.append(bytes(buf[i:i + length]))
+            frames.append(bytes(buf[i : i + length]))
             pos = i + length
         if self.error is not None:
             buf.clear()
         else:
-            del buf[:pos]    # bytearray drops a prefix without moving the rest
+            del buf[:pos]  # bytearray drops a prefix without moving the rest
         return frames
 
     def at_boundary(self) -> bool:

@@ -3,6 +3,7 @@
 They are generated at set-up time (scripts/setup) into the ignored folder .gen/,
 never copied into this repository.
 """
+
 import os
 import sys
 

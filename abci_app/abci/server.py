@@ -13,6 +13,7 @@ quarter of the app's time per CheckTx with streams). A read is at most 256 KiB,
 so a burst of CheckTx on the mempool connection yields to the consensus
 connection every ~170 txs.
 """
+
 import asyncio
 import ipaddress
 import logging
@@ -55,12 +56,12 @@ def parse_listen(address: str):
     nothing else may reach it: `0`, `0.0.0.0`, a host name or a LAN address are refused.
     """
     if address.startswith("unix://"):
-        path = address[len("unix://"):]
+        path = address[len("unix://") :]
         if not path:
             raise ValueError("unix:// needs a socket path")
         return ("unix", path)
     if address.startswith("tcp://"):
-        host, sep, port = address[len("tcp://"):].rpartition(":")
+        host, sep, port = address[len("tcp://") :].rpartition(":")
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"listen address {address!r} needs a port from 0 (any free one) to 65535")
@@ -71,8 +72,10 @@ def parse_listen(address: str):
         except ValueError:
             loopback = False
         if not loopback:
-            raise ValueError(f"refusing to listen on {address}: give a loopback IP (127.0.0.1, ::1) "
-                             "or a unix:// socket, so that only the app's own node can reach it")
+            raise ValueError(
+                f"refusing to listen on {address}: give a loopback IP (127.0.0.1, ::1) "
+                "or a unix:// socket, so that only the app's own node can reach it"
+            )
         return ("tcp", (host, int(port)))
     raise ValueError(f"listen address must be tcp://HOST:PORT or unix://PATH, not {address!r}")
 
@@ -159,9 +162,11 @@ def _internal_log(exc) -> str:
 def _info_fallback(app, exc):
     # Info is the handshake: the height and app hash must be the committed ones, or nothing.
     store = getattr(app, "store", None)
-    return abci.ResponseInfo(data="mpcvote: " + _internal_log(exc),
-                             last_block_height=getattr(store, "height", 0),
-                             last_block_app_hash=getattr(store, "app_hash", b""))
+    return abci.ResponseInfo(
+        data="mpcvote: " + _internal_log(exc),
+        last_block_height=getattr(store, "height", 0),
+        last_block_app_hash=getattr(store, "app_hash", b""),
+    )
 
 
 # Answers for requests an outsider can cause, when the application raised.
@@ -169,8 +174,7 @@ _FALLBACKS = {
     "echo": lambda app, exc: abci.ResponseEcho(),
     "info": _info_fallback,
     "query": lambda app, exc: abci.ResponseQuery(code=codes.INTERNAL, log=_internal_log(exc), codespace="mpcvote"),
-    "check_tx": lambda app, exc: abci.ResponseCheckTx(code=codes.INTERNAL, log=_internal_log(exc),
-                                                      codespace="mpcvote"),
+    "check_tx": lambda app, exc: abci.ResponseCheckTx(code=codes.INTERNAL, log=_internal_log(exc), codespace="mpcvote"),
 }
 
 
@@ -220,7 +224,7 @@ class _Connection(asyncio.Protocol):
     def eof_received(self):
         if not self.frames.at_boundary():
             log.warning("connection from %s closed inside a frame", self.peer)
-        return False    # close our side too
+        return False  # close our side too
 
     def _close(self, why: str):
         # Answers already made go out first: the node sees every answer up to the bad frame.

@@ -23,8 +23,12 @@ def encode_record(record: dict) -> bytes:
     (Encoding the ~1.2 KB of payloads through json was a third of FinalizeBlock.)
     """
     return b'{"height":%d,"payloads":["%s"],"revotes":%d,"tx":"%s","voter":"%s"}' % (
-        record["height"], '","'.join(record["payloads"]).encode(), record["revotes"],
-        record["tx"].encode(), record["voter"].encode())
+        record["height"],
+        '","'.join(record["payloads"]).encode(),
+        record["revotes"],
+        record["tx"].encode(),
+        record["voter"].encode(),
+    )
 
 
 def cast_ballot(state, ctx, tx):
@@ -50,8 +54,9 @@ def cast_ballot(state, ctx, tx):
     if previous is not None:
         revotes = previous["revotes"] + 1
         if revotes > poll["max_revotes"]:
-            raise TxError(REVOTE_LIMIT,
-                          f"poll {poll_id} allows {poll['max_revotes']} revotes; this voter has used them")
+            raise TxError(
+                REVOTE_LIMIT, f"poll {poll_id} allows {poll['max_revotes']} revotes; this voter has used them"
+            )
     elif poll["ballots"] >= poll["max_ballots"]:
         raise TxError(POLL_FULL, f"poll {poll_id} holds its maximum of {poll['max_ballots']} ballots")
     digest = ballot_digest(voter, payloads)

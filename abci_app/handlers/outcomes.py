@@ -8,6 +8,7 @@ named in the poll. A poll with no final outcome by its deadline fails.
 Txs: submit_outcome (the poll's validators). Block logic: finalize_touched,
 fail_at_deadline. Events: attempt_failed, outcome_attested, outcome_final.
 """
+
 from mpc_tx.protocol import outcome
 from mpc_tx.protocol.digests import outcome_digest
 
@@ -35,27 +36,39 @@ def submit_outcome(state, ctx, tx):
     index = body["validator"]
     validators = poll["validators"]
     if index >= len(validators) or validators[index]["attest_key"] != tx.signer:
-        raise TxError(NOT_VALIDATOR, f"the signer is not validator {index} of poll {poll['id']}: "
-                                     "only the poll's validators attest, each with its registered attestation key")
+        raise TxError(
+            NOT_VALIDATOR,
+            f"the signer is not validator {index} of poll {poll['id']}: "
+            "only the poll's validators attest, each with its registered attestation key",
+        )
     if poll["status"] != "closed":
         state_word = "still open" if poll["status"] == "open" else f"already {poll['status']}"
-        raise TxError(POLL_NOT_CLOSED,
-                      f"poll {poll['id']} is {state_word}: attestations are taken between close and finality")
-    outcome.check(poll, body["result"])   # the payload's schema: mpc_tx.protocol.outcome
+        raise TxError(
+            POLL_NOT_CLOSED, f"poll {poll['id']} is {state_word}: attestations are taken between close and finality"
+        )
+    outcome.check(poll, body["result"])  # the payload's schema: mpc_tx.protocol.outcome
     if outcome.is_report(body["result"]):
-        state.put(report_key(poll["id"], index), {"validator": index, "absent": body["result"]["absent"],
-                                                  "height": ctx.height})
-        ctx.events.append(event(events.ATTEMPT_FAILED, {"poll_id": poll["id"], "validator": index},
-                                {"absent": ",".join(map(str, body["result"]["absent"]))}))
+        state.put(
+            report_key(poll["id"], index),
+            {"validator": index, "absent": body["result"]["absent"], "height": ctx.height},
+        )
+        ctx.events.append(
+            event(
+                events.ATTEMPT_FAILED,
+                {"poll_id": poll["id"], "validator": index},
+                {"absent": ",".join(map(str, body["result"]["absent"]))},
+            )
+        )
         return
     if state.get(attest_key(poll["id"], index)) is not None:
         raise TxError(ALREADY_ATTESTED, f"validator {index} attested poll {poll['id']} already")
     digest = outcome_digest(body["result"])
-    state.put(attest_key(poll["id"], index), {"validator": index, "digest": digest,
-                                              "result": body["result"], "height": ctx.height})
+    state.put(
+        attest_key(poll["id"], index),
+        {"validator": index, "digest": digest, "result": body["result"], "height": ctx.height},
+    )
     ctx.touched_polls.add(poll["id"])
-    ctx.events.append(event(events.OUTCOME_ATTESTED, {"poll_id": poll["id"], "validator": index},
-                            {"digest": digest}))
+    ctx.events.append(event(events.OUTCOME_ATTESTED, {"poll_id": poll["id"], "validator": index}, {"digest": digest}))
 
 
 def finalize_touched(state, ctx):
@@ -104,8 +117,7 @@ def fail_at_deadline(state, ctx, poll: dict):
     backing = {i: sum(power[rep["validator"]] for rep in stored if i in rep["absent"]) for i in never}
     absent = [i for i in never if 3 * backing[i] > total] or [i for i in never if i not in reporters]
     poll["status"] = "failed"
-    poll["result"] = {"status": "failed", "code": outcome.DEADLINE, "absent": absent,
-                      "ballots": poll["ballots_digest"]}
+    poll["result"] = {"status": "failed", "code": outcome.DEADLINE, "absent": absent, "ballots": poll["ballots_digest"]}
     poll["final_height"] = ctx.height
     poll["attesters"] = []
     poll["dissenters"] = sorted(attested)
@@ -116,8 +128,17 @@ def fail_at_deadline(state, ctx, poll: dict):
 
 def _final_event(ctx, poll):
     from mpc_tx.protocol import canonical
+
     result = poll["result"]
     shown = result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}
-    ctx.events.append(event(events.OUTCOME_FINAL, {"poll_id": poll["id"]},
-                            {"status": poll["status"], "outcome": canonical.encode(shown).decode(),
-                             "attesters": ",".join(map(str, poll["attesters"]))}))
+    ctx.events.append(
+        event(
+            events.OUTCOME_FINAL,
+            {"poll_id": poll["id"]},
+            {
+                "status": poll["status"],
+                "outcome": canonical.encode(shown).decode(),
+                "attesters": ",".join(map(str, poll["attesters"])),
+            },
+        )
+    )

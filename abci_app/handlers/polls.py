@@ -19,8 +19,7 @@ from abci_app import mpcslots
 from mpc_tx.protocol.codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
 from abci_app.context import event
 from mpc_tx.protocol import events
-from abci_app.store.keys import (NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix,
-                    closings_key)
+from abci_app.store.keys import NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix, closings_key
 
 __all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", "process_due"]
 
@@ -39,9 +38,12 @@ def create_poll(state, ctx, tx):
         raise TxError(BAD_POLL, f"an option is longer than {params['max_option_bytes']} bytes")
     check_close_height(body["close_height"], ctx.height, params)
     if body["min_ballots"] < params["min_ballots_floor"]:
-        raise TxError(BAD_POLL, f"min_ballots {body['min_ballots']} is below this chain's floor of "
-                                f"{params['min_ballots_floor']}: an outcome over fewer ballots tells "
-                                "each voter how the others voted")
+        raise TxError(
+            BAD_POLL,
+            f"min_ballots {body['min_ballots']} is below this chain's floor of "
+            f"{params['min_ballots_floor']}: an outcome over fewer ballots tells "
+            "each voter how the others voted",
+        )
     if body["max_ballots"] > params["max_ballots_limit"]:
         raise TxError(BAD_POLL, f"max_ballots above the chain's limit of {params['max_ballots_limit']}")
     if body["max_revotes"] > params["max_revotes_limit"]:
@@ -53,31 +55,55 @@ def create_poll(state, ctx, tx):
         raise TxError(BAD_POLL, "the chain has no validator registry")
     if (len(ctx.validators) - 1) // 2 < 1:
         # Threshold 0: each validator's share would be the vote itself.
-        raise TxError(BAD_POLL, f"this chain has {len(ctx.validators)} validators: a poll needs at least 3, "
-                                "so that no single validator can read a ballot (threshold t >= 1)")
+        raise TxError(
+            BAD_POLL,
+            f"this chain has {len(ctx.validators)} validators: a poll needs at least 3, "
+            "so that no single validator can read a ballot (threshold t >= 1)",
+        )
     _take_closing(state, ctx, body["close_height"], "close_height")
     poll_id = state.get(NEXT_POLL, 1)
     state.put(NEXT_POLL, poll_id + 1)
     m = len(ctx.validators)
     poll = {
-        "id": poll_id, "creator": tx.signer, "question": body["question"], "kind": body["kind"],
-        "options": body["options"], "open": voters is None,
+        "id": poll_id,
+        "creator": tx.signer,
+        "question": body["question"],
+        "kind": body["kind"],
+        "options": body["options"],
+        "open": voters is None,
         "eligible": None if voters is None else len(voters),
-        "created_height": ctx.height, "close_height": body["close_height"],
-        "max_ballots": body["max_ballots"], "max_revotes": body["max_revotes"],
+        "created_height": ctx.height,
+        "close_height": body["close_height"],
+        "max_ballots": body["max_ballots"],
+        "max_revotes": body["max_revotes"],
         "min_ballots": body["min_ballots"],
-        "validators": snapshot_validators(ctx.validators), "threshold": (m - 1) // 2,
-        "field": str(L), "status": "open", "ballots": 0,
-        "closed_height": None, "deadline_height": None, "seed": None, "ballots_digest": None,
-        "mpc_slot": None, "mpc_start": None,
-        "result": None, "final_height": None, "attesters": [], "dissenters": [],
+        "validators": snapshot_validators(ctx.validators),
+        "threshold": (m - 1) // 2,
+        "field": str(L),
+        "status": "open",
+        "ballots": 0,
+        "closed_height": None,
+        "deadline_height": None,
+        "seed": None,
+        "ballots_digest": None,
+        "mpc_slot": None,
+        "mpc_start": None,
+        "result": None,
+        "final_height": None,
+        "attesters": [],
+        "dissenters": [],
     }
     state.put(poll_key(poll_id), poll)
     for voter in voters or ():
         state.put(eligible_key(poll_id, voter), 1)
     state.put(due_key(body["close_height"], poll_id), "close")
-    ctx.events.append(event(events.POLL_CREATED, {"poll_id": poll_id, "creator": tx.signer},
-                            {"kind": body["kind"], "close_height": body["close_height"]}))
+    ctx.events.append(
+        event(
+            events.POLL_CREATED,
+            {"poll_id": poll_id, "creator": tx.signer},
+            {"kind": body["kind"], "close_height": body["close_height"]},
+        )
+    )
     return poll_id
 
 
@@ -85,12 +111,18 @@ def check_close_height(close_height: int, height: int, params: dict):
     """Raise BAD_POLL unless a poll created at `height` can close at `close_height`."""
     low, high = height + params["min_close_blocks"], height + params["max_poll_blocks"]
     if close_height < low:
-        raise TxError(BAD_POLL, f"close_height {close_height} is too near: this create_poll runs at height "
-                                f"{height} and a poll must stay open at least {params['min_close_blocks']} "
-                                f"blocks (close at height {low} or later), or ballots cannot reach it")
+        raise TxError(
+            BAD_POLL,
+            f"close_height {close_height} is too near: this create_poll runs at height "
+            f"{height} and a poll must stay open at least {params['min_close_blocks']} "
+            f"blocks (close at height {low} or later), or ballots cannot reach it",
+        )
     if close_height > high:
-        raise TxError(BAD_POLL, f"close_height {close_height} is more than {params['max_poll_blocks']} "
-                                f"blocks ahead of height {height} (close at height {high} or earlier)")
+        raise TxError(
+            BAD_POLL,
+            f"close_height {close_height} is more than {params['max_poll_blocks']} "
+            f"blocks ahead of height {height} (close at height {high} or earlier)",
+        )
 
 
 def load_open_poll(state, ctx, poll_id: int) -> dict:
@@ -99,8 +131,7 @@ def load_open_poll(state, ctx, poll_id: int) -> dict:
     if poll is None:
         raise TxError(UNKNOWN_POLL, f"no poll with id {poll_id}")
     if poll["status"] != "open" or ctx.height >= poll["close_height"]:
-        raise TxError(POLL_CLOSED, f"poll {poll_id} closed at height "
-                                   f"{poll['closed_height'] or poll['close_height']}")
+        raise TxError(POLL_CLOSED, f"poll {poll_id} closed at height {poll['closed_height'] or poll['close_height']}")
     return poll
 
 
@@ -109,8 +140,10 @@ def _take_closing(state, ctx, height: int, what: str):
     quota = ctx.params["max_closings_per_height"]
     count = state.get(closings_key(height), 0)
     if count >= quota:
-        raise TxError(CLOSING_QUOTA, f"{quota} polls already close at height {height} "
-                                     f"(max_closings_per_height): choose another {what}")
+        raise TxError(
+            CLOSING_QUOTA,
+            f"{quota} polls already close at height {height} (max_closings_per_height): choose another {what}",
+        )
     state.put(closings_key(height), count + 1)
 
 
@@ -145,8 +178,9 @@ def _close(state, ctx, poll: dict):
     poll["ballots_digest"] = ballots_digest(state, poll["id"])
     mpcslots.enqueue(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
-    ctx.events.append(event(events.POLL_CLOSED, {"poll_id": poll["id"]},
-                            {"ballots": poll["ballots"], "height": ctx.height}))
+    ctx.events.append(
+        event(events.POLL_CLOSED, {"poll_id": poll["id"]}, {"ballots": poll["ballots"], "height": ctx.height})
+    )
     mpcslots.assign(state, ctx)
 
 
@@ -165,5 +199,6 @@ def process_due(state, ctx):
             _close(state, ctx, dict(poll))
         elif what == "deadline" and poll["status"] == "closed":
             from abci_app.handlers.outcomes import fail_at_deadline
+
             fail_at_deadline(state, ctx, dict(poll))
     mpcslots.assign(state, ctx)

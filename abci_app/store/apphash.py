@@ -6,6 +6,7 @@ start from the same genesis and report the same hash applied the same writes and
 so hold the same state. A block that writes nothing (only rejected txs, say)
 leaves the hash unchanged.
 """
+
 import hashlib
 import struct
 
@@ -15,7 +16,7 @@ VERSION = 1
 GENESIS = bytes(32)
 _DOMAIN = b"mpcvote/app-hash/v%d\x00" % VERSION
 _KEY_LEN = struct.Struct(">I")
-_VALUE_LEN = struct.Struct(">BQ")     # 1 (a value follows), then its length
+_VALUE_LEN = struct.Struct(">BQ")  # 1 (a value follows), then its length
 
 
 def next_app_hash(previous: bytes, writes: dict) -> bytes:

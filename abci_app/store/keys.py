@@ -51,10 +51,32 @@ committed with block 1.
 are 64 lower-case hex characters (an ed25519 public key).
 """
 
-__all__ = ["HEIGHT", "APP_HASH", "PARAMS", "VALIDATORS", "CHAIN_ID", "NEXT_POLL", "poll_key", "ballot_prefix",
-           "ballot_key", "digest_prefix", "digest_key", "eligible_key", "nonce_key", "attest_prefix", "attest_key",
-           "report_prefix", "report_key", "due_prefix", "due_key", "closings_key", "mpc_slot_prefix", "mpc_slot_key",
-           "mpc_wait_prefix", "mpc_wait_key"]
+__all__ = [
+    "HEIGHT",
+    "APP_HASH",
+    "PARAMS",
+    "VALIDATORS",
+    "CHAIN_ID",
+    "NEXT_POLL",
+    "poll_key",
+    "ballot_prefix",
+    "ballot_key",
+    "digest_prefix",
+    "digest_key",
+    "eligible_key",
+    "nonce_key",
+    "attest_prefix",
+    "attest_key",
+    "report_prefix",
+    "report_key",
+    "due_prefix",
+    "due_key",
+    "closings_key",
+    "mpc_slot_prefix",
+    "mpc_slot_key",
+    "mpc_wait_prefix",
+    "mpc_wait_key",
+]
 
 HEIGHT = b"meta/height"
 APP_HASH = b"meta/app_hash"

@@ -6,6 +6,7 @@ one atomic write batch at Commit; CheckTx runs on a separate Overlay that is
 dropped after every Commit. Values are canonical JSON. The key layout is in
 abci_app.store.keys.
 """
+
 import plyvel
 
 from abci_app.store.keys import APP_HASH, HEIGHT
@@ -39,8 +40,11 @@ class Store:
     def scan(self, prefix: bytes, after: bytes | None = None):
         """Yield (key, value) under prefix in key order, strictly after `after`."""
         start = after + b"\x00" if after is not None else None
-        it = self.db.iterator(prefix=prefix) if start is None else \
-            self.db.iterator(start=max(start, prefix), stop=_prefix_end(prefix))
+        it = (
+            self.db.iterator(prefix=prefix)
+            if start is None
+            else self.db.iterator(start=max(start, prefix), stop=_prefix_end(prefix))
+        )
         yield from it
 
     def commit(self, writes: dict, height: int, app_hash: bytes):
@@ -77,10 +81,10 @@ class Overlay:
 
     def __init__(self, store: Store):
         self.store = store
-        self._staged: dict = {}     # key -> value, or _DELETED
-        self._encoded: dict = {}    # key -> canonical bytes of the staged value
-        self._decoded: dict = {}    # key -> decoded committed value
-        self._journal: list = []    # (key, staged value before, or _ABSENT)
+        self._staged: dict = {}  # key -> value, or _DELETED
+        self._encoded: dict = {}  # key -> canonical bytes of the staged value
+        self._decoded: dict = {}  # key -> decoded committed value
+        self._journal: list = []  # (key, staged value before, or _ABSENT)
 
     @property
     def writes(self) -> dict:

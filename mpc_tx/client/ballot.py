@@ -4,6 +4,7 @@ The voter's client trusts the validator keys in the chain's genesis file it is
 configured with, never one node's answer alone: a lying node could otherwise
 hand out keys of its own and read every share.
 """
+
 import json
 
 from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec
@@ -40,23 +41,31 @@ def check_poll_keys(poll: dict, genesis: dict) -> list:
         raise BallotError("the genesis file has no validator registry (app_state.validators)")
     listed = poll.get("validators")
     if not isinstance(listed, list) or len(listed) != len(registry):
-        raise BallotError(f"poll {poll.get('id')} lists {len(listed) if isinstance(listed, list) else 'no'} "
-                          f"validators, the genesis registry has {len(registry)}: the node may be lying; not voting")
+        raise BallotError(
+            f"poll {poll.get('id')} lists {len(listed) if isinstance(listed, list) else 'no'} "
+            f"validators, the genesis registry has {len(registry)}: the node may be lying; not voting"
+        )
     try:
-        expected = snapshot_validators(registry)     # what the app keeps of the registry in a poll
+        expected = snapshot_validators(registry)  # what the app keeps of the registry in a poll
     except (KeyError, TypeError):
         raise BallotError("the genesis file's validator registry is malformed") from None
     for i, (v, trusted) in enumerate(zip(listed, expected)):
         if v != trusted or trusted["index"] != i:
-            raise BallotError(f"validator {i} of poll {poll.get('id')} does not match genesis registry entry {i}: "
-                              "the node may be lying; not voting")
+            raise BallotError(
+                f"validator {i} of poll {poll.get('id')} does not match genesis registry entry {i}: "
+                "the node may be lying; not voting"
+            )
     threshold = (len(registry) - 1) // 2
     if threshold < 1:
-        raise BallotError(f"the chain has {len(registry)} validators: a ballot needs at least 3, "
-                          "so that no single validator can read it")
+        raise BallotError(
+            f"the chain has {len(registry)} validators: a ballot needs at least 3, "
+            "so that no single validator can read it"
+        )
     if poll.get("threshold") != threshold:
-        raise BallotError(f"poll {poll.get('id')} claims threshold {poll.get('threshold')}, "
-                          f"the registry gives {threshold}: the node may be lying; not voting")
+        raise BallotError(
+            f"poll {poll.get('id')} claims threshold {poll.get('threshold')}, "
+            f"the registry gives {threshold}: the node may be lying; not voting"
+        )
     if str(poll.get("field")) != str(envelope.L):
         raise BallotError(f"poll {poll.get('id')} uses another share field")
     return registry
@@ -70,9 +79,17 @@ def seal_ballot(poll: dict, values: list[int], chain_id: str, voter: str, valida
     validators = validators or poll["validators"]
     m, t = len(validators), (len(validators) - 1) // 2
     per_entry = [share(value, m, t) for value in values]
-    return [envelope.seal(v["enc_key"], [shares[i] for shares in per_entry], chain_id=chain_id,
-                          poll_id=poll["id"], voter=voter, validator=i).hex()
-            for i, v in enumerate(validators)]
+    return [
+        envelope.seal(
+            v["enc_key"],
+            [shares[i] for shares in per_entry],
+            chain_id=chain_id,
+            poll_id=poll["id"],
+            voter=voter,
+            validator=i,
+        ).hex()
+        for i, v in enumerate(validators)
+    ]
 
 
 def build_ballot(key, poll: dict, choice: str, chain_id: str, nonce: int, genesis: dict) -> bytes:

@@ -3,6 +3,7 @@
 Every command takes --node URL (default: the first node of the local testnet)
 and --json (machine-readable output, one JSON document on stdout).
 """
+
 import argparse
 import base64
 import contextlib
@@ -27,9 +28,21 @@ from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.keyfile import load_signing_key, save_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
-__all__ = ["main", "Client", "CliError", "Session", "DropWatch", "dropped_message", "parse_close_in",
-           "blocks_for", "span", "progress_words", "privacy_warnings",
-           "job_reason", "mark_replaced"]
+__all__ = [
+    "main",
+    "Client",
+    "CliError",
+    "Session",
+    "DropWatch",
+    "dropped_message",
+    "parse_close_in",
+    "blocks_for",
+    "span",
+    "progress_words",
+    "privacy_warnings",
+    "job_reason",
+    "mark_replaced",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +71,7 @@ def default_node() -> str:
 def local_jobs(testnet=None) -> list:
     """Read each local worker's job states (waiting, running, attested, failed and why, done) and liveness."""
     from node_config.lifecycle import Testnet
+
     folder = Path(testnet or os.environ.get("MPCVOTE_TESTNET", ROOT / ".testnet"))
     if not (folder / "testnet.json").exists():
         raise CliError(f"no testnet in {folder}: start one with `scripts/testnet up`, or pass --testnet DIR")
@@ -65,8 +79,13 @@ def local_jobs(testnet=None) -> list:
     out = []
     for i, v in enumerate(net.validators):
         path = Path(v["home"]) / "worker" / "jobs.json"
-        out.append({"validator": v["name"], "jobs": json.loads(path.read_text()) if path.exists() else {},
-                    "worker": net.worker_status(i, net.pid(i, "worker"))})
+        out.append(
+            {
+                "validator": v["name"],
+                "jobs": json.loads(path.read_text()) if path.exists() else {},
+                "worker": net.worker_status(i, net.pid(i, "worker")),
+            }
+        )
     return out
 
 
@@ -80,8 +99,10 @@ def job_reason(job: dict, worker: dict, chain_status: str | None) -> str:
     if worker.get("error"):
         return f"worker stuck: {worker['error']}"
     if chain_status and said == "poll open" and chain_status != "open":
-        return (f"the poll is {chain_status} on chain, but this worker has not caught up "
-                f"(followed to height {worker.get('height')})")
+        return (
+            f"the poll is {chain_status} on chain, but this worker has not caught up "
+            f"(followed to height {worker.get('height')})"
+        )
     return said
 
 
@@ -123,7 +144,7 @@ class Session:
                 if doc.get("chain") == chain and type(doc.get("seen")) is int:
                     self.seen = doc["seen"]
             except (OSError, ValueError, AttributeError):
-                pass        # no session yet, or an unreadable one: start from 0
+                pass  # no session yet, or an unreadable one: start from 0
 
     def saw(self, chain: str, height: int):
         """Record that one of our txs committed at `height`."""
@@ -138,20 +159,21 @@ class Session:
                 tmp.write_text(json.dumps({"chain": chain, "seen": height}))
                 os.replace(tmp, self.path)
             except OSError:
-                pass        # read-your-writes within this process still holds
+                pass  # read-your-writes within this process still holds
 
 
 class Client:
     """What the CLI does, as plain methods (also used by the demo and the tests)."""
 
-    def __init__(self, node: str, keys_dir=None, genesis=None, progress=False, session=None,
-                 fresh_timeout=60.0, trust_node=False):
+    def __init__(
+        self, node: str, keys_dir=None, genesis=None, progress=False, session=None, fresh_timeout=60.0, trust_node=False
+    ):
         self.rpc = Rpc(node)
         self.node = self.rpc.url
         self.keys_dir = Path(keys_dir or os.environ.get("MPCVOTE_KEYS", Path.home() / ".mpcvote" / "keys"))
         self.genesis_path = genesis
         self.progress = progress
-        self._status = None         # the spinner on stderr while a wait shows one
+        self._status = None  # the spinner on stderr while a wait shows one
         self.session = session or Session()
         self.fresh_timeout = fresh_timeout
         self.trust_node = trust_node
@@ -178,16 +200,18 @@ class Client:
             known = [k["name"] for k in self.keys()]
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise CliError(f"no key {name!r} in {self.keys_dir}: {hint}create it with `mpcvote keys new {name}`"
-                           + ("" if known else " (this folder has no keys; --keys DIR or $MPCVOTE_KEYS "
-                                               "points at another)"))
+            raise CliError(
+                f"no key {name!r} in {self.keys_dir}: {hint}create it with `mpcvote keys new {name}`"
+                + ("" if known else " (this folder has no keys; --keys DIR or $MPCVOTE_KEYS points at another)")
+            )
         return load_signing_key(path)
 
     def keys(self) -> list:
         if not self.keys_dir.exists():
             return []
-        return [{"name": p.stem, "public_key": load_signing_key(p).public_hex}
-                for p in sorted(self.keys_dir.glob("*.json"))]
+        return [
+            {"name": p.stem, "public_key": load_signing_key(p).public_hex} for p in sorted(self.keys_dir.glob("*.json"))
+        ]
 
     def names(self) -> dict:
         """Map public keys to the names this keyring gives them (shown beside the hex)."""
@@ -217,14 +241,17 @@ class Client:
                 if height >= want:
                     break
                 if time.monotonic() > deadline:
-                    raise CliError(f"{self.node} is at height {height}, behind height {want} where your last "
-                                   f"transaction committed, after {self.fresh_timeout:.0f} s: the node is lagging; "
-                                   "try another node")
+                    raise CliError(
+                        f"{self.node} is at height {height}, behind height {want} where your last "
+                        f"transaction committed, after {self.fresh_timeout:.0f} s: the node is lagging; "
+                        "try another node"
+                    )
                 show(f"waiting for {self.node} to reach height {want}")
                 time.sleep(0.1)
         if error is not None:
-            raise CliError(f"{path}: {error.log} (code {error.code} {NAMES.get(error.code, '')}, "
-                           f"from {self.node})", error.code) from None
+            raise CliError(
+                f"{path}: {error.log} (code {error.code} {NAMES.get(error.code, '')}, from {self.node})", error.code
+            ) from None
         return value
 
     @property
@@ -260,9 +287,11 @@ class Client:
         if type(last) is not int or last < 0:
             raise CliError(f"{self.node} answered /account with no valid nonce: not signing")
         if last > now + NONCE_AHEAD_US or last > MAX_NONCE - NONCE_HEADROOM:
-            raise CliError(f"{self.node} says the last nonce of {key.public_hex[:16]}… is {last}, far ahead of "
-                           "this clock: a lying node could use up your key's nonces; not signing (check the clock, "
-                           "or ask another node)")
+            raise CliError(
+                f"{self.node} says the last nonce of {key.public_hex[:16]}… is {last}, far ahead of "
+                "this clock: a lying node could use up your key's nonces; not signing (check the clock, "
+                "or ask another node)"
+            )
         return max(last + 1, now)
 
     # --- transactions ---------------------------------------------------------------------
@@ -289,7 +318,7 @@ class Client:
         watch, k = DropWatch(), 0
         with self._spinner() as show:
             while (result := self._committed(tx_hash)) is None:
-                if k % 5 == 4:     # about twice a second: one signature check on the node each time
+                if k % 5 == 4:  # about twice a second: one signature check on the node each time
                     dropped = watch.observe(self._dry_run(raw))
                     # A last look first: a REPLAY can be this very tx, committed a moment ago.
                     if dropped is not None and (result := self._committed(tx_hash)) is None:
@@ -297,15 +326,20 @@ class Client:
                     if result is not None:
                         break
                 if time.monotonic() > deadline:
-                    raise CliError(f"tx {tx_hash} not committed within {timeout:.0f} s and not refused either: "
-                                   f"it may still commit (see `mpcvote tx {tx_hash[:12]}`)")
+                    raise CliError(
+                        f"tx {tx_hash} not committed within {timeout:.0f} s and not refused either: "
+                        f"it may still commit (see `mpcvote tx {tx_hash[:12]}`)"
+                    )
                 show("waiting for commit")
                 k += 1
                 time.sleep(0.1)
         code = int(result["tx_result"].get("code", 0))
         if code != 0:
-            raise CliError(f"rejected in block {result['height']}: {result['tx_result'].get('log', '')} "
-                           f"(code {code} {NAMES.get(code, '')})", code)
+            raise CliError(
+                f"rejected in block {result['height']}: {result['tx_result'].get('log', '')} "
+                f"(code {code} {NAMES.get(code, '')})",
+                code,
+            )
         self.session.saw(self.chain_key, int(result["height"]))
         return {"hash": tx_hash, "height": int(result["height"]), "events": _events(result["tx_result"])}
 
@@ -343,11 +377,12 @@ class Client:
                 self._status.start()
             else:
                 self._status.update(text)
+
         try:
             yield show
         finally:
             if owner and getattr(self, "_status", None) is not None:
-                self._status.stop()      # transient: the line is cleared
+                self._status.stop()  # transient: the line is cleared
                 self._status = None
 
     def block_seconds(self) -> float:
@@ -357,8 +392,9 @@ class Client:
             # Block 1 carries the genesis time, however long before the start: left out. The
             # median gap, not the mean: one halt must not stretch every estimate.
             low = max(2, top - 19)
-            metas = self.rpc.call("blockchain", minHeight=str(low), maxHeight=str(top))["block_metas"] \
-                if top >= low else []
+            metas = (
+                self.rpc.call("blockchain", minHeight=str(low), maxHeight=str(top))["block_metas"] if top >= low else []
+            )
             times = sorted((int(m["header"]["height"]), _parse_time(m["header"]["time"])) for m in metas)
             gaps = sorted(b[1] - a[1] for a, b in zip(times, times[1:]) if b[0] == a[0] + 1)
             self._block_seconds = max(0.05, gaps[len(gaps) // 2]) if gaps else 1.0
@@ -371,9 +407,13 @@ class Client:
             self._top, self._top_at = self.rpc.height(), time.monotonic()
         seconds = (height - self._top) * self.block_seconds()
         at = time.time() + seconds
-        return {"height": height, "in_seconds": round(seconds, 1),
-                "at": time.strftime("%H:%M:%S", time.localtime(at)),
-                "at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)), "past": seconds <= 0}
+        return {
+            "height": height,
+            "in_seconds": round(seconds, 1),
+            "at": time.strftime("%H:%M:%S", time.localtime(at)),
+            "at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
+            "past": seconds <= 0,
+        }
 
     def close_blocks(self, close_in: str) -> int:
         """Turn --close-in (a duration or blocks) into blocks from now."""
@@ -385,17 +425,35 @@ class Client:
             self._params = self.query("/params")
         return self._params
 
-    def create_poll(self, key, question, kind, options=(), voters=None, close_in=20, close_height=None,
-                    max_ballots=10000, max_revotes=3, min_ballots=None, wait=True) -> dict:
+    def create_poll(
+        self,
+        key,
+        question,
+        kind,
+        options=(),
+        voters=None,
+        close_in=20,
+        close_height=None,
+        max_ballots=10000,
+        max_revotes=3,
+        min_ballots=None,
+        wait=True,
+    ) -> dict:
         """Create a poll closing `close_in` blocks from now; min_ballots defaults to the chain's floor."""
         height = self.rpc.height()
         params = self.params()
         if min_ballots is None:
             min_ballots = params.get("min_ballots_floor", 0)
-        body = {"question": question, "kind": kind, "options": list(options),
-                "voters": sorted(voters) if voters is not None else None,
-                "close_height": close_height or height + close_in, "max_ballots": max_ballots,
-                "max_revotes": max_revotes, "min_ballots": min_ballots}
+        body = {
+            "question": question,
+            "kind": kind,
+            "options": list(options),
+            "voters": sorted(voters) if voters is not None else None,
+            "close_height": close_height or height + close_in,
+            "max_ballots": max_ballots,
+            "max_revotes": max_revotes,
+            "min_ballots": min_ballots,
+        }
         raw = txcodec.build(key, self.chain_id, "create_poll", self.next_nonce(key), body)
         res = self.submit(raw, wait=wait)
         if wait:
@@ -408,6 +466,7 @@ class Client:
 
     def vote(self, key, poll_id: int, choice: str, wait=True) -> dict:
         from mpc_tx.client.ballot import build_ballot, BallotError
+
         poll = self.query(f"/poll/{poll_id}")
         if not self.trust_node:
             poll = self.verified_poll(poll_id, poll)
@@ -445,10 +504,13 @@ class Client:
         every = self.params()["mpc_attempt_blocks"]
         since = max(0, self.rpc.height() - out["closed_height"])
         next_attempt = out["closed_height"] + (since // every + 1) * every
-        return {"status": out["status"], "attested": [names[i] for i in attested],
-                "missing": [names[i] for i in sorted(names) if i not in attested],
-                "next_attempt": self.when(min(next_attempt, out["deadline_height"])),
-                "deadline": self.when(out["deadline_height"])}
+        return {
+            "status": out["status"],
+            "attested": [names[i] for i in attested],
+            "missing": [names[i] for i in sorted(names) if i not in attested],
+            "next_attempt": self.when(min(next_attempt, out["deadline_height"])),
+            "deadline": self.when(out["deadline_height"]),
+        }
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -459,9 +521,11 @@ class Client:
                 if not wait or out["status"] in ("final", "failed"):
                     return out
                 if time.monotonic() > deadline:
-                    raise CliError(f"no final outcome after {timeout:.0f} s: "
-                                   f"{progress_words(poll_id, self.standing_of(poll_id, out))}")
-                if self.progress and k % 10 == 0:     # the attestations change once a block at most
+                    raise CliError(
+                        f"no final outcome after {timeout:.0f} s: "
+                        f"{progress_words(poll_id, self.standing_of(poll_id, out))}"
+                    )
+                if self.progress and k % 10 == 0:  # the attestations change once a block at most
                     show(progress_words(poll_id, self.standing_of(poll_id, out)))
                 k += 1
                 time.sleep(0.3)
@@ -487,15 +551,32 @@ class Client:
             if exc.code != NOT_FOUND:
                 raise
             counted = None
-        found = self.rpc.call("tx_search", query=f"ballot.poll_id={poll_id} AND ballot.voter='{voter}'",
-                              per_page="100", order_by="asc")
-        sent = [{"hash": t["hash"], "height": int(t["height"]),
-                 "revote": int(_events(t["tx_result"]).get(events.BALLOT, {}).get("revote", 0))} for t in found["txs"]]
-        out = {"poll": poll_id, "voter": voter, "poll_status": poll["status"], "counted": None,
-               "replaced": [], "proofs": "this chain's ballots carry no validity proofs yet: nothing to check"}
+        found = self.rpc.call(
+            "tx_search", query=f"ballot.poll_id={poll_id} AND ballot.voter='{voter}'", per_page="100", order_by="asc"
+        )
+        sent = [
+            {
+                "hash": t["hash"],
+                "height": int(t["height"]),
+                "revote": int(_events(t["tx_result"]).get(events.BALLOT, {}).get("revote", 0)),
+            }
+            for t in found["txs"]
+        ]
+        out = {
+            "poll": poll_id,
+            "voter": voter,
+            "poll_status": poll["status"],
+            "counted": None,
+            "replaced": [],
+            "proofs": "this chain's ballots carry no validity proofs yet: nothing to check",
+        }
         if counted is not None:
-            out["counted"] = {"hash": counted["tx"], "height": counted["height"], "revote": counted["revotes"],
-                              "verified": False}
+            out["counted"] = {
+                "hash": counted["tx"],
+                "height": counted["height"],
+                "revote": counted["revotes"],
+                "verified": False,
+            }
             out["replaced"] = [t for t in sent if t["hash"] != counted["tx"] and t["height"] <= counted["height"]]
             if not self.trust_node:
                 proven = self.verify_tx(counted["tx"])
@@ -506,6 +587,7 @@ class Client:
 
     def light(self):
         from mpc_tx.client.light import LightClient, VerifyError
+
         if getattr(self, "_light", None) is None:
             try:
                 self._light = LightClient(self.rpc, self.genesis())
@@ -517,6 +599,7 @@ class Client:
         """Return the poll's facts proven against the genesis set; CliError naming the node if it lies."""
         from mpc_tx.client.light import VerifyError
         from mpc_tx.client.verified import verified_poll
+
         try:
             return verified_poll(self.light(), poll_id, self.genesis(), node_poll)
         except VerifyError as exc:
@@ -525,57 +608,92 @@ class Client:
     def verified_commit(self, res: dict) -> dict:
         """Prove that a submitted tx committed with code 0 (the node's word alone could hide a rejection)."""
         from mpc_tx.client.light import VerifyError
+
         try:
             t = self.light().tx(res["hash"])
         except VerifyError as exc:
-            raise CliError(f"tx {res['hash']}: {self.rpc.url} says it committed, but that does not verify: "
-                           f"{exc}") from None
+            raise CliError(
+                f"tx {res['hash']}: {self.rpc.url} says it committed, but that does not verify: {exc}"
+            ) from None
         if t.code != 0:
-            raise CliError(f"{self.rpc.url} said tx {t.hash} committed; the verified result is a rejection in "
-                           f"block {t.height} (code {t.code} {NAMES.get(t.code, '')})", t.code)
+            raise CliError(
+                f"{self.rpc.url} said tx {t.hash} committed; the verified result is a rejection in "
+                f"block {t.height} (code {t.code} {NAMES.get(t.code, '')})",
+                t.code,
+            )
         return dict(res, height=t.height, verified=True)
 
     def verify_header(self, height: int) -> dict:
         from mpc_tx.client.light import VerifyError
+
         try:
             h = self.light().header(height)
         except VerifyError as exc:
             raise CliError(f"header {height} from {self.rpc.url} does not verify: {exc}") from None
-        return {"height": h.height, "hash": h.hash.hex().upper(), "time": h.time, "app_hash": h.app_hash.hex().upper(),
-                "data_hash": h.data_hash.hex().upper(), "last_results_hash": h.last_results_hash.hex().upper(),
-                "signed_power": h.signed_power, "total_power": h.total_power, "verified": True}
+        return {
+            "height": h.height,
+            "hash": h.hash.hex().upper(),
+            "time": h.time,
+            "app_hash": h.app_hash.hex().upper(),
+            "data_hash": h.data_hash.hex().upper(),
+            "last_results_hash": h.last_results_hash.hex().upper(),
+            "signed_power": h.signed_power,
+            "total_power": h.total_power,
+            "verified": True,
+        }
 
     def verify_tx(self, tx_hash: str) -> dict:
         from mpc_tx.client.light import VerifyError
+
         tx_hash = self.full_hash(tx_hash)
         try:
             t = self.light().tx(tx_hash)
         except VerifyError as exc:
             raise CliError(f"tx {tx_hash} from {self.rpc.url} does not verify: {exc}") from None
-        return {"hash": t.hash, "height": t.height, "index": t.index, "code": t.code,
-                "code_name": NAMES.get(t.code, str(t.code)), "data": t.data.decode(errors="replace"),
-                "tx": t.tx.decode(errors="replace"), "verified": True}
+        return {
+            "hash": t.hash,
+            "height": t.height,
+            "index": t.index,
+            "code": t.code,
+            "code_name": NAMES.get(t.code, str(t.code)),
+            "data": t.data.decode(errors="replace"),
+            "tx": t.tx.decode(errors="replace"),
+            "verified": True,
+        }
 
     # --- explorer -------------------------------------------------------------------------
     def blocks(self, last=10) -> list:
         top = self.rpc.height()
         low = max(1, top - last + 1)
         metas = self.rpc.call("blockchain", minHeight=str(low), maxHeight=str(top))["block_metas"]
-        return [{"height": int(m["header"]["height"]), "time": m["header"]["time"],
-                 "txs": int(m["num_txs"]), "hash": m["block_id"]["hash"],
-                 "app_hash": m["header"]["app_hash"], "proposer": m["header"]["proposer_address"]}
-                for m in metas]
+        return [
+            {
+                "height": int(m["header"]["height"]),
+                "time": m["header"]["time"],
+                "txs": int(m["num_txs"]),
+                "hash": m["block_id"]["hash"],
+                "app_hash": m["header"]["app_hash"],
+                "proposer": m["header"]["proposer_address"],
+            }
+            for m in metas
+        ]
 
     def block(self, height: int) -> dict:
         blk = self.rpc.call("block", height=str(height))
         res = self.rpc.call("block_results", height=str(height))
         txs = [base64.b64decode(t) for t in blk["block"]["data"]["txs"] or []]
         results = res.get("txs_results") or []
-        return {"height": height, "hash": blk["block_id"]["hash"], "time": blk["block"]["header"]["time"],
-                "app_hash": blk["block"]["header"]["app_hash"],
-                "txs": [_tx_summary(raw, r) for raw, r in zip(txs, results)],
-                "events": [{"type": e["type"], **{a["key"]: a["value"] for a in e["attributes"]}}
-                           for e in res.get("finalize_block_events") or []]}
+        return {
+            "height": height,
+            "hash": blk["block_id"]["hash"],
+            "time": blk["block"]["header"]["time"],
+            "app_hash": blk["block"]["header"]["app_hash"],
+            "txs": [_tx_summary(raw, r) for raw, r in zip(txs, results)],
+            "events": [
+                {"type": e["type"], **{a["key"]: a["value"] for a in e["attributes"]}}
+                for e in res.get("finalize_block_events") or []
+            ],
+        }
 
     def full_hash(self, text: str) -> str:
         """Return the tx hash that `text` (a hash or a unique prefix of at least 6 hex digits) names.
@@ -590,20 +708,26 @@ class Client:
             return wanted
         matches, top = set(), self.rpc.height()
         low = max(1, top - PREFIX_SCAN_BLOCKS + 1)
-        for high in range(top, low - 1, -20):       # the node returns at most 20 headers a call
+        for high in range(top, low - 1, -20):  # the node returns at most 20 headers a call
             metas = self.rpc.call("blockchain", minHeight=str(max(low, high - 19)), maxHeight=str(high))["block_metas"]
             for m in metas:
                 if int(m["num_txs"]):
                     block = self.rpc.call("block", height=m["header"]["height"])["block"]
-                    matches |= {h for h in (txcodec.tx_hash(base64.b64decode(t)) for t in block["data"]["txs"] or [])
-                                if h.startswith(wanted)}
+                    matches |= {
+                        h
+                        for h in (txcodec.tx_hash(base64.b64decode(t)) for t in block["data"]["txs"] or [])
+                        if h.startswith(wanted)
+                    }
         if len(matches) == 1:
             return matches.pop()
         if matches:
-            raise CliError(f"prefix {wanted} is not unique: " + ", ".join(sorted(matches)[:5]) +
-                           (" …" if len(matches) > 5 else ""))
-        raise CliError(f"no tx whose hash starts with {wanted} in the latest {top - low + 1} blocks: "
-                       "give the full hash for an older tx")
+            raise CliError(
+                f"prefix {wanted} is not unique: " + ", ".join(sorted(matches)[:5]) + (" …" if len(matches) > 5 else "")
+            )
+        raise CliError(
+            f"no tx whose hash starts with {wanted} in the latest {top - low + 1} blocks: "
+            "give the full hash for an older tx"
+        )
 
     def tx(self, tx_hash: str) -> dict:
         full = self.full_hash(tx_hash)
@@ -612,16 +736,24 @@ class Client:
         except RpcError as exc:
             if "not found" not in str(exc):
                 raise
-            raise CliError(f"no committed tx {full} on {self.node}: it may still wait in the mempool, or it "
-                           "left it without a block (the command that sent it said why)", NOT_FOUND) from None
+            raise CliError(
+                f"no committed tx {full} on {self.node}: it may still wait in the mempool, or it "
+                "left it without a block (the command that sent it said why)",
+                NOT_FOUND,
+            ) from None
         return {"height": int(res["height"]), **_tx_summary(base64.b64decode(res["tx"]), res["tx_result"])}
 
     def txs(self, poll_id: int, page=1, per_page=50) -> dict:
-        res = self.rpc.call("tx_search", query=f"ballot.poll_id={poll_id}", page=str(page),
-                            per_page=str(per_page), order_by="asc")
-        return {"total": int(res["total_count"]),
-                "txs": [{"height": int(t["height"]), **_tx_summary(base64.b64decode(t["tx"]), t["tx_result"])}
-                        for t in res["txs"]]}
+        res = self.rpc.call(
+            "tx_search", query=f"ballot.poll_id={poll_id}", page=str(page), per_page=str(per_page), order_by="asc"
+        )
+        return {
+            "total": int(res["total_count"]),
+            "txs": [
+                {"height": int(t["height"]), **_tx_summary(base64.b64decode(t["tx"]), t["tx_result"])}
+                for t in res["txs"]
+            ],
+        }
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -636,8 +768,7 @@ def parse_close_in(text: str) -> tuple[str, int]:
     text = text.strip().lower()
     number, unit = (text[:-1], text[-1]) if text[-1:].isalpha() else (text, "b")
     if not number.isdigit() or int(number) == 0 or len(number) > 9 or (unit != "b" and unit not in _UNITS):
-        raise CliError(f"--close-in {text!r} is not a duration: give 90s, 10m, 2h or 1d (a time), "
-                       "or 40b (blocks)")
+        raise CliError(f"--close-in {text!r} is not a duration: give 90s, 10m, 2h or 1d (a time), or 40b (blocks)")
     if unit == "b":
         return "blocks", int(number)
     seconds = int(number) * _UNITS[unit]
@@ -670,12 +801,15 @@ class DropWatch:
     """
 
     def __init__(self):
-        self.first = None      # the first refusal seen, since the last acceptance
+        self.first = None  # the first refusal seen, since the last acceptance
 
     def observe(self, verdict) -> dict | None:
         """Take one verdict (or None); return the refusal once it has held over two heights."""
-        if not isinstance(verdict, dict) or type(verdict.get("code")) is not int or \
-                type(verdict.get("height")) is not int:
+        if (
+            not isinstance(verdict, dict)
+            or type(verdict.get("code")) is not int
+            or type(verdict.get("height")) is not int
+        ):
             return None
         if verdict["code"] == 0:
             self.first = None
@@ -689,8 +823,10 @@ class DropWatch:
 def dropped_message(tx_hash: str, verdict: dict) -> str:
     """Say why a tx left the mempool without a block, as the chain's recheck decided."""
     name = NAMES.get(verdict["code"], str(verdict["code"]))
-    return (f"{name}: {verdict.get('log', '')}. The transaction {tx_hash[:12]}… passed CheckTx but left the "
-            f"mempool without a block (the chain refuses it from height {verdict['height']}): it will not commit")
+    return (
+        f"{name}: {verdict.get('log', '')}. The transaction {tx_hash[:12]}… passed CheckTx but left the "
+        f"mempool without a block (the chain refuses it from height {verdict['height']}): it will not commit"
+    )
 
 
 def _parse_time(stamp: str) -> float:
@@ -709,8 +845,7 @@ def _events(tx_result) -> dict:
 
 def _tx_summary(raw: bytes, result: dict) -> dict:
     code = int(result.get("code", 0))
-    summary = {"hash": txcodec.tx_hash(raw), "code": code, "code_name": NAMES.get(code, str(code)),
-               "bytes": len(raw)}
+    summary = {"hash": txcodec.tx_hash(raw), "code": code, "code_name": NAMES.get(code, str(code)), "bytes": len(raw)}
     try:
         tx = txcodec.decode(raw)
         summary.update(type=tx.type, signer=tx.signer, nonce=tx.nonce)
@@ -733,8 +868,9 @@ def _common(parser, default):
     parser.add_argument("--node", default=default, help="node RPC URL (default: first local testnet node)")
     parser.add_argument("--json", action="store_true", default=default, help="JSON output for scripts")
     parser.add_argument("--keys", default=default, help="key folder (default $MPCVOTE_KEYS or ~/.mpcvote/keys)")
-    parser.add_argument("--genesis", default=default,
-                        help="the chain's genesis file (validator keys are checked against it)")
+    parser.add_argument(
+        "--genesis", default=default, help="the chain's genesis file (validator keys are checked against it)"
+    )
 
 
 class _Sub(argparse.ArgumentParser):
@@ -751,8 +887,13 @@ class _Top(argparse.ArgumentParser):
     def error(self, message):
         words = message.split("unrecognized arguments:", 1)
         if len(words) == 2:
-            hints = [f"{w} -> did you mean {close[0]}?" for w in words[1].split() if w.startswith("--")
-                     for close in [difflib.get_close_matches(w, _option_strings(self), n=1)] if close]
+            hints = [
+                f"{w} -> did you mean {close[0]}?"
+                for w in words[1].split()
+                if w.startswith("--")
+                for close in [difflib.get_close_matches(w, _option_strings(self), n=1)]
+                if close
+            ]
             if hints:
                 message += " (" + "; ".join(hints) + ")"
         super().error(message)
@@ -773,45 +914,69 @@ def _parser():
     p.set_defaults(json=False)
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Sub, metavar="COMMAND")
     keys = sub.add_parser("keys", help="voter and creator keys (files in --keys DIR, mode 0600)").add_subparsers(
-        dest="sub", required=True, parser_class=_Sub, metavar="keys COMMAND")
+        dest="sub", required=True, parser_class=_Sub, metavar="keys COMMAND"
+    )
     keys.add_parser("new", help="make a new ed25519 key").add_argument("name", help="a name for the key")
     keys.add_parser("show", help="print a key's public key").add_argument("name", help="the key's name")
     keys.add_parser("list", help="every key: name and public key")
     poll = sub.add_parser("poll", help="create, close or show a poll").add_subparsers(
-        dest="sub", required=True, parser_class=_Sub, metavar="poll COMMAND")
+        dest="sub", required=True, parser_class=_Sub, metavar="poll COMMAND"
+    )
     c = poll.add_parser("create", help="create a poll (you, its creator, may close it early)")
     c.add_argument("--key", required=True, help="the creator's key name")
     c.add_argument("--question", required=True, help="the question voters answer")
-    c.add_argument("--kind", choices=("unanimity", "tally"), required=True,
-                   help="unanimity: is everyone's answer yes? tally: how many chose each option")
+    c.add_argument(
+        "--kind",
+        choices=("unanimity", "tally"),
+        required=True,
+        help="unanimity: is everyone's answer yes? tally: how many chose each option",
+    )
     c.add_argument("--options", default="", help="comma-separated options, for a tally (2 to 16)")
-    c.add_argument("--voters", default=None,
-                   help="comma-separated key names or public keys that may vote (default: open to any key)")
-    c.add_argument("--close-in", default="5m",
-                   help="how long the poll stays open: 90s, 10m, 2h, 1d, or blocks as 40b (default 5m; "
-                        "converted with the chain's measured block interval)")
+    c.add_argument(
+        "--voters",
+        default=None,
+        help="comma-separated key names or public keys that may vote (default: open to any key)",
+    )
+    c.add_argument(
+        "--close-in",
+        default="5m",
+        help="how long the poll stays open: 90s, 10m, 2h, 1d, or blocks as 40b (default 5m; "
+        "converted with the chain's measured block interval)",
+    )
     c.add_argument("--max-ballots", type=int, default=10000, help="most ballots the poll takes (default 10000)")
-    c.add_argument("--max-revotes", type=int, default=3,
-                   help="how often one voter may replace their ballot (default 3)")
-    c.add_argument("--min-ballots", type=int, default=None,
-                   help="below this many ballots the outcome is withheld (default: the chain's floor, 3)")
+    c.add_argument(
+        "--max-revotes", type=int, default=3, help="how often one voter may replace their ballot (default 3)"
+    )
+    c.add_argument(
+        "--min-ballots",
+        type=int,
+        default=None,
+        help="below this many ballots the outcome is withheld (default: the chain's floor, 3)",
+    )
     cl = poll.add_parser("close", help="close a poll early (its creator only)")
     cl.add_argument("poll", type=int, help="the poll id")
     cl.add_argument("--key", required=True, help="the creator's key name")
     poll.add_parser("show", help="a poll's settings, status and close (height and clock time)").add_argument(
-        "poll", type=int, help="the poll id")
+        "poll", type=int, help="the poll id"
+    )
     sub.add_parser("polls", help="list polls: status, ballots, close time, outcome")
     v = sub.add_parser("vote", help="secret-share and submit a ballot; waits for its commit")
     v.add_argument("poll", type=int, help="the poll id")
     v.add_argument("choice", help="yes|no for unanimity, an option for a tally")
     v.add_argument("--key", required=True, help="the voter's key name")
-    v.add_argument("--trust-node", action="store_true",
-                   help="take the poll from the node's answer unverified (only a node you run yourself)")
+    v.add_argument(
+        "--trust-node",
+        action="store_true",
+        help="take the poll from the node's answer unverified (only a node you run yourself)",
+    )
     r = sub.add_parser("receipt", help="did my vote count? the counted ballot, and what it replaced")
     r.add_argument("poll", type=int, help="the poll id")
     r.add_argument("--key", required=True, help="the voter's key name")
-    r.add_argument("--trust-node", action="store_true",
-                   help="take the node's word for the ballot's tx, unproven (only a node you run yourself)")
+    r.add_argument(
+        "--trust-node",
+        action="store_true",
+        help="take the node's word for the ballot's tx, unproven (only a node you run yourself)",
+    )
     o = sub.add_parser("outcome", help="a poll's outcome, or who the validators are waiting for")
     o.add_argument("poll", type=int, help="the poll id")
     o.add_argument("--wait", action="store_true", help="wait until the outcome is final, showing progress")
@@ -821,30 +986,41 @@ def _parser():
     j.add_argument("--testnet", default=None, help="testnet folder (default $MPCVOTE_TESTNET or .testnet)")
     b = sub.add_parser("blocks", help="the latest blocks")
     b.add_argument("--last", type=int, default=10, help="how many (default 10)")
-    sub.add_parser("block", help="one block: its txs and events").add_argument("height", type=int,
-                                                                                help="the block height")
+    sub.add_parser("block", help="one block: its txs and events").add_argument(
+        "height", type=int, help="the block height"
+    )
     sub.add_parser("tx", help="one tx: its block, result, signer and body").add_argument(
-        "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)")
+        "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)"
+    )
     sub.add_parser("verify-header", help="check a header against the genesis validators").add_argument(
-        "height", type=int, help="the block height")
+        "height", type=int, help="the block height"
+    )
     sub.add_parser("verify-tx", help="prove a tx and its result against signed headers").add_argument(
-        "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)")
+        "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)"
+    )
     t = sub.add_parser("txs", help="ballot txs of a poll, revotes and replaced ballots marked")
     t.add_argument("--poll", type=int, required=True, help="the poll id")
     t.add_argument("--page", type=int, default=1, help="page of 50 (default 1)")
     from mpc_tx.explorer.cli import add_arguments as explorer_arguments
+
     explorer_arguments(sub.add_parser("explorer", help="serve the web explorer", conflict_handler="resolve"))
     return p
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if args.cmd == "explorer":     # a server, not a one-shot command: it takes several --node
+    if args.cmd == "explorer":  # a server, not a one-shot command: it takes several --node
         from mpc_tx.explorer.cli import run as run_explorer
+
         return run_explorer(args)
     keys = Path(args.keys or os.environ.get("MPCVOTE_KEYS", Path.home() / ".mpcvote" / "keys"))
-    client = Client(args.node or default_node(), keys, args.genesis or default_genesis(),
-                    progress=not args.json and sys.stderr.isatty(), session=Session(keys / ".session"))
+    client = Client(
+        args.node or default_node(),
+        keys,
+        args.genesis or default_genesis(),
+        progress=not args.json and sys.stderr.isatty(),
+        session=Session(keys / ".session"),
+    )
     try:
         result, human = _run(client, args)
     except (CliError, RpcError, QueryError) as exc:
@@ -857,15 +1033,17 @@ def main(argv=None):
         return 1
     try:
         print(json.dumps(result) if args.json else human)
-    except BrokenPipeError:     # `mpcvote jobs | head`: the reader has what it wanted
+    except BrokenPipeError:  # `mpcvote jobs | head`: the reader has what it wanted
         sys.stderr.close()
     return 0
 
 
 def _unreachable_hint(exc, node: str) -> str:
     if isinstance(exc, RpcError) and "cannot reach" in str(exc):
-        return (f". Is the node running? `scripts/testnet status` shows the local testnet; "
-                f"`scripts/testnet up` starts it; --node URL asks another node (this was {node})")
+        return (
+            f". Is the node running? `scripts/testnet status` shows the local testnet; "
+            f"`scripts/testnet up` starts it; --node URL asks another node (this was {node})"
+        )
     return ""
 
 
@@ -885,14 +1063,24 @@ def _run(client: Client, a):
             if a.voters:
                 voters = [v if len(v) == 64 else client.key(v).public_hex for v in a.voters.split(",")]
             opts = [o for o in a.options.split(",") if o] if a.kind == "tally" else []
-            res = client.create_poll(client.key(a.key), a.question, a.kind, opts, voters,
-                                     client.close_blocks(a.close_in), max_ballots=a.max_ballots,
-                                     max_revotes=a.max_revotes, min_ballots=a.min_ballots)
+            res = client.create_poll(
+                client.key(a.key),
+                a.question,
+                a.kind,
+                opts,
+                voters,
+                client.close_blocks(a.close_in),
+                max_ballots=a.max_ballots,
+                max_revotes=a.max_revotes,
+                min_ballots=a.min_ballots,
+            )
             poll = client.query(f"/poll/{res['poll']}")
             res["closes"] = client.when(poll["close_height"])
             res["warnings"] = privacy_warnings(poll)
-            lines = [f"poll {res['poll']} created at height {res['height']} (tx {res['hash']})",
-                     f"  closes at height {poll['close_height']}, {_about(res['closes'])}"]
+            lines = [
+                f"poll {res['poll']} created at height {res['height']} (tx {res['hash']})",
+                f"  closes at height {poll['close_height']}, {_about(res['closes'])}",
+            ]
             for w in res["warnings"]:
                 print(f"mpcvote: warning: {w}", file=sys.stderr)
             return res, "\n".join(lines)
@@ -908,10 +1096,13 @@ def _run(client: Client, a):
         polls = client.query("/polls")["polls"]
         for p in polls:
             p["closes"] = client.when(p["close_height"]) if p["status"] == "open" else None
-        rows = [(p["id"], p["kind"], p["status"], p["ballots"], _closes_short(p), _outcome_short(p), p["question"])
-                for p in polls]
-        return polls, _table(["id", "kind", "status", "ballots", "close", "outcome", "question"], rows,
-                             right={"id", "ballots"}) if polls else "(no polls)"
+        rows = [
+            (p["id"], p["kind"], p["status"], p["ballots"], _closes_short(p), _outcome_short(p), p["question"])
+            for p in polls
+        ]
+        return polls, _table(
+            ["id", "kind", "status", "ballots", "close", "outcome", "question"], rows, right={"id", "ballots"}
+        ) if polls else "(no polls)"
     if a.cmd == "vote":
         client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
@@ -928,8 +1119,11 @@ def _run(client: Client, a):
     if a.cmd == "validators":
         vals = client.query("/validators")["validators"]
         vals = [{k: v[k] for k in v if k != "tls_cert"} for v in vals]
-        return vals, "\n".join(f"{v['index']:>2} {v['name']:8} power {v['power']:>3}  mpc {v['mpc_host']}:{v['mpc_port']}  "
-                               f"attest {v['attest_key'][:16]}…" for v in vals)
+        return vals, "\n".join(
+            f"{v['index']:>2} {v['name']:8} power {v['power']:>3}  mpc {v['mpc_host']}:{v['mpc_port']}  "
+            f"attest {v['attest_key'][:16]}…"
+            for v in vals
+        )
     if a.cmd == "jobs":
         jobs = local_jobs(a.testnet)
         chain = {}
@@ -943,51 +1137,78 @@ def _run(client: Client, a):
         lines = []
         for j in jobs:
             w = j["worker"]
-            lines.append(f"{j['validator']}: worker " + ("down" if not w["up"] else f"up, followed to height {w['height']}"))
+            lines.append(
+                f"{j['validator']}: worker " + ("down" if not w["up"] else f"up, followed to height {w['height']}")
+            )
             for poll, st in sorted(j["jobs"].items(), key=lambda kv: int(kv[0])):
                 st["reason"] = job_reason(st, w, chain[poll])
-                lines.append(f"  poll {poll:>4}  {st['state']:9} attempt {st.get('attempt', '-')}  {st['reason']}"
-                             + (f" absent {st['absent']}" if st.get("absent") else ""))
+                lines.append(
+                    f"  poll {poll:>4}  {st['state']:9} attempt {st.get('attempt', '-')}  {st['reason']}"
+                    + (f" absent {st['absent']}" if st.get("absent") else "")
+                )
         return jobs, "\n".join(lines) or "(no jobs)"
     if a.cmd == "blocks":
         blocks = client.blocks(a.last)
-        return blocks, "\n".join(f"{b['height']:>7} {b['time'][:23]} {b['txs']:>5} txs  app {b['app_hash'][:16]}…"
-                                 for b in blocks)
+        return blocks, "\n".join(
+            f"{b['height']:>7} {b['time'][:23]} {b['txs']:>5} txs  app {b['app_hash'][:16]}…" for b in blocks
+        )
     if a.cmd == "block":
         blk = client.block(a.height)
-        lines = [f"block {blk['height']} at {blk['time']}", f"  hash     {blk['hash']}",
-                 f"  app hash {blk['app_hash']}", f"  {len(blk['txs'])} txs" + (":" if blk["txs"] else "")]
-        lines += [f"    {t['hash'][:16]}  {t.get('type', '?'):15} {t['code_name']:14} by {client.who(t.get('signer', ''))}"
-                  for t in blk["txs"]]
-        lines += [f"  event {e['type']}: " + " ".join(f"{k}={v}" for k, v in e.items() if k != "type")
-                  for e in blk["events"]]
+        lines = [
+            f"block {blk['height']} at {blk['time']}",
+            f"  hash     {blk['hash']}",
+            f"  app hash {blk['app_hash']}",
+            f"  {len(blk['txs'])} txs" + (":" if blk["txs"] else ""),
+        ]
+        lines += [
+            f"    {t['hash'][:16]}  {t.get('type', '?'):15} {t['code_name']:14} by {client.who(t.get('signer', ''))}"
+            for t in blk["txs"]
+        ]
+        lines += [
+            f"  event {e['type']}: " + " ".join(f"{k}={v}" for k, v in e.items() if k != "type") for e in blk["events"]
+        ]
         return blk, "\n".join(lines)
     if a.cmd == "tx":
         t = client.tx(a.hash)
         return t, _human_tx(client, t)
     if a.cmd == "verify-header":
         h = client.verify_header(a.height)
-        return h, (f"header {h['height']} {h['hash']} verified: signed by {h['signed_power']} of "
-                   f"{h['total_power']} genesis power\n  time {h['time']}, app hash {h['app_hash']}")
+        return h, (
+            f"header {h['height']} {h['hash']} verified: signed by {h['signed_power']} of "
+            f"{h['total_power']} genesis power\n  time {h['time']}, app hash {h['app_hash']}"
+        )
     if a.cmd == "verify-tx":
         t = client.verify_tx(a.hash)
-        return t, (f"tx {t['hash']} verified in block {t['height']} (index {t['index']}): "
-                   f"result {t['code_name']}" + (f", data {t['data']}" if t["data"] else ""))
+        return t, (
+            f"tx {t['hash']} verified in block {t['height']} (index {t['index']}): "
+            f"result {t['code_name']}" + (f", data {t['data']}" if t["data"] else "")
+        )
     if a.cmd == "txs":
         res = client.txs(a.poll, a.page)
         mark_replaced(res["txs"])
-        return res, f"{res['total']} ballot txs of poll {a.poll} (a later ballot of one voter replaces the earlier)\n" \
-            + "\n".join(f"{t['height']:>7}  {t['hash'][:16]}  {client.who(t['signer']):28} {t['code_name']:8} "
-                        f"{_ballot_mark(t)}" for t in res["txs"])
+        return (
+            res,
+            f"{res['total']} ballot txs of poll {a.poll} (a later ballot of one voter replaces the earlier)\n"
+            + "\n".join(
+                f"{t['height']:>7}  {t['hash'][:16]}  {client.who(t['signer']):28} {t['code_name']:8} {_ballot_mark(t)}"
+                for t in res["txs"]
+            ),
+        )
     raise CliError(f"unknown command {a.cmd}")
 
 
 def _table(headers: list, rows: list, right=frozenset()) -> str:
     """Render rows under headers as aligned plain-text columns (rich, no borders, no colour, never wrapped)."""
-    table = Table(*[Column(h, justify="right" if h in right else "left", no_wrap=True) for h in headers],
-                  box=None, pad_edge=False, show_edge=False, header_style="", padding=(0, 2, 0, 0))
+    table = Table(
+        *[Column(h, justify="right" if h in right else "left", no_wrap=True) for h in headers],
+        box=None,
+        pad_edge=False,
+        show_edge=False,
+        header_style="",
+        padding=(0, 2, 0, 0),
+    )
     for row in rows:
-        table.add_row(*(Text(str(cell)) for cell in row))     # Text: a question is never markup
+        table.add_row(*(Text(str(cell)) for cell in row))  # Text: a question is never markup
     out = io.StringIO()
     Console(file=out, width=10_000, color_system=None, force_terminal=False).print(table)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
@@ -997,14 +1218,20 @@ def privacy_warnings(poll: dict) -> list:
     """Say what a poll's settings reveal about its voters, in words a creator can act on."""
     out = []
     if poll["open"]:
-        out.append("this poll is open to any key, and anyone can make keys: one person can vote many times; "
-                   "list the voters (--voters) for a poll that counts people")
+        out.append(
+            "this poll is open to any key, and anyone can make keys: one person can vote many times; "
+            "list the voters (--voters) for a poll that counts people"
+        )
     if poll["eligible"] is not None and poll["eligible"] < poll["min_ballots"]:
-        out.append(f"only {poll['eligible']} voters are listed and the outcome is withheld below "
-                   f"{poll['min_ballots']} ballots: this poll can never show its outcome")
+        out.append(
+            f"only {poll['eligible']} voters are listed and the outcome is withheld below "
+            f"{poll['min_ballots']} ballots: this poll can never show its outcome"
+        )
     if poll["min_ballots"] < 3:
-        out.append(f"min_ballots is {poll['min_ballots']}: an outcome over 1 or 2 ballots tells each voter how "
-                   "the other voted; 3 or more keeps a single vote hidden")
+        out.append(
+            f"min_ballots is {poll['min_ballots']}: an outcome over 1 or 2 ballots tells each voter how "
+            "the other voted; 3 or more keeps a single vote hidden"
+        )
     return out
 
 
@@ -1039,10 +1266,13 @@ def _human_poll(p):
     else:
         early = " (early, by its creator)" if p["closed_height"] and p["closed_height"] < p["close_height"] else ""
         closing = f"closed at height {p['closed_height']}{early}"
-    lines = [f"poll {p['id']}: {p['question']}", f"  kind {p['kind']}" + (f" options {', '.join(p['options'])}" if p["options"] else ""),
-             f"  status {p['status']}, {_ballots(p['ballots'])} (outcome withheld below {p['min_ballots']}), {closing}",
-             f"  voters {'open to any key (anyone can make keys)' if p['open'] else str(p['eligible']) + ' listed'}",
-             f"  validators {len(p['validators'])}, threshold t={p['threshold']}"]
+    lines = [
+        f"poll {p['id']}: {p['question']}",
+        f"  kind {p['kind']}" + (f" options {', '.join(p['options'])}" if p["options"] else ""),
+        f"  status {p['status']}, {_ballots(p['ballots'])} (outcome withheld below {p['min_ballots']}), {closing}",
+        f"  voters {'open to any key (anyone can make keys)' if p['open'] else str(p['eligible']) + ' listed'}",
+        f"  validators {len(p['validators'])}, threshold t={p['threshold']}",
+    ]
     if p["result"]:
         lines.append(f"  result {_outcome_words(p['result'], p['ballots'], p['min_ballots'])}")
     lines += [f"  warning: {w}" for w in p.get("warnings", [])]
@@ -1061,8 +1291,10 @@ def _outcome_words(result: dict, ballots: int, min_ballots: int) -> str:
     if outcome == {"withheld": True}:
         if ballots == 0:
             return "no ballots"
-        return (f"withheld: {_ballots(result['counted'])} counted, fewer than the poll's min_ballots "
-                f"{min_ballots} (an outcome would reveal votes)")
+        return (
+            f"withheld: {_ballots(result['counted'])} counted, fewer than the poll's min_ballots "
+            f"{min_ballots} (an outcome would reveal votes)"
+        )
     if "unanimous" in outcome:
         return "unanimous yes" if outcome["unanimous"] else "not unanimous (at least one no)"
     return ", ".join(f"{k} {v}" for k, v in outcome["tally"].items())
@@ -1091,9 +1323,12 @@ def _ballot_mark(t: dict) -> str:
 
 def _human_tx(client, t: dict) -> str:
     verdict = "committed, OK" if t["code"] == 0 else f"REJECTED {t['code_name']} (code {t['code']}): {t.get('log', '')}"
-    lines = [f"tx {t['hash']}", f"  block {t['height']}: {verdict}",
-             f"  {t.get('type', 'undecodable')} by {client.who(t.get('signer', ''))}, nonce {t.get('nonce', '-')}, "
-             f"{t['bytes']} bytes"]
+    lines = [
+        f"tx {t['hash']}",
+        f"  block {t['height']}: {verdict}",
+        f"  {t.get('type', 'undecodable')} by {client.who(t.get('signer', ''))}, nonce {t.get('nonce', '-')}, "
+        f"{t['bytes']} bytes",
+    ]
     for k, v in (t.get("body") or {}).items():
         lines.append(f"  {k}: {', '.join(map(str, v)) if isinstance(v, list) else v}")
     if t.get("revote"):
@@ -1105,16 +1340,22 @@ def _human_receipt(r: dict, name: str) -> str:
     who = f"{name} ({r['voter'][:12]}…)"
     c = r["counted"]
     if c is None:
-        return (f"poll {r['poll']}: no ballot of {who} counts (none committed; a ballot refused or dropped "
-                "never counts)")
+        return f"poll {r['poll']}: no ballot of {who} counts (none committed; a ballot refused or dropped never counts)"
     proven = "proven against the genesis validators" if c["verified"] else "the node's word, not proven"
-    lines = [f"poll {r['poll']}: the ballot of {who} counts" +
-             (" (the poll is closed: this is final)" if r["poll_status"] != "open" else
-              " (the poll is open: a later ballot of yours would replace it)"),
-             f"  tx {c['hash']} in block {c['height']} ({proven})"]
+    lines = [
+        f"poll {r['poll']}: the ballot of {who} counts"
+        + (
+            " (the poll is closed: this is final)"
+            if r["poll_status"] != "open"
+            else " (the poll is open: a later ballot of yours would replace it)"
+        ),
+        f"  tx {c['hash']} in block {c['height']} ({proven})",
+    ]
     if r["replaced"]:
-        lines.append(f"  it replaced {len(r['replaced'])} earlier ballot(s): " +
-                     ", ".join(f"{t['hash'][:12]}… (block {t['height']})" for t in r["replaced"]))
+        lines.append(
+            f"  it replaced {len(r['replaced'])} earlier ballot(s): "
+            + ", ".join(f"{t['hash'][:12]}… (block {t['height']})" for t in r["replaced"])
+        )
     lines.append(f"  ballot proofs: {r['proofs']}")
     return "\n".join(lines)
 
@@ -1125,10 +1366,12 @@ def progress_words(poll_id: int, p: dict | None) -> str:
         return f"poll {poll_id}: no outcome yet"
     if p["status"] == "open":
         return f"poll {poll_id}: open, closes at height {p['closes']['height']}, {_about(p['closes'])}"
-    return (f"poll {poll_id}: closed, no outcome yet; attested by {', '.join(p['attested']) or 'nobody yet'}"
-            f"; waiting for {', '.join(p['missing']) or 'nobody'}; next MPC attempt at height "
-            f"{p['next_attempt']['height']} ({_about(p['next_attempt'])}); it fails at height "
-            f"{p['deadline']['height']} ({_about(p['deadline'])}) without one")
+    return (
+        f"poll {poll_id}: closed, no outcome yet; attested by {', '.join(p['attested']) or 'nobody yet'}"
+        f"; waiting for {', '.join(p['missing']) or 'nobody'}; next MPC attempt at height "
+        f"{p['next_attempt']['height']} ({_about(p['next_attempt'])}); it fails at height "
+        f"{p['deadline']['height']} ({_about(p['deadline'])}) without one"
+    )
 
 
 def _human_outcome(o):
@@ -1137,9 +1380,11 @@ def _human_outcome(o):
     r = o["result"]
     if r["status"] == "failed":
         return f"poll {o['id']}: FAILED ({r['code']}), absent validators {r.get('absent')}"
-    return (f"poll {o['id']}: {_outcome_words(r, o['ballots'], o.get('min_ballots', 0))}\n"
-            f"  counted {r['counted']}, excluded {len(r['excluded'])}, final at height {o['final_height']}, "
-            f"attested by validators {', '.join(map(str, o['attesters']))}")
+    return (
+        f"poll {o['id']}: {_outcome_words(r, o['ballots'], o.get('min_ballots', 0))}\n"
+        f"  counted {r['counted']}, excluded {len(r['excluded'])}, final at height {o['final_height']}, "
+        f"attested by validators {', '.join(map(str, o['attesters']))}"
+    )
 
 
 if __name__ == "__main__":

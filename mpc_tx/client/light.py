@@ -12,6 +12,7 @@ VerifyCommitLight, types/results.go), over the classes generated from CometBFT's
 own protos. Every check is total: bad input gives a VerifyError with a reason,
 never another exception.
 """
+
 import base64
 import calendar
 import functools
@@ -26,13 +27,24 @@ from abci_app.abci.pb import abci, canonical, keys as pbkeys, types as pbtypes, 
 from mpc_tx.protocol.keys import verify as ed25519_verify
 from mpc_tx.client.rpc import RpcError
 
-__all__ = ["VerifyError", "ValidatorSet", "VerifiedHeader", "VerifiedTx", "merkle_root", "header_hash",
-           "vote_sign_bytes", "verify_signed_header", "verify_tx_proof", "results_hash", "LightClient"]
+__all__ = [
+    "VerifyError",
+    "ValidatorSet",
+    "VerifiedHeader",
+    "VerifiedTx",
+    "merkle_root",
+    "header_hash",
+    "vote_sign_bytes",
+    "verify_signed_header",
+    "verify_tx_proof",
+    "results_hash",
+    "LightClient",
+]
 
-PRECOMMIT = 2                 # tendermint.types.SignedMsgType
+PRECOMMIT = 2  # tendermint.types.SignedMsgType
 FLAG_ABSENT, FLAG_COMMIT, FLAG_NIL = 1, 2, 3
 _INT64_MAX = 2**63 - 1
-_MAX_AUNTS = 64               # a tree of 2^63 leaves has fewer levels: deeper proofs are junk
+_MAX_AUNTS = 64  # a tree of 2^63 leaves has fewer levels: deeper proofs are junk
 _RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
 
 
@@ -42,6 +54,7 @@ class VerifyError(Exception):
 
 def _total(what):
     """Turn any exception from malformed input into a VerifyError naming `what`."""
+
     def wrap(fn):
         @functools.wraps(fn)
         def run(*args, **kwargs):
@@ -49,9 +62,11 @@ def _total(what):
                 return fn(*args, **kwargs)
             except (VerifyError, RpcError):
                 raise
-            except Exception as exc:    # malformed node answers: any shape, any type
+            except Exception as exc:  # malformed node answers: any shape, any type
                 raise VerifyError(f"malformed {what}: {type(exc).__name__}: {exc}"[:300]) from None
+
         return run
+
     return wrap
 
 
@@ -92,8 +107,7 @@ def _time(text, name) -> tuple[int, int]:
         raise VerifyError(f"{name} is not an RFC 3339 UTC time")
     year, month, day, hour, minute, second, frac = match.groups()
     seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second)))
-    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hour) < 24 and int(minute) < 60
-            and int(second) < 60):
+    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hour) < 24 and int(minute) < 60 and int(second) < 60):
         raise VerifyError(f"{name} is not a valid time")
     return seconds, int((frac or "0").ljust(9, "0"))
 
@@ -150,10 +164,14 @@ class ValidatorSet:
     def __init__(self, validators: list):
         self.validators = sorted(validators, key=lambda v: (-v.power, v.address))
         self.total = sum(v.power for v in self.validators)
-        self.hash = merkle_root([
-            pbvalidator.SimpleValidator(pub_key=pbkeys.PublicKey(ed25519=v.pub_key),
-                                        voting_power=v.power).SerializeToString()
-            for v in self.validators])
+        self.hash = merkle_root(
+            [
+                pbvalidator.SimpleValidator(
+                    pub_key=pbkeys.PublicKey(ed25519=v.pub_key), voting_power=v.power
+                ).SerializeToString()
+                for v in self.validators
+            ]
+        )
 
     @classmethod
     @_total("genesis validators")
@@ -168,7 +186,7 @@ class ValidatorSet:
             pub = _b64(entry["pub_key"]["value"], f"genesis validator {i} key")
             if len(pub) != 32:
                 raise VerifyError(f"genesis validator {i} key is not 32 bytes")
-            address = hashlib.sha256(pub).digest()[:20]   # crypto/ed25519 Address()
+            address = hashlib.sha256(pub).digest()[:20]  # crypto/ed25519 Address()
             if entry.get("address") and _hex(entry["address"], "address") != address:
                 raise VerifyError(f"genesis validator {i} address does not match its key")
             out.append(Validator(address, pub, _int(entry["power"], f"genesis validator {i} power", 1)))
@@ -194,23 +212,33 @@ def _block_id(doc, name):
 @_total("header")
 def header_hash(header: dict) -> bytes:
     """Return Header.Hash() of a header as the RPC writes it (/commit, /block)."""
-    ver = version.Consensus(block=_int(header["version"]["block"], "version.block", 0, 2**64 - 1),
-                            app=_int(header["version"].get("app", "0"), "version.app", 0, 2**64 - 1))
+    ver = version.Consensus(
+        block=_int(header["version"]["block"], "version.block", 0, 2**64 - 1),
+        app=_int(header["version"].get("app", "0"), "version.app", 0, 2**64 - 1),
+    )
     seconds, nanos = _time(header["time"], "header time")
 
     def hashed(field, size=32):
         return wrappers_pb2.BytesValue(value=_hex(header[field], field, size)).SerializeToString()
 
-    return merkle_root([
-        ver.SerializeToString(),
-        wrappers_pb2.StringValue(value=header["chain_id"]).SerializeToString(),
-        wrappers_pb2.Int64Value(value=_int(header["height"], "height")).SerializeToString(),
-        timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos).SerializeToString(),
-        _block_id(header["last_block_id"], "last_block_id").SerializeToString(),
-        hashed("last_commit_hash"), hashed("data_hash"), hashed("validators_hash"),
-        hashed("next_validators_hash"), hashed("consensus_hash"), hashed("app_hash", None),
-        hashed("last_results_hash"), hashed("evidence_hash"), hashed("proposer_address", 20),
-    ])
+    return merkle_root(
+        [
+            ver.SerializeToString(),
+            wrappers_pb2.StringValue(value=header["chain_id"]).SerializeToString(),
+            wrappers_pb2.Int64Value(value=_int(header["height"], "height")).SerializeToString(),
+            timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos).SerializeToString(),
+            _block_id(header["last_block_id"], "last_block_id").SerializeToString(),
+            hashed("last_commit_hash"),
+            hashed("data_hash"),
+            hashed("validators_hash"),
+            hashed("next_validators_hash"),
+            hashed("consensus_hash"),
+            hashed("app_hash", None),
+            hashed("last_results_hash"),
+            hashed("evidence_hash"),
+            hashed("proposer_address", 20),
+        ]
+    )
 
 
 def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict, timestamp: str) -> bytes:
@@ -221,7 +249,7 @@ def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict, tim
     vote.block_id.part_set_header.SetInParent()
     vote.block_id.part_set_header.total = bid.part_set_header.total
     vote.block_id.part_set_header.hash = bid.part_set_header.hash
-    vote.timestamp.SetInParent()       # non-nullable as well
+    vote.timestamp.SetInParent()  # non-nullable as well
     vote.timestamp.seconds, vote.timestamp.nanos = _time(timestamp, "signature timestamp")
     body = vote.SerializeToString()
     return _uvarint(len(body)) + body
@@ -239,6 +267,7 @@ def _uvarint(n: int) -> bytes:
 @dataclass(frozen=True)
 class VerifiedHeader:
     """A header signed by more than 2/3 of the genesis power."""
+
     height: int
     hash: bytes
     time: str
@@ -263,26 +292,33 @@ def verify_signed_header(vals: ValidatorSet, chain_id: str, signed_header: dict,
         raise VerifyError(f"commit is for height {commit['height']}, header for {h}")
     for field in ("validators_hash", "next_validators_hash"):
         if _hex(header[field], field, 32) != vals.hash:
-            raise VerifyError(f"header {h} {field} {header[field]} is not the genesis validator set's "
-                              f"{vals.hash.hex().upper()}")
+            raise VerifyError(
+                f"header {h} {field} {header[field]} is not the genesis validator set's {vals.hash.hex().upper()}"
+            )
     computed = header_hash(header)
     if _hex(commit["block_id"]["hash"], "commit block hash", 32) != computed:
-        raise VerifyError(f"header {h} hashes to {computed.hex().upper()}, but the commit signs "
-                          f"{commit['block_id']['hash']}: the header was altered")
+        raise VerifyError(
+            f"header {h} hashes to {computed.hex().upper()}, but the commit signs "
+            f"{commit['block_id']['hash']}: the header was altered"
+        )
     sigs = commit["signatures"]
     if not isinstance(sigs, list) or len(sigs) != len(vals):
-        raise VerifyError(f"commit {h} has {len(sigs) if isinstance(sigs, list) else 'no'} signatures "
-                          f"for {len(vals)} genesis validators")
+        raise VerifyError(
+            f"commit {h} has {len(sigs) if isinstance(sigs, list) else 'no'} signatures "
+            f"for {len(vals)} genesis validators"
+        )
     round_ = _int(commit["round"], "commit round", 0, 2**31 - 1)
     needed, tallied = vals.total * 2 // 3, 0
     for idx, sig in enumerate(sigs):
         flag = _int(sig["block_id_flag"], "block_id_flag", FLAG_ABSENT, FLAG_NIL)
         if flag != FLAG_COMMIT:
-            continue              # absent, or a vote for nil: counts for nothing
+            continue  # absent, or a vote for nil: counts for nothing
         val = vals.validators[idx]
         if _hex(sig["validator_address"], "validator address", 20) != val.address:
-            raise VerifyError(f"commit {h} signature {idx} is from {sig['validator_address']}, the genesis "
-                              f"set has {val.address.hex().upper()} there")
+            raise VerifyError(
+                f"commit {h} signature {idx} is from {sig['validator_address']}, the genesis "
+                f"set has {val.address.hex().upper()} there"
+            )
         signature = _b64(sig["signature"], f"signature {idx}")
         msg = vote_sign_bytes(chain_id, h, round_, commit["block_id"], sig["timestamp"])
         if not ed25519_verify(val.pub_key.hex(), signature, msg):
@@ -290,12 +326,18 @@ def verify_signed_header(vals: ValidatorSet, chain_id: str, signed_header: dict,
         tallied += val.power
         if tallied > needed:
             # As CometBFT's VerifyCommitLight: enough power seen, the rest is not checked.
-            return VerifiedHeader(h, computed, header["time"], _hex(header["app_hash"], "app_hash"),
-                                  _hex(header["data_hash"], "data_hash", 32),
-                                  _hex(header["last_results_hash"], "last_results_hash", 32),
-                                  tallied, vals.total, header)
-    raise VerifyError(f"commit {h} is signed by {tallied} of {vals.total} voting power; "
-                      f"more than {needed} is needed")
+            return VerifiedHeader(
+                h,
+                computed,
+                header["time"],
+                _hex(header["app_hash"], "app_hash"),
+                _hex(header["data_hash"], "data_hash", 32),
+                _hex(header["last_results_hash"], "last_results_hash", 32),
+                tallied,
+                vals.total,
+                header,
+            )
+    raise VerifyError(f"commit {h} is signed by {tallied} of {vals.total} voting power; more than {needed} is needed")
 
 
 # --- txs and their results ----------------------------------------------------------------
@@ -311,7 +353,7 @@ def verify_tx_proof(proof: dict, data_hash: bytes, tx_hash: bytes) -> tuple[byte
     aunts = [_b64(a, "aunt") for a in inner.get("aunts") or []]
     if len(aunts) > _MAX_AUNTS or any(len(a) != 32 for a in aunts):
         raise VerifyError("proof aunts are malformed")
-    leaf = _leaf(tx_hash)       # the tree's leaves are the txs' hashes
+    leaf = _leaf(tx_hash)  # the tree's leaves are the txs' hashes
     if _b64(inner["leaf_hash"], "leaf hash") != leaf:
         raise VerifyError("proof leaf hash is not the tx's")
     if _root_from_aunts(index, total, leaf, aunts) != data_hash:
@@ -320,10 +362,12 @@ def verify_tx_proof(proof: dict, data_hash: bytes, tx_hash: bytes) -> tuple[byte
 
 
 def _deterministic(result: dict) -> bytes:
-    return abci.ExecTxResult(code=_int(result.get("code", 0), "code", 0, 2**32 - 1),
-                             data=_b64(result.get("data"), "result data"),
-                             gas_wanted=_int(result.get("gas_wanted", "0"), "gas_wanted", -2**63),
-                             gas_used=_int(result.get("gas_used", "0"), "gas_used", -2**63)).SerializeToString()
+    return abci.ExecTxResult(
+        code=_int(result.get("code", 0), "code", 0, 2**32 - 1),
+        data=_b64(result.get("data"), "result data"),
+        gas_wanted=_int(result.get("gas_wanted", "0"), "gas_wanted", -(2**63)),
+        gas_used=_int(result.get("gas_used", "0"), "gas_used", -(2**63)),
+    ).SerializeToString()
 
 
 @_total("block results")
@@ -335,13 +379,14 @@ def results_hash(txs_results) -> bytes:
 @dataclass(frozen=True)
 class VerifiedTx:
     """A committed tx and its result (code, data), both proven against trusted headers."""
+
     hash: str
     height: int
     index: int
     tx: bytes
     code: int
     data: bytes
-    log: str        # not covered by any hash: shown, never relied on
+    log: str  # not covered by any hash: shown, never relied on
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -354,8 +399,8 @@ class LightClient:
         if not isinstance(self.chain_id, str) or not self.chain_id:
             raise VerifyError("the genesis file has no chain_id")
         self.vals = ValidatorSet.from_genesis(genesis)
-        self.wait_next = wait_next      # how long to wait for the block after a tx's (its results' header)
-        self.calls = 0                  # RPC calls made, for cost reports
+        self.wait_next = wait_next  # how long to wait for the block after a tx's (its results' header)
+        self.calls = 0  # RPC calls made, for cost reports
         self._headers = {}
 
     def __repr__(self):
@@ -421,14 +466,22 @@ class LightClient:
             raise VerifyError(f"the node says tx index {index}, its proof is for index {proven_index}")
         results = self._call("block_results", height=str(height)).get("txs_results") or []
         if results_hash(results) != self._next_header(height).last_results_hash:
-            raise VerifyError(f"block_results of height {height} do not match the last_results_hash "
-                              f"of the verified header {height + 1}")
+            raise VerifyError(
+                f"block_results of height {height} do not match the last_results_hash "
+                f"of the verified header {height + 1}"
+            )
         # The results' count is now proven, and with it which leaf the tx proof's index names.
         if len(results) != total:
             raise VerifyError(f"the tx proof counts {total} txs, block {height} has {len(results)} results")
         result = results[index]
         if _deterministic(answer["tx_result"]) != _deterministic(result):
-            raise VerifyError(f"the node's /tx result for {want.hex().upper()} differs from the verified "
-                              "block results")
-        return VerifiedTx(want.hex().upper(), height, index, tx, _int(result.get("code", 0), "code"),
-                          _b64(result.get("data"), "data"), str(result.get("log", "")))
+            raise VerifyError(f"the node's /tx result for {want.hex().upper()} differs from the verified block results")
+        return VerifiedTx(
+            want.hex().upper(),
+            height,
+            index,
+            tx,
+            _int(result.get("code", 0), "code"),
+            _b64(result.get("data"), "data"),
+            str(result.get("log", "")),
+        )

@@ -1,4 +1,5 @@
 """A small client for a CometBFT node's JSON-RPC (HTTP), standard library only."""
+
 import base64
 import http.client
 import json
@@ -104,8 +105,9 @@ class Rpc:
         """Wait until a tx is committed; return its /tx result."""
         return self.wait_txs([tx_hash], timeout, poll)[tx_hash]
 
-    def wait_txs(self, hashes: list[str], timeout: float = 30.0, poll: float = 0.1, *,
-                 through_errors: bool = False) -> dict:
+    def wait_txs(
+        self, hashes: list[str], timeout: float = 30.0, poll: float = 0.1, *, through_errors: bool = False
+    ) -> dict:
         """Wait until every tx is committed; return {hash: its /tx result}.
 
         Raise CommitTimeout after `timeout` seconds; any other RpcError at once, unless

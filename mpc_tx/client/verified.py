@@ -13,6 +13,7 @@ scan of every block since the poll's creation); the chain then rejects the ballo
 (POLL_CLOSED), and the voter sees that rejection. Shares stay encrypted to the
 genesis validators either way.
 """
+
 import time
 
 from mpc_tx.protocol.records import snapshot_validators
@@ -23,10 +24,25 @@ from mpc_tx.protocol.sharing import L
 __all__ = ["POLL_FACTS", "verified_poll", "verified_close"]
 
 # The /poll/ID fields a verified create_poll determines, and that must agree with it.
-POLL_FACTS = ("id", "creator", "question", "kind", "options", "open", "eligible", "created_height",
-              "close_height", "max_ballots", "max_revotes", "min_ballots", "validators", "threshold", "field")
-_CANDIDATES = 5     # tx_search hits looked at: an honest node has exactly one create_poll per id
-INDEX_WAIT = 5.0    # seconds a poll's create_poll may take to show in the node's tx index
+POLL_FACTS = (
+    "id",
+    "creator",
+    "question",
+    "kind",
+    "options",
+    "open",
+    "eligible",
+    "created_height",
+    "close_height",
+    "max_ballots",
+    "max_revotes",
+    "min_ballots",
+    "validators",
+    "threshold",
+    "field",
+)
+_CANDIDATES = 5  # tx_search hits looked at: an honest node has exactly one create_poll per id
+INDEX_WAIT = 5.0  # seconds a poll's create_poll may take to show in the node's tx index
 
 
 def _search(light: LightClient, query: str) -> list:
@@ -55,12 +71,13 @@ def _created(light: LightClient, poll_id: int):
             continue
         try:
             tx = txcodec.decode(verified.tx)
-        except Exception:       # a committed tx whose result names the poll is ours; be total anyway
+        except Exception:  # a committed tx whose result names the poll is ours; be total anyway
             continue
         if tx.type == "create_poll" and tx.chain_id == light.chain_id:
             return tx, verified
-    raise VerifyError(f"{light.rpc.url} gives no verifiable create_poll tx for poll {poll_id}: "
-                      "the node may be inventing it")
+    raise VerifyError(
+        f"{light.rpc.url} gives no verifiable create_poll tx for poll {poll_id}: the node may be inventing it"
+    )
 
 
 def verified_close(light: LightClient, poll_id: int):
@@ -86,36 +103,56 @@ def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: di
     tx, created = _created(light, poll_id)
     body = tx.body
     voters = body["voters"]
-    poll = {"id": poll_id, "creator": tx.signer, "question": body["question"], "kind": body["kind"],
-            "options": body["options"], "open": voters is None,
-            "eligible": None if voters is None else len(voters), "created_height": created.height,
-            "close_height": body["close_height"], "max_ballots": body["max_ballots"],
-            "max_revotes": body["max_revotes"], "min_ballots": body["min_ballots"],
-            # The set is static: the poll's snapshot is the genesis registry, as the app takes it.
-            "validators": snapshot_validators(registry), "threshold": (len(registry) - 1) // 2,
-            "field": str(L)}
+    poll = {
+        "id": poll_id,
+        "creator": tx.signer,
+        "question": body["question"],
+        "kind": body["kind"],
+        "options": body["options"],
+        "open": voters is None,
+        "eligible": None if voters is None else len(voters),
+        "created_height": created.height,
+        "close_height": body["close_height"],
+        "max_ballots": body["max_ballots"],
+        "max_revotes": body["max_revotes"],
+        "min_ballots": body["min_ballots"],
+        # The set is static: the poll's snapshot is the genesis registry, as the app takes it.
+        "validators": snapshot_validators(registry),
+        "threshold": (len(registry) - 1) // 2,
+        "field": str(L),
+    }
     if not isinstance(node_poll, dict):
         raise VerifyError(f"{node} answered /poll/{poll_id} with no poll")
     differ = [k for k in POLL_FACTS if node_poll.get(k) != poll[k]]
     if differ:
-        raise VerifyError(f"{node} lies about poll {poll_id}: its {', '.join(differ)} differ from the "
-                          f"verified create_poll tx {created.hash} at height {created.height}")
+        raise VerifyError(
+            f"{node} lies about poll {poll_id}: its {', '.join(differ)} differ from the "
+            f"verified create_poll tx {created.hash} at height {created.height}"
+        )
     top = light.latest()
     closed_at = verified_close(light, poll_id)
     says_open = node_poll.get("status") == "open"
     if closed_at is not None:
         if says_open:
-            raise VerifyError(f"{node} says poll {poll_id} is open, but it was closed at height {closed_at} "
-                              "(verified close_poll tx): the node hides the close")
+            raise VerifyError(
+                f"{node} says poll {poll_id} is open, but it was closed at height {closed_at} "
+                "(verified close_poll tx): the node hides the close"
+            )
         raise VerifyError(f"poll {poll_id} was closed early at height {closed_at}")
     if top.height + 1 >= poll["close_height"]:
         if says_open and top.height >= poll["close_height"]:
-            raise VerifyError(f"{node} says poll {poll_id} is open, but the verified height {top.height} "
-                              f"is past its close height {poll['close_height']}: the node hides the close")
-        raise VerifyError(f"poll {poll_id} closes at height {poll['close_height']}; the chain is at "
-                          f"{top.height}: a ballot can no longer be counted")
+            raise VerifyError(
+                f"{node} says poll {poll_id} is open, but the verified height {top.height} "
+                f"is past its close height {poll['close_height']}: the node hides the close"
+            )
+        raise VerifyError(
+            f"poll {poll_id} closes at height {poll['close_height']}; the chain is at "
+            f"{top.height}: a ballot can no longer be counted"
+        )
     if not says_open:
-        raise VerifyError(f"{node} says poll {poll_id} is {node_poll.get('status')!r} before its close "
-                          f"height, and proves no close_poll tx")
+        raise VerifyError(
+            f"{node} says poll {poll_id} is {node_poll.get('status')!r} before its close "
+            f"height, and proves no close_poll tx"
+        )
     poll["status"] = "open"
     return poll

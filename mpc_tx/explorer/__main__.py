@@ -1,4 +1,5 @@
 """python -m mpc_tx.explorer: the same as `mpcvote explorer` (what `make explorer` runs)."""
+
 import sys
 
 from mpc_tx.explorer.cli import main

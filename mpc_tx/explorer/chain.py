@@ -10,6 +10,7 @@ view is that dict as such). Nothing here renders HTML. Rules kept throughout:
 - a node that is down is reported as down; the page is served from another one;
 - only immutable data is cached: committed blocks and txs, polls that are final.
 """
+
 import base64
 import calendar
 import re
@@ -21,18 +22,33 @@ from mpc_tx.protocol import events, tx as txcodec
 from mpc_tx.protocol.digests import outcome_digest
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
-__all__ = ["Explorer", "NodesDown", "NotFound", "BadInput", "BALLOTS_PAGE", "POLLS_PAGE", "BLOCKS_SHOWN",
-           "SEARCH_RESULTS", "parse_search", "home", "polls_page", "poll_page", "block_page", "tx_page",
-           "validators_page", "search"]
+__all__ = [
+    "Explorer",
+    "NodesDown",
+    "NotFound",
+    "BadInput",
+    "BALLOTS_PAGE",
+    "POLLS_PAGE",
+    "BLOCKS_SHOWN",
+    "SEARCH_RESULTS",
+    "parse_search",
+    "home",
+    "polls_page",
+    "poll_page",
+    "block_page",
+    "tx_page",
+    "validators_page",
+    "search",
+]
 
-BALLOTS_PAGE = 50          # ballots per page of a poll's table
-POLLS_PAGE = 100           # polls per page (and on the home page)
-BLOCKS_SHOWN = 10          # latest blocks on the home page
-RATE_WINDOW = 20           # blocks the block rate is measured over
-SEARCH_RESULTS = 20        # hits per search field
-CHART_BALLOTS = 1000       # ballots read for a poll's ballots-per-block chart
-CHART_COLUMNS = 60         # at most this many block columns in that chart
-MPC_EVENTS = 50            # attempt reports and attestations read per poll
+BALLOTS_PAGE = 50  # ballots per page of a poll's table
+POLLS_PAGE = 100  # polls per page (and on the home page)
+BLOCKS_SHOWN = 10  # latest blocks on the home page
+RATE_WINDOW = 20  # blocks the block rate is measured over
+SEARCH_RESULTS = 20  # hits per search field
+CHART_BALLOTS = 1000  # ballots read for a poll's ballots-per-block chart
+CHART_COLUMNS = 60  # at most this many block columns in that chart
+MPC_EVENTS = 50  # attempt reports and attestations read per poll
 PARTICIPATION_BLOCKS = 10  # latest commits read for validators' recent participation
 CACHE_ENTRIES = 512
 
@@ -71,7 +87,7 @@ class Explorer:
         self.genesis = genesis
         self._cache = OrderedDict()
         self._lock = threading.Lock()
-        self.verifier = None        # set by server: runs the light client in the background
+        self.verifier = None  # set by server: runs the light client in the background
 
     # --- nodes ---------------------------------------------------------------------------------
     def statuses(self) -> list:
@@ -82,10 +98,18 @@ class Explorer:
             try:
                 st = rpc.status()
                 info, sync = st["node_info"], st["sync_info"]
-                out.append({"url": rpc.url, "up": True, "moniker": str(info.get("moniker", "")),
-                            "chain_id": str(info.get("network", "")), "height": int(sync["latest_block_height"]),
-                            "app_hash": str(sync.get("latest_app_hash", "")),
-                            "catching_up": bool(sync.get("catching_up")), "rpc": rpc})
+                out.append(
+                    {
+                        "url": rpc.url,
+                        "up": True,
+                        "moniker": str(info.get("moniker", "")),
+                        "chain_id": str(info.get("network", "")),
+                        "height": int(sync["latest_block_height"]),
+                        "app_hash": str(sync.get("latest_app_hash", "")),
+                        "catching_up": bool(sync.get("catching_up")),
+                        "rpc": rpc,
+                    }
+                )
             except (RpcError, KeyError, TypeError, ValueError) as exc:
                 out.append({"url": rpc.url, "up": False, "error": _short(exc), "rpc": None})
         return out
@@ -97,8 +121,11 @@ class Explorer:
             rpc = self.rpc_factory(url)
             try:
                 st = rpc.status()
-                return rpc, {"chain_id": str(st["node_info"]["network"]),
-                             "height": int(st["sync_info"]["latest_block_height"]), "url": rpc.url}
+                return rpc, {
+                    "chain_id": str(st["node_info"]["network"]),
+                    "height": int(st["sync_info"]["latest_block_height"]),
+                    "url": rpc.url,
+                }
             except (RpcError, KeyError, TypeError, ValueError) as exc:
                 tried.append({"url": rpc.url, "up": False, "error": _short(exc)})
         raise NodesDown(tried)
@@ -190,12 +217,17 @@ def _events(events) -> list:
 def tx_summary(raw: bytes, result: dict) -> dict:
     """Decode one committed tx with the chain's own codec; payloads only by count and size."""
     code = int(result.get("code", 0) or 0)
-    out = {"hash": txcodec.tx_hash(raw), "bytes": len(raw), "code": code,
-           "code_name": "OK" if code == 0 else NAMES.get(code, str(code)),
-           "log": str(result.get("log", ""))[:500] if code else "", "events": _events(result.get("events"))}
+    out = {
+        "hash": txcodec.tx_hash(raw),
+        "bytes": len(raw),
+        "code": code,
+        "code_name": "OK" if code == 0 else NAMES.get(code, str(code)),
+        "log": str(result.get("log", ""))[:500] if code else "",
+        "events": _events(result.get("events")),
+    }
     try:
         tx = txcodec.decode(raw)
-    except Exception:       # junk cannot commit past ProcessProposal, but be total
+    except Exception:  # junk cannot commit past ProcessProposal, but be total
         out.update(type="undecodable", signer=None, nonce=None, body={}, poll=None)
         return out
     body = dict(tx.body)
@@ -204,23 +236,38 @@ def tx_summary(raw: bytes, result: dict) -> dict:
         body["payloads"] = f"{len(payloads)} encrypted shares, {sum(len(p) // 2 for p in payloads)} bytes"
     if tx.type == "create_poll" and body.get("voters") is not None:
         body["voters"] = f"{len(body['voters'])} listed voter keys"
-    out.update(type=tx.type, signer=tx.signer, nonce=tx.nonce, chain_id=tx.chain_id, body=body,
-               poll=body.get("poll"))
+    out.update(type=tx.type, signer=tx.signer, nonce=tx.nonce, chain_id=tx.chain_id, body=body, poll=body.get("poll"))
     return out
 
 
 def _signers(commit: dict) -> set:
     sigs = commit.get("signatures") if isinstance(commit, dict) else None
-    return {str(s.get("validator_address", "")) for s in (sigs or [])[:1000]
-            if isinstance(s, dict) and s.get("block_id_flag") == 2}
+    return {
+        str(s.get("validator_address", ""))
+        for s in (sigs or [])[:1000]
+        if isinstance(s, dict) and s.get("block_id_flag") == 2
+    }
 
 
 def _registry(rpc) -> list:
     vals, _h = rpc.query("/validators")
     out = []
     for v in (vals.get("validators") or [])[:1000]:
-        entry = {k: v.get(k) for k in ("index", "name", "address", "power", "attest_key", "enc_key",
-                                       "mpc_host", "mpc_port", "mpc_ports", "tls_sha256")}
+        entry = {
+            k: v.get(k)
+            for k in (
+                "index",
+                "name",
+                "address",
+                "power",
+                "attest_key",
+                "enc_key",
+                "mpc_host",
+                "mpc_port",
+                "mpc_ports",
+                "tls_sha256",
+            )
+        }
         out.append(entry)
     return out
 
@@ -243,13 +290,20 @@ def home(ex: Explorer) -> dict:
     rpc = up[0]["rpc"]
     top = max(n["height"] for n in up)
     height = up[0]["height"]
-    metas = rpc.call("blockchain", minHeight=str(max(1, height - RATE_WINDOW + 1)),
-                     maxHeight=str(height))["block_metas"][:RATE_WINDOW]
+    metas = rpc.call("blockchain", minHeight=str(max(1, height - RATE_WINDOW + 1)), maxHeight=str(height))[
+        "block_metas"
+    ][:RATE_WINDOW]
     names = _names(rpc)
-    blocks = [{"height": int(m["header"]["height"]), "time": m["header"]["time"], "txs": int(m["num_txs"]),
-               "hash": m["block_id"]["hash"], "proposer": names.get(m["header"]["proposer_address"],
-                                                                    m["header"]["proposer_address"])}
-              for m in metas]
+    blocks = [
+        {
+            "height": int(m["header"]["height"]),
+            "time": m["header"]["time"],
+            "txs": int(m["num_txs"]),
+            "hash": m["block_id"]["hash"],
+            "proposer": names.get(m["header"]["proposer_address"], m["header"]["proposer_address"]),
+        }
+        for m in metas
+    ]
     times = [_seconds(b["time"]) for b in blocks]
     rate = None
     if len(blocks) >= 2 and None not in times and max(times) > min(times):
@@ -273,12 +327,22 @@ def home(ex: Explorer) -> dict:
         signing = None
     last = _last_poll_id(rpc)
     polls = polls_page(ex, str(max(0, last - POLLS_PAGE)), rpc=rpc)
-    return {"chain_id": up[0]["chain_id"], "height": top, "block_rate": rate, "nodes": shown,
-            "nodes_up": len(up), "validators_signing": signing, "validators_total": len(names) or None,
-            "app_hash_height": common, "app_hashes_agree": len({h for h in hashes.values()}) == 1 and None not in hashes.values(),
-            "blocks": sorted(blocks, key=lambda b: -b["height"])[:BLOCKS_SHOWN], "polls": polls["polls"],
-            "polls_last": last, "polls_earlier": polls["after"] > 0,
-            "time_to_final": _time_to_final(polls["polls"])}
+    return {
+        "chain_id": up[0]["chain_id"],
+        "height": top,
+        "block_rate": rate,
+        "nodes": shown,
+        "nodes_up": len(up),
+        "validators_signing": signing,
+        "validators_total": len(names) or None,
+        "app_hash_height": common,
+        "app_hashes_agree": len({h for h in hashes.values()}) == 1 and None not in hashes.values(),
+        "blocks": sorted(blocks, key=lambda b: -b["height"])[:BLOCKS_SHOWN],
+        "polls": polls["polls"],
+        "polls_last": last,
+        "polls_earlier": polls["after"] > 0,
+        "time_to_final": _time_to_final(polls["polls"]),
+    }
 
 
 def _exists(rpc, poll_id: int) -> bool:
@@ -296,7 +360,7 @@ def _last_poll_id(rpc) -> int:
     if not _exists(rpc, 1):
         return 0
     low, high = 1, 2
-    while high < _MAX_INT and _exists(rpc, high):      # poll ids are dense: 1..last
+    while high < _MAX_INT and _exists(rpc, high):  # poll ids are dense: 1..last
         low, high = high, min(_MAX_INT, high * 2)
     while high - low > 1:
         mid = (low + high) // 2
@@ -305,8 +369,11 @@ def _last_poll_id(rpc) -> int:
 
 
 def _time_to_final(polls: list) -> list:
-    return [{"poll": p["id"], "blocks": p["final_height"] - p["closed_height"]} for p in polls
-            if p.get("final_height") and p.get("closed_height")]
+    return [
+        {"poll": p["id"], "blocks": p["final_height"] - p["closed_height"]}
+        for p in polls
+        if p.get("final_height") and p.get("closed_height")
+    ]
 
 
 def polls_page(ex: Explorer, after, rpc=None) -> dict:
@@ -345,8 +412,10 @@ def _ballots(rpc, poll_id: int, after: str | None, limit: int) -> list:
     # validator=0 keeps one payload per ballot in the answer (not all m); it is dropped here.
     path = f"/poll/{poll_id}/ballots?limit={limit}&validator=0" + (f"&after={after}" if after else "")
     answer, _h = rpc.query(path)
-    return [{"voter": b["voter"], "height": b["height"], "revotes": b["revotes"], "tx": b["tx"]}
-            for b in (answer.get("ballots") or [])[:limit]]
+    return [
+        {"voter": b["voter"], "height": b["height"], "revotes": b["revotes"], "tx": b["tx"]}
+        for b in (answer.get("ballots") or [])[:limit]
+    ]
 
 
 def _search_txs(rpc, query: str, per_page: int) -> list:
@@ -371,15 +440,32 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
     if details is None:
         chart_ballots = _ballots(rpc, poll_id, None, CHART_BALLOTS) if poll["ballots"] else []
         atts, _h = rpc.query(f"/poll/{poll_id}/attestations")
-        attestations = [{"validator": a["validator"], "digest": a["digest"], "height": a["height"],
-                         "status": a["result"].get("status"), "result": a["result"]}
-                        for a in (atts.get("attestations") or [])[:MPC_EVENTS]]
-        reports = [{"height": t["height"], "validator": t["body"].get("validator"),
-                    "absent": t["body"].get("result", {}).get("absent"), "hash": t["hash"]}
-                   for t in _search_txs(rpc, f"attempt_failed.poll_id={poll_id}", MPC_EVENTS)]
+        attestations = [
+            {
+                "validator": a["validator"],
+                "digest": a["digest"],
+                "height": a["height"],
+                "status": a["result"].get("status"),
+                "result": a["result"],
+            }
+            for a in (atts.get("attestations") or [])[:MPC_EVENTS]
+        ]
+        reports = [
+            {
+                "height": t["height"],
+                "validator": t["body"].get("validator"),
+                "absent": t["body"].get("result", {}).get("absent"),
+                "hash": t["hash"],
+            }
+            for t in _search_txs(rpc, f"attempt_failed.poll_id={poll_id}", MPC_EVENTS)
+        ]
         created = [t["hash"] for t in _search_txs(rpc, f"poll_created.poll_id={poll_id}", 1)]
-        details = {"chart_ballots": chart_ballots, "attestations": attestations, "reports": reports,
-                   "created_tx": created[0] if created else None}
+        details = {
+            "chart_ballots": chart_ballots,
+            "attestations": attestations,
+            "reports": reports,
+            "created_tx": created[0] if created else None,
+        }
         if final:
             ex.keep(("poll-details", poll_id), details)
     ballots = _ballots(rpc, poll_id, after, BALLOTS_PAGE + 1) if poll["ballots"] else []
@@ -404,41 +490,95 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
             verdict = "no attestation"
         else:
             verdict = "waiting"
-        validators.append({"index": i, "name": v["name"], "power": v["power"], "attest_key": v["attest_key"],
-                           "mpc": f"{v['mpc_host']}:{v['mpc_port']}", "attested_height": a and a["height"],
-                           "digest": a and a["digest"], "verdict": verdict,
-                           "reports": [r for r in details["reports"] if r["validator"] == i]})
+        validators.append(
+            {
+                "index": i,
+                "name": v["name"],
+                "power": v["power"],
+                "attest_key": v["attest_key"],
+                "mpc": f"{v['mpc_host']}:{v['mpc_port']}",
+                "attested_height": a and a["height"],
+                "digest": a and a["digest"],
+                "verdict": verdict,
+                "reports": [r for r in details["reports"] if r["validator"] == i],
+            }
+        )
     per_block = {}
     for b in details["chart_ballots"]:
         per_block[b["height"]] = per_block.get(b["height"], 0) + 1
     columns = sorted(per_block.items())[-CHART_COLUMNS:]
     outcome = _outcome(poll)
     timeline = [{"height": poll["created_height"], "what": "created"}]
-    timeline += [{"height": h, "what": f"{n} counted ballot{'s' if n != 1 else ''} (latest per voter)"}
-                 for h, n in columns]
+    timeline += [
+        {"height": h, "what": f"{n} counted ballot{'s' if n != 1 else ''} (latest per voter)"} for h, n in columns
+    ]
     if poll.get("closed_height"):
-        timeline.append({"height": poll["closed_height"],
-                         "what": "closed early by its creator" if poll["closed_height"] < poll["close_height"]
-                         else "closed at its close height"})
-    timeline += [{"height": r["height"], "what": f"MPC attempt failed, reported by validator {r['validator']} "
-                                                f"(absent {r['absent']})"} for r in details["reports"]]
-    timeline += [{"height": a["height"], "what": f"validator {a['validator']} attested ({a['status']})"}
-                 for a in details["attestations"]]
+        timeline.append(
+            {
+                "height": poll["closed_height"],
+                "what": "closed early by its creator"
+                if poll["closed_height"] < poll["close_height"]
+                else "closed at its close height",
+            }
+        )
+    timeline += [
+        {
+            "height": r["height"],
+            "what": f"MPC attempt failed, reported by validator {r['validator']} (absent {r['absent']})",
+        }
+        for r in details["reports"]
+    ]
+    timeline += [
+        {"height": a["height"], "what": f"validator {a['validator']} attested ({a['status']})"}
+        for a in details["attestations"]
+    ]
     if poll.get("final_height"):
         timeline.append({"height": poll["final_height"], "what": f"{poll['status']}"})
     timeline.sort(key=lambda e: e["height"])
-    shown = {k: poll[k] for k in ("id", "question", "kind", "options", "open", "eligible", "creator",
-                                  "created_height", "close_height", "closed_height", "deadline_height",
-                                  "final_height", "status", "ballots", "max_ballots", "max_revotes",
-                                  "min_ballots", "threshold", "attesters", "dissenters", "ballots_digest")}
-    return {"poll": shown, "height": st["height"], "created_tx": details["created_tx"],
-            "blocks_to_close": max(0, poll["close_height"] - st["height"]) if poll["status"] == "open" else None,
-            "ballots_page": ballots, "ballots_more": more,
-            "ballots_next": ballots[-1]["voter"] if more else None, "after": after,
-            "ballots_chart": [{"height": h, "ballots": n} for h, n in columns],
-            "ballots_chart_partial": poll["ballots"] > CHART_BALLOTS,
-            "validators": validators, "outcome": outcome, "result": result or None, "timeline": timeline,
-            "complaints": None, "verify": ex.verifier.state(poll_id) if ex.verifier else None}
+    shown = {
+        k: poll[k]
+        for k in (
+            "id",
+            "question",
+            "kind",
+            "options",
+            "open",
+            "eligible",
+            "creator",
+            "created_height",
+            "close_height",
+            "closed_height",
+            "deadline_height",
+            "final_height",
+            "status",
+            "ballots",
+            "max_ballots",
+            "max_revotes",
+            "min_ballots",
+            "threshold",
+            "attesters",
+            "dissenters",
+            "ballots_digest",
+        )
+    }
+    return {
+        "poll": shown,
+        "height": st["height"],
+        "created_tx": details["created_tx"],
+        "blocks_to_close": max(0, poll["close_height"] - st["height"]) if poll["status"] == "open" else None,
+        "ballots_page": ballots,
+        "ballots_more": more,
+        "ballots_next": ballots[-1]["voter"] if more else None,
+        "after": after,
+        "ballots_chart": [{"height": h, "ballots": n} for h, n in columns],
+        "ballots_chart_partial": poll["ballots"] > CHART_BALLOTS,
+        "validators": validators,
+        "outcome": outcome,
+        "result": result or None,
+        "timeline": timeline,
+        "complaints": None,
+        "verify": ex.verifier.state(poll_id) if ex.verifier else None,
+    }
 
 
 def _outcome(poll: dict) -> dict:
@@ -453,11 +593,19 @@ def _outcome(poll: dict) -> dict:
         return {"state": "withheld", "min_ballots": poll["min_ballots"], "counted": result.get("counted")}
     if "tally" in out:
         tally = out["tally"]
-        return {"state": "tally", "counted": result.get("counted"), "excluded": len(result.get("excluded") or []),
-                "bars": [[o, int(tally.get(o, 0))] for o in poll["options"]]}
+        return {
+            "state": "tally",
+            "counted": result.get("counted"),
+            "excluded": len(result.get("excluded") or []),
+            "bars": [[o, int(tally.get(o, 0))] for o in poll["options"]],
+        }
     if "unanimous" in out:
-        return {"state": "unanimity", "unanimous": bool(out["unanimous"]), "counted": result.get("counted"),
-                "excluded": len(result.get("excluded") or [])}
+        return {
+            "state": "unanimity",
+            "unanimous": bool(out["unanimous"]),
+            "counted": result.get("counted"),
+            "excluded": len(result.get("excluded") or []),
+        }
     return {"state": "other", "counted": result.get("counted")}
 
 
@@ -479,13 +627,20 @@ def block_page(ex: Explorer, height) -> dict:
     raws = [base64.b64decode(t) for t in (blk["block"]["data"]["txs"] or [])]
     results = res.get("txs_results") or []
     names = _names(rpc)
-    page = {"height": height, "hash": blk["block_id"]["hash"], "time": header["time"],
-            "proposer": names.get(header["proposer_address"], header["proposer_address"]),
-            "app_hash": header["app_hash"], "data_hash": header["data_hash"],
-            "last_results_hash": header["last_results_hash"], "chain_id": header["chain_id"],
-            "signers": len(_signers(blk["block"].get("last_commit") or {})),
-            "txs": [tx_summary(raw, r) for raw, r in zip(raws, results)],
-            "events": _events(res.get("finalize_block_events")), "latest": st["height"]}
+    page = {
+        "height": height,
+        "hash": blk["block_id"]["hash"],
+        "time": header["time"],
+        "proposer": names.get(header["proposer_address"], header["proposer_address"]),
+        "app_hash": header["app_hash"],
+        "data_hash": header["data_hash"],
+        "last_results_hash": header["last_results_hash"],
+        "chain_id": header["chain_id"],
+        "signers": len(_signers(blk["block"].get("last_commit") or {})),
+        "txs": [tx_summary(raw, r) for raw, r in zip(raws, results)],
+        "events": _events(res.get("finalize_block_events")),
+        "latest": st["height"],
+    }
     return ex.keep(("block", height), page)
 
 
@@ -524,8 +679,12 @@ def validators_page(ex: Explorer) -> dict:
                 signed[addr] += 1
     for v in registry:
         v["signed"] = signed.get(v["address"], 0)
-    return {"validators": registry, "height": st["height"], "commits_seen": seen,
-            "total_power": sum(int(v["power"] or 0) for v in registry)}
+    return {
+        "validators": registry,
+        "height": st["height"],
+        "commits_seen": seen,
+        "total_power": sum(int(v["power"] or 0) for v in registry),
+    }
 
 
 def search(ex: Explorer, q) -> dict:
@@ -551,11 +710,21 @@ def search(ex: Explorer, q) -> dict:
             pass
         key = h.lower()
         for t in _search_txs(rpc, f"ballot.voter='{key}'", SEARCH_RESULTS):
-            hits.append({"kind": "ballot", "label": f"ballot in poll {t['poll']} at height {t['height']}",
-                         "href": f"/tx/{t['hash']}"})
+            hits.append(
+                {
+                    "kind": "ballot",
+                    "label": f"ballot in poll {t['poll']} at height {t['height']}",
+                    "href": f"/tx/{t['hash']}",
+                }
+            )
         for t in _search_txs(rpc, f"poll_created.creator='{key}'", SEARCH_RESULTS):
             made = [dict(e["attributes"]).get("poll_id") for e in t["events"] if e["type"] == events.POLL_CREATED]
             if made and made[0] and made[0].isdigit():
-                hits.append({"kind": "poll", "label": f"poll {made[0]}, created by this key at height {t['height']}",
-                             "href": f"/poll/{made[0]}"})
+                hits.append(
+                    {
+                        "kind": "poll",
+                        "label": f"poll {made[0]}, created by this key at height {t['height']}",
+                        "href": f"/poll/{made[0]}",
+                    }
+                )
     return {"q": str(q).strip(), "hits": hits}

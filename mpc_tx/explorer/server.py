@@ -6,6 +6,7 @@ anyone); no inline script or style, under `Content-Security-Policy:
 default-src 'self'`; `X-Content-Type-Options: nosniff` on every answer, the
 `?format=json` view included; a node that is down is a page that says so.
 """
+
 import ipaddress
 import json
 import sys
@@ -19,8 +20,20 @@ from starlette.staticfiles import StaticFiles
 
 from mpc_tx.client.rpc import RpcError, QueryError
 from mpc_tx.explorer import charts
-from mpc_tx.explorer.chain import (Explorer, NodesDown, NotFound, BadInput, home, polls_page, poll_page, block_page, tx_page,
-                    validators_page, search, height_arg)
+from mpc_tx.explorer.chain import (
+    Explorer,
+    NodesDown,
+    NotFound,
+    BadInput,
+    home,
+    polls_page,
+    poll_page,
+    block_page,
+    tx_page,
+    validators_page,
+    search,
+    height_arg,
+)
 from mpc_tx.explorer.verify import Verifier
 
 __all__ = ["make_app", "serve", "parse_listen", "SECURITY_HEADERS"]
@@ -49,6 +62,7 @@ class _Headers:
                 names = {k for k, _v in SECURITY_HEADERS}
                 message["headers"] = [h for h in message.get("headers", []) if h[0] not in names] + SECURITY_HEADERS
             await send(message)
+
         await self.app(scope, receive, with_headers)
 
 
@@ -65,11 +79,18 @@ class _LoopbackHost:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
-            name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0] if ":" in host else host
+            name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0] if ":" in host else host
             if not _loopback(name):
-                await send({"type": "http.response.start", "status": 421,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8")] + SECURITY_HEADERS})
-                await send({"type": "http.response.body", "body": b"this explorer answers only to a loopback host name\n"})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 421,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")] + SECURITY_HEADERS,
+                    }
+                )
+                await send(
+                    {"type": "http.response.body", "body": b"this explorer answers only to a loopback host name\n"}
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -80,12 +101,18 @@ def _short(text, n=12):
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["short"] = _short
-    env.filters["tojson_text"] = lambda v: json.dumps(v, sort_keys=True)     # escaped again by autoescape
-    env.globals.update(bars=charts.bars, columns=charts.columns,
-                       pairs=lambda items, a, b: [(i[a], i[b]) for i in items])
+    env.filters["tojson_text"] = lambda v: json.dumps(v, sort_keys=True)  # escaped again by autoescape
+    env.globals.update(
+        bars=charts.bars, columns=charts.columns, pairs=lambda items, a, b: [(i[a], i[b]) for i in items]
+    )
     return env
 
 
@@ -101,8 +128,7 @@ def make_app(explorer: Explorer, loopback_only=True):
             return JSONResponse(data, status_code=status)
         if fmt != "html":
             template, data, status = "error.html", {"error": "format must be html or json", "status": 400}, 400
-        html = env.get_template(template).render(data=data, page=template.removesuffix(".html"),
-                                                 query=request.url.path)
+        html = env.get_template(template).render(data=data, page=template.removesuffix(".html"), query=request.url.path)
         return Response(html, status_code=status, media_type="text/html; charset=utf-8")
 
     def page(template, fn):
@@ -114,14 +140,20 @@ def make_app(explorer: Explorer, loopback_only=True):
             except NotFound as exc:
                 return render(request, "error.html", {"error": str(exc), "status": 404}, 404)
             except NodesDown as exc:
-                return render(request, "down.html", {"error": "no node answered", "nodes": exc.nodes,
-                                                     "status": 503}, 503)
+                return render(
+                    request, "down.html", {"error": "no node answered", "nodes": exc.nodes, "status": 503}, 503
+                )
             except (RpcError, QueryError) as exc:
-                return render(request, "error.html", {"error": f"the node answered with an error: {str(exc)[:300]}",
-                                                      "status": 502}, 502)
+                return render(
+                    request,
+                    "error.html",
+                    {"error": f"the node answered with an error: {str(exc)[:300]}", "status": 502},
+                    502,
+                )
             if isinstance(data, Response):
                 return data
             return render(request, template, data)
+
         return endpoint
 
     def search_endpoint(request):
@@ -146,8 +178,10 @@ def make_app(explorer: Explorer, loopback_only=True):
     routes = [
         Route("/", page("home.html", lambda r: home(explorer))),
         Route("/polls", page("polls.html", lambda r: polls_page(explorer, r.query_params.get("after")))),
-        Route("/poll/{poll_id}", page("poll.html", lambda r: poll_page(explorer, r.path_params["poll_id"],
-                                                                       r.query_params.get("after")))),
+        Route(
+            "/poll/{poll_id}",
+            page("poll.html", lambda r: poll_page(explorer, r.path_params["poll_id"], r.query_params.get("after"))),
+        ),
         Route("/poll/{poll_id}/verify", verify_page),
         Route("/block/{height}", page("block.html", lambda r: block_page(explorer, r.path_params["height"]))),
         Route("/tx/{tx_hash}", page("tx.html", lambda r: tx_page(explorer, r.path_params["tx_hash"]))),
@@ -180,15 +214,21 @@ def _loopback(host: str) -> bool:
 def serve(nodes: list, listen: str = "127.0.0.1:8080", genesis_path=None) -> int:
     """Run the explorer until interrupted (uvicorn); return an exit code."""
     import uvicorn
+
     host, port = parse_listen(listen)
     local = _loopback(host)
     if not local:
-        print(f"explorer: listening on {host}, not loopback: every page is public chain data, "
-              "but anyone who can reach it can make this server query your nodes", file=sys.stderr)
+        print(
+            f"explorer: listening on {host}, not loopback: every page is public chain data, "
+            "but anyone who can reach it can make this server query your nodes",
+            file=sys.stderr,
+        )
     genesis = json.loads(Path(genesis_path).read_text()) if genesis_path else None
     explorer = Explorer(nodes, genesis=genesis)
-    print(f"explorer: http://{'[' + host + ']' if ':' in host else host}:{port}/ over {', '.join(explorer.urls)}",
-          file=sys.stderr, flush=True)
+    print(
+        f"explorer: http://{'[' + host + ']' if ':' in host else host}:{port}/ over {', '.join(explorer.urls)}",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.run(make_app(explorer, loopback_only=local), host=host, port=port, log_level="warning", server_header=False)
     return 0
-

@@ -10,6 +10,7 @@ now, against headers signed by more than 2/3 of the genesis power (mpc_tx/client
 A run takes several RPC calls per tx and waits for the next header, so it runs in a
 thread with its own status; at most MAX_RUNNING at once, results kept for final polls.
 """
+
 import threading
 import time
 
@@ -17,6 +18,7 @@ from mpc_tx.protocol import tx as txcodec
 from mpc_tx.protocol.digests import outcome_digest
 from mpc_tx.client.light import LightClient, VerifyError
 from mpc_tx.client.rpc import RpcError, QueryError
+
 # The one search-and-prove of a poll's create_poll tx (the vote path uses it too): reused, not copied.
 from mpc_tx.client.verified import _created
 
@@ -24,8 +26,8 @@ __all__ = ["Verifier", "MAX_RUNNING"]
 
 MAX_RUNNING = 2
 MAX_KEPT = 256
-STALE_SECONDS = 30.0        # a non-final poll is verified again after this
-ATTESTATIONS = 64           # submit_outcome txs looked at per poll
+STALE_SECONDS = 30.0  # a non-final poll is verified again after this
+ATTESTATIONS = 64  # submit_outcome txs looked at per poll
 
 
 class Verifier:
@@ -39,13 +41,16 @@ class Verifier:
     def state(self, poll_id: int) -> dict:
         """Return the poll's verify status, starting a run if there is none (or it is stale)."""
         if self.genesis is None:
-            return {"status": "unavailable",
-                    "detail": "start the explorer with --genesis FILE to verify against the genesis validators"}
+            return {
+                "status": "unavailable",
+                "detail": "start the explorer with --genesis FILE to verify against the genesis validators",
+            }
         with self._lock:
             st = self._states.get(poll_id)
             running = sum(1 for s in self._states.values() if s["status"] == "running")
-            fresh = st is not None and (st["status"] == "running" or st.get("final")
-                                        or time.monotonic() - st["at"] < STALE_SECONDS)
+            fresh = st is not None and (
+                st["status"] == "running" or st.get("final") or time.monotonic() - st["at"] < STALE_SECONDS
+            )
             if fresh:
                 return _public(st)
             if running >= MAX_RUNNING:
@@ -63,11 +68,12 @@ class Verifier:
             rpc, _status = self.explorer.node()
             checks, final = run_checks(LightClient(rpc, self.genesis, wait_next=10.0), rpc, poll_id)
             status = "verified" if all(c["ok"] is not False for c in checks) else "failed"
-        except (VerifyError, RpcError, QueryError, Exception) as exc:   # the panel reports; the page stays up
+        except (VerifyError, RpcError, QueryError, Exception) as exc:  # the panel reports; the page stays up
             checks, final, status = [{"name": "verification", "ok": False, "detail": str(exc)[:300]}], False, "error"
         with self._lock:
-            st.update(status=status, checks=checks, final=final, seconds=round(time.monotonic() - t0, 2),
-                      at=time.monotonic())
+            st.update(
+                status=status, checks=checks, final=final, seconds=round(time.monotonic() - t0, 2), at=time.monotonic()
+            )
 
 
 def _public(st: dict) -> dict:
@@ -78,34 +84,61 @@ def run_checks(light: LightClient, rpc, poll_id: int) -> tuple[list, bool]:
     """Return ([{name, ok, detail}], poll is final) for one poll, proving each step with `light`."""
     checks = []
     top = light.latest()
-    checks.append({"name": "latest header", "ok": True,
-                   "detail": f"header {top.height} signed by {top.signed_power} of {top.total_power} "
-                             "genesis voting power"})
+    checks.append(
+        {
+            "name": "latest header",
+            "ok": True,
+            "detail": f"header {top.height} signed by {top.signed_power} of {top.total_power} genesis voting power",
+        }
+    )
     tx, created = _created(light, poll_id)
-    checks.append({"name": "create_poll tx", "ok": True,
-                   "detail": f"tx {created.hash} proven in block {created.height}, result names poll {poll_id}"})
+    checks.append(
+        {
+            "name": "create_poll tx",
+            "ok": True,
+            "detail": f"tx {created.hash} proven in block {created.height}, result names poll {poll_id}",
+        }
+    )
     poll, _h = rpc.query(f"/poll/{poll_id}")
     body = tx.body
-    facts = {"creator": tx.signer, "question": body["question"], "kind": body["kind"],
-             "options": body["options"], "close_height": body["close_height"],
-             "created_height": created.height, "max_ballots": body["max_ballots"]}
+    facts = {
+        "creator": tx.signer,
+        "question": body["question"],
+        "kind": body["kind"],
+        "options": body["options"],
+        "close_height": body["close_height"],
+        "created_height": created.height,
+        "max_ballots": body["max_ballots"],
+    }
     differ = [k for k, v in facts.items() if poll.get(k) != v]
-    checks.append({"name": "poll facts", "ok": not differ,
-                   "detail": "the node's poll agrees with the proven create_poll tx" if not differ
-                   else f"the node's {', '.join(differ)} differ from the proven create_poll tx"})
+    checks.append(
+        {
+            "name": "poll facts",
+            "ok": not differ,
+            "detail": "the node's poll agrees with the proven create_poll tx"
+            if not differ
+            else f"the node's {', '.join(differ)} differ from the proven create_poll tx",
+        }
+    )
     final = poll.get("status") in ("final", "failed")
     if not final:
         return checks, False
     if poll["result"].get("code") == "deadline":
         # The chain itself fails a poll at its deadline: there is no attested payload to prove.
-        checks.append({"name": "final outcome", "ok": None,
-                       "detail": "failed at its deadline by the chain; no attested payload to prove"})
+        checks.append(
+            {
+                "name": "final outcome",
+                "ok": None,
+                "detail": "failed at its deadline by the chain; no attested payload to prove",
+            }
+        )
         return checks, True
     digest = outcome_digest(poll["result"])
     power = {v["index"]: int(v["power"]) for v in poll["validators"]}
     keys = {v["index"]: v["attest_key"] for v in poll["validators"]}
-    found = rpc.call("tx_search", query=f"outcome_attested.poll_id={poll_id}", per_page=str(ATTESTATIONS),
-                     order_by="asc")
+    found = rpc.call(
+        "tx_search", query=f"outcome_attested.poll_id={poll_id}", per_page=str(ATTESTATIONS), order_by="asc"
+    )
     backing = set()
     for t in (found.get("txs") or [])[:ATTESTATIONS]:
         proven = light.tx(str(t.get("hash", "")))
@@ -120,7 +153,12 @@ def run_checks(light: LightClient, rpc, poll_id: int) -> tuple[list, bool]:
             backing.add(i)
     signed, total = sum(power[i] for i in backing), sum(power.values())
     ok = 3 * signed > 2 * total
-    checks.append({"name": "final outcome", "ok": ok,
-                   "detail": f"validators {sorted(backing)} attested the node's final payload in proven txs: "
-                             f"{signed} of {total} power ({'more' if ok else 'not more'} than 2/3)"})
+    checks.append(
+        {
+            "name": "final outcome",
+            "ok": ok,
+            "detail": f"validators {sorted(backing)} attested the node's final payload in proven txs: "
+            f"{signed} of {total} power ({'more' if ok else 'not more'} than 2/3)",
+        }
+    )
     return checks, True

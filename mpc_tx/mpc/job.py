@@ -27,6 +27,7 @@ this result with outcome.from_job).
 ``run_job`` is the parent's side: start the child, feed it, kill it by PID at the deadline.
 The child dies with its parent (``lifeline``): a worker killed by SIGKILL leaves no job behind.
 """
+
 import asyncio
 import hashlib
 import json
@@ -65,8 +66,7 @@ class JobError(ValueError):
 
 
 def _int(value, name, low=0, high=None):
-    if not isinstance(value, int) or isinstance(value, bool) or value < low or \
-            (high is not None and value > high):
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
         raise JobError(f"bad {name}")
     return value
 
@@ -123,8 +123,7 @@ def parse_job(job) -> dict:
         raise JobError("bad job_id")
     min_ballots = _int(job.get("min_ballots", 0), "min_ballots")
     deadline_s = job.get("deadline_s")
-    if not isinstance(deadline_s, (int, float)) or isinstance(deadline_s, bool) or \
-            not 0 < deadline_s <= 86400:
+    if not isinstance(deadline_s, (int, float)) or isinstance(deadline_s, bool) or not 0 < deadline_s <= 86400:
         raise JobError("bad deadline_s")
     prss = job.get("prss", prss_default(m, t))
     if not isinstance(prss, bool):
@@ -146,14 +145,35 @@ def parse_job(job) -> dict:
                 usable[j] = True
             except ValueError:
                 shares[j] = 0
-    public = {"parties": [[h, p, pin] for (h, p), pin in zip(addresses, pins)], "threshold": t,
-              "kind": kind, "options": k, "ballots": n, "seed": seed.hex(),
-              "min_ballots": min_ballots, "prss": prss}
+    public = {
+        "parties": [[h, p, pin] for (h, p), pin in zip(addresses, pins)],
+        "threshold": t,
+        "kind": kind,
+        "options": k,
+        "ballots": n,
+        "seed": seed.hex(),
+        "min_ballots": min_ballots,
+        "prss": prss,
+    }
     context = hashlib.sha256(json.dumps(public, sort_keys=True, separators=(",", ":")).encode()).digest()
-    return {"pid": pid, "addresses": addresses, "pins": pins, "threshold": t, "kind": kind,
-            "options": k, "seed": seed, "min_ballots": min_ballots, "deadline_s": float(deadline_s),
-            "prss": prss, "tls": tls, "shares": shares, "usable": usable, "context": context,
-            "job_id": job_id, "max_message": message_cap(n, k)}
+    return {
+        "pid": pid,
+        "addresses": addresses,
+        "pins": pins,
+        "threshold": t,
+        "kind": kind,
+        "options": k,
+        "seed": seed,
+        "min_ballots": min_ballots,
+        "deadline_s": float(deadline_s),
+        "prss": prss,
+        "tls": tls,
+        "shares": shares,
+        "usable": usable,
+        "context": context,
+        "job_id": job_id,
+        "max_message": message_cap(n, k),
+    }
 
 
 class _Emitter:
@@ -202,12 +222,12 @@ async def _run(rt, job, deadline, margin):
         return _failed("error")
 
     started = time.monotonic()
-    program = asyncio.ensure_future(poll_outcome(
-        rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"]))
+    program = asyncio.ensure_future(
+        poll_outcome(rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"])
+    )
     lost = mpc_runtime.peer_lost(rt)
     refusal = mpc_runtime.refusal(rt)
-    done, _ = await asyncio.wait({program, lost, refusal}, timeout=remaining(),
-                                 return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({program, lost, refusal}, timeout=remaining(), return_when=asyncio.FIRST_COMPLETED)
     if refusal in done or (program in done and isinstance(program.exception(), mpc_runtime.PeerRefused)):
         program.cancel()
         await mpc_runtime.farewell(rt)
@@ -218,8 +238,7 @@ async def _run(rt, job, deadline, margin):
         await mpc_runtime.farewell(rt)
         if lost in done:
             return _failed("party_absent", mpc_runtime.absent_parties(rt))
-        logger.warning("the MPC program did not finish before the deadline; waiting for parties %s",
-                       outstanding)
+        logger.warning("the MPC program did not finish before the deadline; waiting for parties %s", outstanding)
         return _timed_out(outstanding)
     try:
         result = program.result()
@@ -231,8 +250,12 @@ async def _run(rt, job, deadline, margin):
         logger.error("protocol error: %s", exc)
         await mpc_runtime.farewell(rt)
         return _failed("error")
-    logger.info("MPC program done in %.3f s: %d counted, %d excluded",
-                time.monotonic() - started, result["counted"], len(result["excluded"]))
+    logger.info(
+        "MPC program done in %.3f s: %d counted, %d excluded",
+        time.monotonic() - started,
+        result["counted"],
+        len(result["excluded"]),
+    )
     try:
         await asyncio.wait_for(mpc_runtime.shutdown(rt), timeout=max(0.05, remaining()))
     except Exception as exc:  # the outcome stands; a peer may have left after it
@@ -245,12 +268,14 @@ async def _run(rt, job, deadline, margin):
 def main():
     """Run one job from stdin; print its one-line result; exit by the deadline."""
     from mpc_tx.mpc.lifeline import tie_to_parent
+
     tie_to_parent()  # before anything else: an orphaned job must never run on
     began = time.monotonic()
     real_stdout = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # anything MPyC prints must not corrupt the result line
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format=f"%(asctime)s mpc-job[{os.getpid()}] %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format=f"%(asctime)s mpc-job[{os.getpid()}] %(levelname)s %(message)s"
+    )
     emitter = _Emitter(real_stdout)
     try:
         job = parse_job(json.loads(sys.stdin.buffer.read()))
@@ -266,6 +291,7 @@ def main():
         absent = []
         try:
             from mpc_tx.mpc.runtime import absent_parties
+
             absent = absent_parties(state["rt"]) if state["rt"] is not None else []
         except Exception:
             pass
@@ -275,6 +301,7 @@ def main():
         outstanding = []
         try:
             from mpc_tx.mpc.runtime import outstanding_parties
+
             outstanding = outstanding_parties(state["rt"]) if state["rt"] is not None else []
         except Exception:
             pass
@@ -283,15 +310,29 @@ def main():
     threading.Thread(target=watchdog, daemon=True).start()
     try:
         from mpc_tx.mpc.runtime import build_runtime, private_tls_files
+
         tls = job["tls"]
         if len(job["addresses"]) > 1:
             with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
-                rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths,
-                                   pins=job["pins"], prss=job["prss"], job_id=job["job_id"],
-                                   max_message=job["max_message"])
+                rt = build_runtime(
+                    job["pid"],
+                    job["addresses"],
+                    job["threshold"],
+                    tls=paths,
+                    pins=job["pins"],
+                    prss=job["prss"],
+                    job_id=job["job_id"],
+                    max_message=job["max_message"],
+                )
         else:
-            rt = build_runtime(job["pid"], job["addresses"], job["threshold"], prss=job["prss"],
-                               job_id=job["job_id"], max_message=job["max_message"])
+            rt = build_runtime(
+                job["pid"],
+                job["addresses"],
+                job["threshold"],
+                prss=job["prss"],
+                job_id=job["job_id"],
+                max_message=job["max_message"],
+            )
         state["rt"] = rt
         result = rt._loop.run_until_complete(_run(rt, job, deadline, margin))
     except Exception as exc:  # MPyC stops the loop when one of its coroutines raises
@@ -302,6 +343,7 @@ def main():
 def _after_stop(rt, exc) -> dict:
     """Return the result of a job whose event loop stopped on an exception."""
     from mpc_tx.mpc import runtime as mpc_runtime
+
     refusal = mpc_runtime.refused(rt) if rt is not None else None
     if refusal is None:
         logger.error("job failed: %s", type(exc).__name__)
@@ -330,8 +372,15 @@ def run_job(job: dict, timeout_s: float, stderr=None) -> dict:
     """
     data = json.dumps(job).encode()
     from mpc_tx.mpc.lifeline import child_env
-    proc = subprocess.Popen([sys.executable, "-m", "mpc_tx.mpc.job"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=stderr, cwd=_REPO, env=child_env())
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mpc_tx.mpc.job"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        cwd=_REPO,
+        env=child_env(),
+    )
     try:
         stdout, _ = proc.communicate(data, timeout=timeout_s)
     except subprocess.TimeoutExpired:

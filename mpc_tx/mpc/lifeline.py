@@ -6,6 +6,7 @@ attempt no worker can attest. So the child asks Linux to SIGKILL it when its par
 dies (``PR_SET_PDEATHSIG``), first thing; and since the parent may have died before the
 request took effect, it then checks that its parent is still the one that started it.
 """
+
 import ctypes
 import os
 import signal

@@ -3,6 +3,7 @@
 Each party gets a loopback port, a certificate from a throwaway CA, and its shares
 of the given ballots, in the job format `mpc_job` runs (see `worker.job_input`).
 """
+
 import json
 import secrets
 import subprocess
@@ -15,9 +16,19 @@ from node_config.ports import free_ports
 __all__ = ["local_jobs", "run_parties"]
 
 
-def local_jobs(m: int, kind: str, ballots: list, options: int = 1, *, threshold: int | None = None,
-               min_ballots: int = 0, deadline_s: float = 30, prss: bool = True,
-               hosts: list[str] | None = None, ca: tuple[bytes, bytes] | None = None) -> list:
+def local_jobs(
+    m: int,
+    kind: str,
+    ballots: list,
+    options: int = 1,
+    *,
+    threshold: int | None = None,
+    min_ballots: int = 0,
+    deadline_s: float = 30,
+    prss: bool = True,
+    hosts: list[str] | None = None,
+    ca: tuple[bytes, bytes] | None = None,
+) -> list:
     """One job per party for m loopback parties; each ballot is a list of `options` votes,
     shared with a fresh degree-t polynomial per entry (t = (m-1)//2 unless given).
 
@@ -28,18 +39,33 @@ def local_jobs(m: int, kind: str, ballots: list, options: int = 1, *, threshold:
     hosts = list(hosts or ["127.0.0.1"] * m)
     ca, ca_key = ca or make_ca("local parties CA")
     certs = [make_party_cert(ca, ca_key, i, hosts[i]) for i in range(m)]
-    parties = [{"host": host, "port": port, "cert_sha256": cert_fingerprint(cert)}
-               for host, port, (cert, _) in zip(hosts, _ports(hosts), certs)]
+    parties = [
+        {"host": host, "port": port, "cert_sha256": cert_fingerprint(cert)}
+        for host, port, (cert, _) in zip(hosts, _ports(hosts), certs)
+    ]
     per_party = [[] for _ in range(m)]
     for ballot in ballots:
         entries = [share(v, m, t) for v in ballot]
         for i in range(m):
             per_party[i].append([str(e[i]) for e in entries])
     seed, job_id = secrets.token_hex(32), secrets.token_hex(32)
-    return [{"pid": i, "job_id": job_id, "parties": parties, "threshold": t, "kind": kind, "options": options,
-             "shares": per_party[i], "seed": seed, "min_ballots": min_ballots,
-             "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
-             "deadline_s": deadline_s, "prss": prss} for i in range(m)]
+    return [
+        {
+            "pid": i,
+            "job_id": job_id,
+            "parties": parties,
+            "threshold": t,
+            "kind": kind,
+            "options": options,
+            "shares": per_party[i],
+            "seed": seed,
+            "min_ballots": min_ballots,
+            "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
+            "deadline_s": deadline_s,
+            "prss": prss,
+        }
+        for i in range(m)
+    ]
 
 
 def _ports(hosts: list[str]) -> list[int]:

@@ -17,14 +17,24 @@ Public coefficients come from the poll's seed, so all parties agree on them. The
 must be fixed only after the ballots are (a hash of the closing block, say): a voter who
 knew the coefficients could craft shares that cancel in the checks.
 """
+
 import hashlib
 
 from mpc_tx.mpc.runtime import exchange, np, random_shares, refuse_message
 from mpc_tx.protocol.sharing import L, on_degree, reconstruct
 
-__all__ = ["InconsistentShares", "ProtocolError", "derive_coefficients", "bisect",
-           "unusable_lists", "find_bad_ballots", "open_all", "unanimity", "tally",
-           "poll_outcome"]
+__all__ = [
+    "InconsistentShares",
+    "ProtocolError",
+    "derive_coefficients",
+    "bisect",
+    "unusable_lists",
+    "find_bad_ballots",
+    "open_all",
+    "unanimity",
+    "tally",
+    "poll_outcome",
+]
 
 _SHARE_BYTES = 32  # L < 2**253
 _DOMAIN = b"mpcvote/mpc-coefficients/v1\x00"
@@ -41,8 +51,9 @@ class ProtocolError(Exception):
 def derive_coefficients(seed: bytes, label: str, count: int) -> np.ndarray:
     """Derive count nonzero public coefficients in GF(L) from seed, SHAKE-256 in counter mode."""
     label_bytes = label.encode()
-    prefix = hashlib.shake_256(_DOMAIN + len(label_bytes).to_bytes(2, "big") + label_bytes
-                               + len(seed).to_bytes(4, "big") + bytes(seed))
+    prefix = hashlib.shake_256(
+        _DOMAIN + len(label_bytes).to_bytes(2, "big") + label_bytes + len(seed).to_bytes(4, "big") + bytes(seed)
+    )
     out = np.empty(count, dtype=object)
     from_bytes = int.from_bytes
     for i in range(count):
@@ -59,8 +70,7 @@ def _encode(values) -> bytes:
 def _decode(payload: bytes, count: int, sender: int) -> list[int]:
     if len(payload) != count * _SHARE_BYTES:
         raise refuse_message(sender, "opening message of the wrong length")
-    values = [int.from_bytes(payload[i:i + _SHARE_BYTES], "little")
-              for i in range(0, len(payload), _SHARE_BYTES)]
+    values = [int.from_bytes(payload[i : i + _SHARE_BYTES], "little") for i in range(0, len(payload), _SHARE_BYTES)]
     if any(v >= L for v in values):
         raise refuse_message(sender, "opening message holds a share not below L")
     return values
@@ -74,7 +84,7 @@ async def open_all(rt, values) -> list[int | None]:
     opened = []
     for column in zip(*rows):
         column = list(column)
-        opened.append(reconstruct(column[:t + 1]) if on_degree(column, t) else None)
+        opened.append(reconstruct(column[: t + 1]) if on_degree(column, t) else None)
     return opened
 
 
@@ -87,9 +97,9 @@ async def unusable_lists(rt, usable: np.ndarray, context: bytes) -> np.ndarray:
     payload = bytes(context) + np.packbits(~usable.astype(bool)).tobytes()
     flags = []
     for received in await exchange(rt, payload):
-        if len(received) != len(payload) or received[:len(context)] != bytes(context):
+        if len(received) != len(payload) or received[: len(context)] != bytes(context):
             raise ProtocolError("parties are not running the same job")
-        bits = np.frombuffer(received[len(context):], dtype=np.uint8)
+        bits = np.frombuffer(received[len(context) :], dtype=np.uint8)
         flags.append(np.unpackbits(bits, count=n).astype(bool))
     return np.array(flags, dtype=bool).reshape(len(flags), n)
 
@@ -159,8 +169,9 @@ async def unanimity(rt, shares: np.ndarray, valid: np.ndarray, seed: bytes) -> b
     return bool(await rt.is_zero_public(secfld(secfld.field(z))))
 
 
-async def tally(rt, shares: np.ndarray, valid: np.ndarray, seed: bytes,
-                min_ballots: int) -> tuple[list[int] | None, np.ndarray]:
+async def tally(
+    rt, shares: np.ndarray, valid: np.ndarray, seed: bytes, min_ballots: int
+) -> tuple[list[int] | None, np.ndarray]:
     """Check each valid ballot is one-hot; open the per-option sums of those that are.
 
     Return (sums or None if fewer than min_ballots pass, the indices that pass).
@@ -188,8 +199,9 @@ async def tally(rt, shares: np.ndarray, valid: np.ndarray, seed: bytes,
     return [int(s) for s in sums], good
 
 
-async def poll_outcome(rt, kind: str, shares: np.ndarray, usable: np.ndarray, seed: bytes,
-                       min_ballots: int, context: bytes = b"") -> dict:
+async def poll_outcome(
+    rt, kind: str, shares: np.ndarray, usable: np.ndarray, seed: bytes, min_ballots: int, context: bytes = b""
+) -> dict:
     """Run steps a-d on this party's (n, k) share array; return the public result.
 
     Rows of shares where usable is False are ignored. The result holds outcome,

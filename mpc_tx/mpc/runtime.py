@@ -33,6 +33,7 @@ explicit arguments and then hardened where MPyC falls short of what mpcvote prom
   do not count the link it then closes as lost: every party's verdict rests on its own
   view of who is missing, and present parties agree on it.
 """
+
 import asyncio
 import contextvars
 import hashlib
@@ -53,9 +54,25 @@ import warnings
 from asyncio import Future
 from contextlib import contextmanager
 
-__all__ = ["load_mpyc", "build_runtime", "private_tls_files", "exchange", "peer_lost",
-           "farewell", "absent_parties", "outstanding_parties", "shutdown", "prss_default",
-           "random_shares", "PeerRefused", "refuse_message", "refusal", "refused", "link_hello", "message_cap"]
+__all__ = [
+    "load_mpyc",
+    "build_runtime",
+    "private_tls_files",
+    "exchange",
+    "peer_lost",
+    "farewell",
+    "absent_parties",
+    "outstanding_parties",
+    "shutdown",
+    "prss_default",
+    "random_shares",
+    "PeerRefused",
+    "refuse_message",
+    "refusal",
+    "refused",
+    "link_hello",
+    "message_cap",
+]
 
 logger = logging.getLogger("mpcvote.mpc")
 
@@ -95,6 +112,7 @@ def load_mpyc():
             logging.root.removeHandler(guard)
     mpyc.runtime.pickle = _PeerPickle
     from mpyc import finfields
+
     finfields.FiniteFieldElement.from_bytes = classmethod(_checked_from_bytes)
     return mpyc.runtime
 
@@ -117,6 +135,7 @@ class _Inbound(bytes):
 def refuse_message(sender, reason) -> "PeerRefused":
     """Record that party sender's message is refused; return the exception that ends the job."""
     from mpyc import asyncoro as coro
+
     rt = coro.runtime
     links = getattr(rt, "_mpcvote_links", None)
     if links is not None and sender is not None:
@@ -161,7 +180,7 @@ def _checked_from_bytes(cls, data):
         expected = "a multiple of %d" % width if count is None else str(count * width)
         raise refuse_message(sender, f"share message of {size} bytes, expected {expected}")
     from_bytes = int.from_bytes
-    values = [from_bytes(data[i:i + width], "little") for i in range(0, size, width)]
+    values = [from_bytes(data[i : i + width], "little") for i in range(0, size, width)]
     order = cls.order
     if any(v >= order for v in values):
         raise refuse_message(sender, "share message holds a value not below the field's order")
@@ -181,12 +200,14 @@ def _share_count(x) -> int | None:
 
 def _sized(method):
     """Wrap an MPyC communication method so that its coroutine knows the share count to expect."""
+
     def call(x, *args, **kwargs):
         token = _expected_count.set(_share_count(x))
         try:
             return method(x, *args, **kwargs)
         finally:
             _expected_count.reset(token)
+
     call.__wrapped__ = method
     return call
 
@@ -368,7 +389,7 @@ class _PinnedExchanger(asyncoro.MessageExchanger):
         links = rt._mpcvote_links
         if not self.greeted:
             if len(buf) < _HELLO_BYTES:
-                if bytes(buf) != links.hello[:len(buf)]:
+                if bytes(buf) != links.hello[: len(buf)]:
                     self._refuse("greets with another job's identity", once=True)
                 return
             if not hmac.compare_digest(bytes(buf[:_HELLO_BYTES]), links.hello):
@@ -396,8 +417,8 @@ class _PinnedExchanger(asyncoro.MessageExchanger):
             if len(buf) < 2 + keys:
                 return
             if keys:
-                rt._prss_keys_from_peer(claimed, bytes(buf[2:2 + keys]))
-            del buf[:2 + keys]
+                rt._prss_keys_from_peer(claimed, bytes(buf[2 : 2 + keys]))
+            del buf[: 2 + keys]
             self.peer_pid = claimed
             rt.set_protocol(claimed, self)
         self._frames(buf, links)
@@ -411,7 +432,7 @@ class _PinnedExchanger(asyncoro.MessageExchanger):
             end = _FRAME_HEAD.size + size
             if len(buf) < end:
                 break
-            payload = _Inbound(buf[_FRAME_HEAD.size:end])
+            payload = _Inbound(buf[_FRAME_HEAD.size : end])
             payload.sender = self.peer_pid
             del buf[:end]
             if pc == _FAREWELL_PC:
@@ -459,8 +480,14 @@ class _PinnedExchanger(asyncoro.MessageExchanger):
 async def _pinned_start(self):
     """Open pinned TLS links with all parties; listen on our registered host only."""
     m = len(self.parties)
-    logger.info("start MPyC %s runtime: party %d of %d, threshold %d, PRSS %s",
-                self.version, self.pid, m, self.threshold, "off" if self.options.no_prss else "on")
+    logger.info(
+        "start MPyC %s runtime: party %d of %d, threshold %d, PRSS %s",
+        self.version,
+        self.pid,
+        m,
+        self.threshold,
+        "off" if self.options.no_prss else "on",
+    )
     if m == 1:
         self.start_time = time.time()
         return
@@ -472,18 +499,22 @@ async def _pinned_start(self):
     server = None
     if self.pid:  # parties with a lower number connect to us
         own = self.parties[self.pid]
-        server = await loop.create_server(lambda: _PinnedExchanger(self), host=own.host,
-                                          port=own.port, ssl=links.server_ctx,
-                                          reuse_address=True)
+        server = await loop.create_server(
+            lambda: _PinnedExchanger(self), host=own.host, port=own.port, ssl=links.server_ctx, reuse_address=True
+        )
         logger.info("listening on %s port %d", own.host, own.port)
 
     async def connect(peer):
         while True:
             try:
                 _, protocol = await loop.create_connection(
-                    lambda: _PinnedExchanger(self, peer.pid), peer.host, peer.port,
-                    ssl=links.client_ctx, server_hostname=party_name(peer.pid),
-                    ssl_handshake_timeout=10)
+                    lambda: _PinnedExchanger(self, peer.pid),
+                    peer.host,
+                    peer.port,
+                    ssl=links.client_ctx,
+                    server_hostname=party_name(peer.pid),
+                    ssl_handshake_timeout=10,
+                )
                 try:
                     admitted = await asyncio.wait_for(asyncio.shield(protocol.greeting), 10)
                 except asyncio.TimeoutError:
@@ -503,7 +534,7 @@ async def _pinned_start(self):
     try:
         # All at once (MPyC goes one by one): a missing party must not hide the ones
         # after it, or present parties would disagree on who is absent.
-        await asyncio.gather(*(connect(peer) for peer in self.parties[self.pid + 1:]))
+        await asyncio.gather(*(connect(peer) for peer in self.parties[self.pid + 1 :]))
         await self.parties[self.pid].protocol
     finally:
         if server is not None:
@@ -584,8 +615,16 @@ def _quiet_refusals(loop, context):
     asyncoro.exception_handler(loop, context)
 
 
-def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=None,
-                  job_id: bytes = bytes(32), max_message: int = 1 << 20):
+def build_runtime(
+    pid: int,
+    parties,
+    threshold: int,
+    tls=None,
+    pins=None,
+    prss=None,
+    job_id: bytes = bytes(32),
+    max_message: int = 1 << 20,
+):
     """Build party pid's MPyC runtime for parties [(host, port), ...] at threshold t.
 
     tls is (cert_path, key_path, ca_path), read once here; pins lists each party's
@@ -595,6 +634,7 @@ def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=N
     """
     mpyc_runtime = load_mpyc()
     import mpyc
+
     m = len(parties)
     if not 0 <= pid < m:
         raise ValueError("pid out of range")
@@ -628,8 +668,16 @@ def build_runtime(pid: int, parties, threshold: int, tls=None, pins=None, prss=N
     rt = mpyc_runtime.Runtime(pid, members, options)
     loop.set_exception_handler(_quiet_refusals)  # over the one Runtime() sets
     # One runtime per process: point MPyC's modules at this one, as runtime.setup() does.
-    for module in (mpyc.sectypes, asyncoro, mpyc.mpctools, mpyc.seclists, mpyc.secpols,
-                   mpyc.secgroups, mpyc.random, mpyc.statistics):
+    for module in (
+        mpyc.sectypes,
+        asyncoro,
+        mpyc.mpctools,
+        mpyc.seclists,
+        mpyc.secpols,
+        mpyc.secgroups,
+        mpyc.random,
+        mpyc.statistics,
+    ):
         module.runtime = rt
     mpyc_runtime.mpc = rt
 
@@ -698,8 +746,11 @@ def outstanding_parties(rt) -> list[int]:
     out = []
     for peer in rt.parties:
         protocol = peer.protocol
-        if peer.pid != rt.pid and isinstance(protocol, _PinnedExchanger) and \
-                any(isinstance(f, Future) and not f.done() for f in protocol.buffers.values()):
+        if (
+            peer.pid != rt.pid
+            and isinstance(protocol, _PinnedExchanger)
+            and any(isinstance(f, Future) and not f.done() for f in protocol.buffers.values())
+        ):
             out.append(peer.pid)
     return out
 
@@ -707,8 +758,7 @@ def outstanding_parties(rt) -> list[int]:
 def absent_parties(rt) -> list[int]:
     """List the parties with no live link to us (not connected, or lost)."""
     links = rt._mpcvote_links
-    return sorted({p.pid for p in rt.parties if p.pid != rt.pid and p.protocol is None}
-                  | links.lost)
+    return sorted({p.pid for p in rt.parties if p.pid != rt.pid and p.protocol is None} | links.lost)
 
 
 async def shutdown(rt):

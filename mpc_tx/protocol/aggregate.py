@@ -5,14 +5,23 @@ the replaced ballot). Validator i posts (F_e, S_e), the sums of its pairs; it is
 valid iff F_e·G + S_e·H = sum_j (i+1)^j A[e][j]. Any t+1 valid pairs interpolate
 (T_e, R_e) at 0, with T_e·G + R_e·H = A[e][0]: T_e is the tally of entry e.
 """
+
 from .ballot import Ballot
 from .context import PollContext
 from .encoding import Rejected
-from .group import H, IDENTITY, SCALAR_BYTES, Invalid, Point, base, encode_scalar, msm, mul, \
-    parse_scalar, L
+from .group import H, IDENTITY, SCALAR_BYTES, Invalid, Point, base, encode_scalar, msm, mul, parse_scalar, L
 
-__all__ = ["Aggregate", "encode_aggregate_pairs", "parse_aggregate_pairs", "sum_pairs",
-           "check_aggregate_pairs", "lagrange_at_zero", "interpolate", "check_opening", "open_tally"]
+__all__ = [
+    "Aggregate",
+    "encode_aggregate_pairs",
+    "parse_aggregate_pairs",
+    "sum_pairs",
+    "check_aggregate_pairs",
+    "lagrange_at_zero",
+    "interpolate",
+    "check_opening",
+    "open_tally",
+]
 
 
 class Aggregate:
@@ -36,8 +45,7 @@ class Aggregate:
     def _apply(self, ballot, op) -> None:
         if len(ballot.commitments) != self.poll.k or len(ballot.commitments[0]) != self.poll.t + 1:
             raise ValueError("the ballot is not of this poll's shape")
-        self.sums = [[op(a, c) for a, c in zip(row, crow)]
-                     for row, crow in zip(self.sums, ballot.commitments)]
+        self.sums = [[op(a, c) for a, c in zip(row, crow)] for row, crow in zip(self.sums, ballot.commitments)]
 
     def encode(self) -> bytes:
         """Return the sums as k·(t+1) point encodings (identity allowed), row by row."""
@@ -63,8 +71,10 @@ def parse_aggregate_pairs(poll: PollContext, data) -> list[tuple[int, int]]:
     """Return k pairs from exactly k·64 bytes of canonical scalars, or raise Invalid."""
     if not isinstance(data, (bytes, bytearray)) or len(data) != 2 * SCALAR_BYTES * poll.k:
         raise Invalid(f"aggregate pair: must be {2 * SCALAR_BYTES * poll.k} bytes")
-    s = [parse_scalar(data[j:j + SCALAR_BYTES], f"aggregate scalar {j // SCALAR_BYTES}")
-         for j in range(0, len(data), SCALAR_BYTES)]
+    s = [
+        parse_scalar(data[j : j + SCALAR_BYTES], f"aggregate scalar {j // SCALAR_BYTES}")
+        for j in range(0, len(data), SCALAR_BYTES)
+    ]
     return list(zip(s[0::2], s[1::2]))
 
 
@@ -114,8 +124,7 @@ def interpolate(t: int, pairs_by_index: dict) -> list[tuple[int, int]]:
 
 def check_opening(agg: Aggregate, opening) -> bool:
     """Return whether T_e·G + R_e·H = A[e][0] for every entry."""
-    return len(opening) == agg.poll.k and all(
-        base(T) + mul(R, H) == row[0] for (T, R), row in zip(opening, agg.sums))
+    return len(opening) == agg.poll.k and all(base(T) + mul(R, H) == row[0] for (T, R), row in zip(opening, agg.sums))
 
 
 def open_tally(agg: Aggregate, checked: dict) -> list[int] | Rejected:
@@ -123,7 +132,7 @@ def open_tally(agg: Aggregate, checked: dict) -> list[int] | Rejected:
     valid_pairs = {i: p for i, p in checked.items() if not isinstance(p, Rejected)}
     if len(valid_pairs) < agg.poll.t + 1:
         return Rejected(f"tally: need {agg.poll.t + 1} valid aggregate pairs")
-    chosen = dict(sorted(valid_pairs.items())[:agg.poll.t + 1])
+    chosen = dict(sorted(valid_pairs.items())[: agg.poll.t + 1])
     opening = interpolate(agg.poll.t, chosen)
     if not check_opening(agg, opening):
         return Rejected("tally: the interpolated opening does not match A[e][0]")

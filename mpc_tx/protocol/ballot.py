@@ -4,18 +4,32 @@ Layout (docs/PROTOCOL.md §5): version | E | C[e][j] for e < k, j <= t | envelop
 for i < m | bit proof[e] for e < k | sum-to-one proof if the poll is a tally |
 proof of rho. The proof of rho comes last and covers every byte before it.
 """
+
 import hashlib
 from dataclasses import dataclass
 
 from . import envelope
 from .context import PollContext, ciphertext_size
 from .encoding import TAG_BIT, TAG_COMMITMENTS, TAG_RHO, TAG_SUM, VERSION, Reader, Rejected, digest
-from .group import G, H, IDENTITY, POINT_BYTES, Invalid, Point, base, msm, mul, parse_point, \
-    random_scalar, secret_mul_add, secret_poly_eval, L
+from .group import (
+    G,
+    H,
+    IDENTITY,
+    POINT_BYTES,
+    Invalid,
+    Point,
+    base,
+    msm,
+    mul,
+    parse_point,
+    random_scalar,
+    secret_mul_add,
+    secret_poly_eval,
+    L,
+)
 from .proofs import BIT_BYTES, DLOG_BYTES, prove_bit, prove_dlog, verify_bit, verify_dlog
 
-__all__ = ["Ballot", "build_ballot", "parse_ballot", "verify_ballot", "share_check",
-           "open_with_key", "open_ballot"]
+__all__ = ["Ballot", "build_ballot", "parse_ballot", "verify_ballot", "share_check", "open_with_key", "open_ballot"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -71,8 +85,7 @@ def build_ballot(poll: PollContext, voter: bytes, values, rng=random_scalar) -> 
     parts += [c.encode() for row in commitments for c in row]
     for i, x in enumerate(poll.keys):
         pairs = [(secret_poly_eval(fe, i + 1), secret_poly_eval(ge, i + 1)) for fe, ge in zip(f, g)]
-        parts.append(envelope.seal(poll, voter, i, e_point, mul(rho, x), cdigest,
-                                   envelope.encode_pairs(pairs)))
+        parts.append(envelope.seal(poll, voter, i, e_point, mul(rho, x), cdigest, envelope.encode_pairs(pairs)))
     statement = _statement(poll, voter, e_point, cdigest)
     for e, (v, row, ge) in enumerate(zip(values, commitments, g)):
         parts.append(prove_bit(TAG_BIT, statement + (e,), row[0], v, ge[0], rng))
@@ -98,14 +111,16 @@ def parse_ballot(poll: PollContext, raw) -> Ballot:
     if r.take(1)[0] != VERSION:
         raise Invalid(f"ballot: version must be {VERSION}")
     e_point = parse_point(r.take(POINT_BYTES), "E")
-    commitments = tuple(tuple(parse_point(r.take(POINT_BYTES), f"C[{e}][{j}]")
-                              for j in range(poll.t + 1)) for e in range(poll.k))
+    commitments = tuple(
+        tuple(parse_point(r.take(POINT_BYTES), f"C[{e}][{j}]") for j in range(poll.t + 1)) for e in range(poll.k)
+    )
     envelopes = tuple(r.take(ciphertext_size(poll.k)) for _ in range(poll.m))
     bit_proofs = tuple(r.take(BIT_BYTES) for _ in range(poll.k))
     sum_proof = r.take(DLOG_BYTES) if poll.one_hot else None
     rho_proof = r.take(DLOG_BYTES)
-    return Ballot(raw, e_point, commitments, envelopes, bit_proofs, sum_proof, rho_proof,
-                  _commitments_digest(commitments))
+    return Ballot(
+        raw, e_point, commitments, envelopes, bit_proofs, sum_proof, rho_proof, _commitments_digest(commitments)
+    )
 
 
 def verify_ballot(poll: PollContext, voter, raw) -> Ballot | Rejected:
@@ -114,8 +129,7 @@ def verify_ballot(poll: PollContext, voter, raw) -> Ballot | Rejected:
         _check_voter(voter)
         b = parse_ballot(poll, raw)
         # First, so that a ballot reusing another ballot's E fails before anything else.
-        verify_dlog(TAG_RHO, _rho_context(poll, voter, b.raw[:-DLOG_BYTES]), G, b.e_point,
-                    b.rho_proof, "proof of rho")
+        verify_dlog(TAG_RHO, _rho_context(poll, voter, b.raw[:-DLOG_BYTES]), G, b.e_point, b.rho_proof, "proof of rho")
         statement = _statement(poll, voter, b.e_point, b.commitments_digest)
         for e, (row, proof) in enumerate(zip(b.commitments, b.bit_proofs)):
             verify_bit(TAG_BIT, statement + (e,), row[0], proof, f"bit proof {e}")
@@ -137,14 +151,16 @@ def share_check(poll: PollContext, ballot: Ballot, i: int, pairs) -> bool:
     return len(pairs) == len(ballot.commitments)
 
 
-def open_with_key(poll: PollContext, voter: bytes, ballot: Ballot, i: int,
-                  k_point: Point) -> list[tuple[int, int]] | Rejected:
+def open_with_key(
+    poll: PollContext, voter: bytes, ballot: Ballot, i: int, k_point: Point
+) -> list[tuple[int, int]] | Rejected:
     """Return validator i's checked pairs given K = x_i·E, or a Rejected naming the bad share."""
     if k_point == IDENTITY:
         return Rejected("K: the identity is not allowed here")
     try:
-        plaintext = envelope.open_(poll, voter, i, ballot.e_point, k_point,
-                                   ballot.commitments_digest, ballot.envelopes[i])
+        plaintext = envelope.open_(
+            poll, voter, i, ballot.e_point, k_point, ballot.commitments_digest, ballot.envelopes[i]
+        )
         pairs = envelope.decode_pairs(plaintext, poll.k)
     except Invalid as exc:
         return Rejected(exc.reason)
@@ -153,7 +169,8 @@ def open_with_key(poll: PollContext, voter: bytes, ballot: Ballot, i: int,
     return pairs
 
 
-def open_ballot(poll: PollContext, voter: bytes, ballot: Ballot, i: int,
-                secret_key: int) -> list[tuple[int, int]] | Rejected:
+def open_ballot(
+    poll: PollContext, voter: bytes, ballot: Ballot, i: int, secret_key: int
+) -> list[tuple[int, int]] | Rejected:
     """Return validator i's checked pairs, decrypting with its secret key x_i (constant time)."""
     return open_with_key(poll, voter, ballot, i, mul(secret_key, ballot.e_point))

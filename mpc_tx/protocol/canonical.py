@@ -5,8 +5,9 @@ only (no floats), byte strings as lower-case hex. A decoder accepts a document
 only if re-encoding it gives back the same bytes, so every value has exactly one
 encoding and a signature or hash over it cannot be malleated.
 """
+
 import json
-from json.encoder import encode_basestring as _encode_str   # what dumps(ensure_ascii=False) uses
+from json.encoder import encode_basestring as _encode_str  # what dumps(ensure_ascii=False) uses
 
 __all__ = ["CanonicalError", "encode", "decode"]
 
@@ -27,7 +28,7 @@ def _check(value, depth=0):
         raise CanonicalError("nested too deeply")
     if kind is list:
         for item in value:
-            if type(item) is not str:      # the common case (hex payloads) costs no call
+            if type(item) is not str:  # the common case (hex payloads) costs no call
                 _check(item, depth + 1)
         return
     if kind is dict:
@@ -45,7 +46,7 @@ def _check(value, depth=0):
 def encode(value) -> bytes:
     """Return the canonical bytes of a JSON-compatible value."""
     kind = type(value)
-    if kind is int and -(1 << 63) <= value < (1 << 63):   # the common scalars, without an encoder
+    if kind is int and -(1 << 63) <= value < (1 << 63):  # the common scalars, without an encoder
         return b"%d" % value
     if kind is str:
         try:

@@ -6,6 +6,7 @@ decrypts with the one decoder the validators use: a share that does not open,
 decode or match the commitments puts the ballot out; one that does makes the
 complaint false. K is proven, so neither side can frame the other.
 """
+
 from dataclasses import dataclass
 
 from .ballot import Ballot, open_with_key, verify_ballot
@@ -14,8 +15,7 @@ from .encoding import TAG_DLEQ, Rejected
 from .group import G, POINT_BYTES, Invalid, mul, parse_point, random_scalar
 from .proofs import DLEQ_BYTES, prove_dleq, verify_dleq
 
-__all__ = ["COMPLAINT_BYTES", "BALLOT_BAD", "COMPLAINT_FALSE", "Verdict", "make_complaint",
-           "adjudicate"]
+__all__ = ["COMPLAINT_BYTES", "BALLOT_BAD", "COMPLAINT_FALSE", "Verdict", "make_complaint", "adjudicate"]
 
 COMPLAINT_BYTES = POINT_BYTES + DLEQ_BYTES
 BALLOT_BAD = "ballot bad"
@@ -34,17 +34,16 @@ def _context(poll: PollContext, tx_hash: bytes, i: int) -> tuple:
     return (poll.header, tx_hash, i)
 
 
-def make_complaint(poll: PollContext, tx_hash: bytes, ballot: Ballot, i: int, secret_key: int,
-                   rng=random_scalar) -> bytes:
+def make_complaint(
+    poll: PollContext, tx_hash: bytes, ballot: Ballot, i: int, secret_key: int, rng=random_scalar
+) -> bytes:
     """Return validator i's complaint about ballot: K = x_i·E and its DLEQ proof."""
     k_point = mul(secret_key, ballot.e_point)
-    proof = prove_dleq(TAG_DLEQ, _context(poll, tx_hash, i), G, poll.keys[i], ballot.e_point,
-                       k_point, secret_key, rng)
+    proof = prove_dleq(TAG_DLEQ, _context(poll, tx_hash, i), G, poll.keys[i], ballot.e_point, k_point, secret_key, rng)
     return k_point.encode() + proof
 
 
-def adjudicate(poll: PollContext, voter: bytes, tx_hash: bytes, ballot_raw, i: int,
-               complaint) -> Verdict | Rejected:
+def adjudicate(poll: PollContext, voter: bytes, tx_hash: bytes, ballot_raw, i: int, complaint) -> Verdict | Rejected:
     """Judge validator i's complaint about a committed ballot; Rejected if the complaint is malformed."""
     if type(i) is not int or not 0 <= i < poll.m:
         return Rejected("complaint: no such validator index")
@@ -59,8 +58,16 @@ def adjudicate(poll: PollContext, voter: bytes, tx_hash: bytes, ballot_raw, i: i
     complaint = bytes(complaint)
     try:
         k_point = parse_point(complaint[:POINT_BYTES], "K")
-        verify_dleq(TAG_DLEQ, _context(poll, tx_hash, i), G, poll.keys[i], ballot.e_point, k_point,
-                    complaint[POINT_BYTES:], "complaint proof")
+        verify_dleq(
+            TAG_DLEQ,
+            _context(poll, tx_hash, i),
+            G,
+            poll.keys[i],
+            ballot.e_point,
+            k_point,
+            complaint[POINT_BYTES:],
+            "complaint proof",
+        )
     except Invalid as exc:
         return Rejected(exc.reason)
     opened = open_with_key(poll, voter, ballot, i, k_point)

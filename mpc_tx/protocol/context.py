@@ -1,11 +1,11 @@
 """A poll's public parameters as the protocol sees them, and the ballot size they imply."""
+
 from dataclasses import dataclass
 
 from .encoding import TAG_POLL, frame
 from .group import POINT_BYTES, SCALAR_BYTES, Invalid, Point, parse_point
 
-__all__ = ["MAX_PARTIES", "MAX_ENTRIES", "AEAD_TAG_BYTES", "PollContext", "ballot_size",
-           "ciphertext_size", "make_poll"]
+__all__ = ["MAX_PARTIES", "MAX_ENTRIES", "AEAD_TAG_BYTES", "PollContext", "ballot_size", "ciphertext_size", "make_poll"]
 
 MAX_PARTIES = 1024
 MAX_ENTRIES = 256
@@ -19,12 +19,15 @@ def ciphertext_size(k: int) -> int:
 
 def ballot_size(m: int, t: int, k: int, one_hot: bool) -> int:
     """Return the exact byte length of a ballot for (m, t, k), docs/PROTOCOL.md §5."""
-    return (1 + POINT_BYTES                    # version, E
-            + k * (t + 1) * POINT_BYTES        # commitments C_{e,j}
-            + m * ciphertext_size(k)           # one envelope per validator
-            + k * 4 * SCALAR_BYTES             # bit proofs (c0, c1, z0, z1)
-            + (2 * SCALAR_BYTES if one_hot else 0)  # sum-to-one proof (c, z)
-            + 2 * SCALAR_BYTES)                # proof of rho (c, z)
+    return (
+        1
+        + POINT_BYTES  # version, E
+        + k * (t + 1) * POINT_BYTES  # commitments C_{e,j}
+        + m * ciphertext_size(k)  # one envelope per validator
+        + k * 4 * SCALAR_BYTES  # bit proofs (c0, c1, z0, z1)
+        + (2 * SCALAR_BYTES if one_hot else 0)  # sum-to-one proof (c, z)
+        + 2 * SCALAR_BYTES
+    )  # proof of rho (c, z)
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,14 @@ class PollContext:
     @property
     def header(self) -> bytes:
         """Return the framed poll statement that every transcript of this poll starts from."""
-        return frame(TAG_POLL, self.chain_id, self.poll_id, self.m, self.t, self.k,
-                     self.one_hot, *self.keys)
+        return frame(TAG_POLL, self.chain_id, self.poll_id, self.m, self.t, self.k, self.one_hot, *self.keys)
 
     def ballot_size(self) -> int:
         """Return the exact byte length of a ballot in this poll."""
         return ballot_size(self.m, self.t, self.k, self.one_hot)
 
 
-def make_poll(chain_id: bytes, poll_id: bytes, t: int, k: int, one_hot: bool,
-              keys) -> PollContext:
+def make_poll(chain_id: bytes, poll_id: bytes, t: int, k: int, one_hot: bool, keys) -> PollContext:
     """Return a PollContext from raw keys, or raise Invalid naming what is wrong."""
     keys = list(keys)
     m = len(keys)

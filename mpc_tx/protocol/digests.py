@@ -10,6 +10,7 @@ collide across uses. Where the others live, and why:
 
 Hex digests are lower-case.
 """
+
 import hashlib
 
 from . import canonical
@@ -56,7 +57,11 @@ def outcome_digest(result: dict) -> str:
 def job_identity(chain_id: str, poll_id: int, attempt: int, counted_digest: str) -> str:
     """The identity every MPC link of one attempt greets with: chain, poll, attempt, counted set."""
     h = hashlib.sha256(_MPC_JOB)
-    for part in (chain_id.encode(), poll_id.to_bytes(8, "big"), attempt.to_bytes(8, "big"),
-                 bytes.fromhex(counted_digest)):
+    for part in (
+        chain_id.encode(),
+        poll_id.to_bytes(8, "big"),
+        attempt.to_bytes(8, "big"),
+        bytes.fromhex(counted_digest),
+    ):
         h.update(len(part).to_bytes(4, "big") + part)
     return h.hexdigest()

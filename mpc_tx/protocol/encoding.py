@@ -5,14 +5,29 @@ the item's bytes; an int item is first written as 8 bytes big-endian, a point as
 its canonical encoding. Every frame starts with a versioned domain tag, so no two
 uses of a hash can collide (docs/PROTOCOL.md §3).
 """
+
 import hashlib
 from dataclasses import dataclass
 
 from .group import Point
 
 __all__ = [
-    "VERSION", "TAG_POLL", "TAG_COMMITMENTS", "TAG_BIT", "TAG_SUM", "TAG_RHO", "TAG_KDF",
-    "TAG_AD", "TAG_DLEQ", "TAG_UNANIMITY_MASK", "TAG_UNANIMITY_OPEN", "TAG_REGISTRY_KEY", "Rejected", "frame", "digest", "Reader",
+    "VERSION",
+    "TAG_POLL",
+    "TAG_COMMITMENTS",
+    "TAG_BIT",
+    "TAG_SUM",
+    "TAG_RHO",
+    "TAG_KDF",
+    "TAG_AD",
+    "TAG_DLEQ",
+    "TAG_UNANIMITY_MASK",
+    "TAG_UNANIMITY_OPEN",
+    "TAG_REGISTRY_KEY",
+    "Rejected",
+    "frame",
+    "digest",
+    "Reader",
 ]
 
 VERSION = 1
@@ -72,7 +87,7 @@ class Reader:
 
     def take(self, n: int) -> bytes:
         """Return the next n bytes."""
-        out = self._data[self._at:self._at + n]
+        out = self._data[self._at : self._at + n]
         if len(out) != n:
             raise ValueError("read past the end")  # a length check was missed: a bug
         self._at += n

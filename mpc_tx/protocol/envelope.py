@@ -7,6 +7,7 @@ voter, i, E, commitments digest). The plaintext is k pairs (f_e(i+1), g_e(i+1)),
 each scalar 32 bytes little-endian; `decode_pairs` is the one decoder shared by the
 validator and the complaint judge.
 """
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -21,8 +22,9 @@ __all__ = ["envelope_key", "seal", "open_", "encode_pairs", "decode_pairs"]
 _NONCE = bytes(12)
 
 
-def envelope_key(poll: PollContext, voter: bytes, i: int, e_point: Point, k_point: Point,
-                 commitments_digest: bytes) -> bytes:
+def envelope_key(
+    poll: PollContext, voter: bytes, i: int, e_point: Point, k_point: Point, commitments_digest: bytes
+) -> bytes:
     """Return the 32-byte AEAD key of validator i's envelope in one ballot."""
     info = frame(TAG_KDF, poll.header, voter, i, e_point, poll.keys[i], commitments_digest)
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(k_point.encode())
@@ -41,27 +43,34 @@ def decode_pairs(plaintext: bytes, k: int) -> list[tuple[int, int]]:
     """Return k share pairs from exactly k·2·32 bytes of canonical scalars, or raise Invalid."""
     if len(plaintext) != 2 * SCALAR_BYTES * k:
         raise Invalid(f"share: the plaintext is not {k} pairs")
-    scalars = [parse_scalar(plaintext[j:j + SCALAR_BYTES], "share")
-               for j in range(0, len(plaintext), SCALAR_BYTES)]
+    scalars = [parse_scalar(plaintext[j : j + SCALAR_BYTES], "share") for j in range(0, len(plaintext), SCALAR_BYTES)]
     return list(zip(scalars[0::2], scalars[1::2]))
 
 
-def seal(poll: PollContext, voter: bytes, i: int, e_point: Point, k_point: Point,
-         commitments_digest: bytes, plaintext: bytes) -> bytes:
+def seal(
+    poll: PollContext, voter: bytes, i: int, e_point: Point, k_point: Point, commitments_digest: bytes, plaintext: bytes
+) -> bytes:
     """Return validator i's envelope of plaintext."""
     key = envelope_key(poll, voter, i, e_point, k_point, commitments_digest)
-    return ChaCha20Poly1305(key).encrypt(_NONCE, plaintext, _ad(poll, voter, i, e_point,
-                                                                commitments_digest))
+    return ChaCha20Poly1305(key).encrypt(_NONCE, plaintext, _ad(poll, voter, i, e_point, commitments_digest))
 
 
-def open_(poll: PollContext, voter: bytes, i: int, e_point: Point, k_point: Point,
-          commitments_digest: bytes, ciphertext: bytes) -> bytes:
+def open_(
+    poll: PollContext,
+    voter: bytes,
+    i: int,
+    e_point: Point,
+    k_point: Point,
+    commitments_digest: bytes,
+    ciphertext: bytes,
+) -> bytes:
     """Return the plaintext of validator i's envelope, or raise Invalid."""
     if len(ciphertext) != ciphertext_size(poll.k):
         raise Invalid(f"envelope {i}: wrong length")
     key = envelope_key(poll, voter, i, e_point, k_point, commitments_digest)
     try:
-        return ChaCha20Poly1305(key).decrypt(_NONCE, bytes(ciphertext),
-                                             _ad(poll, voter, i, e_point, commitments_digest))
+        return ChaCha20Poly1305(key).decrypt(
+            _NONCE, bytes(ciphertext), _ad(poll, voter, i, e_point, commitments_digest)
+        )
     except InvalidTag:
         raise Invalid(f"envelope {i}: does not decrypt") from None

@@ -15,16 +15,33 @@ data only, so that a variable-time native routine may replace it. Secret scalar
 arithmetic (`secret_mul_add`, `secret_poly_eval`) runs in libsodium too; CPython's
 int <-> bytes conversion around it is the one step not strictly constant-time.
 """
+
 import hashlib
 import secrets
 
 import rbcl
 
 __all__ = [
-    "L", "POINT_BYTES", "SCALAR_BYTES", "Invalid", "Point", "IDENTITY", "G", "H",
-    "parse_point", "parse_scalar", "encode_scalar", "base", "mul", "msm",
-    "hash_to_scalar", "hash_to_point", "random_scalar", "scalar_from_wide",
-    "secret_mul_add", "secret_poly_eval",
+    "L",
+    "POINT_BYTES",
+    "SCALAR_BYTES",
+    "Invalid",
+    "Point",
+    "IDENTITY",
+    "G",
+    "H",
+    "parse_point",
+    "parse_scalar",
+    "encode_scalar",
+    "base",
+    "mul",
+    "msm",
+    "hash_to_scalar",
+    "hash_to_point",
+    "random_scalar",
+    "scalar_from_wide",
+    "secret_mul_add",
+    "secret_poly_eval",
 ]
 
 L = 2**252 + 27742317777372353535851937790883648493
@@ -150,8 +167,7 @@ def mul(scalar: int, point: Point) -> Point:
         return base(scalar)  # the same constant-time ladder, on libsodium's precomputed table
     # On the identity result libsodium returns an error and leaves the all-zero
     # output, which is the identity's encoding: no branch on the secret.
-    return _trusted(rbcl.crypto_scalarmult_ristretto255_allow_scalar_zero(
-        encode_scalar(scalar), point._encoding))
+    return _trusted(rbcl.crypto_scalarmult_ristretto255_allow_scalar_zero(encode_scalar(scalar), point._encoding))
 
 
 def msm(scalars, points) -> Point:
@@ -205,7 +221,8 @@ def secret_poly_eval(coefficients, x: int) -> int:
     acc = bytes(SCALAR_BYTES)
     for c in reversed(list(coefficients)):
         acc = rbcl.crypto_core_ristretto255_scalar_add(
-            rbcl.crypto_core_ristretto255_scalar_mul(acc, xb), encode_scalar(c))
+            rbcl.crypto_core_ristretto255_scalar_mul(acc, xb), encode_scalar(c)
+        )
     return int.from_bytes(acc, "little")
 
 

@@ -3,6 +3,7 @@
 The arithmetic only; key files are I/O and live in mpc_tx.keyfile. Secret bytes
 never appear in a repr, a log line or an error message.
 """
+
 import nacl.bindings as nacl_bindings
 import nacl.exceptions as nacl_exceptions
 from cryptography.exceptions import InvalidSignature
@@ -41,8 +42,8 @@ class SigningKey:
     def secret_bytes(self) -> bytes:
         """Return the 32-byte seed: for writing a key file (mpc_tx.keyfile), nothing else."""
         return self._private.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-            serialization.NoEncryption())
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
 
     @property
     def public_hex(self) -> str:
@@ -89,8 +90,8 @@ class EncryptionKey:
     def secret_bytes(self) -> bytes:
         """Return the 32-byte secret: for writing a key file (mpc_tx.keyfile), nothing else."""
         return self._private.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-            serialization.NoEncryption())
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
 
     @property
     def public_hex(self) -> str:
@@ -125,8 +126,7 @@ def verify(public_hex: str, signature: bytes, msg: bytes) -> bool:
         # (canonical S, no small-order keys); every node runs the same pinned version.
         nacl_bindings.crypto_sign_open(bytes(signature) + bytes(msg), bytes.fromhex(public_hex))
         return True
-    except (InvalidSignature, nacl_exceptions.BadSignatureError, nacl_exceptions.CryptoError,
-            TypeError, ValueError):
+    except (InvalidSignature, nacl_exceptions.BadSignatureError, nacl_exceptions.CryptoError, TypeError, ValueError):
         return False
 
 

@@ -29,11 +29,33 @@ The failure codes, and who writes each (``CODES``):
 
 Attested failures are enumerated, never free text, so honest workers agree byte for byte.
 """
+
 from .codes import TxError, BAD_OUTCOME
 
-__all__ = ["OK", "FAILED", "INCONSISTENT_SHARES", "PARTY_ABSENT", "TIMEOUT", "BAD_MESSAGE", "DEADLINE",
-           "ERROR", "ATTESTED", "REPORTED", "CHAIN", "JOB", "CODES", "FAILURE_CODES", "REPORT_CODES",
-           "JOB_CODES", "WITHHELD", "from_job", "is_report", "is_job_result", "check_form", "check"]
+__all__ = [
+    "OK",
+    "FAILED",
+    "INCONSISTENT_SHARES",
+    "PARTY_ABSENT",
+    "TIMEOUT",
+    "BAD_MESSAGE",
+    "DEADLINE",
+    "ERROR",
+    "ATTESTED",
+    "REPORTED",
+    "CHAIN",
+    "JOB",
+    "CODES",
+    "FAILURE_CODES",
+    "REPORT_CODES",
+    "JOB_CODES",
+    "WITHHELD",
+    "from_job",
+    "is_report",
+    "is_job_result",
+    "check_form",
+    "check",
+]
 
 OK, FAILED = "ok", "failed"
 INCONSISTENT_SHARES = "inconsistent_shares"
@@ -46,10 +68,16 @@ ERROR = "error"
 # Who writes a failure code (see the module docstring).
 ATTESTED, REPORTED, CHAIN, JOB = "attested", "reported", "chain", "job"
 # The one code list, in the order the chain names them in its messages.
-CODES = {INCONSISTENT_SHARES: ATTESTED, PARTY_ABSENT: REPORTED, TIMEOUT: REPORTED, BAD_MESSAGE: REPORTED,
-         DEADLINE: CHAIN, ERROR: JOB}
-FAILURE_CODES = tuple(c for c, who in CODES.items() if who == ATTESTED)   # attested failures
-REPORT_CODES = tuple(c for c, who in CODES.items() if who == REPORTED)    # failed-attempt reports
+CODES = {
+    INCONSISTENT_SHARES: ATTESTED,
+    PARTY_ABSENT: REPORTED,
+    TIMEOUT: REPORTED,
+    BAD_MESSAGE: REPORTED,
+    DEADLINE: CHAIN,
+    ERROR: JOB,
+}
+FAILURE_CODES = tuple(c for c, who in CODES.items() if who == ATTESTED)  # attested failures
+REPORT_CODES = tuple(c for c, who in CODES.items() if who == REPORTED)  # failed-attempt reports
 # What an MPC job may answer with: every code a worker submits, and its own error.
 JOB_CODES = tuple(c for c, who in CODES.items() if who in (ATTESTED, REPORTED, JOB))
 
@@ -60,6 +88,7 @@ _JOB_OK_FIELDS = {"outcome", "counted", "excluded", "unusable"}
 
 
 # --- the builder -------------------------------------------------------------------------
+
 
 def from_job(job: dict, ballots_digest: str, options: list, parties: int) -> dict | None:
     """Return the payload a worker submits for its MPC job's result, or None for nothing to submit.
@@ -72,8 +101,12 @@ def from_job(job: dict, ballots_digest: str, options: list, parties: int) -> dic
     if job["status"] == FAILED:
         code = job.get("code")
         if code == INCONSISTENT_SHARES:
-            return {"ballots": ballots_digest, "status": FAILED, "code": INCONSISTENT_SHARES,
-                    "absent": sorted(job.get("absent", []))}
+            return {
+                "ballots": ballots_digest,
+                "status": FAILED,
+                "code": INCONSISTENT_SHARES,
+                "absent": sorted(job.get("absent", [])),
+            }
         if code == PARTY_ABSENT:
             named = job.get("absent", [])
         elif code == BAD_MESSAGE and isinstance(job.get("sender"), int):
@@ -89,8 +122,14 @@ def from_job(job: dict, ballots_digest: str, options: list, parties: int) -> dic
     outcome = job["outcome"]
     if "tally" in outcome:
         outcome = {"tally": dict(zip(options, outcome["tally"]))}
-    return {"ballots": ballots_digest, "status": OK, "outcome": outcome, "counted": job["counted"],
-            "excluded": sorted(job["excluded"]), "unusable": [sorted(u) for u in job["unusable"]]}
+    return {
+        "ballots": ballots_digest,
+        "status": OK,
+        "outcome": outcome,
+        "counted": job["counted"],
+        "excluded": sorted(job["excluded"]),
+        "unusable": [sorted(u) for u in job["unusable"]],
+    }
 
 
 def is_report(payload: dict) -> bool:
@@ -108,6 +147,7 @@ def is_job_result(result) -> bool:
 
 
 # --- the checker -------------------------------------------------------------------------
+
 
 def check_form(result) -> None:
     """Raise BAD_OUTCOME unless `result` is an object with status 'ok' or 'failed' (no state needed)."""
@@ -128,9 +168,11 @@ def check(poll: dict, result) -> None:
 
     def index_list(v, bound):
         # Element types first: set() of a list, or sorted() of mixed types, would raise.
-        return isinstance(v, list) and \
-            all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < bound for i in v) and \
-            v == sorted(set(v))
+        return (
+            isinstance(v, list)
+            and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < bound for i in v)
+            and v == sorted(set(v))
+        )
 
     if result.get("ballots") != poll["ballots_digest"]:
         bad("ballots digest differs from the ballot set committed at the close")
@@ -147,11 +189,17 @@ def check(poll: dict, result) -> None:
         bad("a result has exactly the fields ballots, counted, excluded, outcome, status, unusable")
     if not index_list(result["excluded"], n):
         bad("excluded must be a sorted list of ballot indices")
-    if not (isinstance(result["counted"], int) and not isinstance(result["counted"], bool) and
-            result["counted"] == n - len(result["excluded"])):
+    if not (
+        isinstance(result["counted"], int)
+        and not isinstance(result["counted"], bool)
+        and result["counted"] == n - len(result["excluded"])
+    ):
         bad("counted must be the number of ballots less the excluded ones")
-    if not (isinstance(result["unusable"], list) and len(result["unusable"]) == m and
-            all(index_list(u, n) for u in result["unusable"])):
+    if not (
+        isinstance(result["unusable"], list)
+        and len(result["unusable"]) == m
+        and all(index_list(u, n) for u in result["unusable"])
+    ):
         bad("unusable must list, per validator, the sorted ballot indices it could not use")
     outcome = result["outcome"]
     if outcome == WITHHELD:
@@ -163,7 +211,10 @@ def check(poll: dict, result) -> None:
             bad('a unanimity outcome is {"unanimous": true|false} or {"withheld": true}')
     else:
         tally = outcome.get("tally") if isinstance(outcome, dict) and set(outcome) == {"tally"} else None
-        if not (isinstance(tally, dict) and set(tally) == set(poll["options"]) and
-                all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in tally.values()) and
-                sum(tally.values()) == result["counted"]):
+        if not (
+            isinstance(tally, dict)
+            and set(tally) == set(poll["options"])
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in tally.values())
+            and sum(tally.values()) == result["counted"]
+        ):
             bad('a tally outcome is {"tally": {option: count, ...}} over the poll\'s options, summing to counted')

@@ -6,12 +6,24 @@ SHA-512 of frame(tag, *context, generators, statement, commitments) reduced mod 
 the caller's context carries the poll header, (m, t, k) and any entry index.
 Verifiers raise Invalid with the proof's name; callers turn that into a rejection.
 """
-from .encoding import frame
-from .group import G, H, Invalid, Point, base, encode_scalar, hash_to_scalar, mul, parse_scalar, \
-    secret_mul_add, L
 
-__all__ = ["DLOG_BYTES", "BIT_BYTES", "DLEQ_BYTES", "LINK_BYTES", "prove_dlog", "verify_dlog",
-           "prove_bit", "verify_bit", "prove_dleq", "verify_dleq", "prove_link", "verify_link"]
+from .encoding import frame
+from .group import G, H, Invalid, Point, base, encode_scalar, hash_to_scalar, mul, parse_scalar, secret_mul_add, L
+
+__all__ = [
+    "DLOG_BYTES",
+    "BIT_BYTES",
+    "DLEQ_BYTES",
+    "LINK_BYTES",
+    "prove_dlog",
+    "verify_dlog",
+    "prove_bit",
+    "verify_bit",
+    "prove_dleq",
+    "verify_dleq",
+    "prove_link",
+    "verify_link",
+]
 
 DLOG_BYTES = 64
 BIT_BYTES = 128
@@ -26,7 +38,7 @@ def _challenge(tag: bytes, context, *items) -> int:
 def _scalars(proof, count: int, name: str) -> list[int]:
     if not isinstance(proof, (bytes, bytearray)) or len(proof) != 32 * count:
         raise Invalid(f"{name}: must be {32 * count} bytes")
-    return [parse_scalar(proof[32 * j:32 * j + 32], f"{name} scalar {j}") for j in range(count)]
+    return [parse_scalar(proof[32 * j : 32 * j + 32], f"{name} scalar {j}") for j in range(count)]
 
 
 def prove_dlog(tag: bytes, context, gen: Point, pub: Point, secret: int, rng) -> bytes:
@@ -76,8 +88,7 @@ def verify_bit(tag: bytes, context, commitment: Point, proof, name: str) -> None
         raise Invalid(f"{name}: does not verify")
 
 
-def prove_dleq(tag: bytes, context, g1: Point, p1: Point, g2: Point, p2: Point, secret: int,
-               rng) -> bytes:
+def prove_dleq(tag: bytes, context, g1: Point, p1: Point, g2: Point, p2: Point, secret: int, rng) -> bytes:
     """Return a proof that log_g1(p1) = log_g2(p2) = secret."""
     w = rng()
     a1, a2 = mul(w, g1), mul(w, g2)
@@ -85,8 +96,7 @@ def prove_dleq(tag: bytes, context, g1: Point, p1: Point, g2: Point, p2: Point, 
     return encode_scalar(c) + encode_scalar(secret_mul_add(w, c, secret))
 
 
-def verify_dleq(tag: bytes, context, g1: Point, p1: Point, g2: Point, p2: Point, proof,
-                name: str) -> None:
+def verify_dleq(tag: bytes, context, g1: Point, p1: Point, g2: Point, p2: Point, proof, name: str) -> None:
     """Raise Invalid unless proof shows log_g1(p1) = log_g2(p2)."""
     c, z = _scalars(proof, 2, name)
     a1 = mul(z, g1) - mul(c, p1)

@@ -7,12 +7,21 @@ the identical object, so its canonical encoding (and with it the app hash) is un
 Lists in state are tuples in a record; a poll's ``result`` and an attestation's
 ``result`` stay plain JSON objects (their schema is the attested outcome payload's).
 """
+
 from dataclasses import dataclass, fields
 import re
 from typing import ClassVar
 
-__all__ = ["RecordError", "PollValidator", "Poll", "Ballot", "Attestation", "snapshot_validators",
-           "POLL_STATUSES", "POLL_KINDS"]
+__all__ = [
+    "RecordError",
+    "PollValidator",
+    "Poll",
+    "Ballot",
+    "Attestation",
+    "snapshot_validators",
+    "POLL_STATUSES",
+    "POLL_KINDS",
+]
 
 POLL_KINDS = ("unanimity", "tally")
 # open -> closed (at the close height, or early by its creator) -> final or failed
@@ -29,6 +38,7 @@ class RecordError(ValueError):
 
 
 # --- field checks: each returns the record's value for a state value, or raises RecordError ---
+
 
 def _int(value, what):
     if type(value) is not int or not 0 <= value <= _MAX_INT:
@@ -53,6 +63,7 @@ def _matching(pattern, description):
         if type(value) is not str or not pattern.fullmatch(value):
             raise RecordError(f"{what} must be {description}")
         return value
+
     return check
 
 
@@ -66,12 +77,14 @@ def _one_of(choices):
         if type(value) is not str or value not in choices:
             raise RecordError(f"{what} must be one of {', '.join(choices)}")
         return value
+
     return check
 
 
 def _optional(check):
     def optional(value, what):
         return None if value is None else check(value, what)
+
     return optional
 
 
@@ -80,6 +93,7 @@ def _list_of(check):
         if type(value) is not list:
             raise RecordError(f"{what} must be a list")
         return tuple(check(item, f"{what}[{i}]") for i, item in enumerate(value))
+
     return listed
 
 
@@ -133,6 +147,7 @@ def _to_state(record) -> dict:
 
 class _Record:
     """from_state and to_state for a frozen dataclass with one check per field (_CHECKS, in field order)."""
+
     _WHAT: ClassVar[str]
     _CHECKS: ClassVar[dict]
 
@@ -149,6 +164,7 @@ class _Record:
 @dataclass(frozen=True)
 class PollValidator(_Record):
     """One validator as a poll snapshots it at its creation: what its MPC and attestations need."""
+
     index: int
     name: str
     power: int
@@ -160,8 +176,17 @@ class PollValidator(_Record):
     tls_sha256: str
 
     _WHAT = "poll validator"
-    _CHECKS = {"index": _int, "name": _str, "power": _int, "attest_key": _hex64, "enc_key": _hex64,
-               "mpc_host": _str, "mpc_port": _int, "mpc_ports": _int, "tls_sha256": _hex64}
+    _CHECKS = {
+        "index": _int,
+        "name": _str,
+        "power": _int,
+        "attest_key": _hex64,
+        "enc_key": _hex64,
+        "mpc_host": _str,
+        "mpc_port": _int,
+        "mpc_ports": _int,
+        "tls_sha256": _hex64,
+    }
 
 
 def snapshot_validators(validators: list) -> list:
@@ -175,6 +200,7 @@ class Poll(_Record):
 
     ``ballots`` is the number of counted ballots; ``ballots_digest`` their digest, set at the close.
     """
+
     id: int
     creator: str
     question: str
@@ -205,14 +231,32 @@ class Poll(_Record):
 
     _WHAT = "poll"
     _CHECKS = {
-        "id": _int, "creator": _hex64, "question": _str, "kind": _one_of(POLL_KINDS), "options": _list_of(_str),
-        "open": _bool, "eligible": _optional(_int), "created_height": _int, "close_height": _int,
-        "max_ballots": _int, "max_revotes": _int, "min_ballots": _int,
+        "id": _int,
+        "creator": _hex64,
+        "question": _str,
+        "kind": _one_of(POLL_KINDS),
+        "options": _list_of(_str),
+        "open": _bool,
+        "eligible": _optional(_int),
+        "created_height": _int,
+        "close_height": _int,
+        "max_ballots": _int,
+        "max_revotes": _int,
+        "min_ballots": _int,
         "validators": _list_of(lambda item, _what: PollValidator.from_state(item)),
-        "threshold": _int, "field": _str, "status": _one_of(POLL_STATUSES), "ballots": _int,
-        "closed_height": _optional(_int), "deadline_height": _optional(_int), "seed": _optional(_hex64),
-        "ballots_digest": _optional(_hex64), "mpc_slot": _optional(_int), "mpc_start": _optional(_int),
-        "result": _optional(_object), "final_height": _optional(_int), "attesters": _list_of(_int),
+        "threshold": _int,
+        "field": _str,
+        "status": _one_of(POLL_STATUSES),
+        "ballots": _int,
+        "closed_height": _optional(_int),
+        "deadline_height": _optional(_int),
+        "seed": _optional(_hex64),
+        "ballots_digest": _optional(_hex64),
+        "mpc_slot": _optional(_int),
+        "mpc_start": _optional(_int),
+        "result": _optional(_object),
+        "final_height": _optional(_int),
+        "attesters": _list_of(_int),
         "dissenters": _list_of(_int),
     }
 
@@ -220,6 +264,7 @@ class Poll(_Record):
 @dataclass(frozen=True)
 class Ballot(_Record):
     """A voter's counted ballot in state (``ballot/<poll>/<voter>``): one sealed payload per validator."""
+
     voter: str
     payloads: tuple
     height: int
@@ -233,6 +278,7 @@ class Ballot(_Record):
 @dataclass(frozen=True)
 class Attestation(_Record):
     """A validator's attestation in state (``attest/<poll>/<validator>``): the payload and its digest."""
+
     validator: int
     digest: str
     result: dict

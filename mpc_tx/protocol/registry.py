@@ -5,13 +5,23 @@ bound to the chain id and the validator's ed25519 consensus key (not to an index
 host makes its entry before the genesis order exists). Every check here is total: it
 returns a value or a Rejected naming what failed, and never raises on any input.
 """
+
 from .context import MAX_PARTIES
 from .encoding import TAG_REGISTRY_KEY, Rejected
 from .group import G, Invalid, Point, base, parse_point, random_scalar
 from .proofs import DLOG_BYTES, prove_dlog, verify_dlog
 
-__all__ = ["CONSENSUS_KEY_BYTES", "PROOF_BYTES", "prove_key_possession", "verify_key_possession",
-           "check_registry", "max_faulty", "threshold_range", "default_threshold", "check_threshold"]
+__all__ = [
+    "CONSENSUS_KEY_BYTES",
+    "PROOF_BYTES",
+    "prove_key_possession",
+    "verify_key_possession",
+    "check_registry",
+    "max_faulty",
+    "threshold_range",
+    "default_threshold",
+    "check_threshold",
+]
 
 CONSENSUS_KEY_BYTES = 32
 PROOF_BYTES = DLOG_BYTES
@@ -40,8 +50,7 @@ def verify_key_possession(chain_id: bytes, consensus_key: bytes, key, proof) -> 
     try:
         _check_identity(chain_id, consensus_key)
         point = parse_point(key, "encryption key")
-        verify_dlog(TAG_REGISTRY_KEY, _context(chain_id, consensus_key), G, point, proof,
-                    "proof of possession")
+        verify_dlog(TAG_REGISTRY_KEY, _context(chain_id, consensus_key), G, point, proof, "proof of possession")
     except Invalid as exc:
         return Rejected(exc.reason)
     return point

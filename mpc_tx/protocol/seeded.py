@@ -1,4 +1,5 @@
 """A deterministic scalar stream from a seed: the randomness of test vectors, never of a voter."""
+
 import hashlib
 
 from .encoding import frame

@@ -3,6 +3,7 @@
 Party i (0-based) holds f(i+1) of a degree-t polynomial f with f(0) the secret,
 exactly the layout MPyC uses, so a voter's shares enter the MPC as they are.
 """
+
 import functools
 import secrets
 
@@ -80,7 +81,7 @@ def reconstruct(points, t: int | None = None) -> int:
     if t is not None:
         if len(pts) < t + 1:
             raise ValueError("fewer than t+1 shares")
-        base, rest = pts[:t + 1], pts[t + 1:]
+        base, rest = pts[: t + 1], pts[t + 1 :]
         xs = [x for x, _ in base]
         for x, y in rest:
             if sum(w * b for w, (_, b) in zip(_lagrange(xs, x), base)) % L != y:
@@ -95,6 +96,5 @@ def on_degree(shares: list[int], t: int) -> bool:
     m = len(shares)
     _check_parties(m, t)
     ys = [s % L for s in shares]
-    base = ys[:t + 1]
-    return all(sum(w * b for w, b in zip(weights, base)) % L == ys[k]
-               for k, weights in _parity_rows(m, t))
+    base = ys[: t + 1]
+    return all(sum(w * b for w, b in zip(weights, base)) % L == ys[k] for k, weights in _parity_rows(m, t))

@@ -13,16 +13,15 @@ would need a canonicalisation rule of its own; canonical JSON with a
 re-encode-must-match check has exactly one encoding, is readable in a block
 explorer, and needs no generated code.
 """
+
 import hashlib
 import re
 from dataclasses import dataclass
 
-from .codes import (TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT,
-                            BAD_OUTCOME)
+from .codes import TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT, BAD_OUTCOME
 from . import canonical, outcome
 
-__all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "signed_part", "build", "decode", "verify",
-           "tx_hash"]
+__all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "signed_part", "build", "decode", "verify", "tx_hash"]
 
 DOMAIN = "mpcvote/tx/v1"
 TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome")
@@ -35,6 +34,7 @@ _DOMAIN_JSON = canonical.encode(DOMAIN)
 @dataclass(frozen=True)
 class Tx:
     """A decoded transaction; `raw` is the exact bytes that went on chain."""
+
     type: str
     chain_id: str
     signer: str
@@ -58,16 +58,18 @@ def tx_hash(raw: bytes) -> str:
 
 def signing_bytes(chain_id: str, type_: str, signer: str, nonce: int, body: dict) -> bytes:
     """Return the exact bytes a signer signs."""
-    return canonical.encode({"domain": DOMAIN, "chain_id": chain_id, "type": type_,
-                             "signer": signer, "nonce": nonce, "body": body})
+    return canonical.encode(
+        {"domain": DOMAIN, "chain_id": chain_id, "type": type_, "signer": signer, "nonce": nonce, "body": body}
+    )
 
 
 def build(key, chain_id: str, type_: str, nonce: int, body: dict) -> bytes:
     """Sign and encode a transaction with `key` (a keys.SigningKey)."""
     signer = key.public_hex
     sig = key.sign(signing_bytes(chain_id, type_, signer, nonce, body))
-    return canonical.encode({"type": type_, "chain_id": chain_id, "signer": signer,
-                             "nonce": nonce, "body": body, "sig": sig.hex()})
+    return canonical.encode(
+        {"type": type_, "chain_id": chain_id, "signer": signer, "nonce": nonce, "body": body, "sig": sig.hex()}
+    )
 
 
 def decode(raw: bytes) -> Tx:
@@ -78,8 +80,14 @@ def decode(raw: bytes) -> Tx:
         raise TxError(MALFORMED, f"not a canonical mpcvote transaction: {exc}") from None
     if not isinstance(doc, dict) or set(doc) != {"type", "chain_id", "signer", "nonce", "body", "sig"}:
         raise TxError(MALFORMED, "a transaction has exactly the fields body, chain_id, nonce, sig, signer, type")
-    type_, chain_id, signer, nonce, body, sig = (doc["type"], doc["chain_id"], doc["signer"],
-                                                 doc["nonce"], doc["body"], doc["sig"])
+    type_, chain_id, signer, nonce, body, sig = (
+        doc["type"],
+        doc["chain_id"],
+        doc["signer"],
+        doc["nonce"],
+        doc["body"],
+        doc["sig"],
+    )
     if type_ not in TYPES:
         raise TxError(MALFORMED, f"unknown transaction type {type_!r}; known: {', '.join(TYPES)}")
     if not isinstance(chain_id, str) or not 0 < len(chain_id) <= 64:
@@ -99,9 +107,12 @@ def decode(raw: bytes) -> Tx:
 def verify(tx: Tx) -> None:
     """Raise BAD_SIGNATURE unless tx.sig is the signer's signature of the tx."""
     from .keys import verify as verify_sig
+
     if not verify_sig(tx.signer, tx.sig, signed_part(tx)):
-        raise TxError(BAD_SIGNATURE, "signature does not verify for the signer's key "
-                                     "(signed over other bytes, or with another key)")
+        raise TxError(
+            BAD_SIGNATURE,
+            "signature does not verify for the signer's key (signed over other bytes, or with another key)",
+        )
 
 
 def signed_part(tx: Tx) -> bytes:
@@ -143,8 +154,12 @@ def _poll_id(body: dict, code: int):
 
 
 def _check_create_poll(body: dict):
-    _fields(body, {"question", "kind", "options", "voters", "close_height", "max_ballots",
-                   "max_revotes", "min_ballots"}, BAD_POLL, "create_poll")
+    _fields(
+        body,
+        {"question", "kind", "options", "voters", "close_height", "max_ballots", "max_revotes", "min_ballots"},
+        BAD_POLL,
+        "create_poll",
+    )
     if not isinstance(body["question"], str) or not body["question"].strip():
         raise TxError(BAD_POLL, "question must be a non-empty string")
     if body["kind"] not in ("unanimity", "tally"):
@@ -161,7 +176,11 @@ def _check_create_poll(body: dict):
         raise TxError(BAD_POLL, "a unanimity poll has no options (the ballot is yes or no)")
     voters = body["voters"]
     if voters is not None:
-        if not isinstance(voters, list) or not voters or not all(isinstance(v, str) and _HEX_KEY.match(v) for v in voters):
+        if (
+            not isinstance(voters, list)
+            or not voters
+            or not all(isinstance(v, str) and _HEX_KEY.match(v) for v in voters)
+        ):
             raise TxError(BAD_POLL, "voters must be null (open poll) or a non-empty list of voter public keys in hex")
         if len(set(voters)) != len(voters) or voters != sorted(voters):
             raise TxError(BAD_POLL, "voters must be sorted and distinct")
@@ -178,8 +197,11 @@ def _check_cast_ballot(body: dict):
     _fields(body, {"poll", "payloads"}, BAD_BALLOT, "cast_ballot")
     _poll_id(body, BAD_BALLOT)
     payloads = body["payloads"]
-    if not isinstance(payloads, list) or not payloads or \
-            not all(isinstance(p, str) and p and _is_hex(p) for p in payloads):
+    if (
+        not isinstance(payloads, list)
+        or not payloads
+        or not all(isinstance(p, str) and p and _is_hex(p) for p in payloads)
+    ):
         raise TxError(BAD_BALLOT, "payloads must be a non-empty list of lower-case hex strings, one per validator")
 
 
@@ -193,8 +215,12 @@ def _check_submit_outcome(body: dict):
     _poll_id(body, BAD_OUTCOME)
     if not _is_int(body["validator"]) or body["validator"] < 0:
         raise TxError(BAD_OUTCOME, "validator must be the attester's index in the poll's validator list")
-    outcome.check_form(body["result"])   # the rest needs the poll: outcome.check at execution
+    outcome.check_form(body["result"])  # the rest needs the poll: outcome.check at execution
 
 
-_BODY_CHECKS = {"create_poll": _check_create_poll, "cast_ballot": _check_cast_ballot,
-                "close_poll": _check_close_poll, "submit_outcome": _check_submit_outcome}
+_BODY_CHECKS = {
+    "create_poll": _check_create_poll,
+    "cast_ballot": _check_cast_ballot,
+    "close_poll": _check_close_poll,
+    "submit_outcome": _check_submit_outcome,
+}

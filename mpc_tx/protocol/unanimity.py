@@ -8,14 +8,25 @@ V_i = sum_j (i+1)^j A[0][j] - n·G = F_i·G + S_i·H. Any t+1 valid Z_i interpol
 r·D - R·W = r(Y - n)·G is the identity iff every ballot said yes. (Y - n)·G itself is never
 published: a small range could be searched. The caller erases r_j once its mask is posted.
 """
+
 from .aggregate import Aggregate, lagrange_at_zero
 from .encoding import TAG_UNANIMITY_MASK, TAG_UNANIMITY_OPEN, Rejected
-from .group import H, IDENTITY, POINT_BYTES, Invalid, Point, base, msm, mul, parse_point, \
-    secret_mul_add, L
+from .group import H, IDENTITY, POINT_BYTES, Invalid, Point, base, msm, mul, parse_point, secret_mul_add, L
 from .proofs import prove_dleq, prove_link, verify_dleq, verify_link
 
-__all__ = ["MASK_BYTES", "OPEN_BYTES", "ALL_YES", "NOT_ALL_YES", "unanimity_commitment",
-           "make_mask", "check_mask", "combine_masks", "make_open", "check_open", "unanimity_outcome"]
+__all__ = [
+    "MASK_BYTES",
+    "OPEN_BYTES",
+    "ALL_YES",
+    "NOT_ALL_YES",
+    "unanimity_commitment",
+    "make_mask",
+    "check_mask",
+    "combine_masks",
+    "make_open",
+    "check_open",
+    "unanimity_outcome",
+]
 
 MASK_BYTES = 2 * POINT_BYTES + 64
 OPEN_BYTES = POINT_BYTES + 96
@@ -101,8 +112,15 @@ def check_open(agg: Aggregate, i: int, w: Point, data) -> Point | Rejected:
     try:
         _check_kind(agg)
         z = parse_point(data[:32], "Z_i", allow_identity=True)
-        verify_link(TAG_UNANIMITY_OPEN, _open_context(agg, i), _share_commitment(agg, i), w, z,
-                    data[32:], "unanimity open proof")
+        verify_link(
+            TAG_UNANIMITY_OPEN,
+            _open_context(agg, i),
+            _share_commitment(agg, i),
+            w,
+            z,
+            data[32:],
+            "unanimity open proof",
+        )
     except Invalid as exc:
         return Rejected(exc.reason)
     return z
@@ -113,6 +131,6 @@ def unanimity_outcome(agg: Aggregate, rd: Point, w: Point, checked: dict) -> str
     valid = {i: z for i, z in checked.items() if not isinstance(z, Rejected)}
     if len(valid) < agg.poll.t + 1:
         return Rejected(f"unanimity: need {agg.poll.t + 1} valid openings")
-    chosen = sorted(valid.items())[:agg.poll.t + 1]
+    chosen = sorted(valid.items())[: agg.poll.t + 1]
     rw = msm(lagrange_at_zero(i for i, _ in chosen), [z for _, z in chosen])
     return ALL_YES if (rd - rw).is_identity() else NOT_ALL_YES

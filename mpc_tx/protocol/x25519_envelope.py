@@ -5,6 +5,7 @@ payload = eph_pub (32 bytes) || ChaCha20-Poly1305 ciphertext of the shares, each
 ephemeral key and the validator's encryption key; the associated data binds the
 chain, poll, voter and validator index, so a payload opens only where it was sealed.
 """
+
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -13,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 
 from . import canonical
 from .keys import EncryptionKey
+
 # The share field GF(L), L the prime order of the Ed25519 group; re-exported for callers.
 from .sharing import L
 
@@ -35,8 +37,7 @@ def payload_size(entries: int) -> int:
     return _PUB_BYTES + SHARE_BYTES * entries + _TAG_BYTES
 
 
-def seal(enc_public_hex: str, shares: list[int], *, chain_id: str, poll_id, voter,
-         validator: int) -> bytes:
+def seal(enc_public_hex: str, shares: list[int], *, chain_id: str, poll_id, voter, validator: int) -> bytes:
     """Encrypt shares to the validator whose encryption key is enc_public_hex."""
     recipient = _public_bytes(enc_public_hex)
     if not isinstance(shares, (list, tuple)) or not shares:
@@ -54,16 +55,16 @@ def seal(enc_public_hex: str, shares: list[int], *, chain_id: str, poll_id, vote
     return ephemeral.public_bytes + ChaCha20Poly1305(key).encrypt(_NONCE, plaintext, ad)
 
 
-def open_(enc_key: EncryptionKey, payload: bytes, *, chain_id: str, poll_id, voter,
-          validator: int, entries: int) -> list[int]:
+def open_(
+    enc_key: EncryptionKey, payload: bytes, *, chain_id: str, poll_id, voter, validator: int, entries: int
+) -> list[int]:
     """Decrypt and check a payload sealed to enc_key; return its entries shares."""
     if type(entries) is not int or entries < 1:
         raise EnvelopeError("entries must be a positive int")
     if not isinstance(payload, (bytes, bytearray)):
         raise EnvelopeError("payload must be bytes")
     if len(payload) != payload_size(entries):
-        raise EnvelopeError(
-            f"payload is {len(payload)} bytes, expected {payload_size(entries)} for {entries} shares")
+        raise EnvelopeError(f"payload is {len(payload)} bytes, expected {payload_size(entries)} for {entries} shares")
     ad = _associated_data(chain_id, poll_id, voter, validator)
     eph_pub, ciphertext = bytes(payload[:_PUB_BYTES]), bytes(payload[_PUB_BYTES:])
     try:
@@ -75,8 +76,7 @@ def open_(enc_key: EncryptionKey, payload: bytes, *, chain_id: str, poll_id, vot
         raise EnvelopeError(
             "payload does not open: not sealed to this validator for this chain, poll and voter"
         ) from None
-    shares = [int.from_bytes(plaintext[i:i + SHARE_BYTES], "big")
-              for i in range(0, len(plaintext), SHARE_BYTES)]
+    shares = [int.from_bytes(plaintext[i : i + SHARE_BYTES], "big") for i in range(0, len(plaintext), SHARE_BYTES)]
     if not all(s < L for s in shares):
         raise EnvelopeError("payload holds a share outside the field [0, L)")
     return shares
@@ -88,16 +88,14 @@ def _associated_data(chain_id, poll_id, voter, validator) -> bytes:
     if type(validator) is not int or validator < 0:
         raise EnvelopeError("validator must be a party index (int >= 0)")
     try:
-        return canonical.encode(
-            {"chain_id": chain_id, "poll": poll_id, "voter": voter, "validator": validator})
+        return canonical.encode({"chain_id": chain_id, "poll": poll_id, "voter": voter, "validator": validator})
     except canonical.CanonicalError as exc:
         raise EnvelopeError(f"cannot bind the payload to its context: {exc}") from None
 
 
 def _derive(secret: bytes, eph_pub: bytes, recipient_pub: bytes) -> bytes:
     # Both public keys go into info so the key is tied to this exact exchange.
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=DOMAIN,
-                info=DOMAIN + eph_pub + recipient_pub).derive(secret)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=DOMAIN, info=DOMAIN + eph_pub + recipient_pub).derive(secret)
 
 
 def _public_bytes(enc_public_hex) -> bytes:

@@ -4,14 +4,23 @@ The payload is mpc_tx.protocol.outcome's (its one builder, ``from_job``); it goe
 as the ``result`` of a ``submit_outcome`` tx signed with the validator's attestation key,
 through the validator's own node.
 """
+
 import logging
 import time
 
 from mpc_tx.protocol import outcome, tx as txcodec
 from mpc_tx.protocol.codes import ALREADY_ATTESTED, POLL_NOT_CLOSED, OK
 
-__all__ = ["chain_result", "attempt_report", "payload", "submit_body", "next_nonce", "Attester",
-           "SUBMIT_TRIES", "SETTLED"]
+__all__ = [
+    "chain_result",
+    "attempt_report",
+    "payload",
+    "submit_body",
+    "next_nonce",
+    "Attester",
+    "SUBMIT_TRIES",
+    "SETTLED",
+]
 
 log = logging.getLogger("mpc_tx.worker")
 
@@ -57,13 +66,12 @@ class Attester:
     def __init__(self, key, chain_id: str, index: int):
         self.key, self.chain_id, self.index = key, chain_id, index
 
-    def __repr__(self):   # never the key
+    def __repr__(self):  # never the key
         return f"Attester(validator {self.index}, {self.key.public_hex[:12]}…)"
 
     def build(self, poll_id: int, result: dict, nonce: int) -> bytes:
         """Return the signed submit_outcome tx."""
-        return txcodec.build(self.key, self.chain_id, "submit_outcome", nonce,
-                             submit_body(poll_id, self.index, result))
+        return txcodec.build(self.key, self.chain_id, "submit_outcome", nonce, submit_body(poll_id, self.index, result))
 
     def submit(self, rpc, poll_id: int, result: dict, retry_s: float) -> bool:
         """Submit `result` through `rpc`, retrying a refusal every retry_s; return whether the node took it."""
@@ -71,8 +79,7 @@ class Attester:
             last = rpc.query(f"/account/{self.key.public_hex}")[0]["nonce"]
             res = rpc.broadcast_tx_sync(self.build(poll_id, result, next_nonce(last, time.time_ns() // 1000)))
             if int(res["code"]) == OK:
-                log.info("poll %s: submitted %s (tx %s)", poll_id, result.get("code", result["status"]),
-                         res["hash"])
+                log.info("poll %s: submitted %s (tx %s)", poll_id, result.get("code", result["status"]), res["hash"])
                 return True
             log.warning("poll %s: attestation rejected: code %s %s", poll_id, res["code"], res.get("log"))
             if int(res["code"]) in SETTLED:

@@ -14,6 +14,7 @@ validator's attestation key and submitted through its own node (``attest``).
 What it knows of each poll is one ``polljob.PollJob``.
 It holds only its own validator's decrypted shares, and never logs one.
 """
+
 import argparse
 import base64
 import json
@@ -51,13 +52,15 @@ class Worker:
     def __init__(self, home, index: int, node: str, genesis: str):
         self.home, self.index = Path(home), index
         self.node = node
-        self._local = threading.local()   # one RPC connection per thread: never share one
+        self._local = threading.local()  # one RPC connection per thread: never share one
         mpc = self.home / "mpc"
         self.attest = load_signing_key(mpc / "attest_key.json")
         self.enc = load_encryption_key(mpc / "enc_key.json")
-        self.tls = {"cert": (mpc / "tls" / "party.crt").read_text(),
-                    "key": (mpc / "tls" / "party.key").read_text(),
-                    "ca": (mpc / "tls" / "ca.crt").read_text()}
+        self.tls = {
+            "cert": (mpc / "tls" / "party.crt").read_text(),
+            "key": (mpc / "tls" / "party.key").read_text(),
+            "ca": (mpc / "tls" / "ca.crt").read_text(),
+        }
         doc = json.loads(Path(genesis).read_text())
         self.chain_id = doc["chain_id"]
         own = doc["app_state"]["validators"][index]
@@ -67,11 +70,11 @@ class Worker:
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         self.attester = Attester(self.attest, self.chain_id, index)
         self.params = None
-        self.polljobs = {}     # poll id -> PollJob (its shares under self.lock)
+        self.polljobs = {}  # poll id -> PollJob (its shares under self.lock)
         self.lock = threading.Lock()
-        self.followed = None   # last height whose ballots were fetched
+        self.followed = None  # last height whose ballots were fetched
         self.stop = threading.Event()
-        self.new_block = threading.Event()   # set by the main loop, for the follower
+        self.new_block = threading.Event()  # set by the main loop, for the follower
         self.block_interval = 1.0
 
     @property
@@ -110,8 +113,10 @@ class Worker:
             missing = [b for b in page["ballots"] if not opened_from(known.get(b["voter"]), b["tx"])]
             if missing:
                 if len(missing) <= SYNC_ONE_BY_ONE:
-                    full = [self.rpc.query(f"/poll/{poll['id']}/ballot/{b['voter']}?validator={self.index}")[0]
-                            for b in missing]
+                    full = [
+                        self.rpc.query(f"/poll/{poll['id']}/ballot/{b['voter']}?validator={self.index}")[0]
+                        for b in missing
+                    ]
                 else:
                     full, _ = self.rpc.query(page_path)
                     full = full["ballots"]
@@ -133,12 +138,22 @@ class Worker:
 
     def _open(self, poll, ballot, entries):
         try:
-            return envelope.open_(self.enc, bytes.fromhex(ballot["payload"]), chain_id=self.chain_id,
-                                  poll_id=poll["id"], voter=ballot["voter"], validator=self.index,
-                                  entries=entries)
+            return envelope.open_(
+                self.enc,
+                bytes.fromhex(ballot["payload"]),
+                chain_id=self.chain_id,
+                poll_id=poll["id"],
+                voter=ballot["voter"],
+                validator=self.index,
+                entries=entries,
+            )
         except (envelope.EnvelopeError, ValueError):
-            log.info("poll %s: ballot of %s… does not open for validator %d: unusable",
-                     poll["id"], ballot["voter"][:12], self.index)
+            log.info(
+                "poll %s: ballot of %s… does not open for validator %d: unusable",
+                poll["id"],
+                ballot["voter"][:12],
+                self.index,
+            )
             return None
 
     # --- the loop ------------------------------------------------------------------------
@@ -165,7 +180,7 @@ class Worker:
         """
         began = time.monotonic()
         top = self.rpc.height()
-        if self.followed is None:        # (re)start: catch up on every open poll in one pass
+        if self.followed is None:  # (re)start: catch up on every open poll in one pass
             for summary in self._all_polls():
                 if summary["status"] == "open" and self._is_party(self.poll(summary["id"])):
                     self.sync_ballots(self.poll(summary["id"]))
@@ -192,29 +207,27 @@ class Worker:
                 return
             poll_id, payload = int(tx.body["poll"]), tx.body["payloads"][self.index]
         except (TxError, KeyError, IndexError, TypeError, ValueError):
-            return    # not a ballot this worker can use: the list at the close fetches what counts
+            return  # not a ballot this worker can use: the list at the close fetches what counts
         seen = self.polljobs.get(poll_id)
-        if seen is not None and (seen.attempted or seen.done):   # each attempt syncs what is missing
+        if seen is not None and (seen.attempted or seen.done):  # each attempt syncs what is missing
             return
         try:
             poll = self.poll(poll_id)
         except QueryError:
-            return    # a ballot for an unknown poll (rejected by its block)
+            return  # a ballot for an unknown poll (rejected by its block)
         if not self._is_party(poll):
             return
         job = self._job(poll_id)
         with self.lock:
             known = job.holds(tx.signer, tx.hash)
         if not known:
-            opened = (tx.hash, self._open(poll, {"voter": tx.signer, "payload": payload},
-                                          max(1, len(poll["options"]))))
+            opened = (tx.hash, self._open(poll, {"voter": tx.signer, "payload": payload}, max(1, len(poll["options"]))))
             with self.lock:
                 if not job.done:
                     job.shares[tx.signer] = opened
 
     def _is_party(self, poll) -> bool:
-        return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index
-                   for v in poll["validators"])
+        return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index for v in poll["validators"])
 
     def step(self):
         # The polls first, at the current height: a close must not wait behind a backlog of
@@ -266,38 +279,57 @@ class Worker:
         if attempt is None:
             return
         job.attempted.add(attempt.number)
-        thread = threading.Thread(target=self.run_job, args=(poll, attempt.number, attempt.deadline_s),
-                                  daemon=True)
+        thread = threading.Thread(target=self.run_job, args=(poll, attempt.number, attempt.deadline_s), daemon=True)
         job.thread = thread
         thread.start()
 
     def run_job(self, poll, attempt, deadline):
         """Run one attempt: sync the shares, run the MPC job, then attest its result or report it."""
         from mpc_tx.mpc.job import run_job
+
         poll_id = poll["id"]
         began = time.monotonic()
         try:
             shares = self.sync_ballots(poll)
             synced = time.monotonic() - began
             if not shares:
-                result = {"status": outcome.OK, "outcome": outcome.WITHHELD, "counted": 0, "excluded": [],
-                          "unusable": [[] for _ in poll["validators"]]}
+                result = {
+                    "status": outcome.OK,
+                    "outcome": outcome.WITHHELD,
+                    "counted": 0,
+                    "excluded": [],
+                    "unusable": [[] for _ in poll["validators"]],
+                }
             else:
                 self._set(poll_id, "running", attempt=attempt)
-                log.info("poll %s: attempt %d with %d ballots (synced in %.3f s; deadline %.0f s)",
-                         poll_id, attempt, len(shares), synced, deadline)
-                result = run_job(job_input(poll, self.index, attempt, shares, self.tls, deadline,
-                                           chain_id=self.chain_id), deadline + 5)
-                log.info("poll %s: attempt %d job ended in %.3f s", poll_id, attempt,
-                         time.monotonic() - began - synced)
+                log.info(
+                    "poll %s: attempt %d with %d ballots (synced in %.3f s; deadline %.0f s)",
+                    poll_id,
+                    attempt,
+                    len(shares),
+                    synced,
+                    deadline,
+                )
+                result = run_job(
+                    job_input(poll, self.index, attempt, shares, self.tls, deadline, chain_id=self.chain_id),
+                    deadline + 5,
+                )
+                log.info("poll %s: attempt %d job ended in %.3f s", poll_id, attempt, time.monotonic() - began - synced)
             submitted = attest_payload(poll, result)
             if submitted is None or outcome.is_report(submitted):
-                self._set(poll_id, "failed", attempt=attempt, reason=result.get("code", "error"),
-                          absent=result.get("absent"))
-                if submitted is not None:   # name the parties on chain; the next attempt may still succeed
+                self._set(
+                    poll_id, "failed", attempt=attempt, reason=result.get("code", "error"), absent=result.get("absent")
+                )
+                if submitted is not None:  # name the parties on chain; the next attempt may still succeed
                     self.submit(poll, submitted)
-                log.info("poll %s: attempt %d failed (%s, absent %s); next attempt in %d blocks", poll_id, attempt,
-                         result.get("code"), result.get("absent"), self.params["mpc_attempt_blocks"])
+                log.info(
+                    "poll %s: attempt %d failed (%s, absent %s); next attempt in %d blocks",
+                    poll_id,
+                    attempt,
+                    result.get("code"),
+                    result.get("absent"),
+                    self.params["mpc_attempt_blocks"],
+                )
                 return
             self.submit(poll, submitted)
             self._set(poll_id, "attested", attempt=attempt, reason=submitted["status"])
@@ -332,7 +364,7 @@ class Worker:
             tmp.write_text(json.dumps(beat))
             os.replace(tmp, self.state_dir / "heartbeat.json")
         except OSError:
-            pass    # a full disk must not stop the worker; status then shows an old heartbeat
+            pass  # a full disk must not stop the worker; status then shows an old heartbeat
 
     def _measure_block_interval(self):
         try:
@@ -340,6 +372,7 @@ class Worker:
             if top > 11:
                 metas = self.rpc.call("blockchain", minHeight=str(top - 10), maxHeight=str(top))["block_metas"]
                 from datetime import datetime
+
                 ts = sorted(datetime.fromisoformat(m["header"]["time"][:26].rstrip("Z")) for m in metas)
                 self.block_interval = max(0.1, (ts[-1] - ts[0]).total_seconds() / (len(ts) - 1))
         except (RpcError, ValueError, KeyError):
@@ -347,6 +380,7 @@ class Worker:
 
     def run(self):
         from urllib.parse import urlsplit
+
         log.info("worker for validator %d following %s", self.index, self.rpc.url)
         url = urlsplit(self.node)
         follower = threading.Thread(target=self._follow_loop, name="follower", daemon=True)
@@ -388,7 +422,7 @@ class Worker:
             self.new_block.clear()
             try:
                 while not self.stop.is_set() and self.follow() > self.followed:
-                    pass    # behind: go on through the backlog
+                    pass  # behind: go on through the backlog
             except (RpcError, QueryError) as exc:
                 log.info("follower: node not ready: %s", exc)
                 self.stop.wait(1.0)
@@ -406,12 +440,13 @@ class BlockWaker:
     The worker polls when this is down (``wait`` times out), so nothing rests on it.
     """
 
-    CONNECT_S = 10      # bounded handshake
-    SILENCE_S = 30      # no message for this long: the link is dead, reconnect
+    CONNECT_S = 10  # bounded handshake
+    SILENCE_S = 30  # no message for this long: the link is dead, reconnect
     RECONNECT_S = 2.0
     MAX_MESSAGE = 64 * 1024 * 1024
-    SUBSCRIBE = json.dumps({"jsonrpc": "2.0", "method": "subscribe", "id": 1,
-                            "params": {"query": "tm.event='NewBlockHeader'"}})
+    SUBSCRIBE = json.dumps(
+        {"jsonrpc": "2.0", "method": "subscribe", "id": 1, "params": {"query": "tm.event='NewBlockHeader'"}}
+    )
 
     def __init__(self, host: str, port: int):
         self.url = f"ws://{host}:{port}/websocket"
@@ -429,7 +464,7 @@ class BlockWaker:
         self._stop.set()
         ws = self._ws
         if ws is not None:
-            ws.close()   # wakes the reader now rather than at its next silence timeout
+            ws.close()  # wakes the reader now rather than at its next silence timeout
 
     def wait(self, timeout: float) -> bool:
         """Wait for a new block, or `timeout` seconds (the polling fallback)."""
@@ -440,18 +475,25 @@ class BlockWaker:
     def _run(self):
         from websockets.exceptions import WebSocketException
         from websockets.sync.client import connect
+
         while not self._stop.is_set():
             try:
                 # Client pings off: the node pings its subscribers, and the library answers.
-                with connect(self.url, open_timeout=self.CONNECT_S, close_timeout=1, ping_interval=None,
-                             max_size=self.MAX_MESSAGE, proxy=None) as ws:
+                with connect(
+                    self.url,
+                    open_timeout=self.CONNECT_S,
+                    close_timeout=1,
+                    ping_interval=None,
+                    max_size=self.MAX_MESSAGE,
+                    proxy=None,
+                ) as ws:
                     self._ws = ws
                     ws.send(self.SUBSCRIBE)
                     self.connected = True
                     while not self._stop.is_set():
                         ws.recv(timeout=self.SILENCE_S)
                         self.event.set()
-            except (OSError, WebSocketException, ValueError):   # TimeoutError is an OSError
+            except (OSError, WebSocketException, ValueError):  # TimeoutError is an OSError
                 pass
             finally:
                 self.connected = False
@@ -461,16 +503,17 @@ class BlockWaker:
 
 def main(argv=None, worker_class=None):
     """Run a worker; `worker_class` (a subclass of Worker) is for test entry points only."""
-    parser = argparse.ArgumentParser(prog="python -m mpc_tx.worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mpc_tx.worker", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--home", required=True)
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--node", required=True)
     parser.add_argument("--genesis", required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s worker%(process)d: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s worker%(process)d: %(message)s"
+    )
     worker = (worker_class or Worker)(args.home, args.index, args.node, args.genesis)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     worker.run()
-

@@ -5,6 +5,7 @@ worker's lock guards ``shares`` (the follower thread fills it as ballots commit)
 rest is the main thread's, but for ``thread``, which an attempt's thread clears as it ends.
 ``job_input`` is the MPC job one attempt runs (see mpc_tx.mpc.job).
 """
+
 from mpc_tx.protocol import digests
 from mpc_tx.protocol.slots import port_offset
 
@@ -24,19 +25,34 @@ def job_identity(chain_id: str, poll: dict, attempt: int) -> str:
     return digests.job_identity(chain_id, poll["id"], attempt, poll["ballots_digest"])
 
 
-def job_input(poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float,
-              chain_id: str = "") -> dict:
+def job_input(
+    poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float, chain_id: str = ""
+) -> dict:
     """Return the MPC job description for one attempt (see mpc_tx.mpc.job); `index` is our party id."""
     # The poll's MPC slot picks the port: polls computing together never share one, and a
     # retry never reuses the port of the attempt before it (see mpc_tx.protocol.slots).
     slot = poll.get("mpc_slot") or 0
-    parties = [{"host": v["mpc_host"], "port": v["mpc_port"] + port_offset(slot, attempt, v["mpc_ports"]),
-                "cert_sha256": v["tls_sha256"]} for v in poll["validators"]]
-    return {"pid": index, "parties": parties, "threshold": poll["threshold"], "kind": poll["kind"],
-            "options": max(1, len(poll["options"])),
-            "shares": [None if s is None else [str(x) for x in s] for s in shares],
-            "seed": poll["seed"], "min_ballots": poll["min_ballots"], "tls": tls,
-            "deadline_s": deadline_s, "job_id": job_identity(chain_id, poll, attempt)}
+    parties = [
+        {
+            "host": v["mpc_host"],
+            "port": v["mpc_port"] + port_offset(slot, attempt, v["mpc_ports"]),
+            "cert_sha256": v["tls_sha256"],
+        }
+        for v in poll["validators"]
+    ]
+    return {
+        "pid": index,
+        "parties": parties,
+        "threshold": poll["threshold"],
+        "kind": poll["kind"],
+        "options": max(1, len(poll["options"])),
+        "shares": [None if s is None else [str(x) for x in s] for s in shares],
+        "seed": poll["seed"],
+        "min_ballots": poll["min_ballots"],
+        "tls": tls,
+        "deadline_s": deadline_s,
+        "job_id": job_identity(chain_id, poll, attempt),
+    }
 
 
 class PollJob:
@@ -46,14 +62,14 @@ class PollJob:
 
     def __init__(self, poll_id: int):
         self.id = poll_id
-        self.record = None       # the poll's full record on chain, refreshed as its status moves
-        self.shares = {}         # voter -> (tx hash, this validator's shares or None if unusable)
-        self.attempted = set()   # numbers of the attempts started
-        self.status = None       # this poll's entry in jobs.json: state, updated, and attempt, reason, absent
-        self.thread = None       # the attempt running now, if any
-        self.done = False        # final, failed, or not ours: nothing more to do
+        self.record = None  # the poll's full record on chain, refreshed as its status moves
+        self.shares = {}  # voter -> (tx hash, this validator's shares or None if unusable)
+        self.attempted = set()  # numbers of the attempts started
+        self.status = None  # this poll's entry in jobs.json: state, updated, and attempt, reason, absent
+        self.thread = None  # the attempt running now, if any
+        self.done = False  # final, failed, or not ours: nothing more to do
 
-    def __repr__(self):   # never the shares
+    def __repr__(self):  # never the shares
         return f"PollJob({self.id}, {self.state}, attempted={sorted(self.attempted)}, done={self.done})"
 
     @property

@@ -9,14 +9,27 @@ it later waits for the next, rather than hold the others up. An attempt ends
 No I/O and no clock here: heights, poll records and the measured block interval come in
 as arguments, so each rule is a unit test.
 """
+
 from dataclasses import dataclass
 
-__all__ = ["LATE_BLOCKS", "END_BLOCKS", "MIN_DEADLINE_S", "WAITING", "QUEUED", "COMPUTING", "FINISHED",
-           "Attempt", "attempt_at", "next_attempt", "phase", "needs_refresh"]
+__all__ = [
+    "LATE_BLOCKS",
+    "END_BLOCKS",
+    "MIN_DEADLINE_S",
+    "WAITING",
+    "QUEUED",
+    "COMPUTING",
+    "FINISHED",
+    "Attempt",
+    "attempt_at",
+    "next_attempt",
+    "phase",
+    "needs_refresh",
+]
 
-LATE_BLOCKS = 2        # a party joins an attempt at most this many blocks after its first height
-END_BLOCKS = 2         # an attempt's job ends this many blocks before the next attempt starts
-MIN_DEADLINE_S = 3.0   # however fast the blocks, a job gets at least this long
+LATE_BLOCKS = 2  # a party joins an attempt at most this many blocks after its first height
+END_BLOCKS = 2  # an attempt's job ends this many blocks before the next attempt starts
+MIN_DEADLINE_S = 3.0  # however fast the blocks, a job gets at least this long
 
 # What a poll's status asks of its worker (phase).
 WAITING, QUEUED, COMPUTING, FINISHED = "waiting", "queued", "computing", "finished"
@@ -25,6 +38,7 @@ WAITING, QUEUED, COMPUTING, FINISHED = "waiting", "queued", "computing", "finish
 @dataclass(frozen=True)
 class Attempt:
     """An attempt to start now: its number, and how long its MPC job may run."""
+
     number: int
     deadline_s: float
 
@@ -70,5 +84,6 @@ def needs_refresh(cached: dict | None, summary: dict) -> bool:
     MPC slot later without a change of status.
     """
     cached = cached or {}
-    return cached.get("status") != summary["status"] or \
-        (summary["status"] == "closed" and cached.get("mpc_slot") is None)
+    return cached.get("status") != summary["status"] or (
+        summary["status"] == "closed" and cached.get("mpc_slot") is None
+    )

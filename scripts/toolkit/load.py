@@ -16,6 +16,7 @@ reads every new block and its results: a tx counts as committed only in a block,
 with code 0. Every loop is bounded in count and time, and all traffic goes to the
 node URLs given (loopback here).
 """
+
 import base64
 import json
 import math
@@ -33,22 +34,22 @@ from pathlib import Path
 from mpc_tx.client.rpc import Rpc, RpcError
 from mpc_tx.protocol.tx import tx_hash
 
-__all__ = ["Ballot", "build_ballots", "random_choices", "filler_txs", "Load", "LoadResult", "run_load",
-           "percentile"]
+__all__ = ["Ballot", "build_ballots", "random_choices", "filler_txs", "Load", "LoadResult", "run_load", "percentile"]
 
 _FULL = "mempool is full"
-_BATCH = 10           # CometBFT's default rpc.max_request_batch_size
+_BATCH = 10  # CometBFT's default rpc.max_request_batch_size
 
 
 # --- the txs ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Ballot:
     """One voter's ballot and the sender's own record of the vote."""
+
     voter: str
     choice: str
     raw: bytes
-    text: str             # base64, as blocks carry it
-    hash: str             # upper-case hex, as CometBFT shows it
+    text: str  # base64, as blocks carry it
+    hash: str  # upper-case hex, as CometBFT shows it
 
 
 def random_choices(poll: dict, n: int, seed: int = 1) -> list[str]:
@@ -75,8 +76,14 @@ def build_ballots(poll: dict, genesis: dict, choices: list[str], *, workers: int
             for k, part in enumerate(parts):
                 job = Path(tmp) / f"job{k}.json"
                 job.write_text(json.dumps({"poll": poll, "genesis": genesis, "choices": part}))
-                procs.append(subprocess.Popen([sys.executable, "-m", "toolkit.load", str(job)],
-                                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_child_env()))
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "toolkit.load", str(job)],
+                        stdout=subprocess.PIPE,
+                        stdin=subprocess.DEVNULL,
+                        env=_child_env(),
+                    )
+                )
             built = []
             for p in procs:
                 out, _ = p.communicate(timeout=600)
@@ -89,7 +96,7 @@ def build_ballots(poll: dict, genesis: dict, choices: list[str], *, workers: int
                     p.kill()
                     p.wait()
     out = []
-    for i, choice in enumerate(choices):    # interleave back into the order of `choices`
+    for i, choice in enumerate(choices):  # interleave back into the order of `choices`
         text, voter = built[i % workers][i // workers]
         raw = base64.b64decode(text)
         out.append(Ballot(voter.decode(), choice, raw, text.decode(), tx_hash(raw)))
@@ -99,6 +106,7 @@ def build_ballots(poll: dict, genesis: dict, choices: list[str], *, workers: int
 def _build_job(path: str):
     from mpc_tx.client.ballot import build_ballot
     from mpc_tx.protocol.keys import SigningKey
+
     job = json.loads(Path(path).read_text())
     poll, genesis, out = job["poll"], job["genesis"], sys.stdout.buffer
     for choice in job["choices"]:
@@ -124,22 +132,22 @@ def filler_txs(sizes: list[int], tag: str) -> list[bytes]:
 @dataclass
 class LoadResult:
     """What one run sent, and what the chain committed, with times from time.monotonic()."""
-    sent: int = 0                       # accepted by a node's mempool (broadcast answered without error)
-    rpc_errors: int = 0                 # refused by the node for another reason than a full mempool
-    full_retries: int = 0               # broadcasts refused for a full mempool and sent again
-    unsent: int = 0                     # never accepted before the deadline
-    committed: int = 0                  # in a block with code 0
-    failed: int = 0                     # in a block with a non-zero code
-    submit_time: dict = field(default_factory=dict)   # tx index -> time it was first accepted
-    commit_time: dict = field(default_factory=dict)   # tx index -> time its block was seen
-    blocks: list = field(default_factory=list)        # (height, seen, txs, ours ok, ours failed)
+
+    sent: int = 0  # accepted by a node's mempool (broadcast answered without error)
+    rpc_errors: int = 0  # refused by the node for another reason than a full mempool
+    full_retries: int = 0  # broadcasts refused for a full mempool and sent again
+    unsent: int = 0  # never accepted before the deadline
+    committed: int = 0  # in a block with code 0
+    failed: int = 0  # in a block with a non-zero code
+    submit_time: dict = field(default_factory=dict)  # tx index -> time it was first accepted
+    commit_time: dict = field(default_factory=dict)  # tx index -> time its block was seen
+    blocks: list = field(default_factory=list)  # (height, seen, txs, ours ok, ours failed)
     started: float = 0.0
     finished: float = 0.0
-    client_cpu_s: float = 0.0           # this process's CPU time during the run
+    client_cpu_s: float = 0.0  # this process's CPU time during the run
 
     def latencies(self) -> list[float]:
-        return sorted(self.commit_time[i] - self.submit_time[i]
-                      for i in self.commit_time if i in self.submit_time)
+        return sorted(self.commit_time[i] - self.submit_time[i] for i in self.commit_time if i in self.submit_time)
 
     def steady_rate(self, low=0.1, high=0.9) -> tuple[float, str]:
         """Return (committed txs per second over the steady part, how it was measured).
@@ -159,8 +167,7 @@ class LoadResult:
         a = next(k for k, (_, c) in enumerate(marks) if c >= low * total)
         b = next(k for k, (_, c) in enumerate(marks) if c >= high * total)
         if b - a >= 2 and marks[b][0] > marks[a][0]:
-            return (marks[b][1] - marks[a][1]) / (marks[b][0] - marks[a][0]), \
-                f"blocks {a + 1}..{b + 1} of {len(marks)}"
+            return (marks[b][1] - marks[a][1]) / (marks[b][0] - marks[a][0]), f"blocks {a + 1}..{b + 1} of {len(marks)}"
         return total / (marks[-1][0] - self.started), f"whole run ({len(marks)} blocks: too few)"
 
 
@@ -176,11 +183,26 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 class Load:
     """Send txs (Ballots, or raw bytes) until each is committed; watch the blocks for them."""
 
-    def __init__(self, urls, ballots: list, *, start_height: int, watch_urls: list[str] | None = None,
-                 threads: int = 4, batch: int = _BATCH, window: int | None = None,
-                 wave: int | None = 300, wave_interval: float = 2.5, rpc_timeout: float = 3.0,
-                 resend_after: float | None = 8.0, resend_refused: bool = True, max_sends: int = 12,
-                 time_limit: float = 240.0, poll_interval: float = 0.05, stick: bool = False):
+    def __init__(
+        self,
+        urls,
+        ballots: list,
+        *,
+        start_height: int,
+        watch_urls: list[str] | None = None,
+        threads: int = 4,
+        batch: int = _BATCH,
+        window: int | None = None,
+        wave: int | None = 300,
+        wave_interval: float = 2.5,
+        rpc_timeout: float = 3.0,
+        resend_after: float | None = 8.0,
+        resend_refused: bool = True,
+        max_sends: int = 12,
+        time_limit: float = 240.0,
+        poll_interval: float = 0.05,
+        stick: bool = False,
+    ):
         self.urls = dict(urls) if isinstance(urls, dict) else dict(enumerate(urls))  # node -> RPC URL
         self.watch_urls = list(watch_urls or [self.urls[n] for n in sorted(self.urls)])
         self.ballots = ballots
@@ -192,25 +214,25 @@ class Load:
         self.window = window
         self.resend_after, self.resend_refused, self.max_sends = resend_after, resend_refused, max_sends
         self.time_limit, self.poll_interval = time_limit, poll_interval
-        self.stick = stick                        # sender k keeps to node k (while it answers)
+        self.stick = stick  # sender k keeps to node k (while it answers)
         self.wave, self.wave_interval = wave, wave_interval
         self.lock = threading.Condition()
-        self.fresh = 0                            # next ballot never sent
-        self.retry = deque()                      # ballots to send again (refused, or not committed)
+        self.fresh = 0  # next ballot never sent
+        self.retry = deque()  # ballots to send again (refused, or not committed)
         self.queued = set()
-        self.submitted: dict[int, float] = {}    # ballot -> first acknowledgement time
+        self.submitted: dict[int, float] = {}  # ballot -> first acknowledgement time
         self.last_sent: dict[int, float] = {}
         self.sends: dict[int, int] = {}
-        self.committed: dict[int, int] = {}      # ballot -> height, code 0
-        self.seen: dict[int, float] = {}         # ballot -> when its block was read
-        self.rejected: dict[int, int] = {}       # ballot -> code, in a block
-        self.refused: set[int] = set()           # refused by a node, not sent again
+        self.committed: dict[int, int] = {}  # ballot -> height, code 0
+        self.seen: dict[int, float] = {}  # ballot -> when its block was read
+        self.rejected: dict[int, int] = {}  # ballot -> code, in a block
+        self.refused: set[int] = set()  # refused by a node, not sent again
         self.full_retries = 0
-        self.blocks: list = []                   # (height, seen, txs, ours ok, ours failed)
+        self.blocks: list = []  # (height, seen, txs, ours ok, ours failed)
         self.down_until: dict[int, float] = {}
         self.next_height = start_height
         self.watch_error = None
-        self.fatal = None                         # a whole batch refused: a setting, not load
+        self.fatal = None  # a whole batch refused: a setting, not load
         self._sending = threading.Event()
         self._stop = threading.Event()
         self._workers = []
@@ -220,8 +242,9 @@ class Load:
         self.started = time.monotonic()
         self.deadline = self.started + self.time_limit
         self._sending.set()
-        self._senders = [threading.Thread(target=self._send, args=(k,), daemon=True, name=f"voters-{k}")
-                         for k in range(self.threads)]
+        self._senders = [
+            threading.Thread(target=self._send, args=(k,), daemon=True, name=f"voters-{k}") for k in range(self.threads)
+        ]
         self._workers = self._senders + [threading.Thread(target=self._watch, daemon=True, name="voters-watch")]
         for t in self._workers:
             t.start()
@@ -267,7 +290,7 @@ class Load:
             if snap["submitted"] >= at_submitted and snap["in_flight"] >= min_in_flight:
                 return snap
             if snap["submitted"] >= len(self.ballots) and snap["in_flight"] < min_in_flight:
-                return None     # everything sent and mostly committed: the moment has passed
+                return None  # everything sent and mostly committed: the moment has passed
             time.sleep(0.01)
         return None
 
@@ -296,22 +319,31 @@ class Load:
 
     def counts(self) -> dict:
         with self.lock:
-            return {"ballots": len(self.ballots), "submitted": len(self.submitted),
-                    "committed": len(self.committed),
-                    "never_committed": sum(1 for k in self.submitted if k not in self.committed),
-                    "rejected_in_block": len(set(self.rejected) - set(self.committed)),
-                    "resent": sum(1 for n in self.sends.values() if n > 1)}
+            return {
+                "ballots": len(self.ballots),
+                "submitted": len(self.submitted),
+                "committed": len(self.committed),
+                "never_committed": sum(1 for k in self.submitted if k not in self.committed),
+                "rejected_in_block": len(set(self.rejected) - set(self.committed)),
+                "resent": sum(1 for n in self.sends.values() if n > 1),
+            }
 
     def result(self) -> LoadResult:
         """Return what was sent and committed so far, as a LoadResult."""
         with self.lock:
             failed = set(self.rejected) - set(self.committed)
-            return LoadResult(sent=len(self.submitted), rpc_errors=len(self.refused),
-                              full_retries=self.full_retries,
-                              unsent=len(self.ballots) - len(self.submitted) - len(self.refused),
-                              committed=len(self.committed), failed=len(failed),
-                              submit_time=dict(self.submitted), commit_time=dict(self.seen),
-                              blocks=list(self.blocks), started=self.started)
+            return LoadResult(
+                sent=len(self.submitted),
+                rpc_errors=len(self.refused),
+                full_retries=self.full_retries,
+                unsent=len(self.ballots) - len(self.submitted) - len(self.refused),
+                committed=len(self.committed),
+                failed=len(failed),
+                submit_time=dict(self.submitted),
+                commit_time=dict(self.seen),
+                blocks=list(self.blocks),
+                started=self.started,
+            )
 
     # --- senders --------------------------------------------------------------------------
     def _pick_node(self, k: int, turn: int) -> int | None:
@@ -347,19 +379,22 @@ class Load:
                 batch.append(self.fresh)
                 self.fresh += 1
             if not batch and self.fresh == len(self.ballots) and self.resend_after is not None:
-                for k in self.submitted:      # not committed long after its last send: send again
-                    if (k not in self.committed and k not in self.queued
-                            and now - self.last_sent[k] > self.resend_after
-                            and self.sends[k] < self.max_sends):
+                for k in self.submitted:  # not committed long after its last send: send again
+                    if (
+                        k not in self.committed
+                        and k not in self.queued
+                        and now - self.last_sent[k] > self.resend_after
+                        and self.sends[k] < self.max_sends
+                    ):
                         self.retry.append(k)
                         self.queued.add(k)
             if not batch and room <= 0:
-                self.lock.wait(0.5)           # the window is full: wait for a block
+                self.lock.wait(0.5)  # the window is full: wait for a block
             return batch
 
     def _requeue(self, batch: list[int], last: bool = False):
         with self.lock:
-            for k in (batch if last else reversed(batch)):
+            for k in batch if last else reversed(batch):
                 if k not in self.queued:
                     if last:
                         self.retry.append(k)
@@ -372,15 +407,18 @@ class Load:
             if len(self.committed) == len(self.ballots):
                 return True
             # Without resends, a sender is done once every tx was accepted or refused.
-            return (self.resend_after is None and self.fresh == len(self.ballots) and not self.retry
-                    and len(self.submitted) + len(self.refused) == len(self.ballots))
+            return (
+                self.resend_after is None
+                and self.fresh == len(self.ballots)
+                and not self.retry
+                and len(self.submitted) + len(self.refused) == len(self.ballots)
+            )
 
     def _send(self, k: int):
         conns = {}
         turn = 0
         try:
-            while (not self._stop.is_set() and self._sending.is_set()
-                   and time.monotonic() < self.deadline):
+            while not self._stop.is_set() and self._sending.is_set() and time.monotonic() < self.deadline:
                 batch = self._take()
                 if not batch:
                     if self._done():
@@ -394,9 +432,15 @@ class Load:
                     time.sleep(0.2)
                     continue
                 rpc = conns.setdefault(node, Rpc(self.urls[node], timeout=self.rpc_timeout))
-                body = ("[" + ",".join(
-                    '{"jsonrpc":"2.0","id":%d,"method":"broadcast_tx_async","params":{"tx":"%s"}}'
-                    % (i, self.texts[i]) for i in batch) + "]").encode()
+                body = (
+                    "["
+                    + ",".join(
+                        '{"jsonrpc":"2.0","id":%d,"method":"broadcast_tx_async","params":{"tx":"%s"}}'
+                        % (i, self.texts[i])
+                        for i in batch
+                    )
+                    + "]"
+                ).encode()
                 try:
                     answers = rpc.post(body, attempts=1)
                 except RpcError:
@@ -417,9 +461,9 @@ class Load:
                             continue
                         err = answer.get("error")
                         if err and _FULL in str(err.get("data", "")):
-                            full.append(i)      # the mempool needs a block first
+                            full.append(i)  # the mempool needs a block first
                         elif err and self.resend_refused:
-                            retry.append(i)     # e.g. the node is shutting down
+                            retry.append(i)  # e.g. the node is shutting down
                         elif err:
                             self.refused.add(i)
                         else:
@@ -455,10 +499,11 @@ class Load:
                     turn += 1
                     self._stop.wait(self.poll_interval)
                     continue
-                self._settle(self.next_height, seen, block["block"]["data"]["txs"] or [],
-                             results.get("txs_results") or [])
+                self._settle(
+                    self.next_height, seen, block["block"]["data"]["txs"] or [], results.get("txs_results") or []
+                )
                 self.next_height += 1
-        except Exception as exc:   # reported by the run
+        except Exception as exc:  # reported by the run
             self.watch_error = f"{type(exc).__name__}: {exc}"
         finally:
             for r in rpcs:
@@ -483,17 +528,40 @@ class Load:
             self.lock.notify_all()
 
 
-def run_load(urls: list[str], txs: list, *, watch_url: str, start_height: int,
-             connections: int = 8, batch: int = _BATCH, window: int = 1500, timeout: float = 300.0,
-             drain: float = 30.0, progress=None) -> LoadResult:
+def run_load(
+    urls: list[str],
+    txs: list,
+    *,
+    watch_url: str,
+    start_height: int,
+    connections: int = 8,
+    batch: int = _BATCH,
+    window: int = 1500,
+    timeout: float = 300.0,
+    drain: float = 30.0,
+    progress=None,
+) -> LoadResult:
     """Send every tx once (again only after a full mempool), spread over urls; return what committed.
 
     Bounded: no send after `timeout` seconds, and the watcher waits at most
     `drain` seconds without a new commit of ours after the last send.
     """
-    load = Load(urls, txs, start_height=start_height, watch_urls=[watch_url], threads=connections,
-                batch=batch, window=window, wave=None, rpc_timeout=30.0, resend_after=None,
-                resend_refused=False, time_limit=timeout, poll_interval=0.02, stick=True)
+    load = Load(
+        urls,
+        txs,
+        start_height=start_height,
+        watch_urls=[watch_url],
+        threads=connections,
+        batch=batch,
+        window=window,
+        wave=None,
+        rpc_timeout=30.0,
+        resend_after=None,
+        resend_refused=False,
+        time_limit=timeout,
+        poll_interval=0.02,
+        stick=True,
+    )
     cpu0 = time.process_time()
     load.start()
     try:

@@ -1,4 +1,5 @@
 """What the benchmark scripts share: CPU from /proc, free ports, processes that have started."""
+
 import os
 import time
 from pathlib import Path
@@ -30,8 +31,9 @@ def check_ports_free(base, count):
     """Exit with a clear message unless every loopback port in base..base+count-1 can be bound."""
     for port in range(base, base + count):
         if not port_free(port, reuse=True):
-            raise SystemExit(f"port {port} is in use: choose another --port-base "
-                             f"(the bench uses {base}..{base + count - 1})")
+            raise SystemExit(
+                f"port {port} is in use: choose another --port-base (the bench uses {base}..{base + count - 1})"
+            )
 
 
 def await_exec(net, procs, timeout=15.0):

@@ -1,5 +1,6 @@
 """The ABCI methods without a socket: rejection codes in CheckTx and FinalizeBlock, CheckTx's cache,
 the proposal checks, the app hash, persistence. Each tx type's own rules are in tests/abci_app/handlers."""
+
 import json
 
 import pytest
@@ -17,18 +18,27 @@ def test_info_reports_committed_height_and_hash(chain):
     assert info.last_block_height == 1 and len(info.last_block_app_hash) == 32
 
 
-@pytest.mark.parametrize("mutate, code", [
-    (lambda c, k, poll_id: b"not json", codes.MALFORMED),
-    (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}, chain_id="other"),
-     codes.WRONG_CHAIN),
-    (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": 999, "payloads": payloads(4)}), codes.UNKNOWN_POLL),
-    (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(3)}), codes.BAD_BALLOT),
-    (lambda c, k, poll_id: c.tx(k, "close_poll", {"poll": poll_id}), codes.NOT_CREATOR),
-    (lambda c, k, poll_id: c.tx(k, "submit_outcome", {"poll": poll_id, "validator": 0, "result": {"status": "ok"}}),
-     codes.NOT_VALIDATOR),
-    (lambda c, k, poll_id: c.tx(k, "create_poll", poll_body(c.height + 10**7)), codes.BAD_POLL),
-    (lambda c, k, poll_id: b"{" + b" " * 70000 + b"}", codes.TOO_LARGE),
-])
+@pytest.mark.parametrize(
+    "mutate, code",
+    [
+        (lambda c, k, poll_id: b"not json", codes.MALFORMED),
+        (
+            lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}, chain_id="other"),
+            codes.WRONG_CHAIN,
+        ),
+        (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": 999, "payloads": payloads(4)}), codes.UNKNOWN_POLL),
+        (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(3)}), codes.BAD_BALLOT),
+        (lambda c, k, poll_id: c.tx(k, "close_poll", {"poll": poll_id}), codes.NOT_CREATOR),
+        (
+            lambda c, k, poll_id: c.tx(
+                k, "submit_outcome", {"poll": poll_id, "validator": 0, "result": {"status": "ok"}}
+            ),
+            codes.NOT_VALIDATOR,
+        ),
+        (lambda c, k, poll_id: c.tx(k, "create_poll", poll_body(c.height + 10**7)), codes.BAD_POLL),
+        (lambda c, k, poll_id: b"{" + b" " * 70000 + b"}", codes.TOO_LARGE),
+    ],
+)
 def test_rejections_have_codes_in_checktx_and_finalizeblock(chain, mutate, code):
     creator, voter = SigningKey.generate(), SigningKey.generate()
     poll_id = create(chain, creator)
@@ -46,6 +56,7 @@ def test_bad_signature(chain):
     raw = json.loads(chain.tx(voter, "create_poll", poll_body(chain.height + 5)))
     raw["sig"] = "00" * 64
     from mpc_tx.protocol import canonical
+
     assert chain.check(canonical.encode(raw)).code == codes.BAD_SIGNATURE
 
 
@@ -90,7 +101,7 @@ def test_nothing_persists_before_commit_and_restart_keeps_state(tmp_path):
     c.block()
     creator = SigningKey.generate()
     c.block(c.tx(creator, "create_poll", poll_body(50)), commit=False)
-    c.reopen()     # a crash between FinalizeBlock and Commit
+    c.reopen()  # a crash between FinalizeBlock and Commit
     assert c.app.info(None).last_block_height == 1
     assert c.query("/polls")[1]["polls"] == []
     c.height = 1
@@ -121,10 +132,13 @@ def test_checktx_tracks_pending_nonces_until_commit(chain):
 
 # --- CheckTx: cheap checks first, only accepted txs cached ---------------------------------------
 
+
 def test_cache_holds_only_accepted_txs_and_drops_what_a_recheck_rejects(chain):
     creator = SigningKey.generate()
-    wrong_chain = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10), chain_id="other")
-                   for _ in range(20)]
+    wrong_chain = [
+        chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10), chain_id="other")
+        for _ in range(20)
+    ]
     for raw in wrong_chain:
         assert chain.check(raw).code == codes.WRONG_CHAIN
     assert len(chain.app.txs.items) == 0
@@ -138,7 +152,7 @@ def test_cache_holds_only_accepted_txs_and_drops_what_a_recheck_rejects(chain):
 
 def test_cache_is_bounded_in_bytes(chain):
     chain.app.txs.max_bytes = 20_000
-    for k in range(40):     # each its own close height: the closing quota is per height
+    for k in range(40):  # each its own close height: the closing quota is per height
         raw = chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10 + k, question="q" * 900))
         assert chain.check(raw).code == 0
     assert chain.app.txs.bytes <= 20_000 and len(chain.app.txs.items) < 40
@@ -146,6 +160,7 @@ def test_cache_is_bounded_in_bytes(chain):
 
 
 # --- ProcessProposal / PrepareProposal -----------------------------------------------------------
+
 
 def proposal(app, txs, height=2):
     return app.process_proposal(abci.RequestProcessProposal(txs=txs, height=height)).status
@@ -157,13 +172,18 @@ ACCEPT, REJECT = abci.ResponseProcessProposal.ACCEPT, abci.ResponseProcessPropos
 def test_process_proposal_rejects_junk_and_accepts_stateful_failures(chain):
     creator = SigningKey.generate()
     good = chain.tx(creator, "create_poll", poll_body(chain.height + 10))
-    replay = chain.tx(creator, "create_poll", poll_body(chain.height + 10), nonce=1)   # stateful: FinalizeBlock's job
+    replay = chain.tx(creator, "create_poll", poll_body(chain.height + 10), nonce=1)  # stateful: FinalizeBlock's job
     forged = bytearray(good)
     forged[-20] ^= 1
     assert proposal(chain.app, [good, replay]) == ACCEPT
     assert proposal(chain.app, []) == ACCEPT
-    for junk in (b"\x00", b"{}", bytes(forged), b"x" * 70000,
-                 chain.tx(creator, "create_poll", poll_body(5), chain_id="other-chain")):
+    for junk in (
+        b"\x00",
+        b"{}",
+        bytes(forged),
+        b"x" * 70000,
+        chain.tx(creator, "create_poll", poll_body(5), chain_id="other-chain"),
+    ):
         assert proposal(chain.app, [good, junk]) == REJECT, junk[:20]
 
 
@@ -174,7 +194,7 @@ def test_process_proposal_caps_the_number_of_txs(tmp_path):
     txs = [chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)) for _ in range(4)]
     assert proposal(chain.app, txs[:3]) == ACCEPT
     assert proposal(chain.app, txs) == REJECT
-    assert proposal(chain.app, [txs[0]] * 4) == REJECT      # duplicates count too
+    assert proposal(chain.app, [txs[0]] * 4) == REJECT  # duplicates count too
     prepared = chain.app.prepare_proposal(abci.RequestPrepareProposal(txs=txs, max_tx_bytes=1 << 20)).txs
     assert list(prepared) == txs[:3]
     chain.app.close()
@@ -208,6 +228,7 @@ def test_finalize_block_still_answers_junk_with_codes(chain):
 
 
 # --- InitChain ----------------------------------------------------------------------------------
+
 
 def test_validator_set_is_static(chain):
     """No validator updates, ever: not at InitChain, not in any block."""

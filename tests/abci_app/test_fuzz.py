@@ -21,6 +21,7 @@ same results and app hash.
 Hypothesis runs derandomized with a bounded number of examples (well over
 10,000 txs); `scripts/fuzz` runs the same properties longer with a random seed.
 """
+
 import base64
 import collections
 import copy
@@ -48,7 +49,7 @@ CODES = collections.Counter()
 
 MUTATED_EXAMPLES = 400
 RANDOM_EXAMPLES = 200
-BATCH = (16, 24)        # txs per block in the mutated property
+BATCH = (16, 24)  # txs per block in the mutated property
 RANDOM_BATCH = (16, 32)  # in the random-bytes property
 MIN_TXS = 10_000
 
@@ -57,8 +58,14 @@ HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_ba
 
 def fuzz_settings(examples, **overrides):
     """Return the settings of a bounded, reproducible run (scripts/fuzz overrides them)."""
-    options = dict(max_examples=examples, derandomize=True, database=None, deadline=None,
-                   suppress_health_check=HEALTH, print_blob=False)
+    options = dict(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=HEALTH,
+        print_blob=False,
+    )
     options.update(overrides)
     return settings(**options)
 
@@ -70,16 +77,27 @@ SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 # --- keys and the chain every example starts from ------------------------------------
 
+
 def key(name: str) -> SigningKey:
     """Return a fixed key per name, so an example's bytes are the same on every run."""
     return SigningKey.from_seed(hashlib.sha256(b"mpcvote/fuzz/" + name.encode()).digest())
 
 
-KEY_NAMES = ["creator", "outsider", "voter0", "voter1", "voter2", "voter3",
-             "validator0", "validator1", "validator2", "validator3"]
+KEY_NAMES = [
+    "creator",
+    "outsider",
+    "voter0",
+    "voter1",
+    "voter2",
+    "voter3",
+    "validator0",
+    "validator1",
+    "validator2",
+    "validator3",
+]
 KEYS = {name: key(name) for name in KEY_NAMES}
 BY_HEX = {k.public_hex: k for k in KEYS.values()}
-FAR = 1000        # close height of the world's polls: nothing is due while an example runs
+FAR = 1000  # close height of the world's polls: nothing is due while an example runs
 UNANIMITY_PAYLOAD = 32 + 32 + 16
 TALLY3_PAYLOAD = 32 + 3 * 32 + 16
 
@@ -95,11 +113,11 @@ class World:
     def __init__(self, home):
         # A floor of 1: poll 3's outcome over its 2 ballots may be revealed (the fuzz needs one valid outcome).
         c = self.chain = Chain(home, params={"min_ballots_floor": 1})
-        for i, entry in enumerate(c.registry):      # fixed keys (the registry is the genesis'): same state
-            c.attest[i] = KEYS[f"validator{i}"]     # and app hash in every world
+        for i, entry in enumerate(c.registry):  # fixed keys (the registry is the genesis'): same state
+            c.attest[i] = KEYS[f"validator{i}"]  # and app hash in every world
             entry["attest_key"] = c.attest[i].public_hex
             seed = hashlib.sha256(b"mpcvote/fuzz/consensus%d" % i).digest()
-            c.cons[i] = bytes(nacl.signing.SigningKey(seed).verify_key)   # a valid ed25519 point
+            c.cons[i] = bytes(nacl.signing.SigningKey(seed).verify_key)  # a valid ed25519 point
             entry["pub_key"] = base64.b64encode(c.cons[i]).decode()
             entry["address"] = hashlib.sha256(c.cons[i]).digest()[:20].hex().upper()
             c.enc[i] = EncryptionKey.from_secret(hashlib.sha256(b"mpcvote/fuzz/x25519%d" % i).digest())
@@ -110,22 +128,34 @@ class World:
         c.init()
         c.block()
         listed = sorted(k.public_hex for k in v[:3])
-        self._ok(c.block(c.tx(creator, "create_poll", poll_body(FAR, voters=listed, max_revotes=1)),
-                         c.tx(creator, "create_poll", poll_body(FAR, kind="tally", options=["a", "b", "c"],
-                                                                max_ballots=3, max_revotes=0)),
-                         c.tx(creator, "create_poll", poll_body(FAR, min_ballots=1))))
-        self._ok(c.block(self.ballot(v[0], 1), self.ballot(v[1], 2), self.ballot(v[2], 2),
-                         self.ballot(v[0], 3), self.ballot(v[1], 3)))
+        self._ok(
+            c.block(
+                c.tx(creator, "create_poll", poll_body(FAR, voters=listed, max_revotes=1)),
+                c.tx(
+                    creator,
+                    "create_poll",
+                    poll_body(FAR, kind="tally", options=["a", "b", "c"], max_ballots=3, max_revotes=0),
+                ),
+                c.tx(creator, "create_poll", poll_body(FAR, min_ballots=1)),
+            )
+        )
+        self._ok(
+            c.block(
+                self.ballot(v[0], 1),
+                self.ballot(v[1], 2),
+                self.ballot(v[2], 2),
+                self.ballot(v[0], 3),
+                self.ballot(v[1], 3),
+            )
+        )
         self._ok(c.block(self.ballot(v[0], 1), c.tx(creator, "close_poll", {"poll": 3})))
         self.digest = c.query("/poll/3")[1]["ballots_digest"]
-        self._ok(c.block(c.tx(c.attest[0], "submit_outcome",
-                              {"poll": 3, "validator": 0, "result": self.result_ok()})))
+        self._ok(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": self.result_ok()})))
         self.committed = dict(c.nonces)
 
     @staticmethod
     def _ok(res):
-        assert [r.code for r in res.tx_results] == [0] * len(res.tx_results), \
-            [r.log for r in res.tx_results]
+        assert [r.code for r in res.tx_results] == [0] * len(res.tx_results), [r.log for r in res.tx_results]
 
     def payloads(self, poll_id, count=4):
         size = TALLY3_PAYLOAD if poll_id == 2 else UNANIMITY_PAYLOAD
@@ -135,8 +165,14 @@ class World:
         return self.chain.tx(voter, "cast_ballot", {"poll": poll_id, "payloads": self.payloads(poll_id)})
 
     def result_ok(self):
-        return {"status": "ok", "outcome": {"unanimous": True}, "counted": 2, "excluded": [],
-                "unusable": [[], [], [], []], "ballots": self.digest}
+        return {
+            "status": "ok",
+            "outcome": {"unanimous": True},
+            "counted": 2,
+            "excluded": [],
+            "unusable": [[], [], [], []],
+            "ballots": self.digest,
+        }
 
     def result_failed(self):
         return {"status": "failed", "code": "inconsistent_shares", "absent": [], "ballots": self.digest}
@@ -146,9 +182,17 @@ class World:
         h, k = self.chain.height, KEYS
         table = {
             "create_poll": (k["creator"], "create_poll", poll_body(h + 50, max_ballots=10)),
-            "create_tally": (k["outsider"], "create_poll",
-                             poll_body(h + 50, kind="tally", options=["x", "y"], min_ballots=1,
-                                       voters=sorted([k["voter3"].public_hex, k["outsider"].public_hex]))),
+            "create_tally": (
+                k["outsider"],
+                "create_poll",
+                poll_body(
+                    h + 50,
+                    kind="tally",
+                    options=["x", "y"],
+                    min_ballots=1,
+                    voters=sorted([k["voter3"].public_hex, k["outsider"].public_hex]),
+                ),
+            ),
             "ballot": (k["voter1"], "cast_ballot", {"poll": 1, "payloads": self.payloads(1)}),
             "ballot_tally": (k["voter3"], "cast_ballot", {"poll": 2, "payloads": self.payloads(2)}),
             "ballot_tally_late": (k["outsider"], "cast_ballot", {"poll": 2, "payloads": self.payloads(2)}),
@@ -158,12 +202,21 @@ class World:
             "close_poll": (k["creator"], "close_poll", {"poll": 1}),
             "close_not_creator": (k["voter2"], "close_poll", {"poll": 2}),
             "attest": (k["validator1"], "submit_outcome", {"poll": 3, "validator": 1, "result": self.result_ok()}),
-            "attest_failed": (k["validator2"], "submit_outcome",
-                              {"poll": 3, "validator": 2, "result": self.result_failed()}),
-            "attest_again": (k["validator0"], "submit_outcome",
-                             {"poll": 3, "validator": 0, "result": self.result_ok()}),
-            "attest_open_poll": (k["validator3"], "submit_outcome",
-                                 {"poll": 2, "validator": 3, "result": self.result_ok()}),
+            "attest_failed": (
+                k["validator2"],
+                "submit_outcome",
+                {"poll": 3, "validator": 2, "result": self.result_failed()},
+            ),
+            "attest_again": (
+                k["validator0"],
+                "submit_outcome",
+                {"poll": 3, "validator": 0, "result": self.result_ok()},
+            ),
+            "attest_open_poll": (
+                k["validator3"],
+                "submit_outcome",
+                {"poll": 2, "validator": 3, "result": self.result_ok()},
+            ),
         }
         return table[name]
 
@@ -173,16 +226,27 @@ class World:
 
 # The starting txs of World.base and their types (the table's order is the order CheckTx meets them in
 # test_world_bases_meet_their_rules).
-BASE_TYPES = {"create_poll": "create_poll", "create_tally": "create_poll", "ballot": "cast_ballot",
-              "ballot_tally": "cast_ballot", "ballot_tally_late": "cast_ballot",
-              "ballot_revote_cap": "cast_ballot", "ballot_not_eligible": "cast_ballot",
-              "ballot_closed": "cast_ballot", "close_poll": "close_poll", "close_not_creator": "close_poll",
-              "attest": "submit_outcome", "attest_failed": "submit_outcome", "attest_again": "submit_outcome",
-              "attest_open_poll": "submit_outcome"}
+BASE_TYPES = {
+    "create_poll": "create_poll",
+    "create_tally": "create_poll",
+    "ballot": "cast_ballot",
+    "ballot_tally": "cast_ballot",
+    "ballot_tally_late": "cast_ballot",
+    "ballot_revote_cap": "cast_ballot",
+    "ballot_not_eligible": "cast_ballot",
+    "ballot_closed": "cast_ballot",
+    "close_poll": "close_poll",
+    "close_not_creator": "close_poll",
+    "attest": "submit_outcome",
+    "attest_failed": "submit_outcome",
+    "attest_again": "submit_outcome",
+    "attest_open_poll": "submit_outcome",
+}
 BASES = tuple(BASE_TYPES)
 
 
 # --- writing documents that canonical JSON cannot (or must not) hold -----------------
+
 
 class Raw(str):
     """JSON text put into a document verbatim: deep nesting, 5000-digit integers."""
@@ -190,8 +254,13 @@ class Raw(str):
 
 def write(value, style="canonical") -> bytes:
     """Write a document as JSON text in a given style; 'canonical' matches canonical.encode for plain data."""
-    item_sep, key_sep = {"canonical": (",", ":"), "unsorted": (",", ":"), "ascii": (",", ":"),
-                         "spaced": (", ", ": "), "indented": (",\n ", ": ")}[style]
+    item_sep, key_sep = {
+        "canonical": (",", ":"),
+        "unsorted": (",", ":"),
+        "ascii": (",", ":"),
+        "spaced": (", ", ": "),
+        "indented": (",\n ", ": "),
+    }[style]
     ascii_only = style == "ascii"
 
     def w(v):
@@ -215,30 +284,123 @@ def write(value, style="canonical") -> bytes:
 
 # --- mutations -----------------------------------------------------------------------
 
+
 def weighted(*choices):
     """Choose among (weight, strategy) pairs; st.one_of gives equal branches and merges equal ones."""
     table = [i for i, (weight, _) in enumerate(choices) for _ in range(weight)]
     return st.sampled_from(table).flatmap(lambda i: choices[i][1])
 
 
-HUGE = [2**63 - 1, 2**63, -2**63, -2**63 - 1, 2**64, 10**30, -10**30,
-        Raw("9" * 5000), Raw("1" + "0" * 4300), Raw("-" + "7" * 4400)]
-HUGE_VALUES = st.sampled_from(range(len(HUGE))).map(HUGE.__getitem__)   # (a short repr in reports)
-FIELDS = ("question", "kind", "options", "voters", "close_height", "max_ballots", "max_revotes",
-          "min_ballots", "poll", "payloads", "validator", "result", "status", "outcome", "counted",
-          "excluded", "unusable", "ballots", "code", "absent", "unanimous", "tally", "withheld")
-BODY_FIELDS = {"create_poll": FIELDS[:8], "cast_ballot": ("poll", "payloads"), "close_poll": ("poll",),
-               "submit_outcome": ("poll", "validator", "result")}
+HUGE = [
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    -(2**63) - 1,
+    2**64,
+    10**30,
+    -(10**30),
+    Raw("9" * 5000),
+    Raw("1" + "0" * 4300),
+    Raw("-" + "7" * 4400),
+]
+HUGE_VALUES = st.sampled_from(range(len(HUGE))).map(HUGE.__getitem__)  # (a short repr in reports)
+FIELDS = (
+    "question",
+    "kind",
+    "options",
+    "voters",
+    "close_height",
+    "max_ballots",
+    "max_revotes",
+    "min_ballots",
+    "poll",
+    "payloads",
+    "validator",
+    "result",
+    "status",
+    "outcome",
+    "counted",
+    "excluded",
+    "unusable",
+    "ballots",
+    "code",
+    "absent",
+    "unanimous",
+    "tally",
+    "withheld",
+)
+BODY_FIELDS = {
+    "create_poll": FIELDS[:8],
+    "cast_ballot": ("poll", "payloads"),
+    "close_poll": ("poll",),
+    "submit_outcome": ("poll", "validator", "result"),
+}
 
-SCALARS = st.sampled_from([
-    0, 1, -1, 2, 3, 4, 99, True, False, None, "", " ", "a", "ok", "failed", "tally", "unanimity",
-    "inconsistent_shares", "deadline", "00", "0" * 64, "f" * 128, "F" * 64, "é", "\u202e", "\x00", "𝕏" * 3,
-    2**63 - 1, -2**63, 1.0, 0.5, -0.0, 1e308, float("inf"), float("nan")])
+SCALARS = st.sampled_from(
+    [
+        0,
+        1,
+        -1,
+        2,
+        3,
+        4,
+        99,
+        True,
+        False,
+        None,
+        "",
+        " ",
+        "a",
+        "ok",
+        "failed",
+        "tally",
+        "unanimity",
+        "inconsistent_shares",
+        "deadline",
+        "00",
+        "0" * 64,
+        "f" * 128,
+        "F" * 64,
+        "é",
+        "\u202e",
+        "\x00",
+        "𝕏" * 3,
+        2**63 - 1,
+        -(2**63),
+        1.0,
+        0.5,
+        -0.0,
+        1e308,
+        float("inf"),
+        float("nan"),
+    ]
+)
 WEIRD = st.one_of(
     SCALARS,
-    st.sampled_from([[], {}, [[1]], [1, "a"], [1, 1], [2, 1], [0, 1], [True], [None], [[]], [[], [], [], []],
-                     [[0], [], [], []], [[1, 0], [], [], []], {"status": "ok"}, {"unanimous": True},
-                     {"withheld": True}, {"tally": {"a": 1}}, {"a": 1, "b": 0}, ["a", "b"], ["a", "a"]]),
+    st.sampled_from(
+        [
+            [],
+            {},
+            [[1]],
+            [1, "a"],
+            [1, 1],
+            [2, 1],
+            [0, 1],
+            [True],
+            [None],
+            [[]],
+            [[], [], [], []],
+            [[0], [], [], []],
+            [[1, 0], [], [], []],
+            {"status": "ok"},
+            {"unanimous": True},
+            {"withheld": True},
+            {"tally": {"a": 1}},
+            {"a": 1, "b": 0},
+            ["a", "b"],
+            ["a", "a"],
+        ]
+    ),
     HUGE_VALUES,
     st.integers(),
     st.text(max_size=24),
@@ -247,11 +409,12 @@ WEIRD = st.one_of(
     st.dictionaries(st.sampled_from(FIELDS), st.integers(-1, 3) | st.text(max_size=4), max_size=4),
 )
 RESULT_FIELDS = ("status", "outcome", "counted", "excluded", "unusable", "ballots", "code", "absent")
-INDEX_LIST = st.lists(st.one_of(st.integers(-1, 4), st.booleans(), st.none(), st.text(max_size=2),
-                                st.just([1]), st.just({})), max_size=4)
+INDEX_LIST = st.lists(
+    st.one_of(st.integers(-1, 4), st.booleans(), st.none(), st.text(max_size=2), st.just([1]), st.just({})), max_size=4
+)
 SIMPLE_INDICES = st.lists(st.integers(0, 2), max_size=2, unique=True).map(sorted)
 RESULT_VALUES = st.one_of(INDEX_LIST, st.lists(INDEX_LIST, max_size=5), WEIRD.map(lambda v: v))
-DIGEST = "<ballots digest of poll 3>"    # replaced by the world's
+DIGEST = "<ballots digest of poll 3>"  # replaced by the world's
 TEXT = st.text(max_size=12)
 
 
@@ -263,8 +426,11 @@ def near(*valid):
 # Body fields near their valid values, so that synthetic txs get past the codec to the state rules.
 RESULT_OK = {
     "status": near(st.just("ok")),
-    "outcome": near(st.fixed_dictionaries({"unanimous": st.booleans()}), st.just({"withheld": True}),
-                    st.fixed_dictionaries({"tally": st.dictionaries(st.sampled_from("abc"), st.integers(-1, 3))})),
+    "outcome": near(
+        st.fixed_dictionaries({"unanimous": st.booleans()}),
+        st.just({"withheld": True}),
+        st.fixed_dictionaries({"tally": st.dictionaries(st.sampled_from("abc"), st.integers(-1, 3))}),
+    ),
     "counted": near(st.integers(-1, 3), st.booleans()),
     "excluded": near(SIMPLE_INDICES, INDEX_LIST),
     "unusable": near(st.lists(SIMPLE_INDICES, min_size=3, max_size=5), st.lists(INDEX_LIST, max_size=5)),
@@ -277,33 +443,54 @@ RESULT_FAILED = {
     "ballots": RESULT_OK["ballots"],
 }
 FIELD_VALUES = {
-    "question": near(TEXT, st.sampled_from(["Ship?", " "]),
-                     st.sampled_from([("x", 1000), ("x", 1001), ("é", 500), ("é", 501)]).map(lambda a: a[0] * a[1])),
+    "question": near(
+        TEXT,
+        st.sampled_from(["Ship?", " "]),
+        st.sampled_from([("x", 1000), ("x", 1001), ("é", 500), ("é", 501)]).map(lambda a: a[0] * a[1]),
+    ),
     "kind": near(st.sampled_from(["unanimity", "tally"])),
-    "options": near(st.just([]), st.lists(st.sampled_from(["a", "b", "c", "a", "", " ", "é" * 32, "é" * 33] +
-                                                          [f"o{i}" for i in range(17)]), max_size=18)),
-    "voters": near(st.none(), st.lists(st.sampled_from(sorted(BY_HEX)), max_size=4),
-                   st.lists(st.sampled_from(sorted(BY_HEX)), max_size=4, unique=True).map(sorted)),
+    "options": near(
+        st.just([]),
+        st.lists(
+            st.sampled_from(["a", "b", "c", "a", "", " ", "é" * 32, "é" * 33] + [f"o{i}" for i in range(17)]),
+            max_size=18,
+        ),
+    ),
+    "voters": near(
+        st.none(),
+        st.lists(st.sampled_from(sorted(BY_HEX)), max_size=4),
+        st.lists(st.sampled_from(sorted(BY_HEX)), max_size=4, unique=True).map(sorted),
+    ),
     "close_height": near(st.integers(-1, 12), st.sampled_from([100, 100_006, 100_007, 100_008, 2**63 - 1])),
     "max_ballots": near(st.integers(-1, 4), st.sampled_from([1_000_000, 1_000_001])),
     "max_revotes": near(st.integers(-1, 3), st.sampled_from([16, 17])),
     "min_ballots": near(st.integers(-1, 5)),
     "poll": near(st.integers(-1, 5)),
-    "payloads": near(st.lists(st.sampled_from([0, 1, 79, 80, 81, 143, 144, 145]).map(lambda n: "ab" * n),
-                              max_size=6)),
+    "payloads": near(st.lists(st.sampled_from([0, 1, 79, 80, 81, 143, 144, 145]).map(lambda n: "ab" * n), max_size=6)),
     "validator": near(st.integers(-1, 5)),
-    "result": weighted((3, st.fixed_dictionaries(RESULT_OK)), (2, st.fixed_dictionaries(RESULT_FAILED)),
-                       (1, st.fixed_dictionaries({}, optional={**RESULT_OK, **RESULT_FAILED}))),
+    "result": weighted(
+        (3, st.fixed_dictionaries(RESULT_OK)),
+        (2, st.fixed_dictionaries(RESULT_FAILED)),
+        (1, st.fixed_dictionaries({}, optional={**RESULT_OK, **RESULT_FAILED})),
+    ),
 }
 # Who signs a synthetic tx: mostly the key its type expects; "match" is the validator the body names.
-SIGNERS = {"create_poll": ["creator", "outsider"], "cast_ballot": ["voter1", "voter3", "outsider", "voter0"],
-           "close_poll": ["creator", "voter2"], "submit_outcome": ["match", "match", "match", "outsider"]}
+SIGNERS = {
+    "create_poll": ["creator", "outsider"],
+    "cast_ballot": ["voter1", "voter3", "outsider", "voter0"],
+    "close_poll": ["creator", "voter2"],
+    "submit_outcome": ["match", "match", "match", "outsider"],
+}
 # Picks one of a document's paths, modulo their number; two times in three one inside the body.
 PATH = st.tuples(st.sampled_from([True, True, False]), st.integers(0, 255))
 DOC_OPS = st.one_of(
     st.tuples(st.just("delete"), PATH),
-    st.tuples(st.just("insert"), PATH, st.sampled_from(("extra", "sig", "type", "Poll", "", "é") + FIELDS)
-              | st.text(max_size=6), WEIRD),
+    st.tuples(
+        st.just("insert"),
+        PATH,
+        st.sampled_from(("extra", "sig", "type", "Poll", "", "é") + FIELDS) | st.text(max_size=6),
+        WEIRD,
+    ),
     st.tuples(st.just("set"), PATH, WEIRD),
     st.tuples(st.just("retype"), PATH),
     st.tuples(st.just("hex_len"), PATH, st.integers(-3, 3), st.booleans()),
@@ -319,20 +506,47 @@ DOC_OPS = st.one_of(
 )
 RESULT_OP = st.tuples(st.just("result"), st.sampled_from(RESULT_FIELDS), RESULT_VALUES)
 # Each base draws its document ops with more weight on what its type's rules look at.
-OPS_FOR = {"submit_outcome": weighted((1, DOC_OPS), (1, RESULT_OP)), "create_poll": DOC_OPS,
-           "cast_ballot": DOC_OPS, "close_poll": DOC_OPS}
-TEXT_OPS = ("escape_key", "float_nonce", "exp_nonce", "zero_padded_nonce", "negative_zero", "nan", "infinity",
-            "lone_surrogate", "low_surrogate", "surrogate_pair", "bad_utf8", "overlong_utf8",
-            "encoded_surrogate", "bom", "utf16", "nul", "trailing_newline", "leading_space", "wrap_in_list",
-            "upper_hex", "tab", "escaped_char")
+OPS_FOR = {
+    "submit_outcome": weighted((1, DOC_OPS), (1, RESULT_OP)),
+    "create_poll": DOC_OPS,
+    "cast_ballot": DOC_OPS,
+    "close_poll": DOC_OPS,
+}
+TEXT_OPS = (
+    "escape_key",
+    "float_nonce",
+    "exp_nonce",
+    "zero_padded_nonce",
+    "negative_zero",
+    "nan",
+    "infinity",
+    "lone_surrogate",
+    "low_surrogate",
+    "surrogate_pair",
+    "bad_utf8",
+    "overlong_utf8",
+    "encoded_surrogate",
+    "bom",
+    "utf16",
+    "nul",
+    "trailing_newline",
+    "leading_space",
+    "wrap_in_list",
+    "upper_hex",
+    "tab",
+    "escaped_char",
+)
 BYTE_OPS = st.one_of(
     st.tuples(st.just("flip"), st.integers(0, 1 << 20), st.integers(0, 7)),
     st.tuples(st.just("truncate"), st.integers(0, 1 << 20)),
     st.tuples(st.just("cut"), st.integers(0, 1 << 20), st.integers(1, 8)),
     st.tuples(st.just("splice"), st.integers(0, 1 << 20), st.binary(min_size=1, max_size=8)),
     st.tuples(st.just("text"), st.sampled_from(TEXT_OPS)),
-    st.tuples(st.just("dup_key"), st.sampled_from(["type", "nonce", "sig", "body", "chain_id", "signer", "poll"]),
-              st.booleans()),
+    st.tuples(
+        st.just("dup_key"),
+        st.sampled_from(["type", "nonce", "sig", "body", "chain_id", "signer", "poll"]),
+        st.booleans(),
+    ),
 )
 SIGNING = st.sampled_from(["resign", "resign", "resign", "keep", "zero", "outsider"])
 STYLE = st.sampled_from(["canonical"] * 20 + ["spaced", "indented", "unsorted", "ascii"])
@@ -341,11 +555,16 @@ AS_BYTES = weighted((5, st.just(())), (1, st.lists(BYTE_OPS, min_size=1, max_siz
 
 def _plan(type_):
     # Built once per type: strategies made inside a flatmap per draw cost more than the txs they test.
-    synthetic = st.tuples(st.just("synthetic"), st.just(type_), st.sampled_from(SIGNERS[type_]),
-                          st.fixed_dictionaries({f: FIELD_VALUES[f] for f in BODY_FIELDS[type_]}))
+    synthetic = st.tuples(
+        st.just("synthetic"),
+        st.just(type_),
+        st.sampled_from(SIGNERS[type_]),
+        st.fixed_dictionaries({f: FIELD_VALUES[f] for f in BODY_FIELDS[type_]}),
+    )
     bases = st.sampled_from([b for b in BASES if BASE_TYPES[b] == type_])
-    return st.tuples(weighted((1, bases), (1, synthetic)), st.lists(OPS_FOR[type_], max_size=3),
-                     SIGNING, STYLE, AS_BYTES)
+    return st.tuples(
+        weighted((1, bases), (1, synthetic)), st.lists(OPS_FOR[type_], max_size=3), SIGNING, STYLE, AS_BYTES
+    )
 
 
 PLANS = {t: _plan(t) for t in txcodec.TYPES}
@@ -361,7 +580,8 @@ MUTATED_BATCH = st.lists(PLAN, min_size=BATCH[0], max_size=BATCH[1], unique_by=r
 RANDOM_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 RANDOM_INPUT = st.one_of(
     st.binary(max_size=300),
     st.tuples(RANDOM_JSON, st.sampled_from(["canonical", "spaced", "unsorted", "ascii"])).map(lambda a: write(*a)),
@@ -441,11 +661,11 @@ def apply_doc_op(doc, op, world):
         elif kind == "huge":
             parent[last] = args[1]
         elif kind == "grow" and isinstance(value, str):
-            parent[last] = ((value or "ab") * (args[1] // max(1, len(value)) + 1))[:args[1]]
+            parent[last] = ((value or "ab") * (args[1] // max(1, len(value)) + 1))[: args[1]]
     elif kind == "insert":
         path = _pick(doc, args[0], containers=True)
         container = _get(doc, path)
-        value = copy.deepcopy(args[2])     # strategies hand out shared constants: never mutate them
+        value = copy.deepcopy(args[2])  # strategies hand out shared constants: never mutate them
         if isinstance(container, dict):
             container[args[1]] = value
         else:
@@ -455,15 +675,22 @@ def apply_doc_op(doc, op, world):
         if args[0] > 0:
             p += [p[0]] * args[0]
         elif args[0] < 0:
-            del p[args[0]:]
+            del p[args[0] :]
         if p:
             i, j = args[1] % len(p), args[2] % len(p)
             p[i], p[j] = p[j], p[i]
     elif kind == "nonce":
         signer = doc.get("signer") if isinstance(doc.get("signer"), str) else ""
         current = doc.get("nonce") if isinstance(doc.get("nonce"), int) else 1
-        doc["nonce"] = {"zero": 0, "replay": world.committed.get(signer, 0), "same": current,
-                        "later": current + 1000, "max": 2**63 - 1, "over": 2**63, "negative": -1}[args[0]]
+        doc["nonce"] = {
+            "zero": 0,
+            "replay": world.committed.get(signer, 0),
+            "same": current,
+            "later": current + 1000,
+            "max": 2**63 - 1,
+            "over": 2**63,
+            "negative": -1,
+        }[args[0]]
     elif kind == "chain_id":
         doc["chain_id"] = args[0]
     elif kind == "signer":
@@ -484,15 +711,15 @@ def sign(doc, mode):
     if mode == "keep":
         return
     signer_hex = doc.get("signer")
-    signer = KEYS["outsider"] if mode == "outsider" else \
-        BY_HEX.get(signer_hex) if isinstance(signer_hex, str) else None
+    signer = KEYS["outsider"] if mode == "outsider" else BY_HEX.get(signer_hex) if isinstance(signer_hex, str) else None
     if signer is None:
         return
     try:
-        msg = txcodec.signing_bytes(doc.get("chain_id"), doc.get("type"), doc.get("signer"),
-                                    doc.get("nonce"), doc.get("body"))
+        msg = txcodec.signing_bytes(
+            doc.get("chain_id"), doc.get("type"), doc.get("signer"), doc.get("nonce"), doc.get("body")
+        )
     except canonical.CanonicalError:
-        return          # a float, a huge or a raw value: cannot be signed canonically; keep the old signature
+        return  # a float, a huge or a raw value: cannot be signed canonically; keep the old signature
     doc["sig"] = signer.sign(msg).hex()
 
 
@@ -515,9 +742,16 @@ def apply_text_op(raw: bytes, name: str) -> bytes:
         return nonce(rb'"nonce":NaN')
     if name == "infinity":
         return nonce(rb'"nonce":-Infinity')
-    inside = {"lone_surrogate": b"\\ud800", "low_surrogate": b"\\udfff", "surrogate_pair": b"\\ud83d\\ude00",
-              "bad_utf8": b"\xff", "overlong_utf8": b"\xc0\xaf", "encoded_surrogate": b"\xed\xa0\x80",
-              "nul": b"\x00", "escaped_char": b"\\u0041"}
+    inside = {
+        "lone_surrogate": b"\\ud800",
+        "low_surrogate": b"\\udfff",
+        "surrogate_pair": b"\\ud83d\\ude00",
+        "bad_utf8": b"\xff",
+        "overlong_utf8": b"\xc0\xaf",
+        "encoded_surrogate": b"\xed\xa0\x80",
+        "nul": b"\x00",
+        "escaped_char": b"\\u0041",
+    }
     if name in inside:
         return raw.replace(b'"chain_id":"', b'"chain_id":"' + inside[name], 1)
     if name == "bom":
@@ -548,16 +782,16 @@ def apply_byte_op(raw: bytes, op, doc) -> bytes:
         entry = json.dumps(name).encode() + b":" + write(value) + b","
         anchor = b'"body":{' if holder is not doc else b"{"
         at = raw.find(anchor)
-        return raw if at < 0 else raw[:at + len(anchor)] + entry + raw[at + len(anchor):]
+        return raw if at < 0 else raw[: at + len(anchor)] + entry + raw[at + len(anchor) :]
     if not raw:
         return raw
     pos = op[1] % len(raw)
     if kind == "flip":
-        return raw[:pos] + bytes([raw[pos] ^ (1 << op[2])]) + raw[pos + 1:]
+        return raw[:pos] + bytes([raw[pos] ^ (1 << op[2])]) + raw[pos + 1 :]
     if kind == "truncate":
         return raw[:pos]
     if kind == "cut":
-        return raw[:pos] + raw[pos + op[2]:]
+        return raw[:pos] + raw[pos + op[2] :]
     if kind == "splice":
         return raw[:pos] + op[2] + raw[pos:]
     raise ValueError(kind)
@@ -566,7 +800,7 @@ def apply_byte_op(raw: bytes, op, doc) -> bytes:
 def build(world, plan) -> bytes:
     """Turn a plan (start, document ops, signing, style, byte ops) into the bytes of one tx."""
     start, doc_ops, sign_mode, style, byte_ops = plan
-    if isinstance(start, tuple):                       # synthetic: a random body of a type
+    if isinstance(start, tuple):  # synthetic: a random body of a type
         _, type_, signer_name, body = start
         body = copy.deepcopy(body)
         if isinstance(body.get("result"), dict) and body["result"].get("ballots") == DIGEST:
@@ -579,8 +813,14 @@ def build(world, plan) -> bytes:
         signer, type_, body = world.base(start)
     nonce = world.chain.nonces.get(signer.public_hex, 0) + 1
     world.chain.nonces[signer.public_hex] = nonce
-    doc = {"type": type_, "chain_id": CHAIN, "signer": signer.public_hex, "nonce": nonce,
-           "body": body, "sig": "00" * 64}
+    doc = {
+        "type": type_,
+        "chain_id": CHAIN,
+        "signer": signer.public_hex,
+        "nonce": nonce,
+        "body": body,
+        "sig": "00" * 64,
+    }
     sign(doc, "resign")
     for op in doc_ops:
         apply_doc_op(doc, op, world)
@@ -634,16 +874,17 @@ def run_block(world, raws):
     assert len(block.tx_results) == len(raws)
     for res in block.tx_results:
         check_response(res, "finalize_block")
-    assert [r.code for r in checked] == [r.code for r in block.tx_results], \
-        [(r.code, r.log, b.code, b.log) for r, b in zip(checked, block.tx_results)]
-    assert not block.events       # nothing is due in an example: the block's changes are its txs'
+    assert [r.code for r in checked] == [r.code for r in block.tx_results], [
+        (r.code, r.log, b.code, b.log) for r, b in zip(checked, block.tx_results)
+    ]
+    assert not block.events  # nothing is due in an example: the block's changes are its txs'
     hash_after = chain.app.info(None).last_block_app_hash
     assert len(hash_after) == 32
     if all(r.code != codes.OK for r in block.tx_results):
         assert hash_after == hash_before
         assert stored(world) == state_before
     else:
-        assert hash_after != hash_before   # an accepted tx writes at least its signer's nonce
+        assert hash_after != hash_before  # an accepted tx writes at least its signer's nonce
     DRIVEN["txs"] += len(raws)
     DRIVEN["accepted"] += sum(r.code == codes.OK for r in block.tx_results)
     CODES.update(codes.NAMES[r.code] for r in block.tx_results)
@@ -698,20 +939,31 @@ def test_at_least_ten_thousand_txs_driven():
     if DRIVEN["txs"] == 0:
         pytest.skip("the fuzz properties did not run in this session")
     assert DRIVEN["txs"] >= MIN_TXS, DRIVEN
-    assert DRIVEN["accepted"] > 0      # the mutations also reach the state rules, not only the codec
-    assert len(CODES) >= 15, CODES     # and nearly every rejection code
+    assert DRIVEN["accepted"] > 0  # the mutations also reach the state rules, not only the codec
+    assert len(CODES) >= 15, CODES  # and nearly every rejection code
 
 
 # --- the harness itself, and what the fuzzing found ------------------------------------
 
+
 def test_world_bases_meet_their_rules(tmp_path):
     world = World(tmp_path / "app")
-    expected = {"create_poll": 0, "create_tally": 0, "ballot": 0, "ballot_tally": 0,
-                "ballot_tally_late": codes.POLL_FULL,    # after ballot_tally took the last place
-                "ballot_revote_cap": codes.REVOTE_LIMIT, "ballot_not_eligible": codes.NOT_ELIGIBLE,
-                "ballot_closed": codes.POLL_CLOSED, "close_poll": 0, "close_not_creator": codes.NOT_CREATOR,
-                "attest": 0, "attest_failed": 0, "attest_again": codes.ALREADY_ATTESTED,
-                "attest_open_poll": codes.POLL_NOT_CLOSED}
+    expected = {
+        "create_poll": 0,
+        "create_tally": 0,
+        "ballot": 0,
+        "ballot_tally": 0,
+        "ballot_tally_late": codes.POLL_FULL,  # after ballot_tally took the last place
+        "ballot_revote_cap": codes.REVOTE_LIMIT,
+        "ballot_not_eligible": codes.NOT_ELIGIBLE,
+        "ballot_closed": codes.POLL_CLOSED,
+        "close_poll": 0,
+        "close_not_creator": codes.NOT_CREATOR,
+        "attest": 0,
+        "attest_failed": 0,
+        "attest_again": codes.ALREADY_ATTESTED,
+        "attest_open_poll": codes.POLL_NOT_CLOSED,
+    }
     for name, code in expected.items():
         raw = build(world, (name, [], "resign", "canonical", []))
         assert raw == canonical.encode(json.loads(raw))
@@ -740,10 +992,19 @@ def test_lone_surrogate_escape_is_malformed_not_a_crash(tmp_path, escape):
     world.close()
 
 
-@pytest.mark.parametrize("field, value", [
-    ("absent", [[1]]), ("absent", [1, "a"]), ("absent", [{}]), ("excluded", [[]]), ("excluded", [0, None, "x"]),
-    ("unusable", [[[0]], [], [], []]), ("unusable", [["a", 0], [], [], []]), ("counted", True),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("absent", [[1]]),
+        ("absent", [1, "a"]),
+        ("absent", [{}]),
+        ("excluded", [[]]),
+        ("excluded", [0, None, "x"]),
+        ("unusable", [[[0]], [], [], []]),
+        ("unusable", [["a", 0], [], [], []]),
+        ("counted", True),
+    ],
+)
 def test_outcome_with_odd_index_lists_is_bad_outcome_not_a_crash(tmp_path, field, value):
     # Found by fuzzing: check_result ran sorted(set(v)) before checking the elements were
     # integers, so a validator's attestation with [[1]] or [1, "a"] raised TypeError in CheckTx

@@ -1,4 +1,5 @@
 """The genesis app_state: every malformed registry or parameter stops InitChain with a message."""
+
 import pytest
 
 from abci_app.genesis import GenesisError
@@ -18,14 +19,20 @@ def _genesis_variants():
         "mpc_ports 0": (setf(1, "mpc_ports", 0), "MPC ports"),
         "mpc_port string": (setf(1, "mpc_port", "26610"), "mpc_port must be"),
         "power as bool": (setf(0, "power", True), "power must be"),
-        "duplicate attest key": (lambda reg: reg[2].__setitem__("attest_key", reg[0]["attest_key"]),
-                                 "attest_key is used"),
+        "duplicate attest key": (
+            lambda reg: reg[2].__setitem__("attest_key", reg[0]["attest_key"]),
+            "attest_key is used",
+        ),
         "duplicate enc key": (lambda reg: reg[3].__setitem__("enc_key", reg[1]["enc_key"]), "enc_key is used"),
-        "duplicate consensus key": (lambda reg: reg[3].update(pub_key=reg[0]["pub_key"], address=reg[0]["address"]),
-                                    "is used by another validator"),
+        "duplicate consensus key": (
+            lambda reg: reg[3].update(pub_key=reg[0]["pub_key"], address=reg[0]["address"]),
+            "is used by another validator",
+        ),
         "attest key not a point": (setf(1, "attest_key", "ff" * 32), "attest_key must be"),
-        "attest key upper-case": (lambda reg: reg[1].__setitem__("attest_key", reg[1]["attest_key"].upper()),
-                                  "attest_key"),
+        "attest key upper-case": (
+            lambda reg: reg[1].__setitem__("attest_key", reg[1]["attest_key"].upper()),
+            "attest_key",
+        ),
         "enc key short": (setf(1, "enc_key", "ab" * 31), "enc_key must be"),
         "wrong index": (setf(2, "index", 3), "index order"),
         "wrong address": (setf(2, "address", "00" * 20), "address"),
@@ -49,10 +56,17 @@ def test_genesis_variants_stop_init_chain_with_a_message(tmp_path, name):
     chain.app.close()
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"max_tx_bytes": 1 << 63}, "below 2"), ({"max_tx_bytes": 0}, "positive"), ({"max_block_txs": "5"}, "positive"),
-    ({"mpc_deadline_blocks": 10 ** 12}, "at most"), ({"nope": 1}, "unknown"), ({"max_voters": 1.5}, "float"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"max_tx_bytes": 1 << 63}, "below 2"),
+        ({"max_tx_bytes": 0}, "positive"),
+        ({"max_block_txs": "5"}, "positive"),
+        ({"mpc_deadline_blocks": 10**12}, "at most"),
+        ({"nope": 1}, "unknown"),
+        ({"max_voters": 1.5}, "float"),
+    ],
+)
 def test_genesis_params_in_range(tmp_path, params, message):
     chain = Chain(tmp_path / "app", params=params)
     with pytest.raises(GenesisError, match=message):

@@ -1,4 +1,5 @@
 """python -m abci_app: the production entry point."""
+
 import pytest
 
 
@@ -8,6 +9,7 @@ def test_production_entry_points_have_no_fault_switch():
     import abci_app.__main__ as app_main
     import abci_app.app as app_module
     import mpc_tx.worker as worker_module
+
     for module in (app_main, app_module, worker_module):
         source = inspect.getsource(module)
         assert "MPCVOTE_FAULT" not in source and "MPCVOTE_WORKER_FAULT" not in source and "--fault" not in source

@@ -1,4 +1,5 @@
 """MPC slots: polls that compute together never share a port; the rest wait their turn."""
+
 import itertools
 
 from mpc_tx.protocol.slots import port_offset, slot_count
@@ -24,13 +25,12 @@ def test_polls_closing_together_take_distinct_slots_and_wait_in_order(tmp_path):
     c.init()
     c.block()
     creator = SigningKey.generate()
-    K = c.registry[0]["mpc_ports"]   # 4: two slots
+    K = c.registry[0]["mpc_ports"]  # 4: two slots
     ids = []
-    for _ in range(K + 1):           # ids 1..K+1: 1 and K+1 collided under the old (id + k) mod K ports
+    for _ in range(K + 1):  # ids 1..K+1: 1 and K+1 collided under the old (id + k) mod K ports
         res = c.block(c.tx(creator, "create_poll", poll_body(c.height + 50)))
-        ids.append(int([a.value for e in res.tx_results[0].events for a in e.attributes
-                        if a.key == "poll_id"][0]))
-    cast(c, ids[0])                  # the chain's min_ballots floor: an outcome over 0 ballots is withheld
+        ids.append(int([a.value for e in res.tx_results[0].events for a in e.attributes if a.key == "poll_id"][0]))
+    cast(c, ids[0])  # the chain's min_ballots floor: an outcome over 0 ballots is withheld
     close = c.height + 1
     c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in (ids[0], ids[K], ids[1])])
     polls = {p: c.query(f"/poll/{p}")[1] for p in (ids[0], ids[K], ids[1])}
@@ -38,8 +38,12 @@ def test_polls_closing_together_take_distinct_slots_and_wait_in_order(tmp_path):
     assert polls[ids[0]]["mpc_start"] == close and polls[ids[1]]["deadline_height"] is None
     # The first poll becomes final: A blocks later (its late jobs have ended by then) its
     # slot goes to the one waiting, whose clock starts then.
-    final = c.block(*[c.tx(c.attest[i], "submit_outcome",
-                           {"poll": ids[0], "validator": i, "result": attested_result(c, ids[0])}) for i in range(3)])
+    final = c.block(
+        *[
+            c.tx(c.attest[i], "submit_outcome", {"poll": ids[0], "validator": i, "result": attested_result(c, ids[0])})
+            for i in range(3)
+        ]
+    )
     assert result_codes(final) == [0, 0, 0]
     final_height = c.height
     c.block()

@@ -1,4 +1,5 @@
 """Queries: every route answers a code and a reason, never an exception; what the ballot routes show."""
+
 from mpc_tx.protocol import codes
 from abci_app.abci.pb import abci
 from mpc_tx.protocol.keys import SigningKey
@@ -18,9 +19,14 @@ def test_every_hostile_query_gets_a_code_not_an_exception(chain):
     for path in HOSTILE_PATHS:
         res = query(chain.app, path)
         assert res.code in (codes.BAD_QUERY, codes.UNKNOWN_PATH, codes.NOT_FOUND), (path, res.code, res.log)
-        assert res.log and len(res.log) < 300, path          # a reason, never an echo of the whole path
-    for good in (b"/polls?after=0&limit=1", b"/poll/1", b"/poll/1/ballots?validator=3&fields=tx",
-                 b"/account/" + voter.public_hex.encode(), b"/status"):
+        assert res.log and len(res.log) < 300, path  # a reason, never an echo of the whole path
+    for good in (
+        b"/polls?after=0&limit=1",
+        b"/poll/1",
+        b"/poll/1/ballots?validator=3&fields=tx",
+        b"/account/" + voter.public_hex.encode(),
+        b"/status",
+    ):
         assert query(chain.app, good).code == 0, good
 
 
@@ -43,7 +49,7 @@ def test_ballot_committed_and_queryable(chain):
     assert "payload" in page["ballots"][0] and "payloads" not in page["ballots"][0]
     code, poll = chain.query(f"/poll/{poll_id}")
     assert poll["ballots"] == 1 and poll["threshold"] == 1 and len(poll["validators"]) == 4
-    code, short = chain.query(f"/poll/{poll_id}/ballots?fields=tx")   # what a worker checks at the close
+    code, short = chain.query(f"/poll/{poll_id}/ballots?fields=tx")  # what a worker checks at the close
     assert code == 0 and short["ballots"] == [{"voter": voter.public_hex, "tx": page["ballots"][0]["tx"]}]
     code, _ = chain.query(f"/poll/{poll_id}/ballots?fields=payloads")
     assert code == codes.BAD_QUERY

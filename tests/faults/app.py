@@ -9,6 +9,7 @@ Faults:
 - crowded-proposer: a Byzantine proposer; its proposals repeat a mempool tx until the
   block holds more than max_block_txs txs (each one passes the stateless checks).
 """
+
 import os
 import sys
 
@@ -30,10 +31,10 @@ class ExitBeforeCommit(Application):
 class JunkProposer(Application):
     def prepare_proposal(self, req):
         cap = self._chain(self._block_state())[1]["max_block_txs"]
-        txs = list(super().prepare_proposal(req).txs)[:max(0, cap - 2)]
+        txs = list(super().prepare_proposal(req).txs)[: max(0, cap - 2)]
         forged = bytearray(txs[0]) if txs else bytearray(b'{"body":{}}')
-        forged[-10] ^= 1        # inside the signature's hex (or anywhere: junk either way)
-        for junk in (b"\x00", bytes(forged)):   # within the cap and the node's bytes: only junk is wrong
+        forged[-10] ^= 1  # inside the signature's hex (or anywhere: junk either way)
+        for junk in (b"\x00", bytes(forged)):  # within the cap and the node's bytes: only junk is wrong
             if sum(map(len, txs)) + len(junk) <= req.max_tx_bytes:
                 txs.append(junk)
         return abci.ResponsePrepareProposal(txs=txs)
@@ -48,8 +49,7 @@ class CrowdedProposer(Application):
         return abci.ResponsePrepareProposal(txs=txs)
 
 
-FAULTS = {"exit-before-commit": ExitBeforeCommit, "junk-proposer": JunkProposer,
-          "crowded-proposer": CrowdedProposer}
+FAULTS = {"exit-before-commit": ExitBeforeCommit, "junk-proposer": JunkProposer, "crowded-proposer": CrowdedProposer}
 
 if __name__ == "__main__":
     main(application=FAULTS[os.environ["MPCVOTE_FAULT"]])

@@ -5,6 +5,7 @@
 Faults:
 - corrupt-shares: a validator that adds 1 to each of its shares before the MPC.
 """
+
 import os
 import sys
 

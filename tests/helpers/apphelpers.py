@@ -1,4 +1,5 @@
 """Helpers for driving the Application directly: a genesis registry, keys, block runs."""
+
 import asyncio
 import base64
 import hashlib
@@ -21,21 +22,33 @@ class Chain:
         self.home = str(home)
         self.attest = [SigningKey.generate() for _ in range(m)]
         self.enc = [EncryptionKey.generate() for _ in range(m)]
-        self.cons = [bytes.fromhex(SigningKey.generate().public_hex) for _ in range(m)]   # valid ed25519 points
-        self.registry = [{
-            "index": i, "name": f"node{i}", "address": hashlib.sha256(self.cons[i]).digest()[:20].hex().upper(),
-            "pub_key": base64.b64encode(self.cons[i]).decode(), "power": 10,
-            "attest_key": self.attest[i].public_hex, "enc_key": self.enc[i].public_hex,
-            "mpc_host": "127.0.0.1", "mpc_port": 40000 + 20 * i, "mpc_ports": 4,
-            "tls_cert": "-----BEGIN CERTIFICATE-----\n...", "tls_sha256": f"{i:064x}"} for i in range(m)]
+        self.cons = [bytes.fromhex(SigningKey.generate().public_hex) for _ in range(m)]  # valid ed25519 points
+        self.registry = [
+            {
+                "index": i,
+                "name": f"node{i}",
+                "address": hashlib.sha256(self.cons[i]).digest()[:20].hex().upper(),
+                "pub_key": base64.b64encode(self.cons[i]).decode(),
+                "power": 10,
+                "attest_key": self.attest[i].public_hex,
+                "enc_key": self.enc[i].public_hex,
+                "mpc_host": "127.0.0.1",
+                "mpc_port": 40000 + 20 * i,
+                "mpc_ports": 4,
+                "tls_cert": "-----BEGIN CERTIFICATE-----\n...",
+                "tls_sha256": f"{i:064x}",
+            }
+            for i in range(m)
+        ]
         self.genesis = {"chain_id": CHAIN, "app_state": {"params": params or {}, "validators": self.registry}}
         self.app = Application(self.home)
         self.height = 0
         self.nonces = {}
 
     def init(self):
-        req = abci.RequestInitChain(chain_id=CHAIN, app_state_bytes=json.dumps(self.genesis["app_state"]).encode(),
-                                    initial_height=1)
+        req = abci.RequestInitChain(
+            chain_id=CHAIN, app_state_bytes=json.dumps(self.genesis["app_state"]).encode(), initial_height=1
+        )
         for c in self.cons:
             req.validators.add(pub_key={"ed25519": c}, power=10)
         return self.app.init_chain(req)
@@ -52,8 +65,11 @@ class Chain:
 
     def block(self, *txs, commit=True, block_hash=None):
         self.height += 1
-        res = self.app.finalize_block(abci.RequestFinalizeBlock(
-            txs=list(txs), height=self.height, hash=block_hash or self.height.to_bytes(32, "big")))
+        res = self.app.finalize_block(
+            abci.RequestFinalizeBlock(
+                txs=list(txs), height=self.height, hash=block_hash or self.height.to_bytes(32, "big")
+            )
+        )
         if commit:
             self.app.commit(abci.RequestCommit())
         return res
@@ -66,11 +82,26 @@ class Chain:
         return res.code, (json.loads(res.value) if res.value else None)
 
 
-def poll_body(close_height, kind="unanimity", options=(), voters=None, max_ballots=100,
-              max_revotes=2, min_ballots=3, question="Ship it?"):
-    return {"question": question, "kind": kind, "options": list(options), "voters": voters,
-            "close_height": close_height, "max_ballots": max_ballots, "max_revotes": max_revotes,
-            "min_ballots": min_ballots}
+def poll_body(
+    close_height,
+    kind="unanimity",
+    options=(),
+    voters=None,
+    max_ballots=100,
+    max_revotes=2,
+    min_ballots=3,
+    question="Ship it?",
+):
+    return {
+        "question": question,
+        "kind": kind,
+        "options": list(options),
+        "voters": voters,
+        "close_height": close_height,
+        "max_ballots": max_ballots,
+        "max_revotes": max_revotes,
+        "min_ballots": min_ballots,
+    }
 
 
 def payloads(m, entries=1):
@@ -79,21 +110,64 @@ def payloads(m, entries=1):
 
 # Paths an outsider can send through a node's RPC (abci_query's path is any bytes).
 HOSTILE_PATHS = [
-    b"/polls?after=-1", b"/polls?after=", b"/polls?after=1&after=2", b"/polls?limit=0",
-    b"/polls?limit=-5", b"/polls?limit=99999999999999999999999", b"/polls?after=9223372036854775808",
-    b"/polls?after=1e3", b"/polls?after=0x10", b"/polls?after=%201", b"/polls?after=\xd9\xa1",
-    b"/polls?bogus=1", b"/polls?", b"/polls?&", b"/polls?=1", b"/polls?after", b"/polls?after=1&&limit=2",
-    b"/poll/-1", b"/poll/0", b"/poll/abc", b"/poll/", b"/poll", b"/poll/1/", b"//poll//1",
-    b"/poll/99999999999999999999999999", b"/poll/9223372036854775807", b"/poll/\xff",
-    b"/poll/1/ballots?validator=-1", b"/poll/1/ballots?validator=4", b"/poll/1/ballots?validator=x",
-    b"/poll/1/ballots?after=zz", b"/poll/1/ballots?after=" + b"A" * 64, b"/poll/1/ballots?fields=all",
-    b"/poll/1/ballots?limit=1001", b"/poll/1/ballots?limit=1&limit=1",
-    b"/poll/1/ballot/nothex", b"/poll/1/ballot/" + b"0" * 64 + b"?validator=99",
-    b"/poll/1/ballot/" + b"0" * 64 + b"?x=1", b"/poll/1/outcome?x=1", b"/poll/1/attestations/x",
-    b"/account/", b"/account/xyz", b"/account/" + b"G" * 64, b"/account/" + b"0" * 64 + b"/x",
-    b"/status?x=1", b"/params/x", b"/validators?limit=1", b"", b"/", b"?", b"\x00", b"\xff\xfe",
-    b"/" + b"a" * 5000, b"/polls?" + b"a=1&" * 400, b"status", b"/\xed\xa0\x80",
-    "/poll/\u0661".encode(), "/polls?after=\u00b2".encode(),
+    b"/polls?after=-1",
+    b"/polls?after=",
+    b"/polls?after=1&after=2",
+    b"/polls?limit=0",
+    b"/polls?limit=-5",
+    b"/polls?limit=99999999999999999999999",
+    b"/polls?after=9223372036854775808",
+    b"/polls?after=1e3",
+    b"/polls?after=0x10",
+    b"/polls?after=%201",
+    b"/polls?after=\xd9\xa1",
+    b"/polls?bogus=1",
+    b"/polls?",
+    b"/polls?&",
+    b"/polls?=1",
+    b"/polls?after",
+    b"/polls?after=1&&limit=2",
+    b"/poll/-1",
+    b"/poll/0",
+    b"/poll/abc",
+    b"/poll/",
+    b"/poll",
+    b"/poll/1/",
+    b"//poll//1",
+    b"/poll/99999999999999999999999999",
+    b"/poll/9223372036854775807",
+    b"/poll/\xff",
+    b"/poll/1/ballots?validator=-1",
+    b"/poll/1/ballots?validator=4",
+    b"/poll/1/ballots?validator=x",
+    b"/poll/1/ballots?after=zz",
+    b"/poll/1/ballots?after=" + b"A" * 64,
+    b"/poll/1/ballots?fields=all",
+    b"/poll/1/ballots?limit=1001",
+    b"/poll/1/ballots?limit=1&limit=1",
+    b"/poll/1/ballot/nothex",
+    b"/poll/1/ballot/" + b"0" * 64 + b"?validator=99",
+    b"/poll/1/ballot/" + b"0" * 64 + b"?x=1",
+    b"/poll/1/outcome?x=1",
+    b"/poll/1/attestations/x",
+    b"/account/",
+    b"/account/xyz",
+    b"/account/" + b"G" * 64,
+    b"/account/" + b"0" * 64 + b"/x",
+    b"/status?x=1",
+    b"/params/x",
+    b"/validators?limit=1",
+    b"",
+    b"/",
+    b"?",
+    b"\x00",
+    b"\xff\xfe",
+    b"/" + b"a" * 5000,
+    b"/polls?" + b"a=1&" * 400,
+    b"status",
+    b"/\xed\xa0\x80",
+    "/poll/\u0661".encode(),
+    "/polls?after=\u00b2".encode(),
 ]
 
 
@@ -135,15 +209,22 @@ def result_codes(res):
 
 def cast(chain, poll_id, n=3):
     """Commit n ballots (opaque payloads): the chain's min_ballots floor, so an outcome may be revealed."""
-    chain.block(*[chain.tx(SigningKey.generate(), "cast_ballot", {"poll": poll_id, "payloads": payloads(4)})
-                  for _ in range(n)])
+    chain.block(
+        *[chain.tx(SigningKey.generate(), "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}) for _ in range(n)]
+    )
 
 
 def attested_result(chain, poll_id, unanimous=True):
     poll = chain.query(f"/poll/{poll_id}")[1]
     n = poll["ballots"]
-    return {"status": "ok", "outcome": {"unanimous": unanimous}, "counted": n, "excluded": [],
-            "unusable": [[] for _ in range(4)], "ballots": poll["ballots_digest"]}
+    return {
+        "status": "ok",
+        "outcome": {"unanimous": unanimous},
+        "counted": n,
+        "excluded": [],
+        "unusable": [[] for _ in range(4)],
+        "ballots": poll["ballots_digest"],
+    }
 
 
 def create(chain, creator, **kw):

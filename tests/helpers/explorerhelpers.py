@@ -5,6 +5,7 @@ whose question and option are script tags, one ballot, four attestations, and
 the answers CometBFT and the app give for it (shapes as captured from a real
 testnet). A test of a real node is elsewhere (test_explorer_browser.py).
 """
+
 import asyncio
 import base64
 import json
@@ -18,7 +19,7 @@ __all__ = ["FakeChain", "FakeRpc", "get", "QUESTION", "OPTION", "PAYLOAD"]
 
 QUESTION = "<script>alert(1)</script>"
 OPTION = "</text><script>alert(2)</script>"
-PAYLOAD = "ab" * 120 + "cafe"        # a ballot payload: its hex must never reach a page
+PAYLOAD = "ab" * 120 + "cafe"  # a ballot payload: its hex must never reach a page
 CHAIN = "mpcvote-test"
 TIME = "2026-12-01T17:08:%02d.500000000Z"
 
@@ -36,43 +37,135 @@ class FakeChain:
         self.creator, self.voter = SigningKey.generate(), SigningKey.generate()
         self.attesters = [SigningKey.generate() for _ in range(4)]
         self.addresses = [f"{i:040X}" for i in range(1, 5)]
-        self.validators = [{"index": i, "name": f"node{i}", "address": self.addresses[i], "power": 1,
-                            "attest_key": k.public_hex, "enc_key": f"{i:064x}", "mpc_host": "127.0.0.1",
-                            "mpc_port": 12810 + 20 * i, "mpc_ports": 8, "tls_sha256": f"{i + 9:064x}",
-                            "pub_key": "AAAA", "tls_cert": "-----BEGIN CERTIFICATE-----\nsecret-looking\n"}
-                           for i, k in enumerate(self.attesters)]
-        self.result = {"ballots": "d" * 64, "counted": 1, "excluded": [], "status": "ok",
-                       "outcome": {"tally": {"a": 0, OPTION: 1}}, "unusable": [[], [], [], []]}
-        create = txcodec.build(self.creator, CHAIN, "create_poll", 1, {
-            "question": QUESTION, "kind": "tally", "options": ["a", OPTION], "voters": None, "close_height": 6,
-            "max_ballots": 100, "max_revotes": 3, "min_ballots": 0})
+        self.validators = [
+            {
+                "index": i,
+                "name": f"node{i}",
+                "address": self.addresses[i],
+                "power": 1,
+                "attest_key": k.public_hex,
+                "enc_key": f"{i:064x}",
+                "mpc_host": "127.0.0.1",
+                "mpc_port": 12810 + 20 * i,
+                "mpc_ports": 8,
+                "tls_sha256": f"{i + 9:064x}",
+                "pub_key": "AAAA",
+                "tls_cert": "-----BEGIN CERTIFICATE-----\nsecret-looking\n",
+            }
+            for i, k in enumerate(self.attesters)
+        ]
+        self.result = {
+            "ballots": "d" * 64,
+            "counted": 1,
+            "excluded": [],
+            "status": "ok",
+            "outcome": {"tally": {"a": 0, OPTION: 1}},
+            "unusable": [[], [], [], []],
+        }
+        create = txcodec.build(
+            self.creator,
+            CHAIN,
+            "create_poll",
+            1,
+            {
+                "question": QUESTION,
+                "kind": "tally",
+                "options": ["a", OPTION],
+                "voters": None,
+                "close_height": 6,
+                "max_ballots": 100,
+                "max_revotes": 3,
+                "min_ballots": 0,
+            },
+        )
         ballot = txcodec.build(self.voter, CHAIN, "cast_ballot", 2, {"poll": 1, "payloads": [PAYLOAD] * 4})
-        atts = [txcodec.build(k, CHAIN, "submit_outcome", 3 + i, {"poll": 1, "validator": i, "result": self.result})
-                for i, k in enumerate(self.attesters)]
-        poll_ev = [{"type": "poll_created", "attributes": [
-            {"key": "poll_id", "value": "1", "index": True},
-            {"key": "creator", "value": self.creator.public_hex, "index": True}]}]
-        ballot_ev = [{"type": "ballot", "attributes": [{"key": "poll_id", "value": "1", "index": True},
-                                                       {"key": "voter", "value": self.voter.public_hex, "index": True}]}]
+        atts = [
+            txcodec.build(k, CHAIN, "submit_outcome", 3 + i, {"poll": 1, "validator": i, "result": self.result})
+            for i, k in enumerate(self.attesters)
+        ]
+        poll_ev = [
+            {
+                "type": "poll_created",
+                "attributes": [
+                    {"key": "poll_id", "value": "1", "index": True},
+                    {"key": "creator", "value": self.creator.public_hex, "index": True},
+                ],
+            }
+        ]
+        ballot_ev = [
+            {
+                "type": "ballot",
+                "attributes": [
+                    {"key": "poll_id", "value": "1", "index": True},
+                    {"key": "voter", "value": self.voter.public_hex, "index": True},
+                ],
+            }
+        ]
         self.txs = {3: [(create, poll_ev)], 4: [(ballot, ballot_ev)], 8: [(a, []) for a in atts]}
-        self.block_events = {6: [{"type": "poll_closed", "attributes": [{"key": "poll_id", "value": "1"}]}],
-                             8: [{"type": "outcome_final", "attributes": [
-                                 {"key": "poll_id", "value": "1"}, {"key": "outcome", "value": OPTION}]}]}
+        self.block_events = {
+            6: [{"type": "poll_closed", "attributes": [{"key": "poll_id", "value": "1"}]}],
+            8: [
+                {
+                    "type": "outcome_final",
+                    "attributes": [{"key": "poll_id", "value": "1"}, {"key": "outcome", "value": OPTION}],
+                }
+            ],
+        }
         digest = outcome_digest(self.result)
         self.poll = {
-            "id": 1, "creator": self.creator.public_hex, "question": QUESTION, "kind": "tally",
-            "options": ["a", OPTION], "open": True, "eligible": None, "created_height": 3, "close_height": 6,
-            "max_ballots": 100, "max_revotes": 3, "min_ballots": 0,
-            "validators": [{k: v[k] for k in ("index", "name", "power", "attest_key", "enc_key", "mpc_host",
-                                              "mpc_port", "mpc_ports", "tls_sha256")} for v in self.validators],
-            "threshold": 1, "field": "7", "status": "final", "ballots": 1, "closed_height": 6,
-            "deadline_height": 306, "seed": "e" * 64, "ballots_digest": "d" * 64, "result": self.result,
-            "final_height": 8, "attesters": [0, 1, 2, 3], "dissenters": []}
-        self.ballots = [{"voter": self.voter.public_hex, "height": 4, "revotes": 0,
-                         "tx": txcodec.tx_hash(ballot), "payloads": [PAYLOAD] * 4}]
-        self.attestations = [{"validator": i, "digest": digest, "result": self.result, "height": 8}
-                             for i in range(4)]
-        self.down = set()       # URLs of nodes that do not answer
+            "id": 1,
+            "creator": self.creator.public_hex,
+            "question": QUESTION,
+            "kind": "tally",
+            "options": ["a", OPTION],
+            "open": True,
+            "eligible": None,
+            "created_height": 3,
+            "close_height": 6,
+            "max_ballots": 100,
+            "max_revotes": 3,
+            "min_ballots": 0,
+            "validators": [
+                {
+                    k: v[k]
+                    for k in (
+                        "index",
+                        "name",
+                        "power",
+                        "attest_key",
+                        "enc_key",
+                        "mpc_host",
+                        "mpc_port",
+                        "mpc_ports",
+                        "tls_sha256",
+                    )
+                }
+                for v in self.validators
+            ],
+            "threshold": 1,
+            "field": "7",
+            "status": "final",
+            "ballots": 1,
+            "closed_height": 6,
+            "deadline_height": 306,
+            "seed": "e" * 64,
+            "ballots_digest": "d" * 64,
+            "result": self.result,
+            "final_height": 8,
+            "attesters": [0, 1, 2, 3],
+            "dissenters": [],
+        }
+        self.ballots = [
+            {
+                "voter": self.voter.public_hex,
+                "height": 4,
+                "revotes": 0,
+                "tx": txcodec.tx_hash(ballot),
+                "payloads": [PAYLOAD] * 4,
+            }
+        ]
+        self.attestations = [{"validator": i, "digest": digest, "result": self.result, "height": 8} for i in range(4)]
+        self.down = set()  # URLs of nodes that do not answer
 
     def all_txs(self):
         for h, txs in self.txs.items():
@@ -98,28 +191,45 @@ class FakeRpc:
         return self.call("tx", hash=_b64(bytes.fromhex(tx_hash)))
 
     def _header(self, h):
-        return {"chain_id": CHAIN, "height": str(h), "time": TIME % h, "app_hash": f"{h:064X}",
-                "data_hash": "0" * 64, "last_results_hash": "0" * 64,
-                "proposer_address": self.chain.addresses[h % 4]}
+        return {
+            "chain_id": CHAIN,
+            "height": str(h),
+            "time": TIME % h,
+            "app_hash": f"{h:064X}",
+            "data_hash": "0" * 64,
+            "last_results_hash": "0" * 64,
+            "proposer_address": self.chain.addresses[h % 4],
+        }
 
     def _commit(self, h):
-        return {"height": str(h), "signatures": [{"block_id_flag": 2, "validator_address": a}
-                                                 for a in self.chain.addresses[:3]] +
-                [{"block_id_flag": 1, "validator_address": ""}]}
+        return {
+            "height": str(h),
+            "signatures": [{"block_id_flag": 2, "validator_address": a} for a in self.chain.addresses[:3]]
+            + [{"block_id_flag": 1, "validator_address": ""}],
+        }
 
     def call(self, method, **params):
         self._up()
         self.calls.append((method, params))
         c, top = self.chain, self.chain.HEIGHT
         if method == "status":
-            return {"node_info": {"network": CHAIN, "moniker": "node0"},
-                    "sync_info": {"latest_block_height": str(top), "latest_app_hash": f"{top:064X}",
-                                  "catching_up": False}}
+            return {
+                "node_info": {"network": CHAIN, "moniker": "node0"},
+                "sync_info": {"latest_block_height": str(top), "latest_app_hash": f"{top:064X}", "catching_up": False},
+            }
         if method == "blockchain":
             lo, hi = int(params["minHeight"]), int(params["maxHeight"])
-            return {"last_height": str(top), "block_metas": [
-                {"block_id": {"hash": f"{h:064X}"}, "header": self._header(h), "num_txs": str(len(c.txs.get(h, [])))}
-                for h in range(hi, lo - 1, -1)]}
+            return {
+                "last_height": str(top),
+                "block_metas": [
+                    {
+                        "block_id": {"hash": f"{h:064X}"},
+                        "header": self._header(h),
+                        "num_txs": str(len(c.txs.get(h, []))),
+                    }
+                    for h in range(hi, lo - 1, -1)
+                ],
+            }
         if method == "commit":
             h = int(params.get("height", top))
             return {"signed_header": {"header": self._header(h), "commit": self._commit(h)}}
@@ -127,19 +237,32 @@ class FakeRpc:
             h = int(params["height"])
             if h > top:
                 raise RpcError("block: height must be less than or equal to the current blockchain height")
-            return {"block_id": {"hash": f"{h:064X}"},
-                    "block": {"header": self._header(h), "data": {"txs": [_b64(r) for r, _e in c.txs.get(h, [])]},
-                              "last_commit": self._commit(h - 1)}}
+            return {
+                "block_id": {"hash": f"{h:064X}"},
+                "block": {
+                    "header": self._header(h),
+                    "data": {"txs": [_b64(r) for r, _e in c.txs.get(h, [])]},
+                    "last_commit": self._commit(h - 1),
+                },
+            }
         if method == "block_results":
             h = int(params["height"])
-            return {"height": str(h), "txs_results": [{"code": 0, "log": "", "events": e} for _r, e in c.txs.get(h, [])],
-                    "finalize_block_events": c.block_events.get(h, [])}
+            return {
+                "height": str(h),
+                "txs_results": [{"code": 0, "log": "", "events": e} for _r, e in c.txs.get(h, [])],
+                "finalize_block_events": c.block_events.get(h, []),
+            }
         if method == "tx":
             want = base64.b64decode(params["hash"]).hex().upper()
             for h, i, raw, ev in c.all_txs():
                 if txcodec.tx_hash(raw) == want:
-                    return {"hash": want, "height": str(h), "index": i, "tx": _b64(raw),
-                            "tx_result": {"code": 0, "log": "", "events": ev}}
+                    return {
+                        "hash": want,
+                        "height": str(h),
+                        "index": i,
+                        "tx": _b64(raw),
+                        "tx_result": {"code": 0, "log": "", "events": ev},
+                    }
             raise RpcError(f"tx: tx ({want}) not found, err: %!w(<nil>)")
         if method == "tx_search":
             q = params["query"]
@@ -148,11 +271,26 @@ class FakeRpc:
                 for e in ev:
                     for a in e["attributes"]:
                         if q in (f"{e['type']}.{a['key']}={a['value']}", f"{e['type']}.{a['key']}='{a['value']}'"):
-                            hits.append({"hash": txcodec.tx_hash(raw), "height": str(h), "index": i,
-                                         "tx": _b64(raw), "tx_result": {"code": 0, "events": ev}})
+                            hits.append(
+                                {
+                                    "hash": txcodec.tx_hash(raw),
+                                    "height": str(h),
+                                    "index": i,
+                                    "tx": _b64(raw),
+                                    "tx_result": {"code": 0, "events": ev},
+                                }
+                            )
             if q == "outcome_attested.poll_id=1":
-                hits = [{"hash": txcodec.tx_hash(r), "height": "8", "index": i, "tx": _b64(r),
-                         "tx_result": {"code": 0, "events": []}} for i, (r, _e) in enumerate(c.txs[8])]
+                hits = [
+                    {
+                        "hash": txcodec.tx_hash(r),
+                        "height": "8",
+                        "index": i,
+                        "tx": _b64(r),
+                        "tx_result": {"code": 0, "events": []},
+                    }
+                    for i, (r, _e) in enumerate(c.txs[8])
+                ]
             return {"txs": hits, "total_count": str(len(hits))}
         raise RpcError(f"unexpected method {method}")
 
@@ -164,15 +302,24 @@ class FakeRpc:
         if route == "/validators":
             return {"validators": c.validators}, c.HEIGHT
         if route == "/polls":
-            return {"polls": [{k: c.poll[k] for k in ("id", "question", "kind", "status", "ballots", "close_height")}],
-                    "next": None}, c.HEIGHT
+            return {
+                "polls": [{k: c.poll[k] for k in ("id", "question", "kind", "status", "ballots", "close_height")}],
+                "next": None,
+            }, c.HEIGHT
         if route == "/poll/1":
             return json.loads(json.dumps(c.poll)), c.HEIGHT
         if route == "/poll/1/ballots":
             one = "validator=0" in args
-            return {"poll": 1, "ballots": [dict({k: v for k, v in b.items() if k != "payloads"},
-                                                **({"payload": b["payloads"][0]} if one else {"payloads": b["payloads"]}))
-                                           for b in c.ballots]}, c.HEIGHT
+            return {
+                "poll": 1,
+                "ballots": [
+                    dict(
+                        {k: v for k, v in b.items() if k != "payloads"},
+                        **({"payload": b["payloads"][0]} if one else {"payloads": b["payloads"]}),
+                    )
+                    for b in c.ballots
+                ],
+            }, c.HEIGHT
         if route == "/poll/1/attestations":
             return {"attestations": c.attestations}, c.HEIGHT
         if route.startswith("/poll/"):
@@ -182,9 +329,20 @@ class FakeRpc:
 
 def get(app, path: str, query: str = "", host: str = "127.0.0.1:8080") -> tuple[int, dict, str]:
     """GET `path` from an ASGI app in-process; return (status, headers, body text)."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-             "headers": [(b"host", host.encode())], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8080)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", host.encode())],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8080),
+    }
     out = {"status": None, "headers": {}, "body": b""}
     asked = []
 

@@ -5,6 +5,7 @@ lets the test rewrite the answers: `rewrite(method, params, result)` returns the
 result to send instead (or the same one). It records every method called, so a
 test can assert that nothing was broadcast.
 """
+
 import base64
 import http.client
 import json
@@ -53,7 +54,7 @@ class LyingProxy:
 
             def do_GET(self):
                 if self.headers.get("Upgrade", "").lower() == "websocket":
-                    self._tunnel()     # `cometbft light` subscribes to its primary: passed through as is
+                    self._tunnel()  # `cometbft light` subscribes to its primary: passed through as is
                     return
                 self._answer("GET", self.path, None)
 
@@ -131,6 +132,7 @@ class LyingProxy:
 
 def query_values(change):
     """Make a rewrite from change(path, value) -> new value or None, over abci_query's JSON values."""
+
     def rewrite(method, params, result):
         response = result.get("response") or {}
         if method == "abci_query" and response.get("value"):
@@ -139,4 +141,5 @@ def query_values(change):
             if changed is not None:
                 response["value"] = base64.b64encode(json.dumps(changed).encode()).decode()
         return result
+
     return rewrite

@@ -1,4 +1,5 @@
 """A real testnet for tests: cometbft nodes, apps (and workers) on loopback, stopped by PID."""
+
 import contextlib
 import json
 import threading
@@ -28,8 +29,12 @@ def client(net, i=0):
 def make_testnet(tmp, validators=4, **options):
     # Each test run takes its own free port range, so a developer's own testnet (26600+) is untouched.
     net = Testnet(Path(tmp) / "net")
-    net.generate(validators, port_base=free_port_base(STRIDE * validators),
-                 block_time=options.pop("block_time", "200ms"), **options)
+    net.generate(
+        validators,
+        port_base=free_port_base(STRIDE * validators),
+        block_time=options.pop("block_time", "200ms"),
+        **options,
+    )
     return net
 
 
@@ -55,8 +60,8 @@ class Voters:
         self.net = net
         self.keys = [SigningKey.generate() for _ in range(n)]
         self.genesis = json.loads(net.genesis_path().read_text())
-        self.sent = {}        # tx hash -> (voter, choice)
-        self.raw = {}         # tx hash -> the tx's bytes (to send again through another node)
+        self.sent = {}  # tx hash -> (voter, choice)
+        self.raw = {}  # tx hash -> the tx's bytes (to send again through another node)
         self.nonce = {}
 
     def ballot(self, poll, voter, choice):
@@ -78,7 +83,7 @@ class Voters:
                     i, choice = work.pop()
                 node = nodes[i % len(nodes)]
                 raw = self.ballot(poll, self.keys[i], choice)
-                for attempt in range(20):   # a node that is down: try the next one
+                for attempt in range(20):  # a node that is down: try the next one
                     try:
                         res = rpcs[node].broadcast_tx_sync(raw)
                         break
@@ -96,6 +101,7 @@ class Voters:
                         self.raw[res["hash"]] = raw
                     else:
                         errors.append(f"voter {i}: code {res['code']} {res.get('log')}")
+
         ts = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
         for t in ts:
             t.start()

@@ -1,4 +1,5 @@
 """Shared set-up for the protocol tests, taken from the vectors script so both build alike."""
+
 import importlib.util
 import os
 
@@ -7,15 +8,29 @@ import rbcl
 from mpc_tx.protocol import group
 from mpc_tx.protocol.group import L, Point, base
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "scripts",
-                     "protocol_vectors.py")
+_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "scripts", "protocol_vectors.py"
+)
 _spec = importlib.util.spec_from_file_location("protocol_vectors", _PATH)
 vectors = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(vectors)
 
-__all__ = ["vectors", "VOTER", "TX_HASH", "test_poll", "build_known", "reseal", "resign",
-           "craft_ballot", "field_offsets", "P_FIELD", "point", "top_bit",
-           "bad_point_encodings", "BAD_SCALARS"]
+__all__ = [
+    "vectors",
+    "VOTER",
+    "TX_HASH",
+    "test_poll",
+    "build_known",
+    "reseal",
+    "resign",
+    "craft_ballot",
+    "field_offsets",
+    "P_FIELD",
+    "point",
+    "top_bit",
+    "bad_point_encodings",
+    "BAD_SCALARS",
+]
 
 VOTER = vectors.VOTER
 TX_HASH = vectors.TX_HASH
@@ -55,8 +70,9 @@ def bad_point_encodings() -> dict[str, bytes]:
         "s = p + 2": (P_FIELD + 2).to_bytes(32, "little"),
         "negative s": (1).to_bytes(32, "little"),
         "all ones": b"\xff" * 32,
-        "not on the curve": (2).to_bytes(32, "little") if not rbcl.crypto_core_ristretto255_is_valid_point(
-            (2).to_bytes(32, "little")) else b"\x01" * 32,
+        "not on the curve": (2).to_bytes(32, "little")
+        if not rbcl.crypto_core_ristretto255_is_valid_point((2).to_bytes(32, "little"))
+        else b"\x01" * 32,
         "31 bytes": valid[:31],
         "33 bytes": valid + b"\x00",
         "empty": b"",

@@ -1,4 +1,5 @@
 """Tests of mpc_tx.keyfile: key files round trip with mode 0600, refuse to overwrite, never quote content."""
+
 import json
 import os
 import stat
@@ -57,10 +58,17 @@ def test_load_checks_the_key_type(tmp_path):
         load_signing_key(path)
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"not json", b"[]", b'{"type":"ed25519"}', b'{"type":"ed25519","seed":"00"}',
-    b'{"type":"ed25519","seed":"' + b"zq" * 32 + b'"}',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"type":"ed25519"}',
+        b'{"type":"ed25519","seed":"00"}',
+        b'{"type":"ed25519","seed":"' + b"zq" * 32 + b'"}',
+    ],
+)
 def test_load_rejects_malformed_files_without_quoting_them(tmp_path, content):
     path = tmp_path / "bad.json"
     path.write_bytes(content)

@@ -1,4 +1,5 @@
 """Tests of node_config: CometBFT homes, genesis registry and MPC keys of a testnet."""
+
 import base64
 import hashlib
 import json
@@ -21,13 +22,17 @@ from node_config.ports import STRIDE, free_port_base
 ROOT = Path(__file__).resolve().parents[2]
 N = 4
 PORT_BASE = 27100
-SECRET_FILES = ("mpc/attest_key.json", "mpc/enc_key.json", "mpc/tls/party.key",
-                "config/priv_validator_key.json", "config/node_key.json")
+SECRET_FILES = (
+    "mpc/attest_key.json",
+    "mpc/enc_key.json",
+    "mpc/tls/party.key",
+    "config/priv_validator_key.json",
+    "config/node_key.json",
+)
 
 
 def _cometbft(*args) -> str:
-    done = subprocess.run([find_cometbft(), *args], capture_output=True, text=True, check=True,
-                          timeout=30)
+    done = subprocess.run([find_cometbft(), *args], capture_output=True, text=True, check=True, timeout=30)
     return done.stdout.strip()
 
 
@@ -43,8 +48,7 @@ def _mode(path) -> int:
 @pytest.fixture(scope="module")
 def testnet(tmp_path_factory):
     out = tmp_path_factory.mktemp("testnet") / "net"
-    manifest = generate_testnet(out, N, chain_id="mpcvote-test", port_base=PORT_BASE,
-                                block_time="250ms")
+    manifest = generate_testnet(out, N, chain_id="mpcvote-test", port_base=PORT_BASE, block_time="250ms")
     return out, manifest
 
 
@@ -71,8 +75,7 @@ def test_ports_follow_the_plan_and_are_distinct(testnet):
     for i, v in enumerate(manifest["validators"]):
         p = v["ports"]
         base = PORT_BASE + 20 * i
-        assert p == {"p2p": base, "rpc": base + 1, "abci": base + 2, "metrics": base + 3,
-                     "mpc_base": base + 10}
+        assert p == {"p2p": base, "rpc": base + 1, "abci": base + 2, "metrics": base + 3, "mpc_base": base + 10}
         used += [p["p2p"], p["rpc"], p["abci"], p["metrics"]]
         used += range(p["mpc_base"], p["mpc_base"] + manifest["mpc_ports"])
     assert len(used) == len(set(used))
@@ -111,9 +114,20 @@ def test_registry_matches_genesis_validators_and_key_files(testnet, genesis):
     assert len(registry) == N
     for i, (entry, gv, v) in enumerate(zip(registry, genesis["validators"], manifest["validators"])):
         home = Path(v["home"])
-        assert set(entry) == {"index", "name", "address", "pub_key", "power", "attest_key",
-                              "enc_key", "mpc_host", "mpc_port", "mpc_ports", "tls_cert",
-                              "tls_sha256"}
+        assert set(entry) == {
+            "index",
+            "name",
+            "address",
+            "pub_key",
+            "power",
+            "attest_key",
+            "enc_key",
+            "mpc_host",
+            "mpc_port",
+            "mpc_ports",
+            "tls_cert",
+            "tls_sha256",
+        }
         assert entry["index"] == i and entry["name"] == f"node{i}"
         assert entry["address"] == gv["address"] and entry["address"] == entry["address"].upper()
         assert entry["pub_key"] == gv["pub_key"]["value"]
@@ -138,9 +152,11 @@ def test_no_secret_in_genesis_or_manifest(testnet):
     public += (Path(manifest["validators"][0]["home"]) / "config" / "genesis.json").read_text()
     for v in manifest["validators"]:
         home = Path(v["home"])
-        secrets = [json.loads((home / "mpc" / "attest_key.json").read_text())["seed"],
-                   json.loads((home / "mpc" / "enc_key.json").read_text())["secret"],
-                   json.loads((home / "config" / "priv_validator_key.json").read_text())["priv_key"]["value"]]
+        secrets = [
+            json.loads((home / "mpc" / "attest_key.json").read_text())["seed"],
+            json.loads((home / "mpc" / "enc_key.json").read_text())["secret"],
+            json.loads((home / "config" / "priv_validator_key.json").read_text())["priv_key"]["value"],
+        ]
         for s in secrets:
             assert s not in public
         assert "PRIVATE KEY" not in public
@@ -151,7 +167,7 @@ def test_config_toml_is_patched(testnet):
     validators = manifest["validators"]
     for i, v in enumerate(validators):
         cfg, p = _config(v["home"]), v["ports"]
-        assert cfg["proxy_app"] == f"unix://{Path(v['home']).resolve()}/abci.sock"   # never a TCP port
+        assert cfg["proxy_app"] == f"unix://{Path(v['home']).resolve()}/abci.sock"  # never a TCP port
         assert cfg["moniker"] == f"node{i}" and cfg["log_level"] == "info"
         assert cfg["rpc"]["laddr"] == f"tcp://127.0.0.1:{p['rpc']}"
         assert cfg["rpc"]["pprof_laddr"] == ""
@@ -159,8 +175,9 @@ def test_config_toml_is_patched(testnet):
         assert cfg["p2p"]["allow_duplicate_ip"] is True
         assert cfg["p2p"]["addr_book_strict"] is False
         peers = cfg["p2p"]["persistent_peers"].split(",")
-        assert sorted(peers) == sorted(f"{w['node_id']}@127.0.0.1:{w['ports']['p2p']}"
-                                       for j, w in enumerate(validators) if j != i)
+        assert sorted(peers) == sorted(
+            f"{w['node_id']}@127.0.0.1:{w['ports']['p2p']}" for j, w in enumerate(validators) if j != i
+        )
         assert cfg["tx_index"]["indexer"] == "kv"
         assert cfg["instrumentation"]["prometheus"] is True
         assert cfg["instrumentation"]["prometheus_listen_addr"] == f"127.0.0.1:{p['metrics']}"
@@ -196,8 +213,7 @@ def test_multi_host_uses_given_addresses(tmp_path):
     for i, (v, entry) in enumerate(zip(manifest["validators"], genesis["app_state"]["validators"])):
         host = hosts[i]
         assert v["host"] == host
-        assert v["ports"] == {"p2p": 26656, "rpc": 26657, "abci": 26658, "metrics": 26660,
-                              "mpc_base": 26670}
+        assert v["ports"] == {"p2p": 26656, "rpc": 26657, "abci": 26658, "metrics": 26660, "mpc_base": 26670}
         assert entry["mpc_host"] == host and entry["mpc_port"] == 26670 and entry["mpc_ports"] == 2
         cfg = _config(v["home"])
         assert cfg["proxy_app"] == f"unix://{Path(v['home']).resolve()}/abci.sock"
@@ -205,7 +221,8 @@ def test_multi_host_uses_given_addresses(tmp_path):
         assert cfg["p2p"]["laddr"] == f"tcp://{host}:26656"
         assert cfg["instrumentation"]["prometheus_listen_addr"] == f"{host}:26660"
         assert sorted(cfg["p2p"]["persistent_peers"].split(",")) == sorted(
-            f"{w['node_id']}@{w['host']}:26656" for j, w in enumerate(manifest["validators"]) if j != i)
+            f"{w['node_id']}@{w['host']}:26656" for j, w in enumerate(manifest["validators"]) if j != i
+        )
         # Loopback addresses are neither routable nor distinct source IPs to CometBFT.
         assert cfg["p2p"]["allow_duplicate_ip"] is True
         assert cfg["p2p"]["addr_book_strict"] is False
@@ -227,21 +244,24 @@ def test_ipv6_addresses_are_bracketed(tmp_path):
     assert cfg["p2p"]["persistent_peers"] == f"{manifest['validators'][1]['node_id']}@[::1]:28220"
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(n=0), ValueError),
-    (dict(n=2, hosts=["127.0.0.2"]), ValueError),
-    (dict(n=2, hosts=["127.0.0.2", "127.0.0.2"]), ValueError),
-    (dict(n=2, hosts=["127.0.0.2", "127.0.0.3"], port_base=30000), ValueError),
-    (dict(n=2, hosts=["127.0.0.2", "bad,host"]), ValueError),
-    (dict(n=2, host="0.0.0.0"), ValueError),
-    (dict(n=2, hosts=["127.0.0.2", "::"]), ValueError),
-    (dict(n=2, block_time="fast"), ValueError),
-    (dict(n=2, chain_id=""), ValueError),
-    (dict(n=2, chain_id="x" * 51), ValueError),
-    (dict(n=2, mpc_ports=11), ValueError),
-    (dict(n=2, port_base=65520), ValueError),
-    (dict(n=2, port_base=80), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(n=0), ValueError),
+        (dict(n=2, hosts=["127.0.0.2"]), ValueError),
+        (dict(n=2, hosts=["127.0.0.2", "127.0.0.2"]), ValueError),
+        (dict(n=2, hosts=["127.0.0.2", "127.0.0.3"], port_base=30000), ValueError),
+        (dict(n=2, hosts=["127.0.0.2", "bad,host"]), ValueError),
+        (dict(n=2, host="0.0.0.0"), ValueError),
+        (dict(n=2, hosts=["127.0.0.2", "::"]), ValueError),
+        (dict(n=2, block_time="fast"), ValueError),
+        (dict(n=2, chain_id=""), ValueError),
+        (dict(n=2, chain_id="x" * 51), ValueError),
+        (dict(n=2, mpc_ports=11), ValueError),
+        (dict(n=2, port_base=65520), ValueError),
+        (dict(n=2, port_base=80), ValueError),
+    ],
+)
 def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, kwargs, error):
     n = kwargs.pop("n")
     with pytest.raises(error):
@@ -264,9 +284,27 @@ def test_an_existing_empty_directory_is_fine(tmp_path):
 def test_cli_generate(tmp_path):
     out = tmp_path / "cli"
     done = subprocess.run(
-        [sys.executable, "-m", "node_config", "generate", "--out", str(out), "--validators", "2",
-         "--chain-id", "mpcvote-cli", "--port-base", "28100", "--block-time", "1s"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "node_config",
+            "generate",
+            "--out",
+            str(out),
+            "--validators",
+            "2",
+            "--chain-id",
+            "mpcvote-cli",
+            "--port-base",
+            "28100",
+            "--block-time",
+            "1s",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["chain_id"] == "mpcvote-cli" and len(manifest["validators"]) == 2
@@ -277,22 +315,42 @@ def test_cli_generate(tmp_path):
 def test_cli_hosts_sets_the_validator_count(tmp_path):
     out = tmp_path / "cli"
     done = subprocess.run(
-        [sys.executable, "-m", "node_config", "generate", "--out", str(out),
-         "--hosts", "127.0.0.2,127.0.0.3,127.0.0.4"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "node_config",
+            "generate",
+            "--out",
+            str(out),
+            "--hosts",
+            "127.0.0.2,127.0.0.3,127.0.0.4",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert [v["host"] for v in json.loads((out / MANIFEST).read_text())["validators"]] == [
-        "127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        "127.0.0.2",
+        "127.0.0.3",
+        "127.0.0.4",
+    ]
 
 
 def test_cli_reports_bad_arguments(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "node_config", "generate", "--out", str(tmp_path / "x"),
-         "--block-time", "soon"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        [sys.executable, "-m", "node_config", "generate", "--out", str(tmp_path / "x"), "--block-time", "soon"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 2 and "block_time" in done.stderr
 
 
 # --- real nodes: the generated homes make a live chain ---------------------------------------
+
 
 def _free_port_base(n: int) -> int:
     """Return a port base whose n validators' loopback ports are all free right now."""
@@ -315,8 +373,11 @@ def test_generated_testnet_produces_blocks(tmp_path):
         for v in manifest["validators"]:
             log = open(Path(v["home"]) / "node.log", "wb")
             # The built-in kvstore app stands in for ours: this checks config and genesis only.
-            procs.append(subprocess.Popen([find_cometbft(), "start", "--home", v["home"],
-                                           "--proxy_app", "kvstore"], stdout=log, stderr=log))
+            procs.append(
+                subprocess.Popen(
+                    [find_cometbft(), "start", "--home", v["home"], "--proxy_app", "kvstore"], stdout=log, stderr=log
+                )
+            )
             log.close()
         rpc = manifest["validators"][-1]["ports"]["rpc"]
         deadline, height = time.monotonic() + 60, 0

@@ -1,4 +1,5 @@
 """Tests of node_config.lifecycle without processes: what wait_height shows while it waits."""
+
 import json
 
 from node_config import lifecycle
@@ -13,8 +14,16 @@ class FakeRpc:
 
 
 def fake_net(tmp_path, monkeypatch, heights):
-    (tmp_path / "testnet.json").write_text(json.dumps({"chain_id": "c", "validators": [
-        {"name": f"node{i}", "home": str(tmp_path / f"node{i}"), "ports": {"rpc": 1}} for i in range(2)]}))
+    (tmp_path / "testnet.json").write_text(
+        json.dumps(
+            {
+                "chain_id": "c",
+                "validators": [
+                    {"name": f"node{i}", "home": str(tmp_path / f"node{i}"), "ports": {"rpc": 1}} for i in range(2)
+                ],
+            }
+        )
+    )
     net = lifecycle.Testnet(tmp_path)
     rpcs = [FakeRpc(list(h)) for h in heights]
     monkeypatch.setattr(net, "rpc", lambda i: rpcs[i])

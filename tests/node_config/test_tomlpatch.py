@@ -1,4 +1,5 @@
 """Tests of node_config.tomlpatch: config.toml edits (tomlkit) that keep the rest."""
+
 import tomllib
 
 import pytest
@@ -8,6 +9,7 @@ from node_config.tomlpatch import patch, patch_file
 
 def set_value(text, section, key, value):
     return patch(text, {section: {key: value}})
+
 
 SAMPLE = """\
 # top comment
@@ -43,16 +45,22 @@ def test_values_read_back_as_written(value):
 
 
 def test_set_existing_keys_in_their_sections():
-    out = patch(SAMPLE, {
-        "": {"moniker": "node3"},
-        "rpc": {"laddr": "tcp://127.0.0.1:26601", "pprof_laddr": ""},
-        "p2p": {"laddr": "tcp://127.0.0.1:26600", "allow_duplicate_ip": True},
-    })
+    out = patch(
+        SAMPLE,
+        {
+            "": {"moniker": "node3"},
+            "rpc": {"laddr": "tcp://127.0.0.1:26601", "pprof_laddr": ""},
+            "p2p": {"laddr": "tcp://127.0.0.1:26600", "allow_duplicate_ip": True},
+        },
+    )
     doc = tomllib.loads(out)
     assert doc["moniker"] == "node3"
     assert doc["proxy_app"] == "tcp://127.0.0.1:26658"
-    assert doc["rpc"] == {"laddr": "tcp://127.0.0.1:26601", "pprof_laddr": "",
-                          "cors_allowed_methods": ["HEAD", "GET", "POST"]}
+    assert doc["rpc"] == {
+        "laddr": "tcp://127.0.0.1:26601",
+        "pprof_laddr": "",
+        "cors_allowed_methods": ["HEAD", "GET", "POST"],
+    }
     assert doc["p2p"]["laddr"] == "tcp://127.0.0.1:26600"
     assert doc["p2p"]["allow_duplicate_ip"] is True
     assert doc["p2p"]["extra"]["laddr"] == "not this one"

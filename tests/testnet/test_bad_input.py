@@ -7,6 +7,7 @@ compares what every node answers for `/polls`, `/poll/ID` and
 `/poll/ID/ballots`, and the app hash all nodes carry at a common height, before
 and after.
 """
+
 import base64
 import http.client
 import json
@@ -55,11 +56,10 @@ class World:
         self.chain_id = self.genesis["chain_id"]
         self.creator, self.voter = SigningKey.generate(), SigningKey.generate()
         c = self.client
-        self.open = c.create_poll(self.creator, "Adopt the budget?", "unanimity", close_in=2000,
-                                  max_revotes=1)["poll"]
+        self.open = c.create_poll(self.creator, "Adopt the budget?", "unanimity", close_in=2000, max_revotes=1)["poll"]
         self.closed = c.create_poll(self.creator, "Move the meeting?", "unanimity", close_in=2000)["poll"]
         c.vote(self.voter, self.open, "yes")
-        c.vote(self.voter, self.open, "no")                     # the one revote allowed
+        c.vote(self.voter, self.open, "no")  # the one revote allowed
         c.vote(self.voter, self.closed, "yes")
         c.close_poll(self.creator, self.closed)
         self.polls = (self.open, self.closed)
@@ -85,6 +85,7 @@ def world(net):
 
 # --- what is stored, and the app hash every node agrees on ---------------------------------
 
+
 def stored(net, polls):
     """Return what every node answers for the polls; fail unless all nodes answer the same."""
     paths = ["/polls?limit=1000"] + [f"/poll/{p}{tail}" for p in polls for tail in ("", "/ballots?limit=1000")]
@@ -107,15 +108,16 @@ def settled_app_hash(net):
 
 
 def snapshot(net, world):
-    settled = settled_app_hash(net)          # first: then every node has applied every committed tx
+    settled = settled_app_hash(net)  # first: then every node has applied every committed tx
     return stored(net, world.polls), settled
 
 
 def assert_unchanged(net, world, before):
     after = snapshot(net, world)
     assert after[0] == before[0], "a refused tx changed what the nodes store"
-    assert after[1][0] > before[1][0] and after[1][1] == before[1][1], \
+    assert after[1][0] > before[1][0] and after[1][1] == before[1][1], (
         f"app hash moved from {before[1]} to {after[1]} over blocks with only refused txs"
+    )
 
 
 def sync(net, raw, node=0):
@@ -134,10 +136,19 @@ def assert_refused(res, code):
 
 # --- the cases ------------------------------------------------------------------------------
 
+
 def too_large_for_the_app(w):
     # ~70 KB: under the node's 1 MB, over the app's max_tx_bytes of 64 KiB.
-    body = {"question": "x" * 70_000, "kind": "unanimity", "options": [], "voters": None,
-            "close_height": 10_000, "max_ballots": 10, "max_revotes": 0, "min_ballots": 0}
+    body = {
+        "question": "x" * 70_000,
+        "kind": "unanimity",
+        "options": [],
+        "voters": None,
+        "close_height": 10_000,
+        "max_ballots": 10,
+        "max_revotes": 0,
+        "min_ballots": 0,
+    }
     raw = w.tx(w.creator, "create_poll", body)
     assert 65_536 < len(raw) < 1_000_000
     return raw
@@ -158,12 +169,12 @@ def bad_signature(w):
     voter = SigningKey.generate()
     doc = json.loads(w.ballot(voter, w.open))
     other = txcodec.signing_bytes(doc["chain_id"], doc["type"], doc["signer"], doc["nonce"] + 1, doc["body"])
-    doc["sig"] = voter.sign(other).hex()          # the voter's signature, of other bytes
+    doc["sig"] = voter.sign(other).hex()  # the voter's signature, of other bytes
     return canonical.encode(doc)
 
 
 def over_the_revote_cap(w):
-    return w.ballot(w.voter, w.open, "yes")        # a third ballot; the poll allows one revote
+    return w.ballot(w.voter, w.open, "yes")  # a third ballot; the poll allows one revote
 
 
 def after_the_close(w):
@@ -178,8 +189,14 @@ def unknown_poll(w):
 
 def attestation_by_non_validator(w):
     poll = w.poll(w.closed)
-    result = {"status": "ok", "outcome": {"unanimous": True}, "counted": poll["ballots"], "excluded": [],
-              "unusable": [[] for _ in poll["validators"]], "ballots": poll["ballots_digest"]}
+    result = {
+        "status": "ok",
+        "outcome": {"unanimous": True},
+        "counted": poll["ballots"],
+        "excluded": [],
+        "unusable": [[] for _ in poll["validators"]],
+        "ballots": poll["ballots_digest"],
+    }
     return w.tx(SigningKey.generate(), "submit_outcome", {"poll": w.closed, "validator": 0, "result": result})
 
 
@@ -218,7 +235,7 @@ def test_tx_over_the_nodes_limit_is_refused_by_the_node(net, world):
         sync(net, raw, node=2)
     assert "too large" in str(err.value).lower(), err.value
     assert_unchanged(net, world, before)
-    assert net.rpc(2).height() > 0             # and the node is still serving
+    assert net.rpc(2).height() > 0  # and the node is still serving
 
 
 def test_replays_after_commit_are_refused(net, world):
@@ -257,8 +274,9 @@ def test_ballot_with_payloads_swapped_between_validators_is_accepted_as_opaque(n
     net.wait_height(int(res["height"]), timeout=30)
     answers = stored(net, world.polls)
     assert answers[f"/poll/{world.open}"]["ballots"] == count + 1
-    stored_ballot = [b for b in answers[f"/poll/{world.open}/ballots?limit=1000"]["ballots"]
-                     if b["voter"] == voter.public_hex]
+    stored_ballot = [
+        b for b in answers[f"/poll/{world.open}/ballots?limit=1000"]["ballots"] if b["voter"] == voter.public_hex
+    ]
     assert len(stored_ballot) == 1 and stored_ballot[0]["payloads"] == payloads
     assert stored_ballot[0]["tx"] == res["hash"]
 
@@ -271,6 +289,7 @@ def test_nodes_agree_at_the_end(net, world):
 
 
 # --- hostile requests: none stops a node ---------------------------------------------------------
+
 
 def _get(url: str, timeout=10.0):
     """One GET on the node's URI interface (where `path=0x..` hands the app raw bytes)."""
@@ -287,8 +306,18 @@ def test_hostile_battery_against_every_node_and_the_chain_goes_on(net, world):
     """Every hostile query path (as raw bytes and as a JSON string) and garbage txs, on every node."""
     before = snapshot(net, world)
     rng = random.Random(8)
-    garbage = [b"\x00", b"{", b"[]", b"null", b'{"type":"create_poll"}', os.urandom(1), os.urandom(200),
-               bytes(rng.randrange(256) for _ in range(5000)), b"\xff" * 64, "{\"é\":1}".encode()]
+    garbage = [
+        b"\x00",
+        b"{",
+        b"[]",
+        b"null",
+        b'{"type":"create_poll"}',
+        os.urandom(1),
+        os.urandom(200),
+        bytes(rng.randrange(256) for _ in range(5000)),
+        b"\xff" * 64,
+        "{\"é\":1}".encode(),
+    ]
     sent = 0
     for node in NODES:
         base = net.rpc_url(node)
@@ -311,10 +340,11 @@ def test_hostile_battery_against_every_node_and_the_chain_goes_on(net, world):
     assert sent >= 50 * len(NODES)
     for node in NODES:
         assert net.pid(node, "node") and net.pid(node, "app"), f"node{node} stopped"
-    assert_unchanged(net, world, before)          # and the chain committed blocks after it all
+    assert_unchanged(net, world, before)  # and the chain committed blocks after it all
 
 
 # --- the client trusts the genesis registry, not a node ------------------------------------------
+
 
 def test_a_node_listing_one_validator_four_times_gets_no_ballot(net, world):
     def duplicate_validator_0(path, value):
@@ -322,6 +352,7 @@ def test_a_node_listing_one_validator_four_times_gets_no_ballot(net, world):
             value["validators"] = [dict(value["validators"][0]) for _ in value["validators"]]
             return value
         return None
+
     # With the light client's checks (the default) and without them (--trust-node): refused either way.
     for trust_node in (False, True):
         with LyingProxy(net.rpc_url(1), query_values(duplicate_validator_0)) as proxy:
@@ -334,14 +365,19 @@ def test_a_node_listing_one_validator_four_times_gets_no_ballot(net, world):
 
 @pytest.mark.parametrize("lie", ["near 2^63", "an hour ahead", "negative", "not a number"])
 def test_an_implausible_account_nonce_is_refused(net, world, lie):
-    values = {"near 2^63": (1 << 63) - 5, "an hour ahead": time.time_ns() // 1000 + 2 * 3600 * 10**6,
-              "negative": -1, "not a number": "12"}
+    values = {
+        "near 2^63": (1 << 63) - 5,
+        "an hour ahead": time.time_ns() // 1000 + 2 * 3600 * 10**6,
+        "negative": -1,
+        "not a number": "12",
+    }
 
     def lie_about_nonce(path, value):
         if path.startswith("/account/"):
             value["nonce"] = values[lie]
             return value
         return None
+
     with LyingProxy(net.rpc_url(2), query_values(lie_about_nonce)) as proxy:
         liar = Client(proxy.url, genesis=str(net.genesis_path()))
         with pytest.raises(CliError) as err:
@@ -358,11 +394,12 @@ def test_an_honest_proxy_changes_nothing(net, world):
 
 # --- read-your-writes ----------------------------------------------------------------------------
 
+
 def test_vote_through_a_lagging_node_right_after_a_create_through_another(net):
     session = Session()
     first = Client(net.rpc_url(0), genesis=str(net.genesis_path()), session=session)
     lagging = Client(net.rpc_url(3), genesis=str(net.genesis_path()), session=session)
-    lagging.chain_id                               # read before the node is paused
+    lagging.chain_id  # read before the node is paused
     pid = net.pid(3, "node")
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -383,5 +420,5 @@ def test_session_survives_the_process(tmp_path):
     again.load("chain-a/ABC")
     assert again.seen == 120
     other = Session(path)
-    other.load("chain-a/DEF")            # the same chain id made again: a new first block
+    other.load("chain-a/DEF")  # the same chain id made again: a new first block
     assert other.seen == 0

@@ -5,6 +5,7 @@ node3's app proposes junk after the mempool's txs (tests/faults/app.py junk-prop
 node2's app repeats a mempool tx past max_block_txs (crowded-proposer). Both still vote
 as honest validators do, so the honest proposers' blocks commit.
 """
+
 import base64
 
 import pytest
@@ -38,13 +39,24 @@ def net(tmp_path_factory):
 
 
 def rejections(net, i: int) -> str:
-    return "\n".join(line for line in net.log_file(i, "app").read_text(errors="replace").splitlines()
-                     if "rejected the proposal" in line)
+    return "\n".join(
+        line
+        for line in net.log_file(i, "app").read_text(errors="replace").splitlines()
+        if "rejected the proposal" in line
+    )
 
 
 def create_poll_tx(chain_id: str, close_height: int) -> bytes:
-    body = {"question": "Byzantine?", "kind": "unanimity", "options": [], "voters": None,
-            "close_height": close_height, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3}
+    body = {
+        "question": "Byzantine?",
+        "kind": "unanimity",
+        "options": [],
+        "voters": None,
+        "close_height": close_height,
+        "max_ballots": 10,
+        "max_revotes": 0,
+        "min_ballots": 3,
+    }
     return txcodec.build(SigningKey.generate(), chain_id, "create_poll", 1, body)
 
 
@@ -77,8 +89,8 @@ def test_junk_and_overfull_proposals_are_rejected_and_the_chain_goes_on(net):
         txs = rpc[0].call("block", height=str(h))["block"]["data"]["txs"] or []
         assert len(txs) <= CAP, f"block {h} holds {len(txs)} txs, over the cap"
         for raw in txs:
-            txcodec.decode(base64.b64decode(raw))       # raises on junk: none was committed
-    net.wait_height(top + 3, timeout=60)                 # and the chain goes on, on every node
+            txcodec.decode(base64.b64decode(raw))  # raises on junk: none was committed
+    net.wait_height(top + 3, timeout=60)  # and the chain goes on, on every node
     status = net.status()
     assert status["agree"], status
     for i in range(4):

@@ -4,6 +4,7 @@ Chromium and its driver come from Debian's packages (`.ci/run` installs them);
 Selenium is pointed at both binaries and told to stay offline, so nothing is
 downloaded at run time. Page load times are printed, never asserted.
 """
+
 import json
 import os
 import subprocess
@@ -34,7 +35,7 @@ def _missing_browser():
         return None
     why = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
     if os.environ.get("CI"):
-        pytest.fail(why)        # CI installs them: their absence is a broken CI, not a skip
+        pytest.fail(why)  # CI installs them: their absence is a broken CI, not a skip
     pytest.skip(why)
 
 
@@ -52,9 +53,10 @@ def chain(tmp_path_factory):
         creator = SigningKey.generate()
         polls = {}
         for name, question, kind, options, votes in [
-                ("bylaws", "Adopt the new bylaws?", "unanimity", (), ["yes"] * 3),
-                ("venue", "Pick the venue", "tally", ("a", "b", "c"), ["a", "b", "b", "c", "b"]),
-                ("xss", XSS_QUESTION, "tally", ("a", XSS_OPTION), ["a", XSS_OPTION, XSS_OPTION])]:
+            ("bylaws", "Adopt the new bylaws?", "unanimity", (), ["yes"] * 3),
+            ("venue", "Pick the venue", "tally", ("a", "b", "c"), ["a", "b", "b", "c", "b"]),
+            ("xss", XSS_QUESTION, "tally", ("a", XSS_OPTION), ["a", XSS_OPTION, XSS_OPTION]),
+        ]:
             poll_id = c.create_poll(creator, question, kind, options, close_in=200, max_ballots=100)["poll"]
             _vote_all(client(net, poll_id % 4), poll_id, votes)
             c.close_poll(creator, poll_id)
@@ -75,9 +77,21 @@ def explorer(chain):
     """The explorer as a real server process on a free loopback port, stopped by its PID."""
     net, _polls = chain
     port, dead = free_ports(2)
-    cmd = [sys.executable, "-m", "mpc_tx.explorer", "--node", net.rpc_url(0), "--node", net.rpc_url(1),
-           "--node", f"http://127.0.0.1:{dead}",      # a node that is down: shown as down
-           "--listen", f"127.0.0.1:{port}", "--genesis", str(net.genesis_path())]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mpc_tx.explorer",
+        "--node",
+        net.rpc_url(0),
+        "--node",
+        net.rpc_url(1),
+        "--node",
+        f"http://127.0.0.1:{dead}",  # a node that is down: shown as down
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--genesis",
+        str(net.genesis_path()),
+    ]
     log = open(net.dir / "explorer.log", "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -101,10 +115,18 @@ def browser():
     os.environ["SE_OFFLINE"] = "true"
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1500", "--no-first-run", "--disable-extensions"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1500",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
@@ -132,9 +154,10 @@ def visit(driver, url, name, record=True):
     t0 = time.monotonic()
     if url is not None:
         driver.get(url)
-    wall = time.monotonic() - t0 if url is not None else None     # a click's own time is not measured here
+    wall = time.monotonic() - t0 if url is not None else None  # a click's own time is not measured here
     nav = driver.execute_script(
-        "const n = performance.getEntriesByType('navigation')[0]; return n ? n.loadEventEnd - n.startTime : 0;")
+        "const n = performance.getEntriesByType('navigation')[0]; return n ? n.loadEventEnd - n.startTime : 0;"
+    )
     if record:
         TIMES.append((name, wall, nav or 0))
     driver.save_screenshot(str(driver.shots / f"{name}.png"))
@@ -142,17 +165,22 @@ def visit(driver, url, name, record=True):
 
 def no_alert(driver):
     from selenium.common.exceptions import NoAlertPresentException
+
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert.text
 
 
 def csp_violations(driver) -> list:
-    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]
-            or "Refused to" in e["message"]]
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
+    ]
 
 
 def test_explorer_in_a_browser(chain, explorer, browser, shots):
     from selenium.webdriver.common.by import By
+
     net, polls = chain
     rpc = net.rpc(0)
     d = browser
@@ -189,8 +217,10 @@ def test_explorer_in_a_browser(chain, explorer, browser, shots):
     assert d.execute_script("return [...document.scripts].map(s => s.src)") == [explorer + "/static/explorer.js"]
     poll = rpc.query(f"/poll/{polls['xss']}")[0]
     assert int(d.find_element(By.ID, "ballot-count").text) == poll["ballots"] == 3
-    shown = {r.find_element(By.CLASS_NAME, "option").text: int(r.find_element(By.CLASS_NAME, "count").text)
-             for r in d.find_elements(By.CSS_SELECTOR, "#tally tr")}
+    shown = {
+        r.find_element(By.CLASS_NAME, "option").text: int(r.find_element(By.CLASS_NAME, "count").text)
+        for r in d.find_elements(By.CSS_SELECTOR, "#tally tr")
+    }
     assert shown == poll["result"]["outcome"]["tally"] == {"a": 1, XSS_OPTION: 2}
 
     # Its verify panel: the light client's checks, run in the background, followed by the page's script.
@@ -201,13 +231,15 @@ def test_explorer_in_a_browser(chain, explorer, browser, shots):
     checks = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#verify-checks li")]
     assert d.find_element(By.ID, "verify").get_attribute("data-status") == "verified", checks
     assert any(c.startswith("final outcome: validators [0, 1, 2, 3]") for c in checks), checks
-    visit(d, None, "poll-hostile-strings", record=False)      # again, with the panel filled in
+    visit(d, None, "poll-hostile-strings", record=False)  # again, with the panel filled in
 
     # The demo's tally poll and unanimity poll: the outcome shown is the chain's.
     visit(d, f"{explorer}/poll/{polls['venue']}", "poll")
     venue = rpc.query(f"/poll/{polls['venue']}")[0]
-    shown = {r.find_element(By.CLASS_NAME, "option").text: int(r.find_element(By.CLASS_NAME, "count").text)
-             for r in d.find_elements(By.CSS_SELECTOR, "#tally tr")}
+    shown = {
+        r.find_element(By.CLASS_NAME, "option").text: int(r.find_element(By.CLASS_NAME, "count").text)
+        for r in d.find_elements(By.CSS_SELECTOR, "#tally tr")
+    }
     assert shown == venue["result"]["outcome"]["tally"] == {"a": 1, "b": 3, "c": 1}
     assert int(d.find_element(By.ID, "ballot-count").text) == venue["ballots"] == 5
     visit(d, f"{explorer}/poll/{polls['bylaws']}", "poll-unanimity")

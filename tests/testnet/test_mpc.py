@@ -1,4 +1,5 @@
 """Validators as MPC parties on a real 4-validator testnet: outcomes, bad ballots, absent and faulty workers."""
+
 import os
 import subprocess
 import time
@@ -14,7 +15,7 @@ from netfixtures import client, FAULTY_WORKER, block_search_count, running_testn
 
 pytestmark = pytest.mark.testnet
 
-A, D = 12, 70   # attempt and deadline, in blocks: short for tests
+A, D = 12, 70  # attempt and deadline, in blocks: short for tests
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +28,13 @@ def net(tmp_path_factory):
 def test_the_workers_block_subscription_wakes_on_a_real_node(net):
     from urllib.parse import urlsplit
     from mpc_tx.worker.follower import BlockWaker
+
     url = urlsplit(net.rpc_url(2))
     waker = BlockWaker(url.hostname, url.port).start()
     try:
-        assert waker.wait(10)                            # the node's answer to the subscription
+        assert waker.wait(10)  # the node's answer to the subscription
         height = net.rpc(2).height()
-        assert waker.wait(10) and waker.wait(10)         # and then each new block
+        assert waker.wait(10) and waker.wait(10)  # and then each new block
         assert waker.connected and net.rpc(2).height() > height
     finally:
         waker.stop()
@@ -71,14 +73,16 @@ def crafted_ballot(net, poll, per_entry_shares, tamper=None):
         shares = [s[i] for s in per_entry_shares]
         enc_key = v["enc_key"]
         if tamper and tamper.get(i) == "wrong-validator":
-            enc_key = poll["validators"][(i + 1) % m]["enc_key"]     # sealed to another validator's key
-        payload = envelope.seal(enc_key, shares, chain_id=c.chain_id, poll_id=poll["id"],
-                                voter=key.public_hex, validator=i)
+            enc_key = poll["validators"][(i + 1) % m]["enc_key"]  # sealed to another validator's key
+        payload = envelope.seal(
+            enc_key, shares, chain_id=c.chain_id, poll_id=poll["id"], voter=key.public_hex, validator=i
+        )
         if tamper and tamper.get(i) == "garbage":
             payload = os.urandom(len(payload))
         payloads.append(payload.hex())
-    raw = txcodec.build(key, c.chain_id, "cast_ballot", time.time_ns() // 1000,
-                        {"poll": poll["id"], "payloads": payloads})
+    raw = txcodec.build(
+        key, c.chain_id, "cast_ballot", time.time_ns() // 1000, {"poll": poll["id"], "payloads": payloads}
+    )
     c.submit(raw)
     return key.public_hex
 
@@ -99,7 +103,7 @@ def test_three_demo_polls(net):
         close(net, p, c)
     late = voters.ballot(p3, SigningKey.generate(), "a")
     res = net.rpc(0).broadcast_tx_sync(late)
-    assert int(res["code"]) == 8   # POLL_CLOSED
+    assert int(res["code"]) == 8  # POLL_CLOSED
     o1, o2, o3 = outcome(net, p1["id"]), outcome(net, p2["id"]), outcome(net, p3["id"])
     assert o1["result"]["outcome"] == {"unanimous": True}
     assert o2["result"]["outcome"] == {"unanimous": False}
@@ -115,7 +119,7 @@ def test_bad_ballots_veto_or_are_excluded_identically_by_all(net):
     m, t = 4, 1
     una, cu = open_poll(net)
     vote_all(net, una, ["yes"] * 3)
-    crafted_ballot(net, una, [share(2, m, t)])           # a 2 must not turn a 'no' into a 'yes' (or count)
+    crafted_ballot(net, una, [share(2, m, t)])  # a 2 must not turn a 'no' into a 'yes' (or count)
     tal, ct = open_poll(net, "tally", ("a", "b"))
     vote_all(net, tal, ["a"] * 3 + ["b"] * 2)
     bad = {
@@ -130,7 +134,7 @@ def test_bad_ballots_veto_or_are_excluded_identically_by_all(net):
     ou, ot = outcome(net, una["id"]), outcome(net, tal["id"])
     assert ou["status"] == "final" and ou["result"]["outcome"] == {"unanimous": False}
     assert ot["status"] == "final" and ot["result"]["outcome"] == {"tally": {"a": 3, "b": 2}}
-    same = client(net, tal["id"] % 4)    # the node that answered `outcome`: another may be a block behind
+    same = client(net, tal["id"] % 4)  # the node that answered `outcome`: another may be a block behind
     order = [b["voter"] for b in same.query(f"/poll/{tal['id']}/ballots?limit=100")["ballots"]]
     index = {name: order.index(voter) for name, voter in bad.items()}
     assert ot["result"]["excluded"] == sorted(index.values())
@@ -139,7 +143,7 @@ def test_bad_ballots_veto_or_are_excluded_identically_by_all(net):
     assert unusable[0] == [index["wrong-validator"]] and unusable[2] == [index["garbage"]]
     assert unusable[1] == unusable[3] == []
     atts = same.query(f"/poll/{tal['id']}/attestations")["attestations"]
-    assert len({a["digest"] for a in atts}) == 1 and ot["dissenters"] == []   # every party saw the same
+    assert len({a["digest"] for a in atts}) == 1 and ot["dissenters"] == []  # every party saw the same
 
 
 def test_small_polls_are_withheld_by_default_and_an_empty_one_says_no_ballots(net):
@@ -169,22 +173,23 @@ def test_absent_worker_delays_then_deadline_names_it(net):
     try:
         early, ce = open_poll(net)
         vote_all(net, early, ["yes"] * 3)
-        close(net, early, ce)                         # fails at its deadline: worker 3 is away through it
+        close(net, early, ce)  # fails at its deadline: worker 3 is away through it
         _wait_blocks(net, 2 * A)
         later, cl = open_poll(net)
         vote_all(net, later, ["yes"] * 3)
-        assert client(net).query(f"/poll/{early['id']}/outcome")["status"] == "closed"   # no outcome from 3 of 4
-        progress = client(net).standing(early["id"])     # what `outcome` shows meanwhile: who is missing, when
+        assert client(net).query(f"/poll/{early['id']}/outcome")["status"] == "closed"  # no outcome from 3 of 4
+        progress = client(net).standing(early["id"])  # what `outcome` shows meanwhile: who is missing, when
         assert "node3" in progress["missing"] and "node3" not in progress["attested"]
         assert progress["deadline"]["height"] == client(net).query(f"/poll/{early['id']}")["deadline_height"]
         assert progress["next_attempt"]["height"] <= progress["deadline"]["height"]
         words = progress_words(early["id"], progress)
         assert "node3" in words.split("waiting for", 1)[1] and "it fails at height" in words
         worker3 = next(j for j in local_jobs(net.dir) if j["validator"] == "node3")["worker"]
-        assert not worker3["up"] and job_reason({"state": "waiting", "reason": "poll open"}, worker3, "closed") \
-            .startswith("worker down")
+        assert not worker3["up"] and job_reason(
+            {"state": "waiting", "reason": "poll open"}, worker3, "closed"
+        ).startswith("worker down")
         e = outcome(net, early["id"], timeout=120)
-        close(net, later, cl)                          # its deadline is far: worker 3 comes back before it
+        close(net, later, cl)  # its deadline is far: worker 3 comes back before it
         assert e["status"] == "failed" and e["result"]["code"] == "deadline" and e["result"]["absent"] == [3]
         _wait_blocks(net, A)
         assert client(net).query(f"/poll/{later['id']}/outcome")["status"] == "closed"
@@ -214,7 +219,7 @@ def test_killed_mpc_child_next_attempt_succeeds(net):
     assert killed, "the worker never started an MPC child"
     out = outcome(net, poll["id"])
     assert out["status"] == "final" and out["result"]["outcome"] == {"tally": {"x": 10, "y": 5}}
-    assert out["final_height"] >= out["closed_height"] + A      # decided by a later attempt
+    assert out["final_height"] >= out["closed_height"] + A  # decided by a later attempt
 
 
 def test_worker_with_corrupted_shares_gives_no_wrong_outcome(net):
@@ -241,6 +246,7 @@ def test_no_share_or_private_key_in_logs_or_state(net):
     for s in known[0]:
         secrets += [str(s).encode(), f"{s:064x}".encode(), s.to_bytes(32, "big")]
     import json as _json
+
     for v in net.validators:
         mpc = os.path.join(v["home"], "mpc")
         seed = _json.load(open(os.path.join(mpc, "attest_key.json")))["seed"]
@@ -279,14 +285,14 @@ def test_polls_k_apart_closing_together_are_both_final(net):
 
 
 def test_killed_worker_leaves_no_mpc_child(net):
-    net.stop(3, "worker")          # party 3 away: the others' children wait for it until their deadline
+    net.stop(3, "worker")  # party 3 away: the others' children wait for it until their deadline
     try:
         poll, creator = open_poll(net)
         vote_all(net, poll, ["yes"] * 3)
         worker = net.pid(1, "worker")
         close(net, poll, creator)
         child = None
-        for _ in range(600):       # the close commits, the worker starts its job (bounded wait)
+        for _ in range(600):  # the close commits, the worker starts its job (bounded wait)
             found = _children(worker)
             if found:
                 child = found[0]
@@ -295,8 +301,10 @@ def test_killed_worker_leaves_no_mpc_child(net):
         assert child, "the worker never started an MPC child"
         os.kill(worker, 9)
         for _ in range(200):
-            if not os.path.exists(f"/proc/{child}") or \
-                    open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            if (
+                not os.path.exists(f"/proc/{child}")
+                or open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+            ):
                 break
             time.sleep(0.05)
         else:

@@ -6,6 +6,7 @@
 3. The outcome every node reports equals the one computed in the clear from
    the test's own record of the votes (or the named failure the scenario expects).
 """
+
 import threading
 
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
@@ -80,7 +81,7 @@ class HashAudit:
             tops = {i: rpcs[i].height() for i in nodes}
             common = min(tops.values())
             low = self.checked + 1
-            seen = {i: {} for i in nodes}          # node -> height -> (finalize app hash, header app hash)
+            seen = {i: {} for i in nodes}  # node -> height -> (finalize app hash, header app hash)
             errors = []
 
             def read(i):
@@ -110,12 +111,16 @@ class HashAudit:
                 if None in values.values() or any(None in v for v in values.values()):
                     unchecked += 1
                 elif len(set(values.values())) != 1:
-                    divergent.append({"height": h, "app_hashes": {f"node{i}": v[0] for i, v in values.items()},
-                                      "headers": {f"node{i}": v[1] for i, v in values.items()}})
+                    divergent.append(
+                        {
+                            "height": h,
+                            "app_hashes": {f"node{i}": v[0] for i, v in values.items()},
+                            "headers": {f"node{i}": v[1] for i, v in values.items()},
+                        }
+                    )
             if not errors and not unchecked:
                 self.checked = max(self.checked, common)
-            return {"from": low, "to": common, "divergent": divergent, "unchecked": unchecked,
-                    "errors": errors}
+            return {"from": low, "to": common, "divergent": divergent, "unchecked": unchecked, "errors": errors}
         finally:
             for r in rpcs.values():
                 r.close()
@@ -157,10 +162,14 @@ def compare_outcome(answers: dict, expected: dict) -> list[str]:
             if result.get("outcome") != expected["outcome"]:
                 wrong.append(f"node{i}: outcome {result.get('outcome')} != clear {expected['outcome']}")
             if result.get("counted") != expected["counted"] or result.get("excluded") != []:
-                wrong.append(f"node{i}: counted {result.get('counted')} excluded {result.get('excluded')}, "
-                             f"expected {expected['counted']} and none")
+                wrong.append(
+                    f"node{i}: counted {result.get('counted')} excluded {result.get('excluded')}, "
+                    f"expected {expected['counted']} and none"
+                )
         else:
             if result.get("code") != expected["code"] or result.get("absent") != expected["absent"]:
-                wrong.append(f"node{i}: failure {result.get('code')} absent {result.get('absent')}, "
-                             f"expected {expected['code']} absent {expected['absent']}")
+                wrong.append(
+                    f"node{i}: failure {result.get('code')} absent {result.get('absent')}, "
+                    f"expected {expected['code']} absent {expected['absent']}"
+                )
     return wrong

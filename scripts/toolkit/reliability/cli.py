@@ -6,6 +6,7 @@ validator. Every process is stopped by its PID and every namespace removed, on
 failure too. Progress goes to stderr; the table to stdout, and with --json one
 JSON object as the last line. Exit status 0 only if every run passed.
 """
+
 import argparse
 import json
 import os
@@ -50,8 +51,14 @@ def _machine() -> dict:
         mem = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    return {"cores": os.cpu_count(), "cpu": model, "memory": mem, "kernel": platform.release(),
-            "python": platform.python_version(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "memory": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def _runs(variant, settings) -> int:
@@ -66,7 +73,7 @@ def _run_group(variants, settings, make_net, cleanup) -> list[dict]:
             net = make_net()
             harness = Harness(net, settings, _log)
             harness.up()
-        except Exception as exc:    # the testnet cannot run: each of its runs fails, none is skipped
+        except Exception as exc:  # the testnet cannot run: each of its runs fails, none is skipped
             reason = f"the testnet could not start: {type(exc).__name__}: {exc}"
             _log(reason)
             for v in variants:
@@ -107,7 +114,7 @@ def main(argv=None) -> int:
     variants = [v for v in VARIANTS if _runs(v, settings) > 0 and (args.only is None or args.only in v.name)]
     command = "scripts/reliability" + (" --quick" if args.quick else "") + f" --seed {seed}"
     _log(f"{command}: {len(variants)} scenario variants, {settings.ballots} ballots a run")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))    # run every finally on TERM too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run every finally on TERM too
     work = Path(tempfile.mkdtemp(prefix="mpcvote-reliability-"))
     started = time.monotonic()
     machine = _machine()
@@ -115,11 +122,13 @@ def main(argv=None) -> int:
     try:
         single = [v for v in variants if not v.namespaced]
         if single:
+
             def make_single():
                 net = Testnet(work / "loopback")
                 base = free_port_base(4 * STRIDE, low=14000, high=20000, step=100, rng=settings.rng("ports"))
                 net.generate(4, port_base=base, block_time=settings.block_time)
                 return net
+
             records += _run_group(single, settings, make_single, lambda: [])
         spaced = [v for v in variants if v.namespaced]
         if spaced:
@@ -136,6 +145,7 @@ def main(argv=None) -> int:
                     return network.remove()
                 except Exception as exc:
                     return [f"{type(exc).__name__}: {exc}"]
+
             records += _run_group(spaced, settings, make_spaced, remove)
     finally:
         ok = records and all(r["ok"] for r in records)
@@ -144,15 +154,25 @@ def main(argv=None) -> int:
         else:
             _log(f"testnet folders and logs kept in {work}")
 
-    meta = {"command": command, "quick": args.quick, "seed": seed, "ballots_per_run": settings.ballots,
-            "min_in_flight": settings.min_in_flight, "block_time": settings.block_time,
-            "mpc_attempt_blocks": settings.attempt_blocks, "mpc_deadline_blocks": settings.deadline_blocks,
-            "machine": machine, "duration_s": round(time.monotonic() - started, 1)}
+    meta = {
+        "command": command,
+        "quick": args.quick,
+        "seed": seed,
+        "ballots_per_run": settings.ballots,
+        "min_in_flight": settings.min_in_flight,
+        "block_time": settings.block_time,
+        "mpc_attempt_blocks": settings.attempt_blocks,
+        "mpc_deadline_blocks": settings.deadline_blocks,
+        "machine": machine,
+        "duration_s": round(time.monotonic() - started, 1),
+    }
     summary = summarise(variants, records, meta)
     print(table(summary))
-    print(f"\n{len(records)} runs in {meta['duration_s']:.0f} s; lost {summary['lost']}, divergences "
-          f"{summary['divergences']}, wrong outcomes {summary['wrong_outcomes']}, crashes {summary['crashes']}; "
-          f"{'all passed' if summary['ok'] else 'FAILURES'} (seed {seed})")
+    print(
+        f"\n{len(records)} runs in {meta['duration_s']:.0f} s; lost {summary['lost']}, divergences "
+        f"{summary['divergences']}, wrong outcomes {summary['wrong_outcomes']}, crashes {summary['crashes']}; "
+        f"{'all passed' if summary['ok'] else 'FAILURES'} (seed {seed})"
+    )
     for r in records:
         for f in r["failures"]:
             print(f"  {r['variant']} #{r['run']}: {f}")

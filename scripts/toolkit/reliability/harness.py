@@ -7,6 +7,7 @@ checked (see `checks`). Its record lists the faults with process, PID and
 height, the ballot counts, app-hash divergences, whether the outcome equals the
 one computed in the clear, and every unexpected exit or panic.
 """
+
 import json
 import random
 import time
@@ -19,28 +20,28 @@ from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
 from toolkit.load import Load, build_ballots
-from toolkit.reliability.checks import (HashAudit, ballots_in_state, clear_outcome, compare_outcome,
-                                        outcome_on_nodes)
+from toolkit.reliability.checks import HashAudit, ballots_in_state, clear_outcome, compare_outcome, outcome_on_nodes
 from toolkit.reliability.procs import Supervisor
 
 __all__ = ["Settings", "RunFailed", "Run", "Harness"]
 
 VALIDATORS = 4
 OPTIONS = ("a", "b", "c")
-LATE_BALLOTS = 60        # sent around the close: counted, or refused as POLL_CLOSED
+LATE_BALLOTS = 60  # sent around the close: counted, or refused as POLL_CLOSED
 
 
 @dataclass
 class Settings:
     """What a reliability run does; --quick lowers counts, never skips a scenario."""
+
     quick: bool = False
     ballots: int = 2400
     min_in_flight: int = 200
     block_time: str = "300ms"
-    attempt_blocks: int = 20        # A: an MPC attempt every A blocks after the close
-    deadline_blocks: int = 100      # D: a poll without a final outcome fails D blocks after the close
+    attempt_blocks: int = 20  # A: an MPC attempt every A blocks after the close
+    deadline_blocks: int = 100  # D: a poll without a final outcome fails D blocks after the close
     seed: int = 0
-    runs: dict = field(default_factory=dict)   # scenario variant -> runs
+    runs: dict = field(default_factory=dict)  # scenario variant -> runs
 
     def rng(self, *salt) -> random.Random:
         return random.Random(f"{self.seed}/{'/'.join(map(str, salt))}")
@@ -59,9 +60,17 @@ class Run:
         self.faults: list[dict] = []
         self.failures: list[str] = []
         self.notes: list[str] = []
-        self.ballots = {"submitted": 0, "committed": 0, "lost": 0, "never_committed": 0,
-                        "rejected_in_block": 0, "extra_in_state": 0, "resent": 0,
-                        "late_counted": 0, "late_refused": 0}
+        self.ballots = {
+            "submitted": 0,
+            "committed": 0,
+            "lost": 0,
+            "never_committed": 0,
+            "rejected_in_block": 0,
+            "extra_in_state": 0,
+            "resent": 0,
+            "late_counted": 0,
+            "late_refused": 0,
+        }
         self.divergences = 0
         self.outcomes: list[dict] = []
         self.crashes: list[dict] = []
@@ -90,12 +99,22 @@ class Run:
         return not self.failures and not self.crashes
 
     def record(self) -> dict:
-        return {"scenario": self.scenario, "variant": self.variant, "run": self.number, "ok": self.ok,
-                "failures": self.failures, "faults": self.faults, "ballots": self.ballots,
-                "divergences": self.divergences, "outcomes": self.outcomes,
-                "outcome_correct": self.outcome_correct, "crashes": self.crashes,
-                "expected_exits": self.expected_exits, "notes": self.notes,
-                "duration_s": round(time.monotonic() - self.started, 1)}
+        return {
+            "scenario": self.scenario,
+            "variant": self.variant,
+            "run": self.number,
+            "ok": self.ok,
+            "failures": self.failures,
+            "faults": self.faults,
+            "ballots": self.ballots,
+            "divergences": self.divergences,
+            "outcomes": self.outcomes,
+            "outcome_correct": self.outcome_correct,
+            "crashes": self.crashes,
+            "expected_exits": self.expected_exits,
+            "notes": self.notes,
+            "duration_s": round(time.monotonic() - self.started, 1),
+        }
 
 
 class Harness:
@@ -108,12 +127,13 @@ class Harness:
         self.sup = Supervisor(net)
         self.audit = HashAudit(net)
         self.kinds = 0
-        self.learned = {}     # timings measured by earlier runs, to aim later faults
+        self.learned = {}  # timings measured by earlier runs, to aim later faults
 
     # --- bring-up ---------------------------------------------------------------------------
     def up(self):
-        self.net.set_params({"mpc_attempt_blocks": self.settings.attempt_blocks,
-                             "mpc_deadline_blocks": self.settings.deadline_blocks})
+        self.net.set_params(
+            {"mpc_attempt_blocks": self.settings.attempt_blocks, "mpc_deadline_blocks": self.settings.deadline_blocks}
+        )
         self.sup.start_all()
         self.net.wait_height(2, timeout=180)
 
@@ -154,7 +174,7 @@ class Harness:
         """Submit a tx built by make(client) through the first node that takes it; wait for commit."""
         last = None
         for k in range(attempts):
-            for i in (self.nodes() if nodes is None else nodes):
+            for i in self.nodes() if nodes is None else nodes:
                 try:
                     client = self.client(i)
                     return client.submit(make(client), timeout=90.0)
@@ -169,7 +189,7 @@ class Harness:
 
     def query(self, path: str, nodes=None):
         last = None
-        for i in (self.nodes() if nodes is None else nodes):
+        for i in self.nodes() if nodes is None else nodes:
             rpc = Rpc(self.net.rpc_url(i), timeout=10.0)
             try:
                 return rpc.query(path)[0]
@@ -185,9 +205,16 @@ class Harness:
 
         def make(client):
             height = client.rpc.height()
-            body = {"question": "Reliability under faults?", "kind": kind, "options": list(options),
-                    "voters": None, "close_height": height + 50_000, "max_ballots": 100_000,
-                    "max_revotes": 3, "min_ballots": client.params().get("min_ballots_floor", 0)}
+            body = {
+                "question": "Reliability under faults?",
+                "kind": kind,
+                "options": list(options),
+                "voters": None,
+                "close_height": height + 50_000,
+                "max_ballots": 100_000,
+                "max_revotes": 3,
+                "min_ballots": client.params().get("min_ballots_floor", 0),
+            }
             return txcodec.build(creator, client.chain_id, "create_poll", client.next_nonce(creator), body)
 
         res = self.submit(make)
@@ -195,8 +222,9 @@ class Harness:
         return self.query(f"/poll/{poll_id}"), creator
 
     def close_poll(self, poll: dict, creator: SigningKey) -> dict:
-        self.submit(lambda c: txcodec.build(creator, c.chain_id, "close_poll", c.next_nonce(creator),
-                                            {"poll": poll["id"]}))
+        self.submit(
+            lambda c: txcodec.build(creator, c.chain_id, "close_poll", c.next_nonce(creator), {"poll": poll["id"]})
+        )
         return self.query(f"/poll/{poll['id']}")
 
     def wait_outcome(self, poll_id: int, timeout: float) -> dict:
@@ -258,11 +286,15 @@ class Harness:
         A late ballot is counted if its block comes before the close (or it sits
         before the close tx in the same block), and refused with POLL_CLOSED after.
         """
-        late = Load(self.urls(), build_ballots(poll, self.genesis, self.choices(poll["kind"], LATE_BALLOTS,
-                                                                              random.Random(poll["id"]))),
-                    start_height=max(1, self.top() - 1), wave=LATE_BALLOTS // 6, wave_interval=0.1,
-                    resend_after=1e9).start()
-        time.sleep(0.25)     # the close tx goes out while late ballots are still being sent
+        late = Load(
+            self.urls(),
+            build_ballots(poll, self.genesis, self.choices(poll["kind"], LATE_BALLOTS, random.Random(poll["id"]))),
+            start_height=max(1, self.top() - 1),
+            wave=LATE_BALLOTS // 6,
+            wave_interval=0.1,
+            resend_after=1e9,
+        ).start()
+        time.sleep(0.25)  # the close tx goes out while late ballots are still being sent
         try:
             closed = self.close_poll(poll, creator)
             for what, watched in (("ballots", load), ("late ballots", late)):
@@ -276,8 +308,9 @@ class Harness:
                 run.fail(f"block watcher: {watched.watch_error}")
         return closed, late
 
-    def close_and_check(self, run: Run, poll: dict, creator: SigningKey, load: Load,
-                        expect_failure: dict | None = None) -> dict:
+    def close_and_check(
+        self, run: Run, poll: dict, creator: SigningKey, load: Load, expect_failure: dict | None = None
+    ) -> dict:
         """Close the poll under the last ballots, wait for its outcome, check the invariants."""
         closed, late = self.close_under_load(run, poll, creator, load)
         out = self.check_outcome(run, closed, [load, late], expect_failure)
@@ -291,17 +324,29 @@ class Harness:
         if expect_failure is not None:
             expected = {"status": "failed", **expect_failure}
         else:
-            expected = {"status": "final", "outcome": clear_outcome(poll, [b.choice for b in committed]),
-                        "counted": len(committed)}
+            expected = {
+                "status": "final",
+                "outcome": clear_outcome(poll, [b.choice for b in committed]),
+                "counted": len(committed),
+            }
         wrong = compare_outcome(outcome_on_nodes(self.net, poll["id"]), expected)
         result = out.get("result") or {}
-        run.outcomes.append({"poll": poll["id"], "kind": poll["kind"], "status": out["status"],
-                             "outcome": result.get("outcome") or {k: result.get(k) for k in ("code", "absent")},
-                             "expected": expected.get("outcome") or {k: expected.get(k) for k in ("code", "absent")},
-                             "counted": result.get("counted"), "ballots_in_poll": out["ballots"],
-                             "attesters": out["attesters"], "dissenters": out["dissenters"],
-                             "closed_height": out["closed_height"], "final_height": out["final_height"],
-                             "correct": not wrong})
+        run.outcomes.append(
+            {
+                "poll": poll["id"],
+                "kind": poll["kind"],
+                "status": out["status"],
+                "outcome": result.get("outcome") or {k: result.get(k) for k in ("code", "absent")},
+                "expected": expected.get("outcome") or {k: expected.get(k) for k in ("code", "absent")},
+                "counted": result.get("counted"),
+                "ballots_in_poll": out["ballots"],
+                "attesters": out["attesters"],
+                "dissenters": out["dissenters"],
+                "closed_height": out["closed_height"],
+                "final_height": out["final_height"],
+                "correct": not wrong,
+            }
+        )
         for w in wrong:
             run.fail(f"poll {poll['id']}: {w}")
         return out
@@ -314,13 +359,16 @@ class Harness:
         counts = load.counts()
         run.add_counts(counts, found["lost"], found["extra"])
         if found["lost"]:
-            run.fail(f"poll {poll['id']}: {found['lost']} committed ballots missing from a node's state: "
-                     f"{found['nodes']}")
+            run.fail(
+                f"poll {poll['id']}: {found['lost']} committed ballots missing from a node's state: {found['nodes']}"
+            )
         if found["extra"]:
             run.fail(f"poll {poll['id']}: {found['extra']} ballots in state that the test never saw committed")
         if counts["never_committed"]:
-            run.fail(f"poll {poll['id']}: {counts['never_committed']} acknowledged ballots never committed "
-                     "before the close, though resent")
+            run.fail(
+                f"poll {poll['id']}: {counts['never_committed']} acknowledged ballots never committed "
+                "before the close, though resent"
+            )
         if late is not None:
             self._check_late(run, poll, late)
 
@@ -373,7 +421,7 @@ class Harness:
             body(run)
         except RunFailed as exc:
             run.fail(str(exc))
-        except Exception as exc:    # a scenario that cannot run fails; it is never skipped
+        except Exception as exc:  # a scenario that cannot run fails; it is never skipped
             run.fail(f"{type(exc).__name__}: {exc}")
             self.log(traceback.format_exc())
         # A run that failed half-way may leave processes down: bring them back to check and go on.
@@ -385,9 +433,11 @@ class Harness:
         except Exception as exc:
             run.fail(f"app-hash check: {type(exc).__name__}: {exc}")
         self._collect_exits(run, mark)
-        self.log(f"{scenario} {variant} #{number}: {'ok' if run.ok else 'FAILED'} in "
-                 f"{time.monotonic() - run.started:.0f} s; ballots {run.ballots}; "
-                 + ("; ".join(run.failures + [f"crash {c}" for c in run.crashes])))
+        self.log(
+            f"{scenario} {variant} #{number}: {'ok' if run.ok else 'FAILED'} in "
+            f"{time.monotonic() - run.started:.0f} s; ballots {run.ballots}; "
+            + ("; ".join(run.failures + [f"crash {c}" for c in run.crashes]))
+        )
         return run
 
     def _collect_exits(self, run: Run, mark):

@@ -11,6 +11,7 @@ that no interface has, so frames go nowhere and nobody is told. This process
 still reaches the cut-off node (it is not a validator). Healing removes the
 pinned entries.
 """
+
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ SUBNET = "10.77.0"
 PREFIX = "mpcvr"
 BRIDGE = f"{PREFIX}-br"
 HUB_ADDRESS = f"{SUBNET}.254"
-_NOWHERE = "02:00:00:77:00:fe"     # a locally administered MAC no interface has
+_NOWHERE = "02:00:00:77:00:fe"  # a locally administered MAC no interface has
 
 
 class NetworkError(RuntimeError):
@@ -52,7 +53,7 @@ class Network:
         self.cut: set[int] = set()
 
     def create(self):
-        self.remove()                       # leftovers of an interrupted run of ours
+        self.remove()  # leftovers of an interrupted run of ours
         route = _ip("route", "show", f"{SUBNET}.0/24").stdout.strip()
         if route:
             raise NetworkError(f"{SUBNET}.0/24 is already routed here ({route}): not ours to use")
@@ -103,8 +104,9 @@ class Network:
         self.cut.discard(i)
 
     def _pin(self, i: int, address: str):
-        _ip("-n", self.namespaces[i], "neigh", "replace", address, "lladdr", _NOWHERE,
-            "nud", "permanent", "dev", "eth0")
+        _ip(
+            "-n", self.namespaces[i], "neigh", "replace", address, "lladdr", _NOWHERE, "nud", "permanent", "dev", "eth0"
+        )
 
 
 class NamespacedTestnet(Testnet):
@@ -138,6 +140,6 @@ def _exec_done(pid: int, timeout=10.0) -> int:
     return pid
 
 
-if __name__ == "__main__":      # remove leftovers by hand: cd scripts && python -m toolkit.reliability.netns clean
+if __name__ == "__main__":  # remove leftovers by hand: cd scripts && python -m toolkit.reliability.netns clean
     if sys.argv[1:] == ["clean"]:
         print("left:", Network(4).remove() or "nothing")

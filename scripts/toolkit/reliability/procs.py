@@ -7,6 +7,7 @@ the process, or its documented consequence: a node exits when its app's
 connection drops); any other exit is a crash. Node logs are scanned for Go
 panics and consensus failures.
 """
+
 import os
 import re
 import signal
@@ -24,16 +25,22 @@ _PANIC = re.compile(rb"^panic: |CONSENSUS FAILURE", re.M)
 @dataclass
 class Exit:
     """How one process of ours ended."""
+
     validator: int
     process: str
     pid: int
     status: str
     at: float
-    expected: str | None          # why the scenario expected it, or None: a crash
+    expected: str | None  # why the scenario expected it, or None: a crash
 
     def record(self) -> dict:
-        return {"validator": self.validator, "process": self.process, "pid": self.pid,
-                "status": self.status, "expected": self.expected}
+        return {
+            "validator": self.validator,
+            "process": self.process,
+            "pid": self.pid,
+            "status": self.status,
+            "expected": self.expected,
+        }
 
 
 @dataclass
@@ -44,8 +51,7 @@ class Panic:
     expected: str | None = None
 
     def record(self) -> dict:
-        return {"validator": self.validator, "process": self.process, "line": self.line,
-                "expected": self.expected}
+        return {"validator": self.validator, "process": self.process, "line": self.line, "expected": self.expected}
 
 
 @dataclass
@@ -64,9 +70,9 @@ class Supervisor:
         self.panics: list[Panic] = []
         self._lock = threading.Lock()
         self._watched: dict[int, _Watch] = {}
-        self._expected: dict[int, str] = {}       # pid -> why its exit is expected
+        self._expected: dict[int, str] = {}  # pid -> why its exit is expected
         self._log_offsets: dict[str, int] = {}
-        self._panic_expected: dict[int, tuple[float, str]] = {}   # validator -> (until, why)
+        self._panic_expected: dict[int, tuple[float, str]] = {}  # validator -> (until, why)
 
     # --- starting ------------------------------------------------------------------------
     def start(self, i: int, proc: str, env: dict | None = None, entry: str | None = None) -> int:
@@ -74,8 +80,9 @@ class Supervisor:
         with self._lock:
             if pid not in self._watched:
                 watch = _Watch(i, proc)
-                watch.thread = threading.Thread(target=self._reap, args=(pid,), daemon=True,
-                                                name=f"reap-{proc}{i}-{pid}")
+                watch.thread = threading.Thread(
+                    target=self._reap, args=(pid,), daemon=True, name=f"reap-{proc}{i}-{pid}"
+                )
                 self._watched[pid] = watch
                 watch.thread.start()
         return pid
@@ -166,14 +173,15 @@ class Supervisor:
         try:
             _, status = os.waitpid(pid, 0)
             text = _describe(status)
-        except ChildProcessError:   # reaped elsewhere first (lifecycle's zombie check)
+        except ChildProcessError:  # reaped elsewhere first (lifecycle's zombie check)
             while _exists(pid):
                 time.sleep(0.1)
             text = "exited (status not seen)"
         with self._lock:
             watch = self._watched[pid]
-            self.exits.append(Exit(watch.validator, watch.process, pid, text, time.monotonic(),
-                                   self._expected.pop(pid, None)))
+            self.exits.append(
+                Exit(watch.validator, watch.process, pid, text, time.monotonic(), self._expected.pop(pid, None))
+            )
 
     # --- crashes ---------------------------------------------------------------------------------
     def scan_logs(self):
@@ -188,7 +196,7 @@ class Supervisor:
             except FileNotFoundError:
                 continue
             for m in _PANIC.finditer(data):
-                line = data[m.start():data.find(b"\n", m.start())].decode(errors="replace")[:300]
+                line = data[m.start() : data.find(b"\n", m.start())].decode(errors="replace")[:300]
                 until, why = self._panic_expected.get(i, (0.0, None))
                 self.panics.append(Panic(i, "node", line, why if time.monotonic() < until else None))
 
@@ -204,7 +212,7 @@ class Supervisor:
     def since(self, mark: tuple[int, int]) -> tuple[list[Exit], list[Panic]]:
         self.scan_logs()
         with self._lock:
-            return list(self.exits[mark[0]:]), list(self.panics[mark[1]:])
+            return list(self.exits[mark[0] :]), list(self.panics[mark[1] :])
 
 
 def _describe(status: int) -> str:

@@ -9,6 +9,7 @@
 5. A Byzantine validator (see `byzantine`).
 6. One MPC worker down through the close, back before or after the deadline.
 """
+
 import re
 import shutil
 import signal
@@ -26,16 +27,16 @@ FAULTY_APP = Path(__file__).resolve().parents[3] / "tests" / "faults" / "app.py"
 
 __all__ = ["Variant", "VARIANTS"]
 
-STAGE_S = 4.0          # restart an app with the fault switch this long before a wave
-NODE_TO_EXIT_S = 1.3   # first guess of a node's start to its app's exit in FinalizeBlock (then learned)
-EXIT_AFTER_WAVE_S = 0.55   # aim: the wave acknowledged, most of it not yet committed
+STAGE_S = 4.0  # restart an app with the fault switch this long before a wave
+NODE_TO_EXIT_S = 1.3  # first guess of a node's start to its app's exit in FinalizeBlock (then learned)
+EXIT_AFTER_WAVE_S = 0.55  # aim: the wave acknowledged, most of it not yet committed
 
 
 @dataclass(frozen=True)
 class Variant:
-    scenario: str          # the issue's number
+    scenario: str  # the issue's number
     name: str
-    body: object           # body(harness, run, rng)
+    body: object  # body(harness, run, rng)
     quick_runs: int
     full_runs: int
     namespaced: bool = False
@@ -84,6 +85,7 @@ def _kill(proc):
 
     def body(h, run, rng):
         _under_load(h, run, rng, inject)
+
     return body
 
 
@@ -133,9 +135,18 @@ def _exit_before_commit(h, run, rng):
             raise RunFailed("the app with the fault switch never reached FinalizeBlock")
         in_flight = load.in_flight_at(ended.at)
         h.learned["node_start_to_exit_s"] = (to_exit + ended.at - started) / 2
-        run.fault(action="exit-before-commit", process="app", validator=i, pid=faulty, height=committed + 1,
-                  status=ended.status, in_flight=in_flight, wave=wave, chain_height=h.top(_others(h, i)),
-                  node_start_to_exit_s=round(ended.at - started, 2))
+        run.fault(
+            action="exit-before-commit",
+            process="app",
+            validator=i,
+            pid=faulty,
+            height=committed + 1,
+            status=ended.status,
+            in_flight=in_flight,
+            wave=wave,
+            chain_height=h.top(_others(h, i)),
+            node_start_to_exit_s=round(ended.at - started, 2),
+        )
         if in_flight < h.settings.min_in_flight:
             run.fail(f"only {in_flight} ballots were in flight when the app exited")
         if ended.status != "exit code 17":
@@ -147,11 +158,14 @@ def _exit_before_commit(h, run, rng):
         h.sup.start(i, "app")
         again = _listening_height(log, offset)
         if again != committed:
-            run.fail(f"after the exit in FinalizeBlock of {committed + 1} the app is at {again}, not {committed}: "
-                     "part of a block was committed")
+            run.fail(
+                f"after the exit in FinalizeBlock of {committed + 1} the app is at {again}, not {committed}: "
+                "part of a block was committed"
+            )
         h.sup.start(i, "node")
-        run.fault(action="restart", process="app+node", validator=i, pid=h.net.pid(i, "app"), height=h.top(),
-                  app_height=again)
+        run.fault(
+            action="restart", process="app+node", validator=i, pid=h.net.pid(i, "app"), height=h.top(), app_height=again
+        )
         h.wait_caught_up(nodes=[i])
         h.finish_load(load, run)
         h.close_and_check(run, poll, creator, load)
@@ -180,11 +194,19 @@ def _sigstop(h, run, rng):
         finally:
             h.sup.signal_validator(i, signal.SIGCONT)
         reached = h.top(others)
-        run.fault(action="SIGCONT", process="node+app+worker", validator=i, pid=pids.get("node"), height=reached,
-                  stopped_s=round(time.monotonic() - frozen, 1), blocks_meanwhile=reached - height)
+        run.fault(
+            action="SIGCONT",
+            process="node+app+worker",
+            validator=i,
+            pid=pids.get("node"),
+            height=reached,
+            stopped_s=round(time.monotonic() - frozen, 1),
+            blocks_meanwhile=reached - height,
+        )
         if reached - height < 5:
             run.fail(f"the other three committed only {reached - height} blocks while validator {i} was stopped")
         h.wait_caught_up(nodes=[i])
+
     _under_load(h, run, rng, inject)
 
 
@@ -199,6 +221,7 @@ def _restart_all(h, run, rng):
         h.sup.start_all()
         h.net.wait_height(height + 1, timeout=180)
         run.fault(action="testnet up", process="all", validator=None, pid=None, height=h.top())
+
     _under_load(h, run, rng, inject)
 
 
@@ -250,8 +273,15 @@ def _partition(h, run, rng):
         network.partition(i)
         cut = time.monotonic()
         for proc in ("node", "app", "worker"):
-            run.fault(action="partition", process=proc, validator=i, pid=h.net.pid(i, proc), height=height,
-                      cut_node_height=own, **snap)
+            run.fault(
+                action="partition",
+                process=proc,
+                validator=i,
+                pid=h.net.pid(i, proc),
+                height=height,
+                cut_node_height=own,
+                **snap,
+            )
         try:
             target, deadline = height + 8, cut + 120
             while h.top(others) < target or time.monotonic() - cut < 5.0:
@@ -261,14 +291,22 @@ def _partition(h, run, rng):
             reached, stuck = h.top(others), h.height(i)
         finally:
             network.heal(i)
-        run.fault(action="heal", process="network", validator=i, pid=None, height=reached,
-                  cut_s=round(time.monotonic() - cut, 1), blocks_meanwhile=reached - height,
-                  cut_node_height=stuck)
+        run.fault(
+            action="heal",
+            process="network",
+            validator=i,
+            pid=None,
+            height=reached,
+            cut_s=round(time.monotonic() - cut, 1),
+            blocks_meanwhile=reached - height,
+            cut_node_height=stuck,
+        )
         if reached - height < 5:
             run.fail(f"the other three committed only {reached - height} blocks with validator {i} cut off")
         if stuck is not None and own is not None and stuck > own + 1:
             run.fail(f"the cut-off node went from {own} to {stuck} while cut off")
         h.wait_caught_up(nodes=[i], timeout=240)
+
     _under_load(h, run, rng, inject)
 
 
@@ -297,16 +335,14 @@ def _worker_down(past_deadline: bool):
             if past_deadline:
                 out = h.wait_outcome(poll["id"], h.outcome_timeout())
                 h.sup.start(w, "worker")
-                run.fault(action="restart", process="worker", validator=w, pid=h.net.pid(w, "worker"),
-                          height=h.top())
+                run.fault(action="restart", process="worker", validator=w, pid=h.net.pid(w, "worker"), height=h.top())
                 h.check_outcome(run, closed, [load, late], expect_failure={"code": "deadline", "absent": [w]})
             else:
                 status = h.query(f"/poll/{poll['id']}/outcome")["status"]
                 if status != "closed":
                     run.fail(f"poll {poll['id']} is {status} without worker {w}: all m workers are needed")
                 h.sup.start(w, "worker")
-                run.fault(action="restart", process="worker", validator=w, pid=h.net.pid(w, "worker"),
-                          height=h.top())
+                run.fault(action="restart", process="worker", validator=w, pid=h.net.pid(w, "worker"), height=h.top())
                 out = h.check_outcome(run, closed, [load, late])
                 if out["final_height"] > closed["deadline_height"]:
                     run.fail("the outcome came after the deadline")
@@ -314,6 +350,7 @@ def _worker_down(past_deadline: bool):
             h.check_ballots(run, closed, load, late)
         finally:
             load.stop()
+
     return body
 
 

@@ -1,4 +1,5 @@
 """The ABCI server through its real framing code, over a real loopback socket."""
+
 import asyncio
 import json
 import os
@@ -46,6 +47,7 @@ def test_varint_round_trip():
                 length |= (b & 0x7F) << shift
                 shift += 7
             return length
+
         assert asyncio.run(parse()) == n
     assert encode_varint(300) == b"\xac\x02"  # unsigned LEB128, not zig-zag (which gives \xd8\x04)
 
@@ -57,11 +59,12 @@ def test_pipelined_requests_answered_in_order(served):
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         batch = b"".join([req(echo=abci.RequestEcho(message=f"m{i}")) for i in range(50)])
         batch += req(info=abci.RequestInfo()) + req(flush=abci.RequestFlush())
-        writer.write(batch)                    # coalesced: many frames in one write
+        writer.write(batch)  # coalesced: many frames in one write
         await writer.drain()
         out = await read_responses(reader, 52)
         writer.close()
         return out
+
     out = run(loop, go())
     assert [r.echo.message for r in out[:50]] == [f"m{i}" for i in range(50)]
     assert out[50].WhichOneof("value") == "info" and out[51].WhichOneof("value") == "flush"
@@ -80,6 +83,7 @@ def test_split_frames_one_byte_at_a_time(served):
         out = await read_responses(reader, 2)
         writer.close()
         return out
+
     out = run(loop, go())
     assert out[0].echo.message == "split" and out[1].WhichOneof("value") == "flush"
 
@@ -95,6 +99,7 @@ def test_multi_megabyte_message(served):
         out = await read_responses(reader, 2)
         writer.close()
         return out
+
     out = run(loop, go())
     assert out[0].echo.message == big
 
@@ -112,16 +117,20 @@ def test_four_connections_served_concurrently(served):
 
     async def go():
         return await asyncio.gather(*(one(i) for i in range(4)))
+
     assert run(loop, go()) == ["0", "1", "2", "3"]
 
 
-@pytest.mark.parametrize("garbage", [
-    b"\xff",                                   # truncated varint, then EOF
-    encode_varint(10_000) + b"short",          # a length far larger than the data
-    encode_varint(2 * 1024**3) + b"\x00" * 16,  # 2 GB claimed: refused before allocating
-    b"\xff" * 11,                              # varint longer than 10 bytes
-    frame(os.urandom(64)),                     # random bytes: not a Request
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\xff",  # truncated varint, then EOF
+        encode_varint(10_000) + b"short",  # a length far larger than the data
+        encode_varint(2 * 1024**3) + b"\x00" * 16,  # 2 GB claimed: refused before allocating
+        b"\xff" * 11,  # varint longer than 10 bytes
+        frame(os.urandom(64)),  # random bytes: not a Request
+    ],
+)
 def test_malformed_frames_close_the_connection(served, garbage):
     loop, server = served
 
@@ -134,8 +143,9 @@ def test_malformed_frames_close_the_connection(served, garbage):
         rest = await asyncio.wait_for(reader.read(), 10)
         writer.close()
         return out, rest
+
     out, rest = run(loop, go())
-    assert out[0].echo.message == "before" and rest == b""   # answered in order, then closed
+    assert out[0].echo.message == "before" and rest == b""  # answered in order, then closed
     assert 2 * 1024**3 > MAX_FRAME
 
 
@@ -151,14 +161,17 @@ def test_abci_cli_drives_the_server(tmp_path):
     import socket
     import sys
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[3]
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    app = subprocess.Popen([sys.executable, "-m", "abci_app", "--home", str(tmp_path / "app"),
-                            "--listen", f"tcp://127.0.0.1:{port}"], cwd=root,
-                           stderr=subprocess.DEVNULL)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "abci_app", "--home", str(tmp_path / "app"), "--listen", f"tcp://127.0.0.1:{port}"],
+        cwd=root,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -166,6 +179,7 @@ def test_abci_cli_drives_the_server(tmp_path):
                 break
             except OSError:
                 import time
+
                 time.sleep(0.05)
         cli = [str(root / ".bin" / "abci-cli"), "--address", f"tcp://127.0.0.1:{port}"]
         echo = subprocess.run(cli + ["echo", "hello"], capture_output=True, text=True, timeout=30)
@@ -173,7 +187,7 @@ def test_abci_cli_drives_the_server(tmp_path):
         info = subprocess.run(cli + ["info"], capture_output=True, text=True, timeout=30)
         assert "mpcvote" in info.stdout
         check = subprocess.run(cli + ["check_tx", "0x00"], capture_output=True, text=True, timeout=30)
-        assert "code: 18" in check.stdout   # NOT_INITIALISED: an empty home answers with a code
+        assert "code: 18" in check.stdout  # NOT_INITIALISED: an empty home answers with a code
         query = subprocess.run(cli + ["query", "--path", "/polls", "0x00"], capture_output=True, text=True, timeout=30)
         assert "code: 18" in query.stdout
         assert app.poll() is None
@@ -183,6 +197,7 @@ def test_abci_cli_drives_the_server(tmp_path):
 
 
 # --- hostile input through the real framing: nothing here may stop a node ------------------------
+
 
 @pytest.fixture
 def served_chain(tmp_path):
@@ -211,6 +226,7 @@ def test_hostile_queries_through_the_real_framing_keep_the_connection(served_cha
         out = await read_responses(reader, len(HOSTILE_PATHS) + 2)
         writer.close()
         return out
+
     out = loop.run_until_complete(asyncio.wait_for(go(), 30))
     assert [r.WhichOneof("value") for r in out[:-2]] == ["query"] * len(HOSTILE_PATHS)
     assert all(r.query.code != 0 for r in out[:-2])
@@ -221,17 +237,23 @@ def test_a_bug_in_query_checktx_or_info_is_answered_internal_and_the_connection_
     loop, server, chain = served_chain
 
     def broken(_req):
-        raise KeyError("secret share 1234")     # what a bug could carry: never echoed
+        raise KeyError("secret share 1234")  # what a bug could carry: never echoed
+
     chain.app.query = chain.app.check_tx = chain.app.info = broken
 
     async def go():
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(req(query=abci.RequestQuery(path=b"/status")) + req(check_tx=abci.RequestCheckTx(tx=b"x"))
-                     + req(info=abci.RequestInfo()) + req(flush=abci.RequestFlush()))
+        writer.write(
+            req(query=abci.RequestQuery(path=b"/status"))
+            + req(check_tx=abci.RequestCheckTx(tx=b"x"))
+            + req(info=abci.RequestInfo())
+            + req(flush=abci.RequestFlush())
+        )
         await writer.drain()
         out = await read_responses(reader, 4)
         writer.close()
         return out
+
     q, ctx, info, flush = loop.run_until_complete(asyncio.wait_for(go(), 30))
     assert q.query.code == codes.INTERNAL and ctx.check_tx.code == codes.INTERNAL
     assert "KeyError" in q.query.log and "1234" not in q.query.log + ctx.check_tx.log
@@ -243,8 +265,9 @@ def test_a_bad_genesis_reaches_the_operator_through_the_framing(tmp_path):
     chain = Chain(tmp_path / "app")
     del chain.registry[1]["mpc_ports"]
     request = abci.Request()
-    request.init_chain.CopyFrom(abci.RequestInitChain(chain_id="c",
-                                                      app_state_bytes=json.dumps(chain.genesis["app_state"]).encode()))
+    request.init_chain.CopyFrom(
+        abci.RequestInitChain(chain_id="c", app_state_bytes=json.dumps(chain.genesis["app_state"]).encode())
+    )
     for key in chain.cons:
         request.init_chain.validators.add(pub_key={"ed25519": key}, power=10)
     response = AbciServer(chain.app).handle(request)
@@ -254,9 +277,23 @@ def test_a_bad_genesis_reaches_the_operator_through_the_framing(tmp_path):
 
 # --- the listener --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("address", ["tcp://0:26658", "tcp://0.0.0.0:26658", "tcp://[::]:26658",
-                                     "tcp://10.1.2.3:26658", "tcp://192.168.1.5:26658", "tcp://example.org:26658",
-                                     "tcp://:26658", "tcp://127.0.0.1", "tcp://127.0.0.1:x", "unix://", "http://127.0.0.1:1"])
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "tcp://0:26658",
+        "tcp://0.0.0.0:26658",
+        "tcp://[::]:26658",
+        "tcp://10.1.2.3:26658",
+        "tcp://192.168.1.5:26658",
+        "tcp://example.org:26658",
+        "tcp://:26658",
+        "tcp://127.0.0.1",
+        "tcp://127.0.0.1:x",
+        "unix://",
+        "http://127.0.0.1:1",
+    ],
+)
 def test_listener_refuses_anything_but_loopback_or_unix(address):
     with pytest.raises(ValueError):
         parse_listen(address)

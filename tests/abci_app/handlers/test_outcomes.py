@@ -1,4 +1,5 @@
 """Outcomes: finality at more than 2/3 of the power, malformed payloads, reports, failure at the deadline."""
+
 from mpc_tx.protocol import codes
 from mpc_tx.protocol.keys import SigningKey
 
@@ -16,10 +17,10 @@ def test_outcome_final_at_more_than_two_thirds(chain):
     wrong = chain.tx(chain.attest[1], "submit_outcome", {"poll": poll_id, "validator": 0, "result": good})
     assert result_codes(chain.block(wrong)) == [codes.NOT_VALIDATOR]
     assert result_codes(chain.block(att(0, good), att(3, bad))) == [0, 0]
-    assert chain.query(f"/poll/{poll_id}/outcome")[1]["status"] == "closed"   # 2 of 4: not final
+    assert chain.query(f"/poll/{poll_id}/outcome")[1]["status"] == "closed"  # 2 of 4: not final
     assert result_codes(chain.block(att(0, good))) == [codes.ALREADY_ATTESTED]
     res = chain.block(att(1, good))
-    assert chain.query(f"/poll/{poll_id}/outcome")[1]["status"] == "closed"   # 20/40 power: still not
+    assert chain.query(f"/poll/{poll_id}/outcome")[1]["status"] == "closed"  # 20/40 power: still not
     res = chain.block(att(2, good))
     out = chain.query(f"/poll/{poll_id}/outcome")[1]
     assert out["status"] == "final" and out["result"]["outcome"] == {"unanimous": True}
@@ -55,18 +56,24 @@ def test_deadline_fails_poll_naming_absent(tmp_path):
 def test_attempt_report_names_absent_without_using_the_attestation(tmp_path):
     c, poll_id, digest = closed_poll(tmp_path)
     report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": digest}
-    res = c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": report})
-                    for i in range(3)])
+    res = c.block(
+        *[c.tx(c.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": report}) for i in range(3)]
+    )
     assert result_codes(res) == [0, 0, 0]
-    assert c.query(f"/poll/{poll_id}/outcome")[1]["status"] == "closed"       # a report is never final
+    assert c.query(f"/poll/{poll_id}/outcome")[1]["status"] == "closed"  # a report is never final
     ok = attested_result(c, poll_id)
-    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome",
-                                     {"poll": poll_id, "validator": 0, "result": ok}))) == [0]
+    assert result_codes(
+        c.block(c.tx(c.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": ok}))
+    ) == [0]
     for _ in range(6):
         c.block()
     out = c.query(f"/poll/{poll_id}/outcome")[1]
-    assert out["status"] == "failed" and out["result"] == {"status": "failed", "code": "deadline",
-                                                          "absent": [3], "ballots": digest}
+    assert out["status"] == "failed" and out["result"] == {
+        "status": "failed",
+        "code": "deadline",
+        "absent": [3],
+        "ballots": digest,
+    }
     c.app.close()
 
 
@@ -75,11 +82,13 @@ def test_deadline_never_names_a_reporter_absent(tmp_path):
     # deadline the reporters, who were there, are not named absent; 0 is named a dissenter.
     c, poll_id, digest = closed_poll(tmp_path)
     ok = attested_result(c, poll_id)
-    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome",
-                                     {"poll": poll_id, "validator": 0, "result": ok}))) == [0]
+    assert result_codes(
+        c.block(c.tx(c.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": ok}))
+    ) == [0]
     report = {"status": "failed", "code": "party_absent", "absent": [0], "ballots": digest}
-    c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": report})
-              for i in (1, 2, 3)])
+    c.block(
+        *[c.tx(c.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": report}) for i in (1, 2, 3)]
+    )
     for _ in range(6):
         c.block()
     out = c.query(f"/poll/{poll_id}/outcome")[1]
@@ -115,8 +124,13 @@ def test_one_validators_false_reports_name_nobody_honest(tmp_path):
         res = c.block(report(3, "party_absent", [0, 1, 2]), report(3, "bad_message", [0, 1, 2]))
         assert result_codes(res) == [0, 0]
     assert result_codes(c.block(report(1, "timeout", [3]), report(2, "bad_message", [3]))) == [0, 0]
-    assert result_codes(c.block(c.tx(c.attest[0], "submit_outcome",
-                                      {"poll": poll_id, "validator": 0, "result": attested_result(c, poll_id)}))) == [0]
+    assert result_codes(
+        c.block(
+            c.tx(
+                c.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": attested_result(c, poll_id)}
+            )
+        )
+    ) == [0]
     for _ in range(6):
         c.block()
     out = c.query(f"/poll/{poll_id}/outcome")[1]
@@ -134,5 +148,5 @@ def test_reports_below_a_third_of_the_power_name_nobody(tmp_path):
         ok = attested_result(c, poll_id)
         c.block(c.tx(c.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": ok}))
     out = c.query(f"/poll/{poll_id}/outcome")[1]
-    assert out["status"] == "final" and out["attesters"] == [0, 1, 2]   # 3's report changes nothing
+    assert out["status"] == "final" and out["attesters"] == [0, 1, 2]  # 3's report changes nothing
     c.app.close()

@@ -1,4 +1,5 @@
 """Polls: creation bounds, closing at the close height or early, the closing quota."""
+
 from mpc_tx.protocol import codes
 from mpc_tx.protocol.keys import SigningKey
 
@@ -7,7 +8,7 @@ from apphelpers import Chain, create, payloads, poll_body, result_codes
 
 def test_poll_closes_at_height_and_rejects_late_ballots(chain):
     creator, voter = SigningKey.generate(), SigningKey.generate()
-    poll_id = create(chain, creator, close_in=6)   # created at height 2, closes at 7 (min_close_blocks 5)
+    poll_id = create(chain, creator, close_in=6)  # created at height 2, closes at 7 (min_close_blocks 5)
     for _ in range(4):
         open_block = chain.block()
         assert not any(e.type == "poll_closed" for e in open_block.events)
@@ -21,11 +22,11 @@ def test_poll_closes_at_height_and_rejects_late_ballots(chain):
 
 def test_close_height_too_near_is_refused_with_the_nearest_allowed(chain):
     creator = SigningKey.generate()
-    near = chain.tx(creator, "create_poll", poll_body(chain.height + 3))     # CheckTx runs at height + 1
+    near = chain.tx(creator, "create_poll", poll_body(chain.height + 3))  # CheckTx runs at height + 1
     res = chain.check(near)
     assert res.code == codes.BAD_POLL and "too near" in res.log and "at least 5 blocks" in res.log
     assert result_codes(chain.block(near)) == [codes.BAD_POLL]
-    create(chain, creator, close_in=6)      # runs at height + 1: exactly min_close_blocks ahead, fine
+    create(chain, creator, close_in=6)  # runs at height + 1: exactly min_close_blocks ahead, fine
 
 
 def test_min_ballots_below_the_chain_floor_is_refused(chain):
@@ -51,7 +52,7 @@ def test_closings_over_the_quota_are_refused_by_create_and_by_early_close(tmp_pa
     while c.height + 1 < at:
         c.block()
     res = c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in later])
-    assert result_codes(res) == [codes.CLOSING_QUOTA] * 3   # at height `at`, the two scheduled ones close
+    assert result_codes(res) == [codes.CLOSING_QUOTA] * 3  # at height `at`, the two scheduled ones close
     res = c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in later])
     assert result_codes(res) == [0, 0, codes.CLOSING_QUOTA]
     assert [c.query(f"/poll/{p}")[1]["status"] for p in later] == ["closed", "closed", "open"]

@@ -1,4 +1,5 @@
 """The key layout: the docstring's table lists every key the app writes, with the values it holds."""
+
 import re
 
 from abci_app.store import keys
@@ -8,8 +9,14 @@ from statehelpers import life_cycle
 
 
 # What each <part> of a documented key stands for (the docstring's last paragraph).
-_PARTS = {"<poll>": "[0-9]{16}", "<height>": "[0-9]{16}", "<validator>": "[0-9]{4}", "<slot>": "[0-9]{4}",
-          "<voter>": "[0-9a-f]{64}", "<signer>": "[0-9a-f]{64}"}
+_PARTS = {
+    "<poll>": "[0-9]{16}",
+    "<height>": "[0-9]{16}",
+    "<validator>": "[0-9]{4}",
+    "<slot>": "[0-9]{4}",
+    "<voter>": "[0-9a-f]{64}",
+    "<signer>": "[0-9a-f]{64}",
+}
 
 
 def _documented() -> list:
@@ -35,7 +42,7 @@ def test_every_key_the_app_writes_is_documented(tmp_path):
             assert len(matching) == 1, key
             used.add(matching[0])
             if not key.startswith(b"meta/"):
-                canonical.decode(raw)               # canonical JSON, as the docstring says
+                canonical.decode(raw)  # canonical JSON, as the docstring says
         c.block()
     assert used == {t for _p, t in rows}
 

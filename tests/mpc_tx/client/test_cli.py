@@ -1,4 +1,5 @@
 """The CLI a person uses: durations, drop reports, privacy defaults, human output (pure and on a real testnet)."""
+
 import os
 import re
 import sys
@@ -10,8 +11,17 @@ import pytest
 
 from mpc_tx.protocol import codes
 from mpc_tx.protocol import tx as txcodec
-from mpc_tx.client.cli import (Client, CliError, DropWatch, _table, blocks_for, dropped_message, main,
-                               parse_close_in, span)
+from mpc_tx.client.cli import (
+    Client,
+    CliError,
+    DropWatch,
+    _table,
+    blocks_for,
+    dropped_message,
+    main,
+    parse_close_in,
+    span,
+)
 from mpc_tx.protocol.keys import SigningKey
 
 from netfixtures import client, running_testnet
@@ -19,9 +29,19 @@ from netfixtures import client, running_testnet
 
 # --- pure: durations, the drop decision ---------------------------------------------------------
 
-@pytest.mark.parametrize("text, parsed", [("90s", ("seconds", 90)), ("10m", ("seconds", 600)),
-                                           ("2h", ("seconds", 7200)), ("1d", ("seconds", 86400)),
-                                           ("40b", ("blocks", 40)), ("40", ("blocks", 40)), (" 3M ", ("seconds", 180))])
+
+@pytest.mark.parametrize(
+    "text, parsed",
+    [
+        ("90s", ("seconds", 90)),
+        ("10m", ("seconds", 600)),
+        ("2h", ("seconds", 7200)),
+        ("1d", ("seconds", 86400)),
+        ("40b", ("blocks", 40)),
+        ("40", ("blocks", 40)),
+        (" 3M ", ("seconds", 180)),
+    ],
+)
 def test_close_in_takes_times_and_blocks(text, parsed):
     assert parse_close_in(text) == parsed
 
@@ -46,7 +66,7 @@ def test_waits_show_nothing_without_progress_and_one_spinner_when_nested(capsys)
     with shown._spinner() as show:
         show("waiting for the outcome")
         outer = shown._status
-        with shown._spinner() as inner:       # a query inside the wait: the same line, new words
+        with shown._spinner() as inner:  # a query inside the wait: the same line, new words
             inner("waiting for the node")
             assert shown._status is outer
         assert shown._status is outer
@@ -56,12 +76,15 @@ def test_waits_show_nothing_without_progress_and_one_spinner_when_nested(capsys)
 
 
 def test_tables_are_aligned_plain_text_whatever_the_question_says():
-    text = _table(["id", "kind", "question"], [(7, "tally", "[bold]Venue?[/] :smile:"), (12, "unanimity", "x" * 300)],
-                  right={"id"})
+    text = _table(
+        ["id", "kind", "question"],
+        [(7, "tally", "[bold]Venue?[/] :smile:"), (12, "unanimity", "x" * 300)],
+        right={"id"},
+    )
     assert text.splitlines() == [
         "id  kind       question",
-        " 7  tally      [bold]Venue?[/] :smile:",        # no markup, no emoji codes, no colour
-        "12  unanimity  " + "x" * 300,                  # never wrapped or cut
+        " 7  tally      [bold]Venue?[/] :smile:",  # no markup, no emoji codes, no colour
+        "12  unanimity  " + "x" * 300,  # never wrapped or cut
     ]
 
 
@@ -72,12 +95,12 @@ def verdict(code, height, log="why"):
 def test_a_refusal_counts_as_a_drop_only_once_it_holds_at_a_later_height():
     watch = DropWatch()
     assert watch.observe(verdict(0, 10)) is None
-    assert watch.observe(verdict(codes.POLL_CLOSED, 11)) is None       # maybe the tx is in block 11 already
-    assert watch.observe(verdict(codes.POLL_CLOSED, 11)) is None       # same height: no new evidence
-    assert watch.observe(None) is None                                 # a node without /check_tx: just wait
+    assert watch.observe(verdict(codes.POLL_CLOSED, 11)) is None  # maybe the tx is in block 11 already
+    assert watch.observe(verdict(codes.POLL_CLOSED, 11)) is None  # same height: no new evidence
+    assert watch.observe(None) is None  # a node without /check_tx: just wait
     dropped = watch.observe(verdict(codes.POLL_CLOSED, 12))
     assert dropped["code"] == codes.POLL_CLOSED
-    assert DropWatch().observe({"code": "8", "height": 1}) is None     # a malformed verdict is no verdict
+    assert DropWatch().observe({"code": "8", "height": 1}) is None  # a malformed verdict is no verdict
 
 
 def test_an_acceptance_between_refusals_starts_over():
@@ -96,12 +119,11 @@ def test_drop_message_names_code_reason_and_that_it_will_not_commit():
 
 # --- a real testnet ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     with running_testnet(tmp_path_factory.mktemp("cli"), workers=False) as net:
         yield net
-
-
 
 
 @pytest.mark.testnet
@@ -128,13 +150,28 @@ def test_a_tx_dropped_from_the_mempool_is_reported_with_its_code_not_a_timeout(n
     # the first it saw (CheckTx refuses the other as a REPLAY), so exactly one commits and
     # the other leaves its node's mempool at the recheck, never in a block.
     c0, c1 = client(net, 0), client(net, 1)
-    for _attempt in range(5):     # node 1 may hear of the first by gossip before the second arrives: again
+    for _attempt in range(5):  # node 1 may hear of the first by gossip before the second arrives: again
         key = SigningKey.generate()
         nonce, height = c0.next_nonce(key), net.rpc(0).height()
-        raws = [txcodec.build(key, c0.chain_id, "create_poll", nonce,
-                              {"question": f"Race {i}?", "kind": "unanimity", "options": [], "voters": None,
-                               "close_height": height + 100, "max_ballots": 10, "max_revotes": 0,
-                               "min_ballots": 3}) for i in range(2)]
+        raws = [
+            txcodec.build(
+                key,
+                c0.chain_id,
+                "create_poll",
+                nonce,
+                {
+                    "question": f"Race {i}?",
+                    "kind": "unanimity",
+                    "options": [],
+                    "voters": None,
+                    "close_height": height + 100,
+                    "max_ballots": 10,
+                    "max_revotes": 0,
+                    "min_ballots": 3,
+                },
+            )
+            for i in range(2)
+        ]
         sent = [c.rpc.broadcast_tx_sync(raw) for c, raw in zip((c0, c1), raws)]
         if all(int(s["code"]) == 0 for s in sent):
             break
@@ -164,11 +201,12 @@ def test_a_tx_dropped_from_the_mempool_is_reported_with_its_code_not_a_timeout(n
 def test_check_tx_query_over_rpc_leaves_the_mempool_alone(net):
     c = client(net)
     key = SigningKey.generate()
-    raw = txcodec.build(key, c.chain_id, "close_poll", c.next_nonce(key), {"poll": 10 ** 9})
+    raw = txcodec.build(key, c.chain_id, "close_poll", c.next_nonce(key), {"poll": 10**9})
     value, height = net.rpc(0).query("/check_tx", raw)
     assert value["code_name"] == "UNKNOWN_POLL" and value["hash"] == txcodec.tx_hash(raw)
-    assert int(net.rpc(0).call("num_unconfirmed_txs")["total"]) == 0 or \
-        txcodec.tx_hash(raw) not in str(net.rpc(0).call("unconfirmed_txs", limit="100"))
+    assert int(net.rpc(0).call("num_unconfirmed_txs")["total"]) == 0 or txcodec.tx_hash(raw) not in str(
+        net.rpc(0).call("unconfirmed_txs", limit="100")
+    )
 
 
 @pytest.mark.testnet
@@ -177,14 +215,19 @@ def test_create_with_a_duration_shows_the_close_as_clock_time(net, tmp_path, cap
     common = ["--node", net.rpc_url(0), "--genesis", str(net.genesis_path())]
     assert main(common + ["keys", "new", "alice"]) == 0
     capsys.readouterr()
-    assert main(common + ["poll", "create", "--key", "alice", "--kind", "unanimity", "--question", "Ship?",
-                          "--close-in", "30s"]) == 0
+    assert (
+        main(
+            common
+            + ["poll", "create", "--key", "alice", "--kind", "unanimity", "--question", "Ship?", "--close-in", "30s"]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert "created at height" in out and "closes at height" in out and "(in " in out
     # 30 s in blocks at the measured interval, and read back as about 30 s (not 30 blocks)
     seconds = int(out.split("(in ")[1].split("s)")[0])
     assert 20 <= seconds <= 30, out
-    assert "open to any key" in err                       # the privacy warning, with the reason
+    assert "open to any key" in err  # the privacy warning, with the reason
     poll_id = int(out.split()[1])
     assert main(common + ["poll", "show", str(poll_id)]) == 0
     out = capsys.readouterr().out
@@ -238,7 +281,7 @@ def test_a_tx_by_unique_prefix_and_revotes_marked_in_txs(net, tmp_path, capsys, 
     assert "not a tx hash" in capsys.readouterr().err
     assert main(common + ["tx", "AB" * 32]) == 1
     assert "no committed tx " + "AB" * 32 in capsys.readouterr().err
-    assert main(common + ["tx", "ABABABAB"]) == 1              # a prefix of nothing recent: a clear error
+    assert main(common + ["tx", "ABABABAB"]) == 1  # a prefix of nothing recent: a clear error
     assert "no tx whose hash starts with ABABABAB in the latest" in capsys.readouterr().err
     assert main(common + ["txs", "--poll", str(poll)]) == 0
     rows = capsys.readouterr().out.splitlines()
@@ -259,12 +302,13 @@ def test_a_mistyped_key_or_option_gets_a_did_you_mean(tmp_path, capsys, monkeypa
 
 def test_an_unreachable_node_error_says_what_to_try(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MPCVOTE_KEYS", str(tmp_path / "keys"))
-    assert main(["--node", "http://127.0.0.1:9", "polls"]) == 1        # port 9 (discard): nothing listens
+    assert main(["--node", "http://127.0.0.1:9", "polls"]) == 1  # port 9 (discard): nothing listens
     err = capsys.readouterr().err
     assert "cannot reach the node" in err and "scripts/testnet status" in err and "--node URL" in err
 
 
 # --- what a person reads: the main flow in a terminal (pexpect, a real pty) -------------------
+
 
 @pytest.fixture(scope="module")
 def worker_net(tmp_path_factory):
@@ -280,8 +324,9 @@ class Terminal:
 
     def run(self, *args, expect=(), status=0, timeout=120):
         """Run one command; wait for each expected pattern in order; return everything shown."""
-        term = pexpect.spawn(MPCVOTE[0], MPCVOTE[1:] + list(args), env=self.env, encoding="utf-8",
-                             timeout=timeout, dimensions=(40, 160))
+        term = pexpect.spawn(
+            MPCVOTE[0], MPCVOTE[1:] + list(args), env=self.env, encoding="utf-8", timeout=timeout, dimensions=(40, 160)
+        )
         seen = ""
         for pattern in expect:
             term.expect(pattern)
@@ -293,8 +338,11 @@ class Terminal:
         return seen
 
 
-MPCVOTE = [str(Path(sys.executable).parent / "mpcvote")] if (Path(sys.executable).parent / "mpcvote").exists() \
+MPCVOTE = (
+    [str(Path(sys.executable).parent / "mpcvote")]
+    if (Path(sys.executable).parent / "mpcvote").exists()
     else [sys.executable, "-m", "mpc_tx.client.cli"]
+)
 
 
 @pytest.mark.testnet
@@ -302,29 +350,78 @@ def test_main_flow_reads_right_in_a_terminal(worker_net, tmp_path):
     t = Terminal(worker_net, tmp_path / "keys")
     for name in ("alice", "bob", "carol", "dave"):
         t.run("keys", "new", name, expect=[rf"{name}: [0-9a-f]{{64}}"])
-    created = t.run("poll", "create", "--key", "alice", "--kind", "tally", "--options", "a,b",
-                    "--question", "Venue?", "--close-in", "2m",
-                    expect=[r"warning: this poll is open to any key", r"poll (\d+) created at height \d+",
-                            r"closes at height \d+, about \d\d:\d\d:\d\d \(in (1m\d\ds|2m0\ds)\)"])
+    created = t.run(
+        "poll",
+        "create",
+        "--key",
+        "alice",
+        "--kind",
+        "tally",
+        "--options",
+        "a,b",
+        "--question",
+        "Venue?",
+        "--close-in",
+        "2m",
+        expect=[
+            r"warning: this poll is open to any key",
+            r"poll (\d+) created at height \d+",
+            r"closes at height \d+, about \d\d:\d\d:\d\d \(in (1m\d\ds|2m0\ds)\)",
+        ],
+    )
     poll = re.search(r"poll (\d+) created", created).group(1)
     for name, choice in (("bob", "a"), ("carol", "b"), ("dave", "a"), ("bob", "b")):
         t.run("vote", poll, choice, "--key", name, expect=[rf"ballot for poll {poll} committed at height \d+"])
-    receipt = t.run("receipt", poll, "--key", "bob",
-                    expect=[rf"poll {poll}: the ballot of bob \([0-9a-f]{{12}}…\) counts",
-                            r"proven against the genesis validators", r"it replaced 1 earlier ballot"])
+    receipt = t.run(
+        "receipt",
+        poll,
+        "--key",
+        "bob",
+        expect=[
+            rf"poll {poll}: the ballot of bob \([0-9a-f]{{12}}…\) counts",
+            r"proven against the genesis validators",
+            r"it replaced 1 earlier ballot",
+        ],
+    )
     counted = re.search(r"tx ([0-9A-F]{64}) in block", receipt).group(1)
     t.run("tx", counted[:8], expect=[rf"tx {counted}", r"committed, OK", r"cast_ballot by [0-9a-f]{12}… \(bob\)"])
-    t.run("poll", "show", poll, expect=[rf"poll {poll}: Venue\?", r"3 ballots \(outcome withheld below 3\)",
-                                        r"warning: this poll is open"])
+    t.run(
+        "poll",
+        "show",
+        poll,
+        expect=[rf"poll {poll}: Venue\?", r"3 ballots \(outcome withheld below 3\)", r"warning: this poll is open"],
+    )
     t.run("poll", "close", poll, "--key", "alice", expect=[rf"poll {poll} closed at height \d+"])
     t.run("outcome", poll, "--wait", expect=[rf"poll {poll}: a 1, b 2", r"counted 3, excluded 0"])
-    t.run("polls", expect=[r"id\s+kind\s+status\s+ballots\s+close\s+outcome\s+question",
-                           rf"{poll}\s+tally\s+final\s+3\s+closed at \d+\s+a 1, b 2\s+Venue\?"])
-    t.run("vote", poll, "a", "--key", "carol", status=1,
-          expect=[rf"error: not voting: poll {poll} was closed early at height \d+"])
-    t.run("vote", poll, "a", "--key", "carol", "--trust-node", status=1,
-          expect=[r"error: rejected by CheckTx: poll \d+ closed at height \d+ \(code 8 POLL_CLOSED\); "
-                  r"your earlier ballot \(height \d+, tx [0-9A-F]{12}…\) still counts"])
+    t.run(
+        "polls",
+        expect=[
+            r"id\s+kind\s+status\s+ballots\s+close\s+outcome\s+question",
+            rf"{poll}\s+tally\s+final\s+3\s+closed at \d+\s+a 1, b 2\s+Venue\?",
+        ],
+    )
+    t.run(
+        "vote",
+        poll,
+        "a",
+        "--key",
+        "carol",
+        status=1,
+        expect=[rf"error: not voting: poll {poll} was closed early at height \d+"],
+    )
+    t.run(
+        "vote",
+        poll,
+        "a",
+        "--key",
+        "carol",
+        "--trust-node",
+        status=1,
+        expect=[
+            r"error: rejected by CheckTx: poll \d+ closed at height \d+ \(code 8 POLL_CLOSED\); "
+            r"your earlier ballot \(height \d+, tx [0-9A-F]{12}…\) still counts"
+        ],
+    )
 
 
 @pytest.mark.testnet
@@ -340,10 +437,22 @@ def test_a_revote_dropped_at_the_close_says_poll_closed_and_that_the_first_ballo
         queue = 10 + close_height - chain.rpc(0).height()
         for i in range(queue):
             filler = SigningKey.generate()
-            raw = txcodec.build(filler, c.chain_id, "create_poll", 1,
-                                {"question": f"Filler {i}?", "kind": "unanimity", "options": [], "voters": None,
-                                 "close_height": close_height + 1000 + i, "max_ballots": 10, "max_revotes": 0,
-                                 "min_ballots": 3})
+            raw = txcodec.build(
+                filler,
+                c.chain_id,
+                "create_poll",
+                1,
+                {
+                    "question": f"Filler {i}?",
+                    "kind": "unanimity",
+                    "options": [],
+                    "voters": None,
+                    "close_height": close_height + 1000 + i,
+                    "max_ballots": 10,
+                    "max_revotes": 0,
+                    "min_ballots": 3,
+                },
+            )
             chain.rpc(0).broadcast_tx_sync(raw)
         with pytest.raises(CliError) as err:
             c.vote(voter, poll, "no")

@@ -5,6 +5,7 @@ testnet at test time, and tampered copies of each; then a lying proxy in front o
 one node (tests/lyingproxy.py): every lie is refused with a clear error and nothing
 is broadcast; and CometBFT's own light client (`cometbft light`) agrees with ours.
 """
+
 import base64
 import copy
 import hashlib
@@ -22,8 +23,16 @@ import pytest
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.client.cli import Client, CliError
 from mpc_tx.protocol.keys import SigningKey
-from mpc_tx.client.light import (LightClient, ValidatorSet, VerifyError, header_hash, merkle_root, results_hash,
-                          verify_signed_header, verify_tx_proof)
+from mpc_tx.client.light import (
+    LightClient,
+    ValidatorSet,
+    VerifyError,
+    header_hash,
+    merkle_root,
+    results_hash,
+    verify_signed_header,
+    verify_tx_proof,
+)
 from mpc_tx.client.rpc import Rpc
 from node_config.generate import find_cometbft
 from node_config.ports import free_ports
@@ -36,7 +45,7 @@ EMPTY = hashlib.sha256(b"").digest()
 
 # --- pure units: no node --------------------------------------------------------------------
 def test_merkle_root_is_rfc6962_with_cometbft_split():
-    leaf = lambda x: hashlib.sha256(b"\x00" + x).digest()          # noqa: E731
+    leaf = lambda x: hashlib.sha256(b"\x00" + x).digest()  # noqa: E731
     inner = lambda a, b: hashlib.sha256(b"\x01" + a + b).digest()  # noqa: E731
     assert merkle_root([]) == EMPTY
     assert merkle_root([b"a"]) == leaf(b"a")
@@ -47,12 +56,30 @@ def test_merkle_root_is_rfc6962_with_cometbft_split():
     assert merkle_root([b"a", b"b", b"c", b"d", b"e"]) == inner(four, leaf(b"e"))
 
 
-@pytest.mark.parametrize("junk", [None, 0, "x", [], {}, {"header": None, "commit": None},
-                                  {"header": {"chain_id": "c"}, "commit": {}}, {"header": [], "commit": []}])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        None,
+        0,
+        "x",
+        [],
+        {},
+        {"header": None, "commit": None},
+        {"header": {"chain_id": "c"}, "commit": {}},
+        {"header": [], "commit": []},
+    ],
+)
 def test_verifier_is_total_on_junk(junk):
-    vals = ValidatorSet.from_genesis({"validators": [{"pub_key": {"type": "tendermint/PubKeyEd25519",
-                                                                  "value": base64.b64encode(b"k" * 32).decode()},
-                                                      "power": "1"}]})
+    vals = ValidatorSet.from_genesis(
+        {
+            "validators": [
+                {
+                    "pub_key": {"type": "tendermint/PubKeyEd25519", "value": base64.b64encode(b"k" * 32).decode()},
+                    "power": "1",
+                }
+            ]
+        }
+    )
     with pytest.raises(VerifyError):
         verify_signed_header(vals, "c", junk)
     with pytest.raises(VerifyError):
@@ -66,6 +93,7 @@ def test_verifier_is_total_on_junk(junk):
 
 def test_create_and_close_put_their_effect_in_the_result_data(tmp_path):
     from apphelpers import Chain, poll_body
+
     chain = Chain(tmp_path)
     chain.init()
     creator, other = SigningKey.generate(), SigningKey.generate()
@@ -76,6 +104,7 @@ def test_create_and_close_put_their_effect_in_the_result_data(tmp_path):
     assert res.tx_results[1].data == b'{"closed_height":2,"poll_id":2}'
     # canonical bytes: every node hashes the same result data into last_results_hash
     from mpc_tx.protocol import canonical
+
     assert canonical.encode(canonical.decode(res.tx_results[1].data)) == res.tx_results[1].data
 
 
@@ -103,14 +132,31 @@ def chain(tmp_path_factory):
         height = net.rpc(0).height()
         for i in range(7):
             key = SigningKey.generate()
-            body = {"question": f"q{i}", "kind": "unanimity", "options": [], "voters": None,
-                    "close_height": height + 2000 + i, "max_ballots": 10, "max_revotes": 0, "min_ballots": 3}
+            body = {
+                "question": f"q{i}",
+                "kind": "unanimity",
+                "options": [],
+                "voters": None,
+                "close_height": height + 2000 + i,
+                "max_ballots": 10,
+                "max_revotes": 0,
+                "min_ballots": 3,
+            }
             raw = txcodec.build(key, genesis["chain_id"], "create_poll", time.time_ns() // 1000, body)
             hashes.append(rpcs[i % 2].broadcast_tx_async(raw)["hash"])
         batch = wait_committed(net.rpc(0), hashes)
         net.wait_height(max(int(r["height"]) for r in batch.values()) + 2, timeout=60)
-        yield {"net": net, "genesis": genesis, "client": c, "creator": creator, "open": open_poll,
-               "closed": closed, "close_tx": close_tx, "batch": batch, "tmp": tmp}
+        yield {
+            "net": net,
+            "genesis": genesis,
+            "client": c,
+            "creator": creator,
+            "open": open_poll,
+            "closed": closed,
+            "close_tx": close_tx,
+            "batch": batch,
+            "tmp": tmp,
+        }
 
 
 def light(chain, i=0, url=None):
@@ -141,7 +187,7 @@ def test_genesis_set_hash_is_the_headers_validators_hash(chain):
 def test_header_hash_matches_the_block_id_of_real_blocks(chain):
     rpc = chain["net"].rpc(1)
     top = rpc.height()
-    for height in [1, 2, 3] + list(range(max(4, top - 5), top + 1)):   # 1: an empty last_block_id
+    for height in [1, 2, 3] + list(range(max(4, top - 5), top + 1)):  # 1: an empty last_block_id
         block = rpc.call("block", height=str(height))
         assert header_hash(block["block"]["header"]).hex().upper() == block["block_id"]["hash"]
 
@@ -163,10 +209,19 @@ def _refused(chain, signed, match, height=None):
 
 
 @pytest.mark.testnet
-@pytest.mark.parametrize("field,value", [
-    ("app_hash", "00" * 32), ("data_hash", "11" * 32), ("last_results_hash", "22" * 32),
-    ("time", "2030-01-01T00:00:00.5Z"), ("proposer_address", "33" * 20), ("consensus_hash", "44" * 32),
-    ("last_commit_hash", "55" * 32), ("evidence_hash", "66" * 32)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("app_hash", "00" * 32),
+        ("data_hash", "11" * 32),
+        ("last_results_hash", "22" * 32),
+        ("time", "2030-01-01T00:00:00.5Z"),
+        ("proposer_address", "33" * 20),
+        ("consensus_hash", "44" * 32),
+        ("last_commit_hash", "55" * 32),
+        ("evidence_hash", "66" * 32),
+    ],
+)
 def test_a_tampered_header_field_is_refused(chain, field, value):
     signed = full_commit(chain)
     signed["header"][field] = value
@@ -231,7 +286,7 @@ def test_random_mutations_never_raise_anything_but_verify_error(chain):
     for _ in range(300):
         forged = copy.deepcopy(signed)
         node, key = forged, None
-        for _depth in range(4):   # walk down to a random leaf
+        for _depth in range(4):  # walk down to a random leaf
             keys = list(node) if isinstance(node, dict) else list(range(len(node)))
             if not keys:
                 break
@@ -297,8 +352,11 @@ def test_results_hash_of_real_blocks_and_tampered_results(chain):
     same = copy.deepcopy(results)
     same[0].update(log="anything", events=[], info="x", codespace="y")
     assert results_hash(same) == results_hash(results)
-    for change in (lambda r: r.update(code=7), lambda r: r.update(data=base64.b64encode(b"{}").decode()),
-                   lambda r: r.update(gas_used="1")):
+    for change in (
+        lambda r: r.update(code=7),
+        lambda r: r.update(data=base64.b64encode(b"{}").decode()),
+        lambda r: r.update(gas_used="1"),
+    ):
         forged = copy.deepcopy(results)
         change(forged[0])
         assert results_hash(forged) != results_hash(results)
@@ -316,6 +374,7 @@ def test_create_and_close_results_carry_their_effect(chain):
 @pytest.mark.testnet
 def test_cli_verify_header_and_verify_tx(chain, capsys):
     from mpc_tx.client.cli import main
+
     base = ["--node", chain["net"].rpc_url(0), "--genesis", str(chain["net"].genesis_path()), "--json"]
     assert main(base + ["verify-header", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -334,6 +393,7 @@ def poll_rewrite(poll_id, change):
             change(poll)
             return poll
         return None
+
     return query_values(lie)
 
 
@@ -342,6 +402,7 @@ def commit_rewrite(change):
         if method == "commit":
             change(result["signed_header"])
         return result
+
     return rewrite
 
 
@@ -377,8 +438,9 @@ def test_honest_node_through_the_proxy_votes_as_before(chain):
 def test_listed_voters_poll_verifies(chain):
     voter = SigningKey.generate()
     c = chain["client"]
-    poll = c.create_poll(chain["creator"], "Listed?", "tally", ["x", "y"], voters=[voter.public_hex],
-                         close_in=500)["poll"]
+    poll = c.create_poll(chain["creator"], "Listed?", "tally", ["x", "y"], voters=[voter.public_hex], close_in=500)[
+        "poll"
+    ]
     facts = c.verified_poll(poll, c.query(f"/poll/{poll}"))
     assert facts["eligible"] == 1 and facts["options"] == ["x", "y"] and not facts["open"]
     res = c.vote(voter, poll, "y")
@@ -389,6 +451,7 @@ def test_listed_voters_poll_verifies(chain):
 def test_rotated_options_are_refused_naming_the_node(chain):
     def rotate(poll):
         poll["options"] = poll["options"][1:] + poll["options"][:1]
+
     error, url = refused(chain, poll_rewrite(chain["open"]["poll"], rotate), "lies about poll .*options")
     assert url in error
 
@@ -400,6 +463,7 @@ def test_forged_poll_under_a_real_id_is_refused(chain):
     def forge(poll):
         poll.update(kind="unanimity", options=[], question="Forged?")
         poll["validators"][0]["enc_key"] = attacker
+
     refused(chain, poll_rewrite(chain["open"]["poll"], forge), "lies about poll .*kind", choice="yes")
 
     # and a tx_search that points at another poll's real create_poll tx
@@ -410,6 +474,7 @@ def test_forged_poll_under_a_real_id_is_refused(chain):
             result["txs"] = [{"hash": other}]
             result["total_count"] = "1"
         return result
+
     refused(chain, point_elsewhere, "no verifiable create_poll tx for poll")
 
 
@@ -424,6 +489,7 @@ def test_an_invented_poll_is_refused(chain):
             poll["id"] = 999
             result["response"] = dict(ok, value=base64.b64encode(json.dumps(poll).encode()).decode())
         return result
+
     refused(chain, invent, "no verifiable create_poll tx for poll 999", poll_id=999)
 
 
@@ -431,8 +497,14 @@ def test_an_invented_poll_is_refused(chain):
 def test_a_hidden_close_is_refused(chain):
     def reopen(poll):
         poll.update(status="open", closed_height=None, deadline_height=None, seed=None)
-    refused(chain, poll_rewrite(chain["closed"]["poll"], reopen), "hides the close", poll_id=chain["closed"]["poll"],
-            choice="yes")
+
+    refused(
+        chain,
+        poll_rewrite(chain["closed"]["poll"], reopen),
+        "hides the close",
+        poll_id=chain["closed"]["poll"],
+        choice="yes",
+    )
 
 
 @pytest.mark.testnet
@@ -445,6 +517,7 @@ def test_a_close_hidden_from_every_answer_ends_in_the_chains_rejection(chain):
         if method == "tx_search" and "poll_closed" in params.get("query", ""):
             result.update(txs=[], total_count="0")
         return reopen(method, params, result)
+
     error, methods, _ = vote_through(chain, withhold, poll_id=chain["closed"]["poll"], choice="yes")
     assert error and "POLL_CLOSED" in error and "not voting" not in error, error
 
@@ -457,8 +530,14 @@ def test_a_hidden_scheduled_close_is_refused(chain):
 
     def reopen(poll):
         poll.update(status="open", closed_height=None)
-    refused(chain, poll_rewrite(short["poll"], reopen), "past its close height .* hides the close",
-            poll_id=short["poll"], choice="yes")
+
+    refused(
+        chain,
+        poll_rewrite(short["poll"], reopen),
+        "past its close height .* hides the close",
+        poll_id=short["poll"],
+        choice="yes",
+    )
 
 
 def _flip_signature(signed):
@@ -478,9 +557,14 @@ def _other_validators(signed):
 
 
 @pytest.mark.testnet
-@pytest.mark.parametrize("forge,match", [(_flip_signature, r"signature \d .* does not verify"),
-                                         (_two_absent, "signed by [0-2] of 4 voting power"),
-                                         (_other_validators, "validators_hash .* is not the genesis")])
+@pytest.mark.parametrize(
+    "forge,match",
+    [
+        (_flip_signature, r"signature \d .* does not verify"),
+        (_two_absent, "signed by [0-2] of 4 voting power"),
+        (_other_validators, "validators_hash .* is not the genesis"),
+    ],
+)
 def test_forged_headers_are_refused(chain, forge, match):
     refused(chain, commit_rewrite(forge), match)
 
@@ -488,10 +572,12 @@ def test_forged_headers_are_refused(chain, forge, match):
 @pytest.mark.testnet
 def test_a_misreported_ballot_commit_is_caught(chain):
     """After the broadcast, the ballot's commit and result are proven too, not taken from /tx."""
+
     def misplace(method, params, result):
         if method == "tx" and params.get("prove") and b'"cast_ballot"' in base64.b64decode(result["tx"]):
             result["height"] = str(int(result["height"]) - 1)
         return result
+
     error, methods, url = vote_through(chain, misplace)
     assert error and "says it committed, but that does not verify" in error and url in error, error
     assert "broadcast_tx_sync" in methods
@@ -501,6 +587,7 @@ def test_a_misreported_ballot_commit_is_caught(chain):
 def test_trust_node_skips_verification(chain):
     def rotate(poll):
         poll["options"] = poll["options"][1:] + poll["options"][:1]
+
     with LyingProxy(chain["net"].rpc_url(0), poll_rewrite(chain["open"]["poll"], rotate)) as proxy:
         c = Client(proxy.url, keys_dir=chain["tmp"] / "keys", genesis=str(chain["net"].genesis_path()))
         c.trust_node = True
@@ -522,22 +609,40 @@ class CometLight:
         self.log = open(f"{self.home}/light.log", "wb")
         # A fresh home each time: reusing one with an older trust root asks y/n on stdin.
         self.proc = subprocess.Popen(
-            [str(find_cometbft(None)), "light", chain_id, "--primary", primary, "--witnesses", witness,
-             "--height", str(height), "--hash", block_hash.hex().upper(), "--home-dir", self.home,
-             "--laddr", f"tcp://127.0.0.1:{self.port}"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(find_cometbft(None)),
+                "light",
+                chain_id,
+                "--primary",
+                primary,
+                "--witnesses",
+                witness,
+                "--height",
+                str(height),
+                "--hash",
+                block_hash.hex().upper(),
+                "--home-dir",
+                self.home,
+                "--laddr",
+                f"tcp://127.0.0.1:{self.port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def commit(self, height):
         """Return (signed header, None) the light proxy verified at `height`, or (None, its error)."""
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "commit",
-                           "params": {"height": str(height)}}).encode()
-        for _ in range(100):    # bounded: until its proxy listens
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "commit", "params": {"height": str(height)}}).encode()
+        for _ in range(100):  # bounded: until its proxy listens
             try:
-                req = urllib.request.Request(f"http://127.0.0.1:{self.port}/", body,
-                                             {"Content-Type": "application/json"})
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{self.port}/", body, {"Content-Type": "application/json"}
+                )
                 doc = json.load(urllib.request.urlopen(req, timeout=30))
                 break
-            except urllib.error.HTTPError as exc:     # an RPC error: the answer is in the body
+            except urllib.error.HTTPError as exc:  # an RPC error: the answer is in the body
                 doc = json.loads(exc.read() or b"{}")
                 break
             except OSError:
@@ -567,7 +672,7 @@ def test_cometbft_light_agrees_on_every_header(chain):
     try:
         vals, chain_id = ValidatorSet.from_genesis(chain["genesis"]), chain["genesis"]["chain_id"]
         top = min(net.rpc(0).height(), 200)
-        for height in range(2, top + 1):     # every header both see, up to a bound
+        for height in range(2, top + 1):  # every header both see, up to a bound
             theirs, error = oracle.commit(height)
             assert error is None, error
             assert header_hash(theirs["header"]) == lc.header(height).hash
@@ -583,10 +688,12 @@ def test_cometbft_light_also_refuses_the_forged_headers(chain):
     net, lc = chain["net"], light(chain, 1)
     target = net.rpc(0).height() - 1
     for forge in (_flip_signature, _two_absent, _other_validators):
+
         def rewrite(method, params, result, forge=forge):
             if method == "commit" and int(result["signed_header"]["header"]["height"]) == target:
                 forge(result["signed_header"])
             return result
+
         with LyingProxy(net.rpc_url(0), rewrite) as proxy:
             with pytest.raises(VerifyError):
                 LightClient(Rpc(proxy.url), chain["genesis"]).header(target)
@@ -597,5 +704,7 @@ def test_cometbft_light_also_refuses_the_forged_headers(chain):
                 oracle.stop()
             # It either fails, or drops the lying primary for its witness: never the forged answer.
             honest = signed_header(chain, target, 1)
-            assert error is not None or (theirs["header"] == honest["header"]
-                                         and theirs["commit"]["signatures"] == honest["commit"]["signatures"]), forge
+            assert error is not None or (
+                theirs["header"] == honest["header"]
+                and theirs["commit"]["signatures"] == honest["commit"]["signatures"]
+            ), forge

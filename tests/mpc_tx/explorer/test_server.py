@@ -1,4 +1,5 @@
 """The explorer's pages, headers and input checks, over a fake RPC client (no node: see test_explorer_browser)."""
+
 import json
 import re
 
@@ -31,13 +32,25 @@ def app(chain, rpcs):
         rpc = FakeRpc(chain, url)
         rpcs.append(rpc)
         return rpc
+
     return make_app(Explorer(NODES, rpc_factory=factory))
 
 
 def pages(chain):
     ballot = txcodec.tx_hash(chain.txs[4][0][0])
-    return ["/", "/polls", "/poll/1", "/block/3", "/block/4", "/block/8", f"/tx/{ballot}", "/validators",
-            "/search?q=1", "/poll/999", "/block/999"]
+    return [
+        "/",
+        "/polls",
+        "/poll/1",
+        "/block/3",
+        "/block/4",
+        "/block/8",
+        f"/tx/{ballot}",
+        "/validators",
+        "/search?q=1",
+        "/poll/999",
+        "/block/999",
+    ]
 
 
 def fetch(app, url):
@@ -56,8 +69,8 @@ def test_every_page_renders_chain_strings_as_text(app, chain):
     _s, _h, body = fetch(app, "/poll/1")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "&lt;/text&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in body
-    svg = body[body.index("<svg"):body.index("</svg>")]
-    assert "&lt;/text&gt;&lt;script&gt;alert(2)" in svg       # the chart's label, escaped too
+    svg = body[body.index("<svg") : body.index("</svg>")]
+    assert "&lt;/text&gt;&lt;script&gt;alert(2)" in svg  # the chart's label, escaped too
 
 
 def test_no_inline_script_style_or_handlers(app, chain):
@@ -77,8 +90,14 @@ def test_ballot_payloads_and_certificates_never_shown(app, chain):
 
 
 def test_security_headers_on_every_answer(app, chain):
-    for url in pages(chain) + ["/?format=json", "/static/style.css", "/static/explorer.js", "/block/x",
-                               "/search?q=%27", "/nowhere"]:
+    for url in pages(chain) + [
+        "/?format=json",
+        "/static/style.css",
+        "/static/explorer.js",
+        "/block/x",
+        "/search?q=%27",
+        "/nowhere",
+    ]:
         _s, headers, _b = fetch(app, url)
         assert headers["content-security-policy"].startswith("default-src 'self'"), url
         assert headers["x-content-type-options"] == "nosniff", url
@@ -93,7 +112,7 @@ def test_json_view_is_json_with_the_same_facts(app, chain):
     assert [v["verdict"] for v in doc["validators"]] == ["valid: attested the final outcome"] * 4
     assert [e["what"] for e in doc["timeline"]][0] == "created" and doc["timeline"][-1]["what"] == "final"
     assert fetch(app, "/poll/1?format=xml")[0] == 400
-    assert doc["verify"]["status"] == "unavailable"        # no genesis file: nothing to verify against
+    assert doc["verify"]["status"] == "unavailable"  # no genesis file: nothing to verify against
     assert fetch(app, "/polls?after=0")[0] == 200
 
 
@@ -105,8 +124,22 @@ def test_tx_page_decodes_with_the_chain_codec(app, chain):
     assert doc["events"][0]["type"] == "ballot"
 
 
-@pytest.mark.parametrize("q", ["1 OR 1=1", "abc'", "ballot.voter='x'", "a" * 65, "-1", str(1 << 63), "0",
-                               "1.5", "0x" + "g" * 64, "x" * 500, "%00"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "1 OR 1=1",
+        "abc'",
+        "ballot.voter='x'",
+        "a" * 65,
+        "-1",
+        str(1 << 63),
+        "0",
+        "1.5",
+        "0x" + "g" * 64,
+        "x" * 500,
+        "%00",
+    ],
+)
 def test_search_refuses_anything_but_digits_and_hex_before_any_query(app, rpcs, q):
     status, _h, body = get(app, "/search", "q=" + q)
     assert status == 400
@@ -123,8 +156,19 @@ def test_search_finds_heights_polls_txs_and_voters(app, chain):
     assert doc["hits"][0]["href"] == "/poll/1"
 
 
-@pytest.mark.parametrize("url", ["/block/abc", "/block/0", "/block/99999999999999999999", "/tx/xyz",
-                                 "/tx/" + "A" * 63, "/poll/1?after=NOTAKEY", "/polls?after=-1", "/poll/0"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/block/abc",
+        "/block/0",
+        "/block/99999999999999999999",
+        "/tx/xyz",
+        "/tx/" + "A" * 63,
+        "/poll/1?after=NOTAKEY",
+        "/polls?after=-1",
+        "/poll/0",
+    ],
+)
 def test_bad_path_arguments_are_400(app, url):
     status, _h, body = fetch(app, url)
     assert status == 400, (url, body[:200])
@@ -153,18 +197,18 @@ def test_only_immutable_pages_are_cached(app, chain, rpcs):
     fetch(app, "/block/4")
     before = sum(len(r.calls) for r in rpcs)
     fetch(app, "/block/4")
-    assert sum(len(r.calls) for r in rpcs) == before           # a committed block: from the cache
+    assert sum(len(r.calls) for r in rpcs) == before  # a committed block: from the cache
     fetch(app, "/")
     middle = sum(len(r.calls) for r in rpcs)
     fetch(app, "/")
-    assert sum(len(r.calls) for r in rpcs) > middle              # the head: read again
+    assert sum(len(r.calls) for r in rpcs) > middle  # the head: read again
 
 
 def test_home_shows_agreement_rate_and_signers(app):
     doc = json.loads(fetch(app, "/?format=json")[2])
     assert doc["app_hashes_agree"] is True and doc["nodes_up"] == 2
     assert doc["validators_signing"] == 3 and doc["validators_total"] == 4
-    assert doc["block_rate"] == 1.0                              # the fake makes one block a second
+    assert doc["block_rate"] == 1.0  # the fake makes one block a second
     assert doc["time_to_final"] == [{"poll": 1, "blocks": 2}]
     assert doc["polls_last"] == 1 and [p["id"] for p in doc["polls"]] == [1]
     assert [b["height"] for b in doc["blocks"]] == list(range(FakeChain.HEIGHT, FakeChain.HEIGHT - 10, -1))
@@ -217,6 +261,7 @@ def test_home_lists_the_latest_polls():
             if poll_id > self.n:
                 raise QueryError(20, "no poll", 1)
             return {"id": poll_id}, 1
+
     for n in (0, 1, 2, 3, 100, 1000, 4097):
         rpc = Polls(n)
         assert _last_poll_id(rpc) == n and rpc.reads <= 2 * n.bit_length() + 2
@@ -238,6 +283,7 @@ class FakeLight:
 
     def __init__(self, chain):
         from explorerhelpers import CHAIN
+
         self.chain_id, self.rpc = CHAIN, FakeRpc(chain, "http://127.0.0.1:1")
 
     def _call(self, method, **params):
@@ -245,12 +291,14 @@ class FakeLight:
 
     def latest(self):
         from mpc_tx.client.light import VerifiedHeader
+
         return VerifiedHeader(10, b"", "", b"", b"", b"", 3, 4, {})
 
     def tx(self, tx_hash):
         import base64
         from mpc_tx.protocol import canonical
         from mpc_tx.client.light import VerifiedTx
+
         res = self.rpc.tx(tx_hash)
         raw = base64.b64decode(res["tx"])
         data = canonical.encode({"poll_id": 1}) if txcodec.decode(raw).type == "create_poll" else b""
@@ -259,6 +307,7 @@ class FakeLight:
 
 def verify_checks(chain):
     from mpc_tx.explorer.verify import run_checks
+
     light = FakeLight(chain)
     checks, final = run_checks(light, light.rpc, 1)
     return {c["name"]: c for c in checks}, final
@@ -267,7 +316,9 @@ def verify_checks(chain):
 def test_verify_panel_proves_the_poll_and_the_power_behind_its_outcome(chain):
     checks, final = verify_checks(chain)
     assert final and all(c["ok"] for c in checks.values())
-    assert "validators [0, 1, 2, 3]" in checks["final outcome"]["detail"] and "4 of 4" in checks["final outcome"]["detail"]
+    assert (
+        "validators [0, 1, 2, 3]" in checks["final outcome"]["detail"] and "4 of 4" in checks["final outcome"]["detail"]
+    )
 
 
 def test_verify_panel_names_a_node_that_lies_about_the_poll(chain):
@@ -277,11 +328,12 @@ def test_verify_panel_names_a_node_that_lies_about_the_poll(chain):
 
 
 def test_verify_panel_counts_only_attestations_by_the_registered_keys(chain):
-    impostor = txcodec.build(SigningKey.generate(), "mpcvote-test", "submit_outcome", 9,
-                             {"poll": 1, "validator": 0, "result": chain.result})
+    impostor = txcodec.build(
+        SigningKey.generate(), "mpcvote-test", "submit_outcome", 9, {"poll": 1, "validator": 0, "result": chain.result}
+    )
     chain.txs[8][0] = (impostor, [])
     checks, _final = verify_checks(chain)
     assert checks["final outcome"]["ok"] and "validators [1, 2, 3]" in checks["final outcome"]["detail"]
-    chain.txs[8] = chain.txs[8][2:]          # two of four: not more than 2/3 of the power
+    chain.txs[8] = chain.txs[8][2:]  # two of four: not more than 2/3 of the power
     checks, _final = verify_checks(chain)
     assert checks["final outcome"]["ok"] is False and "2 of 4" in checks["final outcome"]["detail"]

@@ -3,6 +3,7 @@
 Every present party must print the same result, and every party must end by its deadline
 whether a peer is missing, killed mid-job, or the job is malformed.
 """
+
 import json
 import secrets
 import subprocess
@@ -59,17 +60,28 @@ def one_hot(option, k=3):
 
 # ---------------------------------------------------------------- unanimity
 
+
 @pytest.mark.parametrize("m,prss", [(3, True), (5, False)])
 def test_unanimity_true(m, prss):
     results, _ = run_parties(make_jobs(m, "unanimity", [[1]] * 8, prss=prss))
-    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": True}, "counted": 8,
-                               "excluded": [], "unusable": [[]] * m}
+    assert agreed(results) == {
+        "status": "ok",
+        "outcome": {"unanimous": True},
+        "counted": 8,
+        "excluded": [],
+        "unusable": [[]] * m,
+    }
 
 
 def test_unanimity_false_with_one_no():
     results, _ = run_parties(make_jobs(3, "unanimity", [[1]] * 4 + [[0]] + [[1]] * 3))
-    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": False}, "counted": 8,
-                               "excluded": [], "unusable": [[], [], []]}
+    assert agreed(results) == {
+        "status": "ok",
+        "outcome": {"unanimous": False},
+        "counted": 8,
+        "excluded": [],
+        "unusable": [[], [], []],
+    }
 
 
 def test_unanimity_ballot_of_two_is_a_veto():
@@ -83,8 +95,13 @@ def test_unanimity_bad_sharing_is_found_and_vetoes():
     jobs = make_jobs(5, "unanimity", [[1]] * 9)
     tamper(jobs, 4, 6)
     results, _ = run_parties(jobs)
-    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": False}, "counted": 8,
-                               "excluded": [6], "unusable": [[]] * 5}
+    assert agreed(results) == {
+        "status": "ok",
+        "outcome": {"unanimous": False},
+        "counted": 8,
+        "excluded": [6],
+        "unusable": [[]] * 5,
+    }
 
 
 def test_unanimity_undecryptable_ballot_vetoes():
@@ -92,11 +109,17 @@ def test_unanimity_undecryptable_ballot_vetoes():
     jobs[1]["shares"][2] = None  # party 1 could not decrypt ballot 2
     jobs[0]["shares"][4] = ["not a number"]  # party 0 could not parse ballot 4
     results, _ = run_parties(jobs)
-    assert agreed(results) == {"status": "ok", "outcome": {"unanimous": False}, "counted": 3,
-                               "excluded": [2, 4], "unusable": [[4], [2], []]}
+    assert agreed(results) == {
+        "status": "ok",
+        "outcome": {"unanimous": False},
+        "counted": 3,
+        "excluded": [2, 4],
+        "unusable": [[4], [2], []],
+    }
 
 
 # ---------------------------------------------------------------- tally
+
 
 @pytest.mark.parametrize("m,prss", [(3, True), (5, False)])
 def test_tally_counts_valid_ballots_only(m, prss):
@@ -109,16 +132,25 @@ def test_tally_counts_valid_ballots_only(m, prss):
     tamper(jobs, m - 1, 10, 1)
     jobs[1]["shares"][15] = None
     results, _ = run_parties(jobs)
-    assert agreed(results) == {"status": "ok", "outcome": {"tally": [7, 9, 4]}, "counted": 20,
-                               "excluded": [3, 10, 15, 23],
-                               "unusable": [[], [15]] + [[]] * (m - 2)}
+    assert agreed(results) == {
+        "status": "ok",
+        "outcome": {"tally": [7, 9, 4]},
+        "counted": 20,
+        "excluded": [3, 10, 15, 23],
+        "unusable": [[], [15]] + [[]] * (m - 2),
+    }
 
 
 def test_tally_withheld_below_min_ballots():
     ballots = [one_hot(0)] * 3 + [one_hot(1)] * 2 + [[0, 0, 2]]
     results, _ = run_parties(make_jobs(3, "tally", ballots, k=3, min_ballots=6))
-    assert agreed(results) == {"status": "ok", "outcome": {"withheld": True}, "counted": 5,
-                               "excluded": [5], "unusable": [[], [], []]}
+    assert agreed(results) == {
+        "status": "ok",
+        "outcome": {"withheld": True},
+        "counted": 5,
+        "excluded": [5],
+        "unusable": [[], [], []],
+    }
 
 
 def test_all_sharings_inconsistent_fails_the_job():
@@ -130,6 +162,7 @@ def test_all_sharings_inconsistent_fails_the_job():
 
 
 # ---------------------------------------------------------------- failures end by the deadline
+
 
 def test_parties_on_different_jobs_fail_alike():
     jobs = make_jobs(3, "unanimity", [[1]] * 3)
@@ -153,8 +186,13 @@ def test_party_killed_mid_job_leaves_the_others_ending_by_the_deadline(tmp_path)
     jobs = make_jobs(3, "tally", ballots, k=3, deadline=deadline)
     log_path = tmp_path / "victim.log"
     with open(log_path, "wb") as log:
-        victim = subprocess.Popen([sys.executable, "-m", "mpc_tx.mpc.job"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=log, cwd=REPO)
+        victim = subprocess.Popen(
+            [sys.executable, "-m", "mpc_tx.mpc.job"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            cwd=REPO,
+        )
     victim.stdin.write(json.dumps(jobs[1]).encode())
     victim.stdin.close()
     box = {}
@@ -181,11 +219,15 @@ def test_run_job_kills_its_child_at_the_timeout():
 
 def test_malformed_job_is_an_error_at_once():
     job = make_jobs(3, "unanimity", [[1]])[0]
-    for broken in ({**job, "kind": "plurality"}, {**job, "threshold": 2}, {**job, "seed": "xyz"},
-                   {**job, "parties": job["parties"][:1] + [{"host": "127.0.0.1"}]}):
-        assert run_job(broken, 10, stderr=subprocess.DEVNULL) == {
-            "status": "failed", "code": "error", "absent": []}
-    proc = subprocess.run([sys.executable, "-m", "mpc_tx.mpc.job"], input=b"[1, 2",
-                          capture_output=True, cwd=REPO, timeout=10)
+    for broken in (
+        {**job, "kind": "plurality"},
+        {**job, "threshold": 2},
+        {**job, "seed": "xyz"},
+        {**job, "parties": job["parties"][:1] + [{"host": "127.0.0.1"}]},
+    ):
+        assert run_job(broken, 10, stderr=subprocess.DEVNULL) == {"status": "failed", "code": "error", "absent": []}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpc_tx.mpc.job"], input=b"[1, 2", capture_output=True, cwd=REPO, timeout=10
+    )
     assert json.loads(proc.stdout) == {"status": "failed", "code": "error", "absent": []}
     assert proc.stdout.count(b"\n") == 1

@@ -3,6 +3,7 @@
 A stand-in worker (this file run as a script) starts a job through run_job from a thread,
 as the worker does; the test kills it with SIGKILL and looks for its child in /proc.
 """
+
 import json
 import os
 import signal
@@ -56,9 +57,9 @@ def _stand_in_worker():
     import threading
 
     from mpc_tx.mpc.job import run_job
+
     job = json.loads(sys.stdin.read())
-    threading.Thread(target=run_job, args=(job, 120), kwargs={"stderr": subprocess.DEVNULL},
-                     daemon=True).start()
+    threading.Thread(target=run_job, args=(job, 120), kwargs={"stderr": subprocess.DEVNULL}, daemon=True).start()
     threading.Event().wait(120)
 
 
@@ -82,8 +83,13 @@ def test_job_child_dies_with_its_killed_worker():
 
 def test_child_whose_peers_never_connect_exits_at_its_deadline():
     job = local_jobs(3, "unanimity", [[1]], deadline_s=2)[0]
-    proc = subprocess.run([sys.executable, "-m", "mpc_tx.mpc.job"], input=json.dumps(job).encode(),
-                          capture_output=True, cwd=REPO, timeout=60)  # no kill from outside
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpc_tx.mpc.job"],
+        input=json.dumps(job).encode(),
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
+    )  # no kill from outside
     assert proc.returncode == 1
     assert json.loads(proc.stdout) == {"status": "failed", "code": "party_absent", "absent": [1, 2]}
 
@@ -91,8 +97,14 @@ def test_child_whose_peers_never_connect_exits_at_its_deadline():
 def test_child_of_a_worker_already_gone_does_not_run():
     job = local_jobs(3, "unanimity", [[1]], deadline_s=30)[0]
     env = {**os.environ, PARENT_ENV: "1" if os.getpid() != 1 else "2"}  # not our parent's pid
-    proc = subprocess.run([sys.executable, "-m", "mpc_tx.mpc.job"], input=json.dumps(job).encode(),
-                          capture_output=True, cwd=REPO, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpc_tx.mpc.job"],
+        input=json.dumps(job).encode(),
+        capture_output=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 3 and proc.stdout == b""
 
 

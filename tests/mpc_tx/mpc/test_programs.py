@@ -4,6 +4,7 @@ Single-party runs (m = 1, no network) cover the outcome logic in this process; r
 with 3 and 4 parties (this file run as a script, real TLS on loopback) record every
 value a party opens.
 """
+
 import asyncio
 import json
 import sys
@@ -23,6 +24,7 @@ from mpc_tx.mpc.local import local_jobs, run_parties  # noqa: E402
 
 # ---------------------------------------------------------------- coefficients, bisection
 
+
 def test_coefficients_are_deterministic_nonzero_and_separated():
     seed = bytes(range(32))
     c = derive_coefficients(seed, "unanimity", 50)
@@ -35,8 +37,7 @@ def test_coefficients_are_deterministic_nonzero_and_separated():
     assert derive_coefficients(seed, "unanimity", 0).size == 0
 
 
-@pytest.mark.parametrize("n,bad", [(1, {0}), (10, set()), (13, {12}), (64, {0, 17, 18, 63}),
-                                   (100, set(range(100)))])
+@pytest.mark.parametrize("n,bad", [(1, {0}), (10, set()), (13, {12}), (64, {0, 17, 18, 63}), (100, set(range(100)))])
 def test_bisect_finds_exactly_the_failing_ballots(n, bad):
     rounds = []
 
@@ -58,6 +59,7 @@ def test_bisect_of_nothing_asks_nothing():
 
 
 # ---------------------------------------------------------------- one party, in process
+
 
 @pytest.fixture
 def solo():
@@ -84,12 +86,20 @@ def solo():
 
 def test_unanimity_outcomes(solo):
     assert solo("unanimity", [[1]] * 5) == {
-        "outcome": {"unanimous": True}, "counted": 5, "excluded": [], "unusable": [[]]}
+        "outcome": {"unanimous": True},
+        "counted": 5,
+        "excluded": [],
+        "unusable": [[]],
+    }
     assert solo("unanimity", [[1], [1], [0], [1]])["outcome"] == {"unanimous": False}
     assert solo("unanimity", [[1], [2], [1]])["outcome"] == {"unanimous": False}
     assert solo("unanimity", [[1], [-1], [1]])["outcome"] == {"unanimous": False}
     assert solo("unanimity", [[1], None, [1]]) == {
-        "outcome": {"unanimous": False}, "counted": 2, "excluded": [1], "unusable": [[1]]}
+        "outcome": {"unanimous": False},
+        "counted": 2,
+        "excluded": [1],
+        "unusable": [[1]],
+    }
     assert solo("unanimity", [[1]] * 3, min_ballots=4)["outcome"] == {"withheld": True}
     assert solo("unanimity", [])["outcome"] == {"unanimous": True}
 
@@ -97,17 +107,26 @@ def test_unanimity_outcomes(solo):
 def test_tally_outcomes(solo):
     ballots = [[1, 0, 0]] * 7 + [[0, 1, 0]] * 9 + [[0, 0, 1]] * 4
     assert solo("tally", ballots, k=3) == {
-        "outcome": {"tally": [7, 9, 4]}, "counted": 20, "excluded": [], "unusable": [[]]}
+        "outcome": {"tally": [7, 9, 4]},
+        "counted": 20,
+        "excluded": [],
+        "unusable": [[]],
+    }
     bad = [[0, 2, 0], [1, 1, 0], [0, 0, 0], [L - 1, 1, 1], None]
     result = solo("tally", ballots[:10] + bad + ballots[10:], k=3)
     assert result["outcome"] == {"tally": [7, 9, 4]}
     assert result["excluded"] == [10, 11, 12, 13, 14] and result["unusable"] == [[14]]
     assert solo("tally", ballots, k=3, min_ballots=21) == {
-        "outcome": {"withheld": True}, "counted": 20, "excluded": [], "unusable": [[]]}
+        "outcome": {"withheld": True},
+        "counted": 20,
+        "excluded": [],
+        "unusable": [[]],
+    }
     assert solo("tally", [None, [0, 3, 0]], k=3)["outcome"] == {"tally": [0, 0, 0]}
 
 
 # ---------------------------------------------------------------- several parties
+
 
 def _jobs(m, t, kind, k, ballots, min_ballots=0):
     return local_jobs(m, kind, ballots, k, threshold=t, min_ballots=min_ballots, deadline_s=30)
@@ -127,8 +146,9 @@ def _party(spec):
     job = parse_job(spec)
     tls = job["tls"]
     with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
-        rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths,
-                           pins=job["pins"], prss=job["prss"])
+        rt = build_runtime(
+            job["pid"], job["addresses"], job["threshold"], tls=paths, pins=job["pins"], prss=job["prss"]
+        )
     outputs, all_share_openings = [], []
     output = rt.output
 
@@ -155,8 +175,9 @@ def _party(spec):
 
     async def run():
         await rt.start()
-        result = await mpc_programs.poll_outcome(rt, job["kind"], job["shares"], job["usable"],
-                                                 job["seed"], job["min_ballots"], job["context"])
+        result = await mpc_programs.poll_outcome(
+            rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"]
+        )
         await shutdown(rt)
         return result
 
@@ -176,8 +197,7 @@ def test_bisection_finds_bad_sharings_and_withheld_tally_is_never_opened():
     _tamper(jobs, 0, 40, 2)
     _tamper(jobs, 2, 41, 1)
     reports = _run_parties(jobs)
-    expected = {"outcome": {"withheld": True}, "counted": n - 3, "excluded": [5, 40, 41],
-                "unusable": [[]] * m}
+    expected = {"outcome": {"withheld": True}, "counted": n - 3, "excluded": [5, 40, 41], "unusable": [[]] * m}
     for report in reports:
         assert report["result"] == expected
         # Opened with all shares: one masked combination per group of the input check,
@@ -204,6 +224,7 @@ def test_unanimity_opens_one_masked_value_never_a_count():
 
 if __name__ == "__main__":
     import logging
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
     if sys.argv[1] == "party":
         print(json.dumps(_party(json.loads(sys.stdin.read()))), flush=True)

@@ -3,6 +3,7 @@
 Parties run as child processes on loopback with real TLS (certificates from a CA made
 here). The leak test's parties are this file run as a script (``leak`` role).
 """
+
 import itertools
 import json
 import secrets
@@ -29,10 +30,12 @@ from mpc_tx.mpc.tls import make_ca, make_party_cert  # noqa: E402
 
 # ---------------------------------------------------------------- helpers
 
+
 def make_jobs(m, t, hosts=None, deadline=10.0, ballots=((1,),)):
     ca, ca_key = make_ca("hardening test CA")
-    jobs = local_jobs(m, "unanimity", [list(b) for b in ballots], threshold=t, deadline_s=deadline,
-                      hosts=hosts, ca=(ca, ca_key))
+    jobs = local_jobs(
+        m, "unanimity", [list(b) for b in ballots], threshold=t, deadline_s=deadline, hosts=hosts, ca=(ca, ca_key)
+    )
     certs = [(job["tls"]["cert"].encode(), job["tls"]["key"].encode()) for job in jobs]
     return jobs, {"ca": ca, "ca_key": ca_key, "certs": certs}
 
@@ -57,8 +60,7 @@ def server_context(tmp_path, cert, key):
 
 def prss_key_bytes(m, t, claimed, server):
     """Bytes of PRSS keys MPyC's client `claimed` sends to `server` after its pid."""
-    return 16 * sum(1 for s in itertools.combinations(range(m), m - t)
-                    if s[0] == claimed and server in s)
+    return 16 * sum(1 for s in itertools.combinations(range(m), m - t) if s[0] == claimed and server in s)
 
 
 def connect_tls(context, host, port, server_pid, within=5.0):
@@ -105,6 +107,7 @@ def start_job(job, timeout_s, log_path):
 
 # ---------------------------------------------------------------- zero-test leak
 
+
 def _sqrt_mod_L(a):
     """Square root modulo L (L = 5 mod 8, Atkin's method)."""
     a %= L
@@ -142,8 +145,7 @@ def _roots(coeffs):
 def _candidates(opened, own_share_of_a):
     """A party at x=1 who sees polynomial opened: each root rho of it, taken as the
     root of a(x), gives a(0) = rho * a(1) / (rho - 1)."""
-    return [rho * own_share_of_a * pow(rho - 1, -1, L) % L
-            for rho in _roots(_coefficients(opened)) if rho != 1]
+    return [rho * own_share_of_a * pow(rho - 1, -1, L) % L for rho in _roots(_coefficients(opened)) if rho != 1]
 
 
 def _leak_party(spec):
@@ -155,8 +157,7 @@ def _leak_party(spec):
     job = parse_job(spec["job"])
     tls = job["tls"]
     with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
-        rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths,
-                           pins=job["pins"], prss=True)
+        rt = build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths, pins=job["pins"], prss=True)
     secfld = rt.SecFld(L)
     field = secfld.field
     stock_runtime = type(rt)
@@ -193,12 +194,13 @@ def _leak_party(spec):
         for s in spec["a_shares"]:
             a = secfld(field(int(s)))
             trial = {}
-            for name, zero_test in (("stock", lambda x: stock_runtime.is_zero_public(rt, x)),
-                                    ("hardened", rt.is_zero_public)):
+            for name, zero_test in (
+                ("stock", lambda x: stock_runtime.is_zero_public(rt, x)),
+                ("hardened", rt.is_zero_public),
+            ):
                 opened.clear()
                 r_shares.clear()
-                trial[name] = {"zero": bool(await zero_test(a)), "opened": opened[-1],
-                               "r_share": r_shares[-1]}
+                trial[name] = {"zero": bool(await zero_test(a)), "opened": opened[-1], "r_share": r_shares[-1]}
             trials.append(trial)
         before = calls[0]
         secint = rt.SecInt(16)
@@ -208,9 +210,14 @@ def _leak_party(spec):
         public = secfld.array(field.array([0, 5, 0, 7]))  # a constant is a degree-0 sharing
         np_zero = await rt.np_is_zero_public(public)
         await shutdown(rt)
-        return {"trials": trials, "lt": int(lt), "ge": int(ge), "compare_calls": compare_calls,
-                "np_zero": [bool(z) for z in np_zero],
-                "np_bound": rt.np_is_zero_public.__func__ is _np_is_zero_public}
+        return {
+            "trials": trials,
+            "lt": int(lt),
+            "ge": int(ge),
+            "compare_calls": compare_calls,
+            "np_zero": [bool(z) for z in np_zero],
+            "np_bound": rt.np_is_zero_public.__func__ is _np_is_zero_public,
+        }
 
     return rt._loop.run_until_complete(run())
 
@@ -220,8 +227,10 @@ def test_stock_zero_test_leaks_and_hardened_one_does_not():
     jobs, _ = make_jobs(m, t, deadline=30)
     secrets_a = [secrets.randbelow(L - 1) + 1 for _ in range(3)] + [0]
     sharings = [share(a, m, t) for a in secrets_a]
-    procs = [subprocess.Popen([sys.executable, __file__, "leak"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, cwd=REPO) for _ in range(m)]
+    procs = [
+        subprocess.Popen([sys.executable, __file__, "leak"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=REPO)
+        for _ in range(m)
+    ]
     outs = [None] * m
 
     def feed(i):
@@ -271,13 +280,15 @@ def _object_array_pickle(pointer=b"A" * 8):
 
     class ForgedDType:
         def __reduce__(self):
-            return (numpy.dtype, ("V8", False, True),
-                    (3, "|", None, ("f",), {"f": (numpy.dtype("O"), 0)}, 8, 1, 0))
+            return (numpy.dtype, ("V8", False, True), (3, "|", None, ("f",), {"f": (numpy.dtype("O"), 0)}, 8, 1, 0))
 
     class ForgedArray:
         def __reduce__(self):
-            return (numpy.ndarray.__reduce__(numpy.zeros(0))[0], (numpy.ndarray, (0,), b"b"),
-                    (1, (1,), ForgedDType(), False, pointer))
+            return (
+                numpy.ndarray.__reduce__(numpy.zeros(0))[0],
+                (numpy.ndarray, (0,), b"b"),
+                (1, (1,), ForgedDType(), False, pointer),
+            )
 
     return pickle.dumps(ForgedArray(), protocol=4)
 
@@ -286,6 +297,7 @@ def _structured_array_pickle():
     import pickle
 
     import numpy
+
     return pickle.dumps(numpy.zeros(2, dtype=[("a", "i8"), ("b", "O")]))
 
 
@@ -299,10 +311,18 @@ def test_transfer_unpickles_no_global_and_only_a_small_int():
 
     peer_pickle = load_mpyc().pickle  # what mpyc.runtime unpickles transfer() payloads with
     assert peer_pickle.loads(pickle.dumps(7)) == 7  # the shutdown barrier: a pid
-    for forged in (pickle.dumps(np.array([1, 2**252], dtype=object)), _object_array_pickle(),
-                   _structured_array_pickle(), pickle.dumps(os.system),
-                   b"cos\nsystem\n(S'true'\ntR.", pickle.dumps("7"), pickle.dumps(2**70),
-                   pickle.dumps(True), b"\x80\x04K", b""):
+    for forged in (
+        pickle.dumps(np.array([1, 2**252], dtype=object)),
+        _object_array_pickle(),
+        _structured_array_pickle(),
+        pickle.dumps(os.system),
+        b"cos\nsystem\n(S'true'\ntR.",
+        pickle.dumps("7"),
+        pickle.dumps(2**70),
+        pickle.dumps(True),
+        b"\x80\x04K",
+        b"",
+    ):
         with pytest.raises(PeerRefused):
             peer_pickle.loads(forged)
 
@@ -314,6 +334,7 @@ def test_share_messages_are_refused_unless_exact_length_and_in_range():
 
     load_mpyc()
     from mpyc.finfields import GF
+
     field = GF(L)
     good = field.to_bytes([1, L - 1, 5])
 
@@ -325,8 +346,14 @@ def test_share_messages_are_refused_unless_exact_length_and_in_range():
     token = _expected_count.set(3)
     try:
         assert field.from_bytes(received(good)) == [1, L - 1, 5]
-        for bad in (good[:-1], good[:-32], good + bytes(32), _object_array_pickle(),
-                    field.to_bytes([1, L, 5]), b"\xff" * 96):
+        for bad in (
+            good[:-1],
+            good[:-32],
+            good + bytes(32),
+            _object_array_pickle(),
+            field.to_bytes([1, L, 5]),
+            b"\xff" * 96,
+        ):
             with pytest.raises(PeerRefused) as refused:
                 field.from_bytes(received(bad))
             assert refused.value.sender == 1
@@ -371,8 +398,7 @@ def run_processes(jobs, argvs, tmp_path, timeout=60):
     def go(i):
         log_path = tmp_path / f"party{i}.log"
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(argvs[i], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=log, cwd=REPO)
+            proc = subprocess.Popen(argvs[i], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=REPO)
             stdout, _ = proc.communicate(json.dumps(jobs[i]).encode(), timeout=timeout)
         out[i] = (json.loads(stdout.splitlines()[-1]), proc.returncode, log_path.read_text())
 
@@ -422,6 +448,7 @@ def test_honest_parties_still_agree_without_pickle(tmp_path):
 
 # ---------------------------------------------------------------- pinned identities
 
+
 def test_link_claiming_another_party_is_refused(tmp_path):
     m, t = 3, 1
     jobs, material = make_jobs(m, t, deadline=4)
@@ -469,8 +496,10 @@ def test_link_to_another_job_of_the_same_validators_is_refused(tmp_path):
     jobs, _ = make_jobs(2, 0, deadline=3)
     jobs[1]["job_id"] = secrets.token_hex(32)
     runs = run_processes(jobs, [[sys.executable, "-m", "mpc_tx.mpc.job"]] * 2, tmp_path)
-    assert [r[0] for r in runs] == [{"status": "failed", "code": "party_absent", "absent": [1]},
-                                    {"status": "failed", "code": "party_absent", "absent": [0]}]
+    assert [r[0] for r in runs] == [
+        {"status": "failed", "code": "party_absent", "absent": [1]},
+        {"status": "failed", "code": "party_absent", "absent": [0]},
+    ]
     assert "greets with another job's identity" in runs[1][2]
 
 
@@ -540,6 +569,7 @@ def test_listener_binds_only_the_registered_host(tmp_path):
 
 if __name__ == "__main__":
     import logging
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
     role = sys.argv[1]
     if role == "leak":

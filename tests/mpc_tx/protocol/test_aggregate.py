@@ -1,11 +1,19 @@
 """Aggregation: running sums with revotes, validators' aggregate pairs, interpolation, the final check."""
+
 import itertools
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mpc_tx.protocol.aggregate import Aggregate, check_aggregate_pairs, check_opening, \
-    encode_aggregate_pairs, interpolate, open_tally, sum_pairs
+from mpc_tx.protocol.aggregate import (
+    Aggregate,
+    check_aggregate_pairs,
+    check_opening,
+    encode_aggregate_pairs,
+    interpolate,
+    open_tally,
+    sum_pairs,
+)
 from mpc_tx.protocol.ballot import build_ballot, open_ballot, verify_ballot
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.group import L
@@ -68,7 +76,7 @@ def test_a_lying_validator_is_caught_and_the_rest_still_open(cast):
     assert isinstance(check_aggregate_pairs(agg, 4, posts[3]), Rejected)
     honest = {i: check_aggregate_pairs(agg, i, posts[i]) for i in range(POLL.m) if i != liar}
     assert open_tally(agg, honest) == [2, 1, 3]
-    assert isinstance(open_tally(agg, dict(list(honest.items())[:POLL.t])), Rejected)
+    assert isinstance(open_tally(agg, dict(list(honest.items())[: POLL.t])), Rejected)
 
 
 def test_bad_encodings_of_an_aggregate_pair_are_refused(cast):
@@ -77,7 +85,7 @@ def test_bad_encodings_of_an_aggregate_pair_are_refused(cast):
     for at in range(0, len(good), 32):
         for label, data in BAD_SCALARS.items():
             if len(data) == 32:
-                assert isinstance(check_aggregate_pairs(agg, 0, good[:at] + data + good[at + 32:]), Rejected)
+                assert isinstance(check_aggregate_pairs(agg, 0, good[:at] + data + good[at + 32 :]), Rejected)
     for data in (b"", good[:-1], good + b"\0", None):
         assert isinstance(check_aggregate_pairs(agg, 0, data), Rejected)
     for i in (-1, POLL.m, None):

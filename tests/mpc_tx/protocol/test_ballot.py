@@ -1,4 +1,5 @@
 """Ballots: honest ones verify and open; every tampered or badly encoded field is refused, never raised."""
+
 import itertools
 
 import pytest
@@ -19,7 +20,7 @@ SHAPES = [(4, 1, 1, False), (4, 1, 3, True), (7, 3, 1, True), (7, 2, 2, True)]
 
 
 def _replace(raw: bytes, at: int, data: bytes) -> bytes:
-    return raw[:at] + data + raw[at + len(data):]
+    return raw[:at] + data + raw[at + len(data) :]
 
 
 def _rejected(poll, raw, voter=VOTER) -> str:
@@ -32,8 +33,11 @@ def _rejected(poll, raw, voter=VOTER) -> str:
 @pytest.mark.parametrize("m,t,k,one_hot", SHAPES)
 def test_honest_ballots_verify_and_every_share_checks(m, t, k, one_hot):
     poll, secret_keys = test_poll(m, t, k, one_hot)
-    choices = [[1 if e == j else 0 for e in range(k)] for j in range(k)] if one_hot else \
-        [list(v) for v in itertools.product((0, 1), repeat=k)]
+    choices = (
+        [[1 if e == j else 0 for e in range(k)] for j in range(k)]
+        if one_hot
+        else [list(v) for v in itertools.product((0, 1), repeat=k)]
+    )
     for n, values in enumerate(choices):
         raw = build_ballot(poll, VOTER, values, SeededScalars(b"honest%d" % n))
         assert len(raw) == poll.ballot_size() == ballot_size(m, t, k, one_hot)
@@ -138,8 +142,13 @@ _SIZE = _POLL_4_1_2.ballot_size()
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.one_of(st.binary(max_size=2 * _SIZE), st.binary(min_size=_SIZE, max_size=_SIZE),
-                 st.binary(min_size=_SIZE - 1, max_size=_SIZE - 1).map(lambda b: b"\x01" + b)))
+@given(
+    st.one_of(
+        st.binary(max_size=2 * _SIZE),
+        st.binary(min_size=_SIZE, max_size=_SIZE),
+        st.binary(min_size=_SIZE - 1, max_size=_SIZE - 1).map(lambda b: b"\x01" + b),
+    )
+)
 def test_random_bytes_are_refused_never_raised(data):
     _rejected(_POLL_4_1_2, data)
 
@@ -175,9 +184,12 @@ def test_each_proof_is_checked_even_under_a_fresh_proof_of_rho(tally):
     poll, _, raw = tally
     rho = build_known(poll, [0, 1])[1]
     off = field_offsets(poll)
-    for name, at in [("bit proof 0", off["bits"] + 40), ("bit proof 1", off["bits"] + 128 + 100),
-                     ("sum-to-one proof", off["sum"] + 3)]:
-        bad = resign(poll, raw[:at] + bytes([raw[at] ^ 2]) + raw[at + 1:], rho)
+    for name, at in [
+        ("bit proof 0", off["bits"] + 40),
+        ("bit proof 1", off["bits"] + 128 + 100),
+        ("sum-to-one proof", off["sum"] + 3),
+    ]:
+        bad = resign(poll, raw[:at] + bytes([raw[at] ^ 2]) + raw[at + 1 :], rho)
         assert _rejected(poll, bad) == f"{name}: does not verify"
 
 

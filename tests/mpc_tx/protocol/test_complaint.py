@@ -1,4 +1,5 @@
 """Complaints: a cheating voter is named, a lying validator is named, neither can frame the other."""
+
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -45,11 +46,11 @@ def _cheating_ballots(poll, keys, raw, rho):
     return {
         "does not match": reseal(poll, raw, rho, I, encode_pairs(wrong_value)),
         "scalar >= l": reseal(poll, raw, rho, I, L.to_bytes(32, "little") + plaintext[32:]),
-        "2^255-1": reseal(poll, raw, rho, I,
-                          plaintext[:32] + (2**255 - 1).to_bytes(32, "little") + plaintext[64:]),
+        "2^255-1": reseal(poll, raw, rho, I, plaintext[:32] + (2**255 - 1).to_bytes(32, "little") + plaintext[64:]),
         "garbage ciphertext": reseal(poll, raw, rho, I, b"", ciphertext=bytes(range(2 * 64 + 16))),
-        "another validator's pair": reseal(poll, raw, rho, I, encode_pairs(
-            open_ballot(poll, VOTER, verify_ballot(poll, VOTER, raw), 0, keys[0]))),
+        "another validator's pair": reseal(
+            poll, raw, rho, I, encode_pairs(open_ballot(poll, VOTER, verify_ballot(poll, VOTER, raw), 0, keys[0]))
+        ),
     }
 
 
@@ -75,8 +76,8 @@ def test_a_validator_cannot_frame_a_voter(setting):
     r = rng()
     fake_k = mul(r, b.e_point)  # a K it knows the log of, but not x_I·E
     lies = {
-        "fake K, proof with r": fake_k.encode() + prove_dleq(TAG_DLEQ, (poll.header, TX_HASH, I), G,
-                                                             poll.keys[I], b.e_point, fake_k, r, rng),
+        "fake K, proof with r": fake_k.encode()
+        + prove_dleq(TAG_DLEQ, (poll.header, TX_HASH, I), G, poll.keys[I], b.e_point, fake_k, r, rng),
         "fake K, honest proof": fake_k.encode() + _complain(poll, keys, raw)[32:],
         "another validator's key": _complain(poll, keys, raw, 0),
         "another tx hash": _complain(poll, keys, raw, tx_hash=b"\x33" * 32),
@@ -97,7 +98,7 @@ def test_bad_encodings_in_every_complaint_position_are_refused(setting):
     for at in (32, 64):
         for label, data in list(BAD_SCALARS.items()) + [("zero", bytes(32))]:
             if len(data) == 32:
-                verdict = _judge(poll, raw, good[:at] + data + good[at + 32:])
+                verdict = _judge(poll, raw, good[:at] + data + good[at + 32 :])
                 assert isinstance(verdict, Rejected), (at, label)
     for byte in range(96):
         bad = bytearray(good)
@@ -121,14 +122,13 @@ def test_the_oracle_is_closed_for_a_ballot_without_a_proof_of_rho(setting):
     poll, keys, raw, _ = setting
     # A ballot whose E is the victim's plus dG does not verify, so no complaint about it is judged.
     off = 1
-    forged = raw[:off] + (parse_ballot(poll, raw).e_point + base(5)).encode() + raw[off + 32:]
+    forged = raw[:off] + (parse_ballot(poll, raw).e_point + base(5)).encode() + raw[off + 32 :]
     verdict = _judge(poll, forged, _complain(poll, keys, raw))
     assert isinstance(verdict, Rejected) and "proof of rho" in verdict.reason
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(complaint=st.one_of(st.binary(max_size=200), st.binary(min_size=96, max_size=96)),
-       i=st.integers(-2, 6))
+@given(complaint=st.one_of(st.binary(max_size=200), st.binary(min_size=96, max_size=96)), i=st.integers(-2, 6))
 def test_any_complaint_bytes_are_judged_or_refused_never_raised(setting, complaint, i):
     poll, _, raw, _ = setting
     verdict = _judge(poll, raw, complaint, i=i)

@@ -1,4 +1,5 @@
 """Poll context: parameters and keys are validated; the header binds every one of them."""
+
 import pytest
 
 from mpc_tx.protocol.context import ballot_size, make_poll
@@ -17,15 +18,33 @@ def _poll(**changes):
 
 def test_the_header_binds_every_parameter():
     headers = {_poll().header}
-    for change in [dict(chain_id=b"d"), dict(poll_id=b"q"), dict(t=2), dict(k=3), dict(one_hot=False),
-                   dict(keys=KEYS[:3]), dict(keys=list(reversed(KEYS)))]:
+    for change in [
+        dict(chain_id=b"d"),
+        dict(poll_id=b"q"),
+        dict(t=2),
+        dict(k=3),
+        dict(one_hot=False),
+        dict(keys=KEYS[:3]),
+        dict(keys=list(reversed(KEYS))),
+    ]:
         headers.add(_poll(**change).header)
     assert len(headers) == 8
     assert _poll().m == 4 and _poll().ballot_size() == ballot_size(4, 1, 2, True)
 
 
-@pytest.mark.parametrize("change", [dict(t=4), dict(t=-1), dict(t="1"), dict(k=0), dict(k=257),
-                                    dict(keys=[]), dict(keys=KEYS[:1] * 2), dict(chain_id="c")])
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(t=4),
+        dict(t=-1),
+        dict(t="1"),
+        dict(k=0),
+        dict(k=257),
+        dict(keys=[]),
+        dict(keys=KEYS[:1] * 2),
+        dict(chain_id="c"),
+    ],
+)
 def test_bad_parameters_are_refused(change):
     with pytest.raises(Invalid):
         _poll(**change)

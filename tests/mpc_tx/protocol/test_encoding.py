@@ -1,4 +1,5 @@
 """Frames: unambiguous, typed, tagged."""
+
 import pytest
 
 from mpc_tx.protocol.encoding import Reader, Rejected, digest, frame

@@ -1,4 +1,5 @@
 """Envelopes: the key and associated data bind the context; the one share decoder is strict."""
+
 import pytest
 
 from mpc_tx.protocol import envelope
@@ -28,8 +29,9 @@ def test_round_trip_with_either_side_of_the_exchange():
 @pytest.mark.parametrize("change", ["voter", "i", "E", "K", "digest", "poll", "byte"])
 def test_every_bound_element_matters(change):
     ct = _seal()
-    args = dict(poll=POLL, voter=VOTER, i=1, e_point=E, k_point=mul(RHO, POLL.keys[1]),
-                commitments_digest=DIGEST, ciphertext=ct)
+    args = dict(
+        poll=POLL, voter=VOTER, i=1, e_point=E, k_point=mul(RHO, POLL.keys[1]), commitments_digest=DIGEST, ciphertext=ct
+    )
     if change == "voter":
         args["voter"] = b"\x12" * 32
     elif change == "i":
@@ -57,6 +59,6 @@ def test_the_decoder_takes_exactly_k_pairs_of_canonical_scalars():
     for value in (L, L + 1, 2**255 - 1, 2**256 - 1):
         for at in (0, 32, 64, 96):
             with pytest.raises(Invalid, match="share"):
-                envelope.decode_pairs(good[:at] + value.to_bytes(32, "little") + good[at + 32:], 2)
+                envelope.decode_pairs(good[:at] + value.to_bytes(32, "little") + good[at + 32 :], 2)
     with pytest.raises(Invalid):
         envelope.open_(POLL, VOTER, 1, E, mul(RHO, POLL.keys[1]), DIGEST, _seal()[:-1])

@@ -1,4 +1,5 @@
 """The ristretto255 validation layer: canonical points, reduced scalars, total arithmetic."""
+
 import hashlib
 
 import pytest
@@ -7,8 +8,21 @@ import rbcl
 
 from mpc_tx.protocol import group
 from protocolhelpers import BAD_SCALARS, P_FIELD, bad_point_encodings, point, top_bit
-from mpc_tx.protocol.group import G, H, IDENTITY, L, Invalid, Point, base, mul, msm, parse_point, \
-    parse_scalar, encode_scalar
+from mpc_tx.protocol.group import (
+    G,
+    H,
+    IDENTITY,
+    L,
+    Invalid,
+    Point,
+    base,
+    mul,
+    msm,
+    parse_point,
+    parse_scalar,
+    encode_scalar,
+)
+
 
 def test_libsodium_quirks_that_the_layer_exists_for():
     valid = point(2).encode()
@@ -88,7 +102,8 @@ def test_generators():
     assert H == group.hash_to_point(b"mpcvote/v1/generator/H")
     assert H != G and not H.is_identity()
     assert group.hash_to_point(b"mpcvote/v1/generator/H").encode() == rbcl.crypto_core_ristretto255_from_hash(
-        hashlib.sha512(b"mpcvote/v1/generator/H").digest())
+        hashlib.sha512(b"mpcvote/v1/generator/H").digest()
+    )
 
 
 def test_secret_scalar_arithmetic_matches_ints():
@@ -166,8 +181,12 @@ def test_the_layer_accepts_exactly_what_rfc9496_accepts():
     samples += [n.to_bytes(32, "little") for n in range(0, 64)]
     for seed in range(40):
         valid = point(seed).encode()
-        samples += [valid, top_bit(valid), valid[:1] + bytes([valid[1] ^ 4]) + valid[2:],
-                    bytes([valid[0] ^ 1]) + valid[1:]]
+        samples += [
+            valid,
+            top_bit(valid),
+            valid[:1] + bytes([valid[1] ^ 4]) + valid[2:],
+            bytes([valid[0] ^ 1]) + valid[1:],
+        ]
     samples += [hashlib.sha256(b"%d" % n).digest() for n in range(60)]
     accepted = 0
     for data in samples:

@@ -1,4 +1,5 @@
 """Tests of mpc_tx.protocol.keys: signing keys and encryption keys (key files: test_keyfile)."""
+
 import json
 
 import pytest
@@ -29,19 +30,22 @@ def test_from_seed_is_deterministic():
         SigningKey.from_seed(b"short")
 
 
-@pytest.mark.parametrize("public, sig, msg", [
-    (None, b"\0" * 64, b"m"),
-    ("zz" * 32, b"\0" * 64, b"m"),
-    ("00" * 31, b"\0" * 64, b"m"),
-    ("AB" * 32, b"\0" * 64, b"m"),      # upper case is not the canonical spelling
-    ("00" * 32, b"\0" * 64, b"m"),
-    ("00" * 32, None, b"m"),
-    ("00" * 32, b"\0" * 63, b"m"),
-    ("00" * 32, "x" * 64, b"m"),
-    ("00" * 32, b"\0" * 64, None),
-    ("00" * 32, b"\0" * 64, 5),
-    (["not", "hashable"], b"\0" * 64, b"m"),
-])
+@pytest.mark.parametrize(
+    "public, sig, msg",
+    [
+        (None, b"\0" * 64, b"m"),
+        ("zz" * 32, b"\0" * 64, b"m"),
+        ("00" * 31, b"\0" * 64, b"m"),
+        ("AB" * 32, b"\0" * 64, b"m"),  # upper case is not the canonical spelling
+        ("00" * 32, b"\0" * 64, b"m"),
+        ("00" * 32, None, b"m"),
+        ("00" * 32, b"\0" * 63, b"m"),
+        ("00" * 32, "x" * 64, b"m"),
+        ("00" * 32, b"\0" * 64, None),
+        ("00" * 32, b"\0" * 64, 5),
+        (["not", "hashable"], b"\0" * 64, b"m"),
+    ],
+)
 def test_verify_returns_false_on_garbage(public, sig, msg):
     assert verify(public, sig, msg) is False
 
@@ -49,7 +53,7 @@ def test_verify_returns_false_on_garbage(public, sig, msg):
 def test_verify_rejects_message_given_as_int():
     key = SigningKey.generate()
     sig = key.sign(bytes(5))
-    assert not verify(key.public_hex, sig, 5)   # bytes(5) would be five zero bytes
+    assert not verify(key.public_hex, sig, 5)  # bytes(5) would be five zero bytes
     with pytest.raises(TypeError):
         key.sign(5)
 
@@ -69,6 +73,7 @@ def test_reprs_hide_secrets(tmp_path):
 
 def test_keys_do_not_pickle():
     import pickle
+
     for key in (SigningKey.generate(), EncryptionKey.generate()):
         with pytest.raises(TypeError):
             pickle.dumps(key)

@@ -1,4 +1,5 @@
-"""The attested outcome payload: builder and checker agree, every code has its place, hostile payloads get BAD_OUTCOME."""
+"""The attested outcome payload: builder and checker agree, every code has its place, hostile payloads refused."""
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -10,13 +11,25 @@ DIGEST = "ab" * 32
 
 
 def poll(kind="unanimity", options=(), ballots=5, m=4, min_ballots=0):
-    return {"id": 7, "kind": kind, "options": list(options), "ballots": ballots, "min_ballots": min_ballots,
-            "ballots_digest": DIGEST, "validators": [{"index": i} for i in range(m)]}
+    return {
+        "id": 7,
+        "kind": kind,
+        "options": list(options),
+        "ballots": ballots,
+        "min_ballots": min_ballots,
+        "ballots_digest": DIGEST,
+        "validators": [{"index": i} for i in range(m)],
+    }
 
 
 def job_ok(out, counted=4, excluded=(3,), unusable=([], [3], [], [])):
-    return {"status": "ok", "outcome": out, "counted": counted, "excluded": list(excluded),
-            "unusable": [list(u) for u in unusable]}
+    return {
+        "status": "ok",
+        "outcome": out,
+        "counted": counted,
+        "excluded": list(excluded),
+        "unusable": [list(u) for u in unusable],
+    }
 
 
 def build(p, job):
@@ -38,15 +51,20 @@ def test_every_code_has_one_writer_and_deadline_is_the_chains_own():
     assert set(outcome.JOB_CODES) == {"inconsistent_shares", "timeout", "party_absent", "bad_message", "error"}
 
 
-@pytest.mark.parametrize("p, job", [
-    (poll(), job_ok({"unanimous": True})),
-    (poll(), job_ok({"unanimous": False})),
-    (poll(), job_ok({"withheld": True})),
-    (poll(min_ballots=5), job_ok({"withheld": True})),
-    (poll("tally", ["a", "b", "c"]), job_ok({"tally": [1, 0, 3]})),
-    (poll(ballots=0), {"status": "ok", "outcome": {"withheld": True}, "counted": 0, "excluded": [],
-                       "unusable": [[], [], [], []]}),
-])
+@pytest.mark.parametrize(
+    "p, job",
+    [
+        (poll(), job_ok({"unanimous": True})),
+        (poll(), job_ok({"unanimous": False})),
+        (poll(), job_ok({"withheld": True})),
+        (poll(min_ballots=5), job_ok({"withheld": True})),
+        (poll("tally", ["a", "b", "c"]), job_ok({"tally": [1, 0, 3]})),
+        (
+            poll(ballots=0),
+            {"status": "ok", "outcome": {"withheld": True}, "counted": 0, "excluded": [], "unusable": [[], [], [], []]},
+        ),
+    ],
+)
 def test_built_outcomes_pass_the_check_and_are_attested(p, job):
     payload = build(p, job)
     outcome.check(p, payload)
@@ -63,16 +81,27 @@ def test_the_builder_sorts_index_lists_so_honest_workers_agree_byte_for_byte():
     outcome.check(poll(), one)
 
 
-@pytest.mark.parametrize("job, expected", [
-    ({"status": "failed", "code": "inconsistent_shares", "absent": []},
-     {"status": "failed", "code": "inconsistent_shares", "absent": [], "ballots": DIGEST}),
-    ({"status": "failed", "code": "party_absent", "absent": [3, 1]},
-     {"status": "failed", "code": "party_absent", "absent": [1, 3], "ballots": DIGEST}),
-    ({"status": "failed", "code": "timeout", "absent": [], "outstanding": [2, 9, -1]},
-     {"status": "failed", "code": "timeout", "absent": [2], "ballots": DIGEST}),
-    ({"status": "failed", "code": "bad_message", "absent": [], "sender": 0},
-     {"status": "failed", "code": "bad_message", "absent": [0], "ballots": DIGEST}),
-])
+@pytest.mark.parametrize(
+    "job, expected",
+    [
+        (
+            {"status": "failed", "code": "inconsistent_shares", "absent": []},
+            {"status": "failed", "code": "inconsistent_shares", "absent": [], "ballots": DIGEST},
+        ),
+        (
+            {"status": "failed", "code": "party_absent", "absent": [3, 1]},
+            {"status": "failed", "code": "party_absent", "absent": [1, 3], "ballots": DIGEST},
+        ),
+        (
+            {"status": "failed", "code": "timeout", "absent": [], "outstanding": [2, 9, -1]},
+            {"status": "failed", "code": "timeout", "absent": [2], "ballots": DIGEST},
+        ),
+        (
+            {"status": "failed", "code": "bad_message", "absent": [], "sender": 0},
+            {"status": "failed", "code": "bad_message", "absent": [0], "ballots": DIGEST},
+        ),
+    ],
+)
 def test_failures_are_attested_or_reported_and_pass_the_check(job, expected):
     payload = build(poll(), job)
     assert payload == expected
@@ -80,14 +109,17 @@ def test_failures_are_attested_or_reported_and_pass_the_check(job, expected):
     assert outcome.is_report(payload) == (job["code"] in outcome.REPORT_CODES)
 
 
-@pytest.mark.parametrize("job", [
-    {"status": "failed", "code": "error", "absent": []},
-    {"status": "failed", "code": "timeout", "absent": []},
-    {"status": "failed", "code": "party_absent", "absent": [4, 9]},   # out of range: names nobody
-    {"status": "failed", "code": "bad_message", "absent": [], "sender": 9},
-    {"status": "failed", "code": "bad_message", "absent": [], "sender": "0"},
-    {"status": "failed", "code": "deadline", "absent": [1]},         # the chain's own, never a worker's
-])
+@pytest.mark.parametrize(
+    "job",
+    [
+        {"status": "failed", "code": "error", "absent": []},
+        {"status": "failed", "code": "timeout", "absent": []},
+        {"status": "failed", "code": "party_absent", "absent": [4, 9]},  # out of range: names nobody
+        {"status": "failed", "code": "bad_message", "absent": [], "sender": 9},
+        {"status": "failed", "code": "bad_message", "absent": [], "sender": "0"},
+        {"status": "failed", "code": "deadline", "absent": [1]},  # the chain's own, never a worker's
+    ],
+)
 def test_failures_naming_nobody_submit_nothing(job):
     assert build(poll(), job) is None
 
@@ -95,55 +127,76 @@ def test_failures_naming_nobody_submit_nothing(job):
 def test_deadline_and_error_are_refused_in_a_transaction():
     for code in ("deadline", "error", "other"):
         reason = rejected(poll(), {"status": "failed", "code": code, "absent": [], "ballots": DIGEST})
-        assert reason == "outcome for poll 7: failure code must be one of " \
-                         "inconsistent_shares, party_absent, timeout, bad_message"
+        assert (
+            reason == "outcome for poll 7: failure code must be one of "
+            "inconsistent_shares, party_absent, timeout, bad_message"
+        )
 
 
 def test_job_results_the_worker_takes():
     assert outcome.is_job_result(job_ok({"unanimous": True}))
     assert outcome.is_job_result({"status": "failed", "code": "error", "absent": []})
-    for bad in (None, [], "ok", {"status": "ok", "outcome": {}}, {"status": "failed", "code": "deadline"},
-                {"status": "failed", "code": ["timeout"]}, {"status": "maybe"}):
+    for bad in (
+        None,
+        [],
+        "ok",
+        {"status": "ok", "outcome": {}},
+        {"status": "failed", "code": "deadline"},
+        {"status": "failed", "code": ["timeout"]},
+        {"status": "maybe"},
+    ):
         assert not outcome.is_job_result(bad)
 
 
-OK_PAYLOAD = {"status": "ok", "outcome": {"unanimous": True}, "counted": 4, "excluded": [3],
-              "unusable": [[], [3], [], []], "ballots": DIGEST}
+OK_PAYLOAD = {
+    "status": "ok",
+    "outcome": {"unanimous": True},
+    "counted": 4,
+    "excluded": [3],
+    "unusable": [[], [3], [], []],
+    "ballots": DIGEST,
+}
 FAILED_PAYLOAD = {"status": "failed", "code": "party_absent", "absent": [1], "ballots": DIGEST}
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"ballots": "cd" * 32}, "ballots digest differs"),
-    ({"extra": 1}, "exactly the fields ballots, counted"),
-    ({"excluded": [3, 3]}, "excluded must be a sorted list"),
-    ({"excluded": [5]}, "excluded must be a sorted list"),
-    ({"excluded": [True]}, "excluded must be a sorted list"),
-    ({"excluded": [[1]]}, "excluded must be a sorted list"),
-    ({"excluded": [2**64]}, "excluded must be a sorted list"),
-    ({"counted": True}, "counted must be"),
-    ({"counted": 10**30}, "counted must be"),
-    ({"counted": "4"}, "counted must be"),
-    ({"unusable": [[], [], []]}, "unusable must list"),
-    ({"unusable": [["a", 0], [], [], []]}, "unusable must list"),
-    ({"unusable": "none"}, "unusable must list"),
-    ({"outcome": {"unanimous": 1}}, "a unanimity outcome"),
-    ({"outcome": {"unanimous": True, "x": 1}}, "a unanimity outcome"),
-    ({"outcome": [True]}, "a unanimity outcome"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"ballots": "cd" * 32}, "ballots digest differs"),
+        ({"extra": 1}, "exactly the fields ballots, counted"),
+        ({"excluded": [3, 3]}, "excluded must be a sorted list"),
+        ({"excluded": [5]}, "excluded must be a sorted list"),
+        ({"excluded": [True]}, "excluded must be a sorted list"),
+        ({"excluded": [[1]]}, "excluded must be a sorted list"),
+        ({"excluded": [2**64]}, "excluded must be a sorted list"),
+        ({"counted": True}, "counted must be"),
+        ({"counted": 10**30}, "counted must be"),
+        ({"counted": "4"}, "counted must be"),
+        ({"unusable": [[], [], []]}, "unusable must list"),
+        ({"unusable": [["a", 0], [], [], []]}, "unusable must list"),
+        ({"unusable": "none"}, "unusable must list"),
+        ({"outcome": {"unanimous": 1}}, "a unanimity outcome"),
+        ({"outcome": {"unanimous": True, "x": 1}}, "a unanimity outcome"),
+        ({"outcome": [True]}, "a unanimity outcome"),
+    ],
+)
 def test_hostile_ok_payloads_are_bad_outcome(change, reason):
     assert reason in rejected(poll(), {**OK_PAYLOAD, **change})
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"absent": [1, 1]}, "absent must be a sorted list"),
-    ({"absent": [4]}, "absent must be a sorted list"),
-    ({"absent": [-1]}, "absent must be a sorted list"),
-    ({"absent": [1, "a"]}, "absent must be a sorted list"),
-    ({"absent": {}}, "absent must be a sorted list"),
-    ({"code": ["party_absent"]}, "failure code must be one of"),
-    ({"code": {"a": 1}}, "failure code must be one of"),
-    ({"sender": 0}, "a failure has exactly the fields"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"absent": [1, 1]}, "absent must be a sorted list"),
+        ({"absent": [4]}, "absent must be a sorted list"),
+        ({"absent": [-1]}, "absent must be a sorted list"),
+        ({"absent": [1, "a"]}, "absent must be a sorted list"),
+        ({"absent": {}}, "absent must be a sorted list"),
+        ({"code": ["party_absent"]}, "failure code must be one of"),
+        ({"code": {"a": 1}}, "failure code must be one of"),
+        ({"sender": 0}, "a failure has exactly the fields"),
+    ],
+)
 def test_hostile_failures_are_bad_outcome(change, reason):
     assert reason in rejected(poll(), {**FAILED_PAYLOAD, **change})
 
@@ -152,8 +205,15 @@ def test_tally_outcomes_must_cover_the_options_and_sum_to_counted():
     p = poll("tally", ["a", "b"], min_ballots=1)
     good = {**OK_PAYLOAD, "outcome": {"tally": {"a": 3, "b": 1}}}
     outcome.check(p, good)
-    for bad in ({"a": 3}, {"a": 3, "b": 1, "c": 0}, {"a": 5, "b": -1}, {"a": 2, "b": 1}, {"a": 3.0, "b": 1},
-                {"a": True, "b": 3}, [3, 1]):
+    for bad in (
+        {"a": 3},
+        {"a": 3, "b": 1, "c": 0},
+        {"a": 5, "b": -1},
+        {"a": 2, "b": 1},
+        {"a": 3.0, "b": 1},
+        {"a": True, "b": 3},
+        [3, 1],
+    ):
         assert "a tally outcome is" in rejected(p, {**good, "outcome": {"tally": bad}})
     assert "must be withheld" in rejected(poll("tally", ["a", "b"], min_ballots=5), good)
 
@@ -164,20 +224,30 @@ def test_the_form_check_needs_no_poll():
             outcome.check_form(result)
         assert err.value.code == BAD_OUTCOME
         assert err.value.reason == "result must be an object with status 'ok' or 'failed'"
-        rejected(poll(), result)   # the full check starts with the form
+        rejected(poll(), result)  # the full check starts with the form
     outcome.check_form(OK_PAYLOAD)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.sampled_from([2**63, -2**64, 10**40]) |
-                    st.text(max_size=6) | st.sampled_from(["ok", "failed", DIGEST] + list(outcome.CODES)),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=12)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([2**63, -(2**64), 10**40])
+    | st.text(max_size=6)
+    | st.sampled_from(["ok", "failed", DIGEST] + list(outcome.CODES)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 FIELD = st.sampled_from(["status", "outcome", "counted", "excluded", "unusable", "ballots", "code", "absent", "x"])
 
 
 @settings(max_examples=400, deadline=None)
-@given(base=st.sampled_from([OK_PAYLOAD, FAILED_PAYLOAD]), changes=st.dictionaries(FIELD, JSON, max_size=3),
-       drop=st.lists(FIELD, max_size=2), kind=st.sampled_from(["unanimity", "tally"]))
+@given(
+    base=st.sampled_from([OK_PAYLOAD, FAILED_PAYLOAD]),
+    changes=st.dictionaries(FIELD, JSON, max_size=3),
+    drop=st.lists(FIELD, max_size=2),
+    kind=st.sampled_from(["unanimity", "tally"]),
+)
 def test_the_checker_is_total(base, changes, drop, kind):
     result = {k: v for k, v in {**base, **changes}.items() if k not in drop}
     try:

@@ -1,9 +1,9 @@
 """Sigma proofs: each verifies, each field tampered or badly encoded is refused with a reason."""
+
 import pytest
 
 from mpc_tx.protocol.group import G, H, L, Invalid, base, mul
-from mpc_tx.protocol.proofs import prove_bit, prove_dleq, prove_dlog, verify_bit, verify_dleq, \
-    verify_dlog
+from mpc_tx.protocol.proofs import prove_bit, prove_dleq, prove_dlog, verify_bit, verify_dleq, verify_dlog
 from mpc_tx.protocol.seeded import SeededScalars
 
 from protocolhelpers import BAD_SCALARS
@@ -13,11 +13,11 @@ CONTEXT = (b"header", b"voter", 3)
 
 
 def _flip(proof: bytes, byte: int) -> bytes:
-    return proof[:byte] + bytes([proof[byte] ^ 1]) + proof[byte + 1:]
+    return proof[:byte] + bytes([proof[byte] ^ 1]) + proof[byte + 1 :]
 
 
 def _substitute(proof: bytes, j: int, field: bytes) -> bytes:
-    return proof[:32 * j] + field + proof[32 * j + 32:]
+    return proof[: 32 * j] + field + proof[32 * j + 32 :]
 
 
 def _refused(verify, proof, name="proof"):
@@ -55,8 +55,9 @@ def test_dlog_responses_are_canonical(rng):
     proof = prove_dlog(TAG, CONTEXT, G, base(x), x, rng)
     z = int.from_bytes(proof[32:], "little")
     if z + L < 2**256:
-        _refused(lambda p: verify_dlog(TAG, CONTEXT, G, base(x), p, "proof"),
-                 proof[:32] + (z + L).to_bytes(32, "little"))
+        _refused(
+            lambda p: verify_dlog(TAG, CONTEXT, G, base(x), p, "proof"), proof[:32] + (z + L).to_bytes(32, "little")
+        )
 
 
 @pytest.mark.parametrize("value", [0, 1])

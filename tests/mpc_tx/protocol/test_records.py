@@ -1,27 +1,63 @@
 """Records: every record the app writes round-trips byte for byte; a malformed one is a RecordError, never a crash."""
+
 import copy
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from mpc_tx.protocol import canonical
-from mpc_tx.protocol.records import (Attestation, Ballot, Poll, PollValidator, RecordError,
-                                     snapshot_validators)
+from mpc_tx.protocol.records import Attestation, Ballot, Poll, PollValidator, RecordError, snapshot_validators
 
 from statehelpers import life_cycle
 
 RECORDS = {b"poll/": Poll, b"ballot/": Ballot, b"attest/": Attestation}
 
-VALIDATOR = {"index": 0, "name": "node0", "power": 10, "attest_key": "ab" * 32, "enc_key": "cd" * 32,
-             "mpc_host": "127.0.0.1", "mpc_port": 40000, "mpc_ports": 4, "tls_sha256": "0" * 64}
+VALIDATOR = {
+    "index": 0,
+    "name": "node0",
+    "power": 10,
+    "attest_key": "ab" * 32,
+    "enc_key": "cd" * 32,
+    "mpc_host": "127.0.0.1",
+    "mpc_port": 40000,
+    "mpc_ports": 4,
+    "tls_sha256": "0" * 64,
+}
 POLL = {
-    "id": 1, "creator": "ef" * 32, "question": "Ship it?", "kind": "tally", "options": ["a", "b"], "open": False,
-    "eligible": 2, "created_height": 2, "close_height": 12, "max_ballots": 100, "max_revotes": 2, "min_ballots": 3,
-    "validators": [VALIDATOR], "threshold": 1, "field": "7237", "status": "final", "ballots": 3,
-    "closed_height": 9, "deadline_height": 309, "seed": "12" * 32, "ballots_digest": "34" * 32, "mpc_slot": 0,
-    "mpc_start": 9, "result": {"status": "ok", "outcome": {"tally": {"a": 2, "b": 1}}, "counted": 3, "excluded": [],
-                               "unusable": [[]], "ballots": "34" * 32},
-    "final_height": 11, "attesters": [0], "dissenters": [],
+    "id": 1,
+    "creator": "ef" * 32,
+    "question": "Ship it?",
+    "kind": "tally",
+    "options": ["a", "b"],
+    "open": False,
+    "eligible": 2,
+    "created_height": 2,
+    "close_height": 12,
+    "max_ballots": 100,
+    "max_revotes": 2,
+    "min_ballots": 3,
+    "validators": [VALIDATOR],
+    "threshold": 1,
+    "field": "7237",
+    "status": "final",
+    "ballots": 3,
+    "closed_height": 9,
+    "deadline_height": 309,
+    "seed": "12" * 32,
+    "ballots_digest": "34" * 32,
+    "mpc_slot": 0,
+    "mpc_start": 9,
+    "result": {
+        "status": "ok",
+        "outcome": {"tally": {"a": 2, "b": 1}},
+        "counted": 3,
+        "excluded": [],
+        "unusable": [[]],
+        "ballots": "34" * 32,
+    },
+    "final_height": 11,
+    "attesters": [0],
+    "dissenters": [],
 }
 BALLOT = {"voter": "ab" * 32, "payloads": ["0f" * 80, "9e" * 80], "height": 12, "revotes": 0, "tx": "AB" * 32}
 ATTESTATION = {"validator": 0, "digest": "56" * 32, "result": POLL["result"], "height": 10}
@@ -34,29 +70,30 @@ def test_every_record_the_app_writes_round_trips_byte_for_byte(tmp_path):
         for _ in range(blocks):
             c.block()
         for key, raw in c.app.store.db.iterator():
-            prefix = key[:key.index(b"/") + 1]
+            prefix = key[: key.index(b"/") + 1]
             if prefix not in RECORDS:
                 continue
             seen[prefix] += 1
             value = canonical.decode(raw)
             record = RECORDS[prefix].from_state(value)
             assert record.to_state() == value and canonical.encode(record.to_state()) == raw
-            assert list(record.to_state()) == list(value)       # the same key order as a decode gives
+            assert list(record.to_state()) == list(value)  # the same key order as a decode gives
             if isinstance(record, Poll):
                 statuses.add(record.status)
     assert statuses == {"open", "closed", "final", "failed"} and all(seen.values())
     c.app.close()
 
 
-@pytest.mark.parametrize("cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION),
-                                      (PollValidator, VALIDATOR)])
+@pytest.mark.parametrize(
+    "cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION), (PollValidator, VALIDATOR)]
+)
 def test_records_are_frozen_and_typed(cls, doc):
     record = cls.from_state(copy.deepcopy(doc))
     assert record.to_state() == doc
     with pytest.raises(AttributeError):
         record.height = 1
     for name, value in vars(record).items():
-        assert not isinstance(value, list), name               # lists are tuples in a record
+        assert not isinstance(value, list), name  # lists are tuples in a record
 
 
 def test_a_record_is_independent_of_the_state_value_it_came_from():
@@ -72,6 +109,7 @@ def test_a_record_is_independent_of_the_state_value_it_came_from():
 
 def test_each_record_checks_exactly_its_fields():
     from dataclasses import fields
+
     for cls in (Poll, Ballot, Attestation, PollValidator):
         assert list(cls._CHECKS) == [f.name for f in fields(cls)], cls.__name__
 
@@ -82,25 +120,28 @@ def test_poll_fields_read_as_their_domain():
     assert Ballot.from_state(BALLOT).payloads[1] == "9e" * 80
 
 
-@pytest.mark.parametrize("cls, doc, change, message", [
-    (Poll, POLL, lambda d: d.pop("seed"), "lacks seed"),
-    (Poll, POLL, lambda d: d.update(colour="red"), "unknown field 'colour'"),
-    (Poll, POLL, lambda d: d.update(id=True), "poll id must be an integer"),
-    (Poll, POLL, lambda d: d.update(ballots=-1), "poll ballots must be an integer"),
-    (Poll, POLL, lambda d: d.update(status="lost"), "poll status must be one of"),
-    (Poll, POLL, lambda d: d.update(kind="vote"), "poll kind must be one of"),
-    (Poll, POLL, lambda d: d.update(options="a"), "poll options must be a list"),
-    (Poll, POLL, lambda d: d.update(seed="XY" * 32), "poll seed must be 64 lower-case hex"),
-    (Poll, POLL, lambda d: d.update(result=[1]), "poll result must be an object"),
-    (Poll, POLL, lambda d: d["validators"][0].pop("power"), "poll validator record lacks power"),
-    (Poll, POLL, lambda d: d.update(attesters=[0, "1"]), r"poll attesters\[1\] must be an integer"),
-    (Ballot, BALLOT, lambda d: d.update(payloads=["0f", "xyz"]), r"ballot payloads\[1\] must be non-empty"),
-    (Ballot, BALLOT, lambda d: d.update(tx="ab" * 32), "ballot tx must be 64 upper-case"),
-    (Ballot, BALLOT, lambda d: d.update(voter=None), "ballot voter must be"),
-    (Attestation, ATTESTATION, lambda d: d.update(result={1: 2}), "string keys"),
-    (Attestation, ATTESTATION, lambda d: d.update(result={"x": 1.5}), "not a JSON value"),
-    (Attestation, ATTESTATION, lambda d: d.update({3: 1}), "unknown field of type int"),
-])
+@pytest.mark.parametrize(
+    "cls, doc, change, message",
+    [
+        (Poll, POLL, lambda d: d.pop("seed"), "lacks seed"),
+        (Poll, POLL, lambda d: d.update(colour="red"), "unknown field 'colour'"),
+        (Poll, POLL, lambda d: d.update(id=True), "poll id must be an integer"),
+        (Poll, POLL, lambda d: d.update(ballots=-1), "poll ballots must be an integer"),
+        (Poll, POLL, lambda d: d.update(status="lost"), "poll status must be one of"),
+        (Poll, POLL, lambda d: d.update(kind="vote"), "poll kind must be one of"),
+        (Poll, POLL, lambda d: d.update(options="a"), "poll options must be a list"),
+        (Poll, POLL, lambda d: d.update(seed="XY" * 32), "poll seed must be 64 lower-case hex"),
+        (Poll, POLL, lambda d: d.update(result=[1]), "poll result must be an object"),
+        (Poll, POLL, lambda d: d["validators"][0].pop("power"), "poll validator record lacks power"),
+        (Poll, POLL, lambda d: d.update(attesters=[0, "1"]), r"poll attesters\[1\] must be an integer"),
+        (Ballot, BALLOT, lambda d: d.update(payloads=["0f", "xyz"]), r"ballot payloads\[1\] must be non-empty"),
+        (Ballot, BALLOT, lambda d: d.update(tx="ab" * 32), "ballot tx must be 64 upper-case"),
+        (Ballot, BALLOT, lambda d: d.update(voter=None), "ballot voter must be"),
+        (Attestation, ATTESTATION, lambda d: d.update(result={1: 2}), "string keys"),
+        (Attestation, ATTESTATION, lambda d: d.update(result={"x": 1.5}), "not a JSON value"),
+        (Attestation, ATTESTATION, lambda d: d.update({3: 1}), "unknown field of type int"),
+    ],
+)
 def test_a_malformed_record_is_named(cls, doc, change, message):
     bad = copy.deepcopy(doc)
     change(bad)
@@ -116,10 +157,11 @@ def test_deep_nesting_is_a_record_error():
         Attestation.from_state(dict(ATTESTATION, result={"x": deep}))
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                  max_size=4),
-                     max_leaves=20)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @pytest.mark.parametrize("cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION)])

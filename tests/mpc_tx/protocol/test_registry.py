@@ -1,4 +1,5 @@
 """Registry keys with a proof of possession, f from power, threshold ranges (docs/PROTOCOL.md §15)."""
+
 import itertools
 
 import pytest
@@ -7,8 +8,15 @@ from hypothesis import given, settings, strategies as st
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.group import G, base
 from mpc_tx.protocol.proofs import prove_dlog
-from mpc_tx.protocol.registry import (check_registry, check_threshold, default_threshold, max_faulty,
-                                      prove_key_possession, threshold_range, verify_key_possession)
+from mpc_tx.protocol.registry import (
+    check_registry,
+    check_threshold,
+    default_threshold,
+    max_faulty,
+    prove_key_possession,
+    threshold_range,
+    verify_key_possession,
+)
 from mpc_tx.protocol.seeded import SeededScalars
 from protocolhelpers import BAD_SCALARS, bad_point_encodings
 
@@ -42,8 +50,7 @@ def test_copying_another_validators_key_fails():
     consensus_1, key_1, proof_1, _ = _entry(1)
     consensus_2, _, _, _ = _entry(2)
     assert isinstance(verify_key_possession(CHAIN, consensus_2, key_1, proof_1), Rejected)
-    assert isinstance(check_registry(CHAIN, [(consensus_1, key_1, proof_1), (consensus_2, key_1, proof_1)]),
-                      Rejected)
+    assert isinstance(check_registry(CHAIN, [(consensus_1, key_1, proof_1), (consensus_2, key_1, proof_1)]), Rejected)
 
 
 def test_a_rogue_key_without_its_secret_has_no_proof():
@@ -74,13 +81,22 @@ def test_bad_proof_scalars_are_refused(name):
         assert isinstance(result, Rejected) and result.reason.startswith("proof of possession"), name
 
 
-@pytest.mark.parametrize("args", [
-    (None, bytes(32), bytes(32), bytes(64)), ("chain", bytes(32), bytes(32), bytes(64)),
-    (b"", bytes(32), bytes(32), bytes(64)), (b"x" * 256, bytes(32), bytes(32), bytes(64)),
-    (CHAIN, bytes(31), bytes(32), bytes(64)), (CHAIN, "k" * 32, bytes(32), bytes(64)),
-    (CHAIN, bytes(32), None, bytes(64)), (CHAIN, bytes(32), 5, bytes(64)),
-    (CHAIN, bytes(32), bytes(32), None), (CHAIN, bytes(32), bytes(32), bytes(63)), (CHAIN, bytes(32), [], {}),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (None, bytes(32), bytes(32), bytes(64)),
+        ("chain", bytes(32), bytes(32), bytes(64)),
+        (b"", bytes(32), bytes(32), bytes(64)),
+        (b"x" * 256, bytes(32), bytes(32), bytes(64)),
+        (CHAIN, bytes(31), bytes(32), bytes(64)),
+        (CHAIN, "k" * 32, bytes(32), bytes(64)),
+        (CHAIN, bytes(32), None, bytes(64)),
+        (CHAIN, bytes(32), 5, bytes(64)),
+        (CHAIN, bytes(32), bytes(32), None),
+        (CHAIN, bytes(32), bytes(32), bytes(63)),
+        (CHAIN, bytes(32), [], {}),
+    ],
+)
 def test_wrong_types_and_lengths_are_rejected_not_raised(args):
     assert isinstance(verify_key_possession(*args), Rejected)
 
@@ -98,11 +114,17 @@ def test_registry_accepts_distinct_proven_entries_in_order():
     assert check_registry(CHAIN, entries[::-1]) == keys[::-1]
 
 
-@pytest.mark.parametrize("case, reason", [
-    ("empty", "registry: need"), ("not a list", "registry: need"), ("short entry", "entry 1: need"),
-    ("duplicate identity", "entry 1: consensus key registered twice"), ("bad proof", "entry 2: proof"),
-    ("too many", "registry: need"),
-])
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("empty", "registry: need"),
+        ("not a list", "registry: need"),
+        ("short entry", "entry 1: need"),
+        ("duplicate identity", "entry 1: consensus key registered twice"),
+        ("bad proof", "entry 2: proof"),
+        ("too many", "registry: need"),
+    ],
+)
 def test_registry_refusals_name_the_entry(case, reason):
     entries = [_entry(n)[:3] for n in range(1, 4)]
     if case == "empty":
@@ -123,8 +145,12 @@ def test_registry_refusals_name_the_entry(case, reason):
 
 def _brute_force_f(powers):
     total = sum(powers)
-    return max(size for size in range(len(powers) + 1)
-               for subset in itertools.combinations(powers, size) if 3 * sum(subset) < total)
+    return max(
+        size
+        for size in range(len(powers) + 1)
+        for subset in itertools.combinations(powers, size)
+        if 3 * sum(subset) < total
+    )
 
 
 @pytest.mark.parametrize("m", range(1, 31))
@@ -132,8 +158,18 @@ def test_f_with_equal_power(m):
     assert max_faulty([10] * m) == (m - 1) // 3
 
 
-@pytest.mark.parametrize("powers, f", [([1, 1, 1, 10], 3), ([5, 5, 5], 0), ([1, 2, 3, 4], 2), ([100, 1, 1, 1, 1], 4),
-                                       ([1], 0), ([1, 1], 0), ([2, 1, 1, 1], 1)])
+@pytest.mark.parametrize(
+    "powers, f",
+    [
+        ([1, 1, 1, 10], 3),
+        ([5, 5, 5], 0),
+        ([1, 2, 3, 4], 2),
+        ([100, 1, 1, 1, 1], 4),
+        ([1], 0),
+        ([1, 1], 0),
+        ([2, 1, 1, 1], 1),
+    ],
+)
 def test_f_with_unequal_power(powers, f):
     assert max_faulty(powers) == f == _brute_force_f(powers)
 
@@ -152,8 +188,17 @@ def test_bad_powers_are_rejected_not_raised(powers):
     assert isinstance(check_threshold(False, powers, 1), Rejected)
 
 
-@pytest.mark.parametrize("m, on_chain, mpyc", [(2, (1, 1), (1, 0)), (3, (1, 2), (1, 1)), (4, (1, 2), (1, 1)),
-                                               (5, (1, 3), (1, 2)), (7, (2, 4), (2, 3)), (10, (3, 6), (3, 4))])
+@pytest.mark.parametrize(
+    "m, on_chain, mpyc",
+    [
+        (2, (1, 1), (1, 0)),
+        (3, (1, 2), (1, 1)),
+        (4, (1, 2), (1, 1)),
+        (5, (1, 3), (1, 2)),
+        (7, (2, 4), (2, 3)),
+        (10, (3, 6), (3, 4)),
+    ],
+)
 def test_threshold_ranges_with_equal_power(m, on_chain, mpyc):
     assert threshold_range(True, [1] * m) == on_chain
     assert threshold_range(False, [1] * m) == mpyc
@@ -166,8 +211,20 @@ def test_default_is_the_top_and_an_empty_range_refuses():
     assert isinstance(refused, Rejected) and "empty" in refused.reason
 
 
-@pytest.mark.parametrize("t, ok", [(0, False), (1, True), (2, True), (3, False), (-1, False), ("1", False),
-                                   (True, False), (None, False), (2**70, False)])
+@pytest.mark.parametrize(
+    "t, ok",
+    [
+        (0, False),
+        (1, True),
+        (2, True),
+        (3, False),
+        (-1, False),
+        ("1", False),
+        (True, False),
+        (None, False),
+        (2**70, False),
+    ],
+)
 def test_check_threshold(t, ok):
     result = check_threshold(True, [1, 1, 1, 1], t)
     assert (result == t) if ok else isinstance(result, Rejected)
@@ -179,8 +236,8 @@ def test_any_t_in_range_keeps_f_below_t_plus_one_and_leaves_t_plus_one_honest(po
     low, high = threshold_range(on_chain, powers)
     f, m = max_faulty(powers), len(powers)
     for t in range(low, high + 1):
-        assert f < t + 1                       # f Byzantine validators never hold t+1 shares
+        assert f < t + 1  # f Byzantine validators never hold t+1 shares
         if on_chain:
-            assert m - f >= t + 1              # t+1 contributions remain with f absent
+            assert m - f >= t + 1  # t+1 contributions remain with f absent
         else:
-            assert 2 * t + 1 <= m              # MPyC's multiplication
+            assert 2 * t + 1 <= m  # MPyC's multiplication

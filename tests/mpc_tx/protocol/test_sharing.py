@@ -1,4 +1,5 @@
 """Shamir sharing over GF(L): layout, reconstruction, and the degree-t consistency test."""
+
 import itertools
 
 import gmpy2

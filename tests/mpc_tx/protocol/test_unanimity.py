@@ -1,4 +1,5 @@
 """Public unanimity: masks and openings verify, liars are refused, the outcome is right from any t+1."""
+
 import itertools
 
 import pytest
@@ -8,8 +9,17 @@ from mpc_tx.protocol.ballot import build_ballot, open_ballot, verify_ballot
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.group import G, H, base, mul
 from mpc_tx.protocol.seeded import SeededScalars
-from mpc_tx.protocol.unanimity import ALL_YES, NOT_ALL_YES, check_mask, check_open, combine_masks, \
-    make_mask, make_open, unanimity_commitment, unanimity_outcome
+from mpc_tx.protocol.unanimity import (
+    ALL_YES,
+    NOT_ALL_YES,
+    check_mask,
+    check_open,
+    combine_masks,
+    make_mask,
+    make_open,
+    unanimity_commitment,
+    unanimity_outcome,
+)
 
 from protocolhelpers import test_poll
 from protocolhelpers import BAD_SCALARS, bad_point_encodings
@@ -38,8 +48,9 @@ def _rounds(agg, pairs, rng):
     return rd, w, opens
 
 
-@pytest.mark.parametrize("values,expected", [([1, 1, 1], ALL_YES), ([1, 0, 1], NOT_ALL_YES),
-                                             ([0, 0, 0], NOT_ALL_YES), ([1], ALL_YES)])
+@pytest.mark.parametrize(
+    "values,expected", [([1, 1, 1], ALL_YES), ([1, 0, 1], NOT_ALL_YES), ([0, 0, 0], NOT_ALL_YES), ([1], ALL_YES)]
+)
 def test_the_outcome_from_every_t_plus_1_subset(values, expected):
     agg, pairs = _run(values)
     rng = SeededScalars(b"rounds")
@@ -85,7 +96,7 @@ def test_masks_bind_their_statement_and_refuse_bad_encodings():
     for at in (64, 96):
         for data in list(BAD_SCALARS.values()) + [bytes(32)]:
             if len(data) == 32:
-                assert isinstance(check_mask(agg, 0, good[:at] + data + good[at + 32:]), Rejected)
+                assert isinstance(check_mask(agg, 0, good[:at] + data + good[at + 32 :]), Rejected)
     for data in (b"", good[:-1], good + b"\0", None):
         assert isinstance(check_mask(agg, 0, data), Rejected)
     assert isinstance(check_mask(agg, POLL.m, good), Rejected)
@@ -104,7 +115,7 @@ def test_opens_refuse_bad_encodings_in_every_position():
     for at in (32, 64, 96):
         for data in list(BAD_SCALARS.values()) + [bytes(32)]:
             if len(data) == 32:
-                assert isinstance(check_open(agg, 3, w, good[:at] + data + good[at + 32:]), Rejected)
+                assert isinstance(check_open(agg, 3, w, good[:at] + data + good[at + 32 :]), Rejected)
     for data in (b"", good[:-1], None):
         assert isinstance(check_open(agg, 3, w, data), Rejected)
 

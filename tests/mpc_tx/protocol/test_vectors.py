@@ -1,4 +1,5 @@
 """Test vectors: the script reproduces tests/vectors/*.json, and the stored bytes recheck as stored."""
+
 import json
 import os
 
@@ -9,8 +10,7 @@ from mpc_tx.protocol.ballot import open_ballot, verify_ballot
 from mpc_tx.protocol.complaint import Verdict, adjudicate
 from mpc_tx.protocol.context import make_poll
 from mpc_tx.protocol.encoding import Rejected
-from mpc_tx.protocol.group import G, H, Invalid, base, encode_scalar, hash_to_scalar, mul, \
-    parse_point, parse_scalar
+from mpc_tx.protocol.group import G, H, Invalid, base, encode_scalar, hash_to_scalar, mul, parse_point, parse_scalar
 from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, unanimity_outcome
 
 from protocolhelpers import vectors
@@ -25,8 +25,14 @@ def _load(name):
 
 
 def _poll(v):
-    poll = make_poll(bytes.fromhex(v["chain_id"]), bytes.fromhex(v["poll_id"]), v["t"], v["k"],
-                     v["one_hot"], [bytes.fromhex(x) for x in v["keys"]])
+    poll = make_poll(
+        bytes.fromhex(v["chain_id"]),
+        bytes.fromhex(v["poll_id"]),
+        v["t"],
+        v["k"],
+        v["one_hot"],
+        [bytes.fromhex(x) for x in v["keys"]],
+    )
     return poll, [parse_scalar(bytes.fromhex(x), "x") for x in v["secret_keys"]]
 
 
@@ -78,8 +84,10 @@ def test_ballot_vectors(n):
     assert len(v["tampered"]) >= 12
     for row in v["tampered"]:
         assert not row["accepted"]
-        assert _verdict(verify_ballot(poll, voter, bytes.fromhex(row["ballot"]))) == \
-            {"accepted": False, "reason": row["reason"]}, row["name"]
+        assert _verdict(verify_ballot(poll, voter, bytes.fromhex(row["ballot"]))) == {
+            "accepted": False,
+            "reason": row["reason"],
+        }, row["name"]
     oracle = v["complaint_oracle"]
     assert oracle["reason"] == "proof of rho: does not verify"
     assert _verdict(verify_ballot(poll, voter, bytes.fromhex(oracle["ballot"])))["reason"] == oracle["reason"]
@@ -91,8 +99,9 @@ def test_complaint_vectors():
     voter, tx_hash = bytes.fromhex(v["voter"]), bytes.fromhex(v["tx_hash"])
     outcomes = []
     for row in v["cases"]:
-        verdict = adjudicate(poll, voter, tx_hash, bytes.fromhex(row["ballot"]), row["i"],
-                             bytes.fromhex(row["complaint"]))
+        verdict = adjudicate(
+            poll, voter, tx_hash, bytes.fromhex(row["ballot"]), row["i"], bytes.fromhex(row["complaint"])
+        )
         if row["accepted"]:
             assert verdict == Verdict(row["outcome"], row["reason"]), row["name"]
             outcomes.append(row["outcome"])
@@ -116,8 +125,10 @@ def test_aggregate_vectors():
         checked[row["i"]] = check_aggregate_pairs(agg, row["i"], bytes.fromhex(row["pairs"]))
         assert _verdict(checked[row["i"]]) == {"accepted": True}
     lie = v["lying_pair"]
-    assert _verdict(check_aggregate_pairs(agg, lie["i"], bytes.fromhex(lie["pairs"]))) == \
-        {"accepted": False, "reason": lie["reason"]}
+    assert _verdict(check_aggregate_pairs(agg, lie["i"], bytes.fromhex(lie["pairs"]))) == {
+        "accepted": False,
+        "reason": lie["reason"],
+    }
     assert open_tally(agg, checked) == v["tally"] == [2, 1, 2]
 
 

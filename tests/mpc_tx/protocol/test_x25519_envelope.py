@@ -1,4 +1,5 @@
 """Tests of mpc_tx.protocol.x25519_envelope: sealing ballot shares to one validator."""
+
 import json
 import secrets
 
@@ -39,12 +40,15 @@ def test_another_validators_key_cannot_open(key):
         open_(EncryptionKey.generate(), payload, entries=5, **CTX)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("chain_id", "mpcvote-other"),
-    ("poll_id", "poll-2"),
-    ("voter", "cd" * 32),
-    ("validator", 3),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("chain_id", "mpcvote-other"),
+        ("poll_id", "poll-2"),
+        ("voter", "cd" * 32),
+        ("validator", 3),
+    ],
+)
 def test_payload_cannot_move_to_another_context(key, field, value):
     payload = seal(key.public_hex, _shares(), **CTX)
     with pytest.raises(EnvelopeError):
@@ -65,17 +69,20 @@ def test_wrong_entry_count_fails(key):
             open_(key, payload, entries=entries, **CTX)
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda p: p[:-1],
-    lambda p: p[:32],
-    lambda p: b"",
-    lambda p: p[:40] + bytes([p[40] ^ 1]) + p[41:],
-    lambda p: bytes([p[0] ^ 1]) + p[1:],
-    lambda p: bytes(32) + p[32:],              # low-order ephemeral point
-    lambda p: secrets.token_bytes(len(p)),
-    lambda p: "not bytes",
-    lambda p: None,
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda p: p[:-1],
+        lambda p: p[:32],
+        lambda p: b"",
+        lambda p: p[:40] + bytes([p[40] ^ 1]) + p[41:],
+        lambda p: bytes([p[0] ^ 1]) + p[1:],
+        lambda p: bytes(32) + p[32:],  # low-order ephemeral point
+        lambda p: secrets.token_bytes(len(p)),
+        lambda p: "not bytes",
+        lambda p: None,
+    ],
+)
 def test_truncated_or_garbage_payload_raises(key, mangle):
     payload = seal(key.public_hex, _shares(), **CTX)
     with pytest.raises(EnvelopeError):
@@ -84,7 +91,8 @@ def test_truncated_or_garbage_payload_raises(key, mangle):
 
 def test_share_out_of_field_is_rejected_on_open(key, monkeypatch):
     import mpc_tx.protocol.x25519_envelope as envelope
-    monkeypatch.setattr(envelope, "L", 2**256)          # let a dishonest voter seal L itself
+
+    monkeypatch.setattr(envelope, "L", 2**256)  # let a dishonest voter seal L itself
     payload = seal(key.public_hex, [5, L], **CTX)
     monkeypatch.undo()
     with pytest.raises(EnvelopeError, match="outside the field"):
@@ -108,10 +116,18 @@ def test_seal_rejects_low_order_recipient():
         seal("00" * 32, [1], **CTX)
 
 
-@pytest.mark.parametrize("ctx", [
-    {"chain_id": ""}, {"chain_id": None}, {"validator": -1}, {"validator": True},
-    {"validator": "2"}, {"voter": b"raw bytes"}, {"poll_id": 1.5},
-])
+@pytest.mark.parametrize(
+    "ctx",
+    [
+        {"chain_id": ""},
+        {"chain_id": None},
+        {"validator": -1},
+        {"validator": True},
+        {"validator": "2"},
+        {"voter": b"raw bytes"},
+        {"poll_id": 1.5},
+    ],
+)
 def test_bad_context_raises_envelope_error(key, ctx):
     with pytest.raises(EnvelopeError):
         seal(key.public_hex, [1], **{**CTX, **ctx})

@@ -1,4 +1,5 @@
 """Attestations and reports: what a worker submits for a job's result, and the tx that carries it."""
+
 from mpc_tx.protocol import outcome, tx as txcodec
 from mpc_tx.protocol.codes import ALREADY_ATTESTED, POLL_NOT_CLOSED
 from mpc_tx.protocol.keys import SigningKey
@@ -14,13 +15,19 @@ def poll(pid=5, m=4, options=()):
 
 def test_failed_attempts_report_whom_they_name():
     p = poll()
-    assert attempt_report(p, {"status": "failed", "code": "party_absent", "absent": [3, 1]}) == \
-        {"status": "failed", "code": "party_absent", "absent": [1, 3], "ballots": DIGEST}
+    assert attempt_report(p, {"status": "failed", "code": "party_absent", "absent": [3, 1]}) == {
+        "status": "failed",
+        "code": "party_absent",
+        "absent": [1, 3],
+        "ballots": DIGEST,
+    }
     assert attempt_report(p, {"status": "failed", "code": "timeout", "absent": [], "outstanding": [2]})["absent"] == [2]
     assert attempt_report(p, {"status": "failed", "code": "bad_message", "absent": [], "sender": 0})["absent"] == [0]
-    for names_nobody in ({"status": "failed", "code": "timeout", "absent": []},
-                         {"status": "failed", "code": "error", "absent": []},
-                         {"status": "failed", "code": "bad_message", "absent": [], "sender": 9}):
+    for names_nobody in (
+        {"status": "failed", "code": "timeout", "absent": []},
+        {"status": "failed", "code": "error", "absent": []},
+        {"status": "failed", "code": "bad_message", "absent": [], "sender": 9},
+    ):
         assert attempt_report(p, names_nobody) is None
     assert chain_result(p, {"status": "failed", "code": "bad_message", "absent": [], "sender": 0}) is None
 
@@ -28,12 +35,21 @@ def test_failed_attempts_report_whom_they_name():
 def test_outcomes_and_attested_failures_are_attested_not_reported():
     ok = {"status": "ok", "outcome": {"tally": [2, 1]}, "counted": 3, "excluded": [4], "unusable": [[], [4], [], []]}
     assert chain_result(poll(options=["a", "b"]), ok) == {
-        "ballots": DIGEST, "status": "ok", "outcome": {"tally": {"a": 2, "b": 1}}, "counted": 3, "excluded": [4],
-        "unusable": [[], [4], [], []]}
+        "ballots": DIGEST,
+        "status": "ok",
+        "outcome": {"tally": {"a": 2, "b": 1}},
+        "counted": 3,
+        "excluded": [4],
+        "unusable": [[], [4], [], []],
+    }
     assert attempt_report(poll(), ok) is None
     bad = {"status": "failed", "code": "inconsistent_shares", "absent": []}
-    assert chain_result(poll(), bad) == {"ballots": DIGEST, "status": "failed", "code": "inconsistent_shares",
-                                         "absent": []}
+    assert chain_result(poll(), bad) == {
+        "ballots": DIGEST,
+        "status": "failed",
+        "code": "inconsistent_shares",
+        "absent": [],
+    }
     assert attempt_report(poll(), bad) is None
 
 
