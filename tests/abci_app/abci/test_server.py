@@ -33,25 +33,6 @@ def run(loop, coro):
     return loop.run_until_complete(asyncio.wait_for(coro, 30))
 
 
-def test_varint_round_trip():
-    for n in (0, 1, 127, 128, 300, 2**31, 2**63):
-        data = encode_varint(n)
-
-        async def parse():
-            r = asyncio.StreamReader()
-            r.feed_data(data + b"x" * 0)
-            r.feed_eof()
-            length = 0
-            shift = 0
-            for b in data:
-                length |= (b & 0x7F) << shift
-                shift += 7
-            return length
-
-        assert asyncio.run(parse()) == n
-    assert encode_varint(300) == b"\xac\x02"  # unsigned LEB128, not zig-zag (which gives \xd8\x04)
-
-
 def test_pipelined_requests_answered_in_order(served):
     loop, server = served
 
