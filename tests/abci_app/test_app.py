@@ -1,5 +1,6 @@
 """The ABCI methods without a socket: rejection codes in CheckTx and FinalizeBlock, CheckTx's cache,
-the proposal checks, the app hash, persistence. Each tx type's own rules are in tests/abci_app/handlers."""
+the proposal checks, persistence. Each tx type's own rules are in tests/abci_app/handlers; the app hash
+is in tests/abci_app/store/test_apphash.py."""
 
 import json
 
@@ -75,24 +76,6 @@ def test_non_canonical_encoding_rejected(chain):
     raw = chain.tx(creator, "create_poll", poll_body(chain.height + 5))
     spaced = json.dumps(json.loads(raw), indent=1).encode()
     assert chain.check(spaced).code == codes.MALFORMED
-
-
-def test_app_hash_deterministic_and_state_sensitive(tmp_path):
-    a, b = Chain(tmp_path / "a"), Chain(tmp_path / "b")
-    b.registry, b.genesis, b.attest, b.enc, b.cons = a.registry, a.genesis, a.attest, a.enc, a.cons
-    creator = SigningKey.generate()
-    raws = [a.tx(creator, "create_poll", poll_body(50, question=f"q{i}")) for i in range(3)]
-    hashes = []
-    for c in (a, b):
-        c.init()
-        c.block()
-        c.block(*raws)
-        hashes.append(c.app.info(None).last_block_app_hash)
-    assert hashes[0] == hashes[1]
-    a.block(a.tx(creator, "create_poll", poll_body(60)))
-    b.block()
-    assert a.app.info(None).last_block_app_hash != b.app.info(None).last_block_app_hash
-    a.app.close(), b.app.close()
 
 
 def test_nothing_persists_before_commit_and_restart_keeps_state(tmp_path):
