@@ -9,6 +9,9 @@ import os
 from abci_app.app import Application
 from abci_app.abci.framing import frame
 from abci_app.abci.pb import abci
+from abci_app.context import BlockContext
+from abci_app.store.keys import CHAIN_ID, PARAMS, VALIDATORS
+from abci_app.store.overlay import Overlay
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.protocol.keys import SigningKey, EncryptionKey
 
@@ -76,6 +79,12 @@ class Chain:
 
     def check(self, raw):
         return self.app.check_tx(abci.RequestCheckTx(tx=raw))
+
+    def staged(self):
+        """A fresh Overlay over the committed state and a BlockContext for the next height, past the ABCI methods."""
+        state = Overlay(self.app.store)
+        ctx = BlockContext(self.height + 1, b"\x00" * 32, state.get(CHAIN_ID), state.get(PARAMS), state.get(VALIDATORS))
+        return state, ctx
 
     def query(self, path, data=b""):
         res = self.app.query(abci.RequestQuery(path=path.encode() if isinstance(path, str) else path, data=data))
