@@ -1,4 +1,4 @@
-"""The light client (mpc_tx/client/light.py) and verified poll reads (mpc_tx/client/verified.py).
+"""The light client (mpc_tx/client/light.py); verified poll reads are test_verified.py's.
 
 Units on headers, commits, tx proofs and block results taken from a real 4-validator
 testnet at test time, and tampered copies of each; then a lying proxy in front of
@@ -13,7 +13,6 @@ import json
 import random
 import subprocess
 import tempfile
-import re
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +20,7 @@ import urllib.request
 import pytest
 
 from mpc_tx.protocol import tx as txcodec
-from mpc_tx.client.cli import Client, CliError
+from mpc_tx.client.cli import Client
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.light import (
     LightClient,
@@ -37,8 +36,8 @@ from mpc_tx.client.rpc import Rpc
 from node_config.generate import find_cometbft
 from node_config.ports import free_ports
 
-from lyingproxy import LyingProxy, query_values
-from netfixtures import running_testnet, wait_committed
+from lyingproxy import LyingProxy
+from lightchain import light_chain, poll_rewrite, refused, vote_through
 
 EMPTY = hashlib.sha256(b"").digest()
 
@@ -119,44 +118,7 @@ def test_genesis_without_validators_is_refused():
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """A testnet with: poll `open` (tally), poll `closed` (closed early), a block of several txs."""
-    tmp = tmp_path_factory.mktemp("light")
-    with running_testnet(tmp, workers=False) as net:
-        genesis = json.loads(net.genesis_path().read_text())
-        c = Client(net.rpc_url(0), keys_dir=tmp / "keys", genesis=str(net.genesis_path()))
-        creator = SigningKey.generate()
-        open_poll = c.create_poll(creator, "Venue?", "tally", ["a", "b", "c"], close_in=2000)
-        closed = c.create_poll(creator, "Ship?", "unanimity", close_in=2000)
-        close_tx = c.close_poll(creator, closed["poll"])
-        # Several txs sent at once through two nodes land in few blocks: proofs with aunts.
-        rpcs, hashes = [net.rpc(0), net.rpc(1)], []
-        height = net.rpc(0).height()
-        for i in range(7):
-            key = SigningKey.generate()
-            body = {
-                "question": f"q{i}",
-                "kind": "unanimity",
-                "options": [],
-                "voters": None,
-                "close_height": height + 2000 + i,
-                "max_ballots": 10,
-                "max_revotes": 0,
-                "min_ballots": 3,
-            }
-            raw = txcodec.build(key, genesis["chain_id"], "create_poll", time.time_ns() // 1000, body)
-            hashes.append(rpcs[i % 2].broadcast_tx_async(raw)["hash"])
-        batch = wait_committed(net.rpc(0), hashes)
-        net.wait_height(max(int(r["height"]) for r in batch.values()) + 2, timeout=60)
-        yield {
-            "net": net,
-            "genesis": genesis,
-            "client": c,
-            "creator": creator,
-            "open": open_poll,
-            "closed": closed,
-            "close_tx": close_tx,
-            "batch": batch,
-            "tmp": tmp,
-        }
+    yield from light_chain(tmp_path_factory)
 
 
 def light(chain, i=0, url=None):
@@ -387,14 +349,6 @@ def test_cli_verify_header_and_verify_tx(chain, capsys):
 
 
 # --- a lying node ---------------------------------------------------------------------------------
-def poll_rewrite(poll_id, change):
-    def lie(path, poll):
-        if path == f"/poll/{poll_id}":
-            change(poll)
-            return poll
-        return None
-
-    return query_values(lie)
 
 
 def commit_rewrite(change):
@@ -406,138 +360,11 @@ def commit_rewrite(change):
     return rewrite
 
 
-def vote_through(chain, rewrite, poll_id=None, choice="a"):
-    """Vote through a lying proxy in front of node 0; return (error message or None, methods called)."""
-    poll_id = poll_id or chain["open"]["poll"]
-    with LyingProxy(chain["net"].rpc_url(0), rewrite) as proxy:
-        c = Client(proxy.url, keys_dir=chain["tmp"] / "keys", genesis=str(chain["net"].genesis_path()))
-        try:
-            c.vote(SigningKey.generate(), poll_id, choice)
-            error = None
-        except CliError as exc:
-            error = str(exc)
-        return error, proxy.methods(), proxy.url
-
-
-def refused(chain, rewrite, match, **kw):
-    error, methods, url = vote_through(chain, rewrite, **kw)
-    assert error is not None, "the vote went through"
-    assert error.startswith("not voting:") and re.search(match, error), error
-    assert not [m for m in methods if m.startswith("broadcast")], methods
-    return error, url
-
-
 @pytest.mark.testnet
 def test_honest_node_through_the_proxy_votes_as_before(chain):
     error, methods, _ = vote_through(chain, lambda m, p, r: r)
     assert error is None
     assert "broadcast_tx_sync" in methods and "commit" in methods
-
-
-@pytest.mark.testnet
-def test_listed_voters_poll_verifies(chain):
-    voter = SigningKey.generate()
-    c = chain["client"]
-    poll = c.create_poll(chain["creator"], "Listed?", "tally", ["x", "y"], voters=[voter.public_hex], close_in=500)[
-        "poll"
-    ]
-    facts = c.verified_poll(poll, c.query(f"/poll/{poll}"))
-    assert facts["eligible"] == 1 and facts["options"] == ["x", "y"] and not facts["open"]
-    res = c.vote(voter, poll, "y")
-    assert res["verified"] and res["height"] > 0
-
-
-@pytest.mark.testnet
-def test_rotated_options_are_refused_naming_the_node(chain):
-    def rotate(poll):
-        poll["options"] = poll["options"][1:] + poll["options"][:1]
-
-    error, url = refused(chain, poll_rewrite(chain["open"]["poll"], rotate), "lies about poll .*options")
-    assert url in error
-
-
-@pytest.mark.testnet
-def test_forged_poll_under_a_real_id_is_refused(chain):
-    attacker = SigningKey.generate().public_hex
-
-    def forge(poll):
-        poll.update(kind="unanimity", options=[], question="Forged?")
-        poll["validators"][0]["enc_key"] = attacker
-
-    refused(chain, poll_rewrite(chain["open"]["poll"], forge), "lies about poll .*kind", choice="yes")
-
-    # and a tx_search that points at another poll's real create_poll tx
-    other = chain["closed"]["hash"]
-
-    def point_elsewhere(method, params, result):
-        if method == "tx_search" and "poll_created" in params.get("query", ""):
-            result["txs"] = [{"hash": other}]
-            result["total_count"] = "1"
-        return result
-
-    refused(chain, point_elsewhere, "no verifiable create_poll tx for poll")
-
-
-@pytest.mark.testnet
-def test_an_invented_poll_is_refused(chain):
-    real = chain["open"]["poll"]
-
-    def invent(method, params, result):
-        if method == "abci_query" and params.get("path") == "/poll/999":
-            ok = chain["net"].rpc(1).call("abci_query", path=f"/poll/{real}")["response"]
-            poll = json.loads(base64.b64decode(ok["value"]))
-            poll["id"] = 999
-            result["response"] = dict(ok, value=base64.b64encode(json.dumps(poll).encode()).decode())
-        return result
-
-    refused(chain, invent, "no verifiable create_poll tx for poll 999", poll_id=999)
-
-
-@pytest.mark.testnet
-def test_a_hidden_close_is_refused(chain):
-    def reopen(poll):
-        poll.update(status="open", closed_height=None, deadline_height=None, seed=None)
-
-    refused(
-        chain,
-        poll_rewrite(chain["closed"]["poll"], reopen),
-        "hides the close",
-        poll_id=chain["closed"]["poll"],
-        choice="yes",
-    )
-
-
-@pytest.mark.testnet
-def test_a_close_hidden_from_every_answer_ends_in_the_chains_rejection(chain):
-    """The limit of one node's lies: withholding. Absence of a close is not proven (that would
-    take a scan of every block since the poll began); the chain refuses the ballot instead."""
-    reopen = poll_rewrite(chain["closed"]["poll"], lambda p: p.update(status="open", closed_height=None))
-
-    def withhold(method, params, result):
-        if method == "tx_search" and "poll_closed" in params.get("query", ""):
-            result.update(txs=[], total_count="0")
-        return reopen(method, params, result)
-
-    error, methods, _ = vote_through(chain, withhold, poll_id=chain["closed"]["poll"], choice="yes")
-    assert error and "POLL_CLOSED" in error and "not voting" not in error, error
-
-
-@pytest.mark.testnet
-def test_a_hidden_scheduled_close_is_refused(chain):
-    c = chain["client"]
-    short = c.create_poll(chain["creator"], "Soon?", "unanimity", close_in=8)
-    chain["net"].wait_height(c.query(f"/poll/{short['poll']}")["close_height"] + 1, timeout=30)
-
-    def reopen(poll):
-        poll.update(status="open", closed_height=None)
-
-    refused(
-        chain,
-        poll_rewrite(short["poll"], reopen),
-        "past its close height .* hides the close",
-        poll_id=short["poll"],
-        choice="yes",
-    )
 
 
 def _flip_signature(signed):

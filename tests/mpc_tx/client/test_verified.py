@@ -1,0 +1,122 @@
+"""Verified poll reads (mpc_tx/client/verified.py): a lying node in front of a real testnet
+(tests/helpers/lyingproxy.py) is refused with a clear error and nothing is broadcast."""
+
+import base64
+import json
+
+import pytest
+
+from lightchain import light_chain, poll_rewrite, refused, vote_through
+from mpc_tx.protocol.keys import SigningKey
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """A testnet with: poll `open` (tally), poll `closed` (closed early), a block of several txs."""
+    yield from light_chain(tmp_path_factory)
+
+
+@pytest.mark.testnet
+def test_listed_voters_poll_verifies(chain):
+    voter = SigningKey.generate()
+    c = chain["client"]
+    poll = c.create_poll(chain["creator"], "Listed?", "tally", ["x", "y"], voters=[voter.public_hex], close_in=500)[
+        "poll"
+    ]
+    facts = c.verified_poll(poll, c.query(f"/poll/{poll}"))
+    assert facts["eligible"] == 1 and facts["options"] == ["x", "y"] and not facts["open"]
+    res = c.vote(voter, poll, "y")
+    assert res["verified"] and res["height"] > 0
+
+
+@pytest.mark.testnet
+def test_rotated_options_are_refused_naming_the_node(chain):
+    def rotate(poll):
+        poll["options"] = poll["options"][1:] + poll["options"][:1]
+
+    error, url = refused(chain, poll_rewrite(chain["open"]["poll"], rotate), "lies about poll .*options")
+    assert url in error
+
+
+@pytest.mark.testnet
+def test_forged_poll_under_a_real_id_is_refused(chain):
+    attacker = SigningKey.generate().public_hex
+
+    def forge(poll):
+        poll.update(kind="unanimity", options=[], question="Forged?")
+        poll["validators"][0]["enc_key"] = attacker
+
+    refused(chain, poll_rewrite(chain["open"]["poll"], forge), "lies about poll .*kind", choice="yes")
+
+    # and a tx_search that points at another poll's real create_poll tx
+    other = chain["closed"]["hash"]
+
+    def point_elsewhere(method, params, result):
+        if method == "tx_search" and "poll_created" in params.get("query", ""):
+            result["txs"] = [{"hash": other}]
+            result["total_count"] = "1"
+        return result
+
+    refused(chain, point_elsewhere, "no verifiable create_poll tx for poll")
+
+
+@pytest.mark.testnet
+def test_an_invented_poll_is_refused(chain):
+    real = chain["open"]["poll"]
+
+    def invent(method, params, result):
+        if method == "abci_query" and params.get("path") == "/poll/999":
+            ok = chain["net"].rpc(1).call("abci_query", path=f"/poll/{real}")["response"]
+            poll = json.loads(base64.b64decode(ok["value"]))
+            poll["id"] = 999
+            result["response"] = dict(ok, value=base64.b64encode(json.dumps(poll).encode()).decode())
+        return result
+
+    refused(chain, invent, "no verifiable create_poll tx for poll 999", poll_id=999)
+
+
+@pytest.mark.testnet
+def test_a_hidden_close_is_refused(chain):
+    def reopen(poll):
+        poll.update(status="open", closed_height=None, deadline_height=None, seed=None)
+
+    refused(
+        chain,
+        poll_rewrite(chain["closed"]["poll"], reopen),
+        "hides the close",
+        poll_id=chain["closed"]["poll"],
+        choice="yes",
+    )
+
+
+@pytest.mark.testnet
+def test_a_close_hidden_from_every_answer_ends_in_the_chains_rejection(chain):
+    """The limit of one node's lies: withholding. Absence of a close is not proven (that would
+    take a scan of every block since the poll began); the chain refuses the ballot instead."""
+    reopen = poll_rewrite(chain["closed"]["poll"], lambda p: p.update(status="open", closed_height=None))
+
+    def withhold(method, params, result):
+        if method == "tx_search" and "poll_closed" in params.get("query", ""):
+            result.update(txs=[], total_count="0")
+        return reopen(method, params, result)
+
+    error, methods, _ = vote_through(chain, withhold, poll_id=chain["closed"]["poll"], choice="yes")
+    assert error and "POLL_CLOSED" in error and "not voting" not in error, error
+
+
+@pytest.mark.testnet
+def test_a_hidden_scheduled_close_is_refused(chain):
+    c = chain["client"]
+    short = c.create_poll(chain["creator"], "Soon?", "unanimity", close_in=8)
+    chain["net"].wait_height(c.query(f"/poll/{short['poll']}")["close_height"] + 1, timeout=30)
+
+    def reopen(poll):
+        poll.update(status="open", closed_height=None)
+
+    refused(
+        chain,
+        poll_rewrite(short["poll"], reopen),
+        "past its close height .* hides the close",
+        poll_id=short["poll"],
+        choice="yes",
+    )

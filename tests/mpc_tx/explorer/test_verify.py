@@ -1,0 +1,74 @@
+"""The explorer's verify panel: what it concludes from a light client's proven answers."""
+
+import pytest
+
+from explorerhelpers import FakeChain, FakeRpc
+from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol.keys import SigningKey
+
+
+@pytest.fixture
+def chain():
+    return FakeChain()
+
+
+class FakeLight:
+    """The light client's interface over the fake chain: every answer taken as proven (the proofs
+    themselves are test_light's); what is tested here is what the panel concludes from them."""
+
+    def __init__(self, chain):
+        from explorerhelpers import CHAIN
+
+        self.chain_id, self.rpc = CHAIN, FakeRpc(chain, "http://127.0.0.1:1")
+
+    def _call(self, method, **params):
+        return self.rpc.call(method, **params)
+
+    def latest(self):
+        from mpc_tx.client.light import VerifiedHeader
+
+        return VerifiedHeader(10, b"", "", b"", b"", b"", 3, 4, {})
+
+    def tx(self, tx_hash):
+        import base64
+        from mpc_tx.protocol import canonical
+        from mpc_tx.client.light import VerifiedTx
+
+        res = self.rpc.tx(tx_hash)
+        raw = base64.b64decode(res["tx"])
+        data = canonical.encode({"poll_id": 1}) if txcodec.decode(raw).type == "create_poll" else b""
+        return VerifiedTx(tx_hash, int(res["height"]), res["index"], raw, 0, data, "")
+
+
+def verify_checks(chain):
+    from mpc_tx.explorer.verify import run_checks
+
+    light = FakeLight(chain)
+    checks, final = run_checks(light, light.rpc, 1)
+    return {c["name"]: c for c in checks}, final
+
+
+def test_verify_panel_proves_the_poll_and_the_power_behind_its_outcome(chain):
+    checks, final = verify_checks(chain)
+    assert final and all(c["ok"] for c in checks.values())
+    assert (
+        "validators [0, 1, 2, 3]" in checks["final outcome"]["detail"] and "4 of 4" in checks["final outcome"]["detail"]
+    )
+
+
+def test_verify_panel_names_a_node_that_lies_about_the_poll(chain):
+    chain.poll["question"] = "Something else?"
+    checks, _final = verify_checks(chain)
+    assert checks["poll facts"]["ok"] is False and "question" in checks["poll facts"]["detail"]
+
+
+def test_verify_panel_counts_only_attestations_by_the_registered_keys(chain):
+    impostor = txcodec.build(
+        SigningKey.generate(), "mpcvote-test", "submit_outcome", 9, {"poll": 1, "validator": 0, "result": chain.result}
+    )
+    chain.txs[8][0] = (impostor, [])
+    checks, _final = verify_checks(chain)
+    assert checks["final outcome"]["ok"] and "validators [1, 2, 3]" in checks["final outcome"]["detail"]
+    chain.txs[8] = chain.txs[8][2:]  # two of four: not more than 2/3 of the power
+    checks, _final = verify_checks(chain)
+    assert checks["final outcome"]["ok"] is False and "2 of 4" in checks["final outcome"]["detail"]
