@@ -30,7 +30,9 @@ class Rpc:
 
     def __init__(self, url: str = "http://127.0.0.1:26601", timeout: float = 10.0):
         parts = urlsplit(url if "://" in url else "http://" + url)
-        self.url = f"http://{parts.hostname}:{parts.port or 26657}"
+        # An IPv6 literal keeps its brackets, so the URL named in errors opens again.
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        self.url = f"http://{host}:{parts.port or 26657}"
         self.host, self.port, self.timeout = parts.hostname, parts.port or 26657, timeout
         self._conn = None
         self._id = 0

@@ -84,7 +84,7 @@ def make_ca(name: str) -> tuple[bytes, bytes]:
 
 def make_party_cert(ca_cert_pem: bytes, ca_key_pem: bytes, pid: int, host: str) -> tuple[bytes, bytes]:
     """Issue party pid's MPC certificate for host; return certificate and key as PEM."""
-    if not isinstance(pid, int) or pid < 0:
+    if type(pid) is not int or pid < 0:
         raise ValueError("pid must be a nonnegative integer")
     ca_cert = x509.load_pem_x509_certificate(_bytes(ca_cert_pem))
     ca_key = serialization.load_pem_private_key(_bytes(ca_key_pem), password=None)

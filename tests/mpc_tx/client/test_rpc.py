@@ -88,11 +88,6 @@ def test_url_forms():
     assert repr(Rpc("http://h:1")) == "Rpc(http://h:1)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Rpc.url drops the brackets of an IPv6 host (http://::1:26657), so the URL it names "
-    "in errors, in the explorer and in the CLI is not one Rpc (or a browser) can open again",
-)
 def test_an_ipv6_node_keeps_a_url_that_opens_again():
     rpc = Rpc("http://[::1]:26657")
     assert rpc.url == "http://[::1]:26657"

@@ -124,11 +124,6 @@ def test_bad_party_ids_are_refused(ca, pid):
         make_party_cert(*ca, pid, "127.0.0.1")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (minor): make_party_cert accepts a bool pid (isinstance(True, int)) and names the "
-    "certificate 'MPyC party True', which no MPyC party name check matches",
-)
 def test_a_bool_party_id_is_refused(ca):
     with pytest.raises(ValueError):
         make_party_cert(*ca, True, "127.0.0.1")
