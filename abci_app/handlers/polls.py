@@ -12,8 +12,7 @@ Events: poll_created, poll_closed (and mpcslots' mpc_started).
 """
 
 from mpc_tx.protocol.digests import counted_set_digest, poll_seed
-from mpc_tx.protocol.records import snapshot_validators
-from mpc_tx.protocol.sharing import L
+from mpc_tx.protocol.records import poll_facts, poll_threshold
 
 from abci_app import mpcslots
 from mpc_tx.protocol.codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
@@ -53,7 +52,7 @@ def create_poll(state, ctx, tx):
         raise TxError(BAD_POLL, f"more than {params['max_voters']} eligible voters listed")
     if not ctx.validators:
         raise TxError(BAD_POLL, "the chain has no validator registry")
-    if (len(ctx.validators) - 1) // 2 < 1:
+    if poll_threshold(len(ctx.validators)) < 1:
         # Threshold 0: each validator's share would be the vote itself.
         raise TxError(
             BAD_POLL,
@@ -63,23 +62,8 @@ def create_poll(state, ctx, tx):
     _take_closing(state, ctx, body["close_height"], "close_height")
     poll_id = state.get(NEXT_POLL, 1)
     state.put(NEXT_POLL, poll_id + 1)
-    m = len(ctx.validators)
     poll = {
-        "id": poll_id,
-        "creator": tx.signer,
-        "question": body["question"],
-        "kind": body["kind"],
-        "options": body["options"],
-        "open": voters is None,
-        "eligible": None if voters is None else len(voters),
-        "created_height": ctx.height,
-        "close_height": body["close_height"],
-        "max_ballots": body["max_ballots"],
-        "max_revotes": body["max_revotes"],
-        "min_ballots": body["min_ballots"],
-        "validators": snapshot_validators(ctx.validators),
-        "threshold": (m - 1) // 2,
-        "field": str(L),
+        **poll_facts(poll_id, tx.signer, body, ctx.height, ctx.validators),
         "status": "open",
         "ballots": 0,
         "closed_height": None,

@@ -8,7 +8,7 @@ hand out keys of its own and read every share.
 import json
 
 from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec
-from mpc_tx.protocol.records import snapshot_validators
+from mpc_tx.protocol.records import poll_threshold, snapshot_validators
 from mpc_tx.protocol.sharing import share
 
 __all__ = ["BallotError", "encode_vote", "check_poll_keys", "seal_ballot", "build_ballot"]
@@ -55,7 +55,7 @@ def check_poll_keys(poll: dict, genesis: dict) -> list:
                 f"validator {i} of poll {poll.get('id')} does not match genesis registry entry {i}: "
                 "the node may be lying; not voting"
             )
-    threshold = (len(registry) - 1) // 2
+    threshold = poll_threshold(len(registry))
     if threshold < 1:
         raise BallotError(
             f"the chain has {len(registry)} validators: a ballot needs at least 3, "
@@ -77,7 +77,7 @@ def seal_ballot(poll: dict, values: list[int], chain_id: str, voter: str, valida
     `validators` (the checked registry) is whom the shares go to; default: the poll's list.
     """
     validators = validators or poll["validators"]
-    m, t = len(validators), (len(validators) - 1) // 2
+    m, t = len(validators), poll_threshold(len(validators))
     per_entry = [share(value, m, t) for value in values]
     return [
         envelope.seal(

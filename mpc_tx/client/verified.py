@@ -16,31 +16,12 @@ genesis validators either way.
 
 import time
 
-from mpc_tx.protocol.records import snapshot_validators
+from mpc_tx.protocol.records import POLL_FACTS, poll_facts
 from mpc_tx.protocol import canonical, tx as txcodec
 from mpc_tx.client.light import LightClient, VerifyError
-from mpc_tx.protocol.sharing import L
 
-__all__ = ["POLL_FACTS", "verified_poll", "verified_close"]
+__all__ = ["verified_poll", "verified_close"]
 
-# The /poll/ID fields a verified create_poll determines, and that must agree with it.
-POLL_FACTS = (
-    "id",
-    "creator",
-    "question",
-    "kind",
-    "options",
-    "open",
-    "eligible",
-    "created_height",
-    "close_height",
-    "max_ballots",
-    "max_revotes",
-    "min_ballots",
-    "validators",
-    "threshold",
-    "field",
-)
 _CANDIDATES = 5  # tx_search hits looked at: an honest node has exactly one create_poll per id
 INDEX_WAIT = 5.0  # seconds a poll's create_poll may take to show in the node's tx index
 
@@ -101,26 +82,8 @@ def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: di
     if not isinstance(registry, list) or not registry:
         raise VerifyError("the genesis file has no validator registry (app_state.validators)")
     tx, created = _created(light, poll_id)
-    body = tx.body
-    voters = body["voters"]
-    poll = {
-        "id": poll_id,
-        "creator": tx.signer,
-        "question": body["question"],
-        "kind": body["kind"],
-        "options": body["options"],
-        "open": voters is None,
-        "eligible": None if voters is None else len(voters),
-        "created_height": created.height,
-        "close_height": body["close_height"],
-        "max_ballots": body["max_ballots"],
-        "max_revotes": body["max_revotes"],
-        "min_ballots": body["min_ballots"],
-        # The set is static: the poll's snapshot is the genesis registry, as the app takes it.
-        "validators": snapshot_validators(registry),
-        "threshold": (len(registry) - 1) // 2,
-        "field": str(L),
-    }
+    # The set is static: the poll's snapshot is the genesis registry, as the app takes it.
+    poll = poll_facts(poll_id, tx.signer, tx.body, created.height, registry)
     if not isinstance(node_poll, dict):
         raise VerifyError(f"{node} answered /poll/{poll_id} with no poll")
     differ = [k for k in POLL_FACTS if node_poll.get(k) != poll[k]]

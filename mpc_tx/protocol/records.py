@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 import re
 from typing import ClassVar
 
+from .sharing import L
+
 __all__ = [
     "RecordError",
     "PollValidator",
@@ -19,6 +21,9 @@ __all__ = [
     "Ballot",
     "Attestation",
     "snapshot_validators",
+    "POLL_FACTS",
+    "poll_facts",
+    "poll_threshold",
     "POLL_STATUSES",
     "POLL_KINDS",
 ]
@@ -192,6 +197,57 @@ class PollValidator(_Record):
 def snapshot_validators(validators: list) -> list:
     """Return the registry entries a poll keeps: what its MPC and attestations need."""
     return [{k: v[k] for k in PollValidator._CHECKS} for v in validators]
+
+
+# The fields of a poll that its create_poll tx, the block holding it and the (static)
+# registry determine: what a light client can prove, and what a node must agree with.
+POLL_FACTS = (
+    "id",
+    "creator",
+    "question",
+    "kind",
+    "options",
+    "open",
+    "eligible",
+    "created_height",
+    "close_height",
+    "max_ballots",
+    "max_revotes",
+    "min_ballots",
+    "validators",
+    "threshold",
+    "field",
+)
+
+
+def poll_threshold(m: int) -> int:
+    """Return a poll's privacy threshold t over m validators: the most MPyC allows (2t+1 <= m)."""
+    return (m - 1) // 2
+
+
+def poll_facts(poll_id: int, creator: str, body: dict, created_height: int, registry: list) -> dict:
+    """Return a new poll's POLL_FACTS, from its create_poll body and the validator registry.
+
+    The one place the app (creating the poll) and a client (verifying it) derive them.
+    """
+    voters = body["voters"]
+    return {
+        "id": poll_id,
+        "creator": creator,
+        "question": body["question"],
+        "kind": body["kind"],
+        "options": body["options"],
+        "open": voters is None,
+        "eligible": None if voters is None else len(voters),
+        "created_height": created_height,
+        "close_height": body["close_height"],
+        "max_ballots": body["max_ballots"],
+        "max_revotes": body["max_revotes"],
+        "min_ballots": body["min_ballots"],
+        "validators": snapshot_validators(registry),
+        "threshold": poll_threshold(len(registry)),
+        "field": str(L),
+    }
 
 
 @dataclass(frozen=True)
