@@ -38,6 +38,7 @@ from mpc_tx.protocol.group import (
     parse_scalar,
 )  # noqa: E402
 from mpc_tx.protocol.proofs import prove_bit, prove_dleq, prove_dlog  # noqa: E402
+from mpc_tx.protocol.registry import check_registry, max_faulty, prove_key_possession, threshold_range  # noqa: E402
 from mpc_tx.protocol.seeded import SeededScalars  # noqa: E402
 from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, unanimity_outcome  # noqa: E402
 
@@ -407,6 +408,48 @@ def _unanimity_vectors() -> dict:
     }
 
 
+def _registry_vectors() -> dict:
+    """Four entries with proofs of possession, refused registries, and f and t ranges by power."""
+    chain = b"mpcvote-vectors"
+    rng = SeededScalars(b"registry")
+    entries = []
+    for i in range(4):
+        consensus = hashlib.sha256(b"consensus key %d" % i).digest()
+        x = rng()
+        key, proof = prove_key_possession(chain, consensus, x, rng)
+        entries.append(
+            {"consensus_key": consensus.hex(), "x": encode_scalar(x).hex(), "key": key.hex(), "proof": proof.hex()}
+        )
+    raw = [(bytes.fromhex(e["consensus_key"]), bytes.fromhex(e["key"]), bytes.fromhex(e["proof"])) for e in entries]
+    refused = {
+        "a key copied with its proof": raw[:1] + [(raw[1][0], raw[0][1], raw[0][2])] + raw[2:],
+        "a proof of another key": [raw[0], raw[1], (raw[2][0], raw[2][1], raw[3][2]), raw[3]],
+        "an identity registered twice": [raw[0], raw[0], raw[2], raw[3]],
+    }
+    powers = [[1, 1, 1, 1], [1, 1, 1, 10], [1, 2, 3, 4], [5, 5, 5], [1] * 7, [1, 1]]
+    return {
+        "chain_id": chain.hex(),
+        "entries": entries,
+        "refused": [
+            {
+                "name": name,
+                "entries": [[c.hex(), k.hex(), p.hex()] for c, k, p in reg],
+                **_verdict(check_registry(chain, reg)),
+            }
+            for name, reg in refused.items()
+        ],
+        "thresholds": [
+            {
+                "powers": p,
+                "f": max_faulty(p),
+                "on_chain": list(threshold_range(True, p)),
+                "mpyc": list(threshold_range(False, p)),
+            }
+            for p in powers
+        ],
+    }
+
+
 def generate() -> dict:
     """Return every vector file's name and JSON object."""
     return {
@@ -415,6 +458,7 @@ def generate() -> dict:
         "complaint.json": _complaint_vectors(),
         "aggregate.json": _aggregate_vectors(),
         "unanimity.json": _unanimity_vectors(),
+        "registry.json": _registry_vectors(),
     }
 
 

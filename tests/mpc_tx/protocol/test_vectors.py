@@ -11,12 +11,13 @@ from mpc_tx.protocol.complaint import Verdict, adjudicate
 from mpc_tx.protocol.context import make_poll
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.group import G, H, Invalid, base, encode_scalar, hash_to_scalar, mul, parse_point, parse_scalar
+from mpc_tx.protocol.registry import check_registry, max_faulty, threshold_range, verify_key_possession
 from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, unanimity_outcome
 
 from protocolhelpers import vectors
 
 DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "vectors")
-FILES = ["group.json", "ballot.json", "complaint.json", "aggregate.json", "unanimity.json"]
+FILES = ["group.json", "ballot.json", "complaint.json", "aggregate.json", "unanimity.json", "registry.json"]
 
 
 def _load(name):
@@ -147,3 +148,21 @@ def test_unanimity_vectors():
         assert unanimity_outcome(agg, rd, w, checked) == case["outcome"]
         outcomes.append(case["outcome"])
     assert outcomes == ["all yes", "not all yes"]
+
+
+def test_registry_vectors():
+    v = _load("registry.json")
+    chain = bytes.fromhex(v["chain_id"])
+    for e in v["entries"]:
+        key = verify_key_possession(
+            chain, bytes.fromhex(e["consensus_key"]), bytes.fromhex(e["key"]), bytes.fromhex(e["proof"])
+        )
+        assert key == base(parse_scalar(bytes.fromhex(e["x"]), "x"))
+        assert key.encode().hex() == e["key"]
+    for case in v["refused"]:
+        entries = [tuple(bytes.fromhex(x) for x in entry) for entry in case["entries"]]
+        assert _verdict(check_registry(chain, entries)) == {"accepted": False, "reason": case["reason"]}, case["name"]
+    for row in v["thresholds"]:
+        assert max_faulty(row["powers"]) == row["f"]
+        assert list(threshold_range(True, row["powers"])) == row["on_chain"]
+        assert list(threshold_range(False, row["powers"])) == row["mpyc"]
