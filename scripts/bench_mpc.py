@@ -9,7 +9,7 @@ and block, commits read from the blocks), closes the
 poll with ClosePoll and waits for the outcome to be final. Then, beside it on the
 same running testnet, it decrypts each validator's payloads with that validator's
 key file, builds the jobs as the worker does and runs the m parties with
-``mpc_job.run_job`` on fresh loopback ports: process start, connect and compute.
+``mpc_tx.mpc.job.run_job`` on fresh loopback ports: process start, connect and compute.
 
     close_to_final_s  header time of the block where the outcome became final
                       minus that of the block that closed the poll

@@ -3,9 +3,9 @@
 
 Each configuration runs m party processes of this script (``--party``, the job JSON on
 stdin, as mpc_tx.mpc.job takes it). A party reports the seconds to connect, the seconds
-of the MPC program (all steps of mpc_programs.poll_outcome) and its bytes sent. The
+of the MPC program (all steps of mpc_tx.mpc.programs.poll_outcome) and its bytes sent. The
 table gives the slowest party; "job" is the wall time of the same poll run end to end
-through mpc_job.run_job (process start, import, JSON, TLS, MPC, shutdown).
+through mpc_tx.mpc.job.run_job (process start, import, JSON, TLS, MPC, shutdown).
 
     .venv/bin/python scripts/bench_mpc_alone.py [--parties 4] [--ballots 100 1000 10000]
 """

@@ -1,7 +1,7 @@
 """MPC jobs for m parties on this machine, for tests and benchmarks (never for a chain).
 
 Each party gets a loopback port, a certificate from a throwaway CA, and its shares
-of the given ballots, in the job format `mpc_job` runs (see `worker.job_input`).
+of the given ballots, in the job format `mpc_tx.mpc.job` runs (see `mpc_tx.worker.polljob.job_input`).
 """
 
 import json

@@ -26,7 +26,7 @@ explicit arguments and then hardened where MPyC falls short of what mpcvote prom
   the field's order; ``transfer`` (the shutdown barrier) unpickles with no global
   allowed and accepts only a small int. The link refuses a frame over the job's message
   cap, a second frame under one label, and more unread data than the job can need. A
-  refused message ends the job: ``refusal(rt)`` names the sender (see mpc_job).
+  refused message ends the job: ``refusal(rt)`` names the sender (see mpc_tx.mpc.job).
 - Lost links. MPyC raises from ``connection_lost`` and never reports a dead peer; here a
   lost link resolves ``peer_lost(rt)`` so a job can stop instead of hanging. A party that
   stops on purpose (deadline, a lost peer) says so first (``farewell``), so that its peers
