@@ -109,3 +109,14 @@ def test_the_rule_is_stated_at_the_top_of_each_package():
     ):
         doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text()))
         assert doc and "import" in doc, f"{package}/__init__.py does not state its import rule"
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :]
+    block = layout[layout.index("```") + 3 :]
+    block = block[: block.index("```")]
+    for path in _tracked("abci_app", "mpc_tx", "node_config", "scripts/toolkit"):
+        if path.name in ("__init__.py", "__main__.py") or "reliability" in path.parts:
+            continue
+        assert path.name in block, f"README's Layout does not list {path.relative_to(ROOT)}"
