@@ -22,23 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _party():
-    from mpc_tx.mpc.job import parse_job
+    from mpc_tx.mpc.job import job_runtime, parse_job
     from mpc_tx.mpc.programs import poll_outcome
-    from mpc_tx.mpc.runtime import build_runtime, private_tls_files, shutdown
+    from mpc_tx.mpc.runtime import shutdown
 
     job = parse_job(json.loads(sys.stdin.read()))
-    tls = job["tls"]
-    with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
-        rt = build_runtime(
-            job["pid"],
-            job["addresses"],
-            job["threshold"],
-            tls=paths,
-            pins=job["pins"],
-            prss=job["prss"],
-            job_id=job["job_id"],
-            max_message=job["max_message"],
-        )
+    rt = job_runtime(job)
 
     async def run():
         t0 = time.perf_counter()

@@ -40,7 +40,7 @@ import time
 
 from mpc_tx.protocol import outcome
 
-__all__ = ["parse_job", "run_job", "main"]
+__all__ = ["parse_job", "job_runtime", "run_job", "main"]
 
 KINDS = ("unanimity", "tally")
 MAX_OPTIONS = 1024
@@ -309,35 +309,25 @@ def main():
 
     threading.Thread(target=watchdog, daemon=True).start()
     try:
-        from mpc_tx.mpc.runtime import build_runtime, private_tls_files
-
-        tls = job["tls"]
-        if len(job["addresses"]) > 1:
-            with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
-                rt = build_runtime(
-                    job["pid"],
-                    job["addresses"],
-                    job["threshold"],
-                    tls=paths,
-                    pins=job["pins"],
-                    prss=job["prss"],
-                    job_id=job["job_id"],
-                    max_message=job["max_message"],
-                )
-        else:
-            rt = build_runtime(
-                job["pid"],
-                job["addresses"],
-                job["threshold"],
-                prss=job["prss"],
-                job_id=job["job_id"],
-                max_message=job["max_message"],
-            )
+        rt = job_runtime(job)
         state["rt"] = rt
         result = rt._loop.run_until_complete(_run(rt, job, deadline, margin))
     except Exception as exc:  # MPyC stops the loop when one of its coroutines raises
         result = _after_stop(state["rt"], exc)
     _finish(emitter, result, 0 if result["status"] == "ok" else 1)
+
+
+def job_runtime(job: dict):
+    """Return the MPyC runtime of a parsed job: its party, peers, pins and limits (TLS with peers)."""
+    from mpc_tx.mpc.runtime import build_runtime, private_tls_files
+
+    options = dict(prss=job["prss"], job_id=job["job_id"], max_message=job["max_message"])
+    if len(job["addresses"]) == 1:
+        return build_runtime(job["pid"], job["addresses"], job["threshold"], **options)
+    tls = job["tls"]
+    # The key files exist only while the runtime loads them.
+    with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
+        return build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths, pins=job["pins"], **options)
 
 
 def _after_stop(rt, exc) -> dict:

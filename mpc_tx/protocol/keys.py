@@ -18,14 +18,42 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 _RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
 
 
-class SigningKey:
-    """An ed25519 key that signs attestations, votes and other transactions."""
+class _PrivateKey:
+    """What both key kinds share: the public half, the secret for key files, a repr without it."""
 
     __slots__ = ("_private", "public_bytes")
 
-    def __init__(self, private: ed25519.Ed25519PrivateKey):
+    def __init__(self, private):
         self._private = private
         self.public_bytes = private.public_key().public_bytes(**_RAW)
+
+    def secret_bytes(self) -> bytes:
+        """Return the 32-byte secret: for writing a key file (mpc_tx.keyfile), nothing else."""
+        return self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+
+    @property
+    def public_hex(self) -> str:
+        """Return the 32-byte public key as lower-case hex."""
+        return self.public_bytes.hex()
+
+    def __repr__(self):
+        return f"{type(self).__name__}(public={self.public_hex})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        # Pickling would copy the secret into places (queues, caches) nobody audits.
+        name = type(self).__name__
+        article = "an" if name[0] in "AEIOU" else "a"
+        raise TypeError(f"{article} {name} is not picklable; pass its key file instead")
+
+
+class SigningKey(_PrivateKey):
+    """An ed25519 key that signs attestations, votes and other transactions."""
+
+    __slots__ = ()
 
     @classmethod
     def generate(cls) -> "SigningKey":
@@ -39,41 +67,17 @@ class SigningKey:
             raise ValueError("an ed25519 seed is 32 bytes")
         return cls(ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed)))
 
-    def secret_bytes(self) -> bytes:
-        """Return the 32-byte seed: for writing a key file (mpc_tx.keyfile), nothing else."""
-        return self._private.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-        )
-
-    @property
-    def public_hex(self) -> str:
-        """Return the 32-byte public key as lower-case hex."""
-        return self.public_bytes.hex()
-
     def sign(self, msg: bytes) -> bytes:
         """Sign msg; the 64-byte signature covers exactly these bytes."""
         if not isinstance(msg, (bytes, bytearray, memoryview)):
             raise TypeError("sign() takes the message as bytes")
         return self._private.sign(bytes(msg))
 
-    def __repr__(self):
-        return f"SigningKey(public={self.public_hex})"
 
-    __str__ = __repr__
-
-    def __reduce__(self):
-        # Pickling would copy the secret into places (queues, caches) nobody audits.
-        raise TypeError("a SigningKey is not picklable; pass its key file instead")
-
-
-class EncryptionKey:
+class EncryptionKey(_PrivateKey):
     """An X25519 key to which voters encrypt a validator's shares of their ballots."""
 
-    __slots__ = ("_private", "public_bytes")
-
-    def __init__(self, private: x25519.X25519PrivateKey):
-        self._private = private
-        self.public_bytes = private.public_key().public_bytes(**_RAW)
+    __slots__ = ()
 
     @classmethod
     def generate(cls) -> "EncryptionKey":
@@ -87,29 +91,10 @@ class EncryptionKey:
             raise ValueError("an x25519 secret is 32 bytes")
         return cls(x25519.X25519PrivateKey.from_private_bytes(bytes(secret)))
 
-    def secret_bytes(self) -> bytes:
-        """Return the 32-byte secret: for writing a key file (mpc_tx.keyfile), nothing else."""
-        return self._private.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-        )
-
-    @property
-    def public_hex(self) -> str:
-        """Return the 32-byte public key as lower-case hex."""
-        return self.public_bytes.hex()
-
     def exchange(self, peer_public: bytes) -> bytes:
         """Return the X25519 shared secret with peer_public (raises ValueError on a bad point)."""
         peer = x25519.X25519PublicKey.from_public_bytes(bytes(peer_public))
         return self._private.exchange(peer)
-
-    def __repr__(self):
-        return f"EncryptionKey(public={self.public_hex})"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        raise TypeError("an EncryptionKey is not picklable; pass its key file instead")
 
 
 def verify(public_hex: str, signature: bytes, msg: bytes) -> bool:

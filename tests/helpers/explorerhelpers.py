@@ -12,6 +12,7 @@ import json
 
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.protocol.digests import outcome_digest
+from mpc_tx.protocol.records import snapshot_validators
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import RpcError, QueryError
 
@@ -125,23 +126,7 @@ class FakeChain:
             "max_ballots": 100,
             "max_revotes": 3,
             "min_ballots": 0,
-            "validators": [
-                {
-                    k: v[k]
-                    for k in (
-                        "index",
-                        "name",
-                        "power",
-                        "attest_key",
-                        "enc_key",
-                        "mpc_host",
-                        "mpc_port",
-                        "mpc_ports",
-                        "tls_sha256",
-                    )
-                }
-                for v in self.validators
-            ],
+            "validators": snapshot_validators(self.validators),
             "threshold": 1,
             "field": "7",
             "status": "final",
