@@ -163,6 +163,19 @@ def visit(driver, url, name, record=True):
     driver.save_screenshot(str(driver.shots / f"{name}.png"))
 
 
+def follow(driver, link, timeout=30):
+    """Click a link and wait (bounded) until the page it leads to has replaced this one and loaded."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    link.click()
+    wait = WebDriverWait(driver, timeout)
+    wait.until(expected_conditions.staleness_of(old))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def no_alert(driver):
     from selenium.common.exceptions import NoAlertPresentException
 
@@ -206,7 +219,7 @@ def test_explorer_in_a_browser(chain, explorer, browser, shots):
     final_polls = d.find_elements(By.CSS_SELECTOR, "#polls-final td.question a")
 
     # The hostile poll, reached by its link: both strings are text, in the page and in the chart.
-    next(a for a in final_polls if a.text == XSS_QUESTION).click()
+    follow(d, next(a for a in final_polls if a.text == XSS_QUESTION))
     visit(d, None, "poll-hostile-strings")
     assert d.current_url == f"{explorer}/poll/{polls['xss']}"
     no_alert(d)
@@ -246,13 +259,13 @@ def test_explorer_in_a_browser(chain, explorer, browser, shots):
     assert d.find_element(By.ID, "unanimous").text.startswith("unanimous")
 
     # A ballot's tx, then its block, by following links.
-    d.find_element(By.CSS_SELECTOR, "#ballots a.mono").click()
+    follow(d, d.find_element(By.CSS_SELECTOR, "#ballots a.mono"))
     visit(d, None, "tx")
     assert d.find_element(By.ID, "tx-type").text == "cast_ballot"
     assert d.find_element(By.ID, "tx-result").text.startswith("0 OK")
     tx_hash = d.current_url.rsplit("/", 1)[1]
     assert rpc.tx(tx_hash)["tx_result"].get("code", 0) == 0
-    d.find_element(By.ID, "tx-block").click()
+    follow(d, d.find_element(By.ID, "tx-block"))
     visit(d, None, "block")
     assert tx_hash in [a.get_attribute("title") for a in d.find_elements(By.CSS_SELECTOR, "#txs a.mono")]
 
