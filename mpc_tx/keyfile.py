@@ -1,7 +1,8 @@
 """Key files: one key per JSON file, created with mode 0600.
 
-``{"type": "ed25519", "seed": "<hex>"}`` or ``{"type": "x25519", "secret": "<hex>"}``.
-Errors name the file and the problem only, never its content.
+``{"type": "ed25519", "seed": "<hex>"}`` (attestation keys) or
+``{"type": "ristretto255-scalar", "secret": "<hex of LE32(x)>"}`` (encryption keys, 0 < x < l;
+docs/PROTOCOL.md §17). Errors name the file and the problem only, never its content.
 """
 
 import json
@@ -9,9 +10,12 @@ import os
 
 from mpc_tx.protocol.keys import KEY_BYTES, EncryptionKey, SigningKey
 
-__all__ = ["KeyFileError", "load_signing_key", "load_encryption_key", "save_key"]
+__all__ = ["KeyFileError", "load_signing_key", "load_encryption_key", "save_key", "ENC_KEY_TYPE"]
 
-_TYPES = {SigningKey: ("ed25519", "seed"), EncryptionKey: ("x25519", "secret")}
+ENC_KEY_TYPE = "ristretto255-scalar"
+_TYPES = {SigningKey: ("ed25519", "seed"), EncryptionKey: (ENC_KEY_TYPE, "secret")}
+# Key types this code once wrote and no longer reads: say what to do instead of "wrong type".
+_RETIRED = {"x25519": "an X25519 key from before ristretto255 keys; it must be regenerated (a new validator home)"}
 
 
 class KeyFileError(ValueError):
@@ -24,8 +28,12 @@ def load_signing_key(path) -> SigningKey:
 
 
 def load_encryption_key(path) -> EncryptionKey:
-    """Read an x25519 key file written by save_key()."""
-    return EncryptionKey.from_secret(_read_key_file(path, "x25519", "secret"))
+    """Read a ristretto255 encryption key file written by save_key()."""
+    secret = _read_key_file(path, ENC_KEY_TYPE, "secret")
+    try:
+        return EncryptionKey.from_secret(secret)
+    except ValueError:
+        raise KeyFileError(f"key file {os.fspath(path)} has a secret that is not a scalar in 1..l-1") from None
 
 
 def save_key(key, path, *, overwrite: bool = False) -> None:
@@ -58,8 +66,13 @@ def _read_key_file(path, key_type: str, field: str) -> bytes:
         raise KeyFileError(f"cannot read key file {os.fspath(path)}: {exc.strerror}") from None
     except ValueError:
         raise KeyFileError(f"key file {os.fspath(path)} is not JSON") from None
-    if not isinstance(doc, dict) or doc.get("type") != key_type:
-        raise KeyFileError(f"key file {os.fspath(path)} is not an {key_type} key")
+    found = doc.get("type") if isinstance(doc, dict) else None
+    if found != key_type:
+        if isinstance(found, str) and found in _RETIRED and key_type == ENC_KEY_TYPE:
+            raise KeyFileError(f"key file {os.fspath(path)} is {_RETIRED[found]}")
+        raise KeyFileError(f"key file {os.fspath(path)} does not hold a key of type {key_type}")
+    if set(doc) != {"type", field}:
+        raise KeyFileError(f"key file {os.fspath(path)} must hold exactly 'type' and '{field}'")
     value = doc.get(field)
     if not isinstance(value, str) or len(value) != 2 * KEY_BYTES:
         raise KeyFileError(f"key file {os.fspath(path)} has no 32-byte {field}")

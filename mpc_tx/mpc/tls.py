@@ -1,9 +1,11 @@
-"""Certificates for the validators' MPC links: a testnet CA and one certificate per party.
+"""Self-signed certificates for the validators' MPC links, pinned by the registry.
 
-A party certificate names the party as MPyC's TLS mode expects it ("MPyC party {pid}",
-checked as the server name) and carries the party's MPC host as a subject alternative
-name. Each certificate serves both ends of a link (server and client authentication).
-The registry pins each party's certificate by the SHA-256 of its DER encoding.
+Each validator makes its own key pair and certificate on its own host, before the
+genesis file (and so its party index) exists; no CA issues them. The registry pins
+each party's certificate by the SHA-256 of its DER encoding (`tls_sha256`), and an
+MPC link trusts exactly the registry's certificates. A certificate names its
+validator and carries the MPC host as a subject alternative name; it serves both
+ends of a link (server and client authentication).
 """
 
 import datetime
@@ -15,90 +17,38 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["make_ca", "make_party_cert", "cert_fingerprint", "party_name"]
+__all__ = ["make_party_cert", "cert_fingerprint", "party_name"]
 
-_CA_DAYS = 3650
 _PARTY_DAYS = 1825
-_SKEW = datetime.timedelta(minutes=5)  # tolerate clocks that lag behind the issuer's
+_SKEW = datetime.timedelta(minutes=5)  # tolerate peers whose clocks lag behind the maker's
+_MAX_NAME = 64
 
 
 def party_name(pid: int) -> str:
-    """Return the name MPyC checks for party pid."""
+    """Return the name MPyC's own TLS mode checks for party pid (its links here pin certificates instead)."""
     return f"MPyC party {pid}"
 
 
-def _new_key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _key_pem(key) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _host_name(host: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        return x509.DNSName(host)
-
-
-def make_ca(name: str) -> tuple[bytes, bytes]:
-    """Create a self-signed CA; return its certificate and private key as PEM."""
-    key = _new_key()
-    now = datetime.datetime.now(datetime.timezone.utc)
+def make_party_cert(name: str, host: str) -> tuple[bytes, bytes]:
+    """Make a validator's self-signed MPC certificate for host; return certificate and key as PEM."""
+    if not isinstance(name, str) or not 0 < len(name) <= _MAX_NAME:
+        raise ValueError(f"name must be 1 to {_MAX_NAME} characters")
+    if not isinstance(host, str) or not host:
+        raise ValueError("host must be a host name or IP address")
+    key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(_name(name))
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _SKEW)
-        .not_valid_after(now + datetime.timedelta(days=_CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
-
-
-def make_party_cert(ca_cert_pem: bytes, ca_key_pem: bytes, pid: int, host: str) -> tuple[bytes, bytes]:
-    """Issue party pid's MPC certificate for host; return certificate and key as PEM."""
-    if type(pid) is not int or pid < 0:
-        raise ValueError("pid must be a nonnegative integer")
-    ca_cert = x509.load_pem_x509_certificate(_bytes(ca_cert_pem))
-    ca_key = serialization.load_pem_private_key(_bytes(ca_key_pem), password=None)
-    key = _new_key()
-    public = key.public_key()
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(party_name(pid)))
-        .issuer_name(ca_cert.subject)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _SKEW)
-        .not_valid_after(min(now + datetime.timedelta(days=_PARTY_DAYS), ca_cert.not_valid_after_utc))
+        .not_valid_after(now + datetime.timedelta(days=_PARTY_DAYS))
+        # Not a CA: it vouches for nobody but itself. OpenSSL accepts such a certificate
+        # as its own trust anchor when it is in the verify locations.
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -117,18 +67,27 @@ def make_party_cert(ca_cert_pem: bytes, ca_key_pem: bytes, pid: int, host: str) 
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(party_name(pid)), _host_name(host)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_host_name(host)]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+        .sign(key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def cert_fingerprint(cert_pem) -> str:
     """Return the SHA-256 of the certificate's DER encoding, in lower-case hex."""
     cert = x509.load_pem_x509_certificate(_bytes(cert_pem))
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def _host_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def _bytes(pem) -> bytes:

@@ -1,4 +1,4 @@
-"""Keys of voters and validators: ed25519 to sign, X25519 to receive ballot shares.
+"""Keys of voters and validators: ed25519 to sign, ristretto255 to receive ballot shares.
 
 The arithmetic only; key files are I/O and live in mpc_tx.keyfile. Secret bytes
 never appear in a repr, a log line or an error message.
@@ -8,7 +8,9 @@ import nacl.bindings as nacl_bindings
 import nacl.exceptions as nacl_exceptions
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from . import group, registry
 
 __all__ = ["SigningKey", "EncryptionKey", "verify"]
 
@@ -18,20 +20,10 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 _RAW = dict(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
 
 
-class _PrivateKey:
-    """What both key kinds share: the public half, the secret for key files, a repr without it."""
+class _Key:
+    """What both key kinds share: the public half, a repr without the secret, no pickling."""
 
-    __slots__ = ("_private", "public_bytes")
-
-    def __init__(self, private):
-        self._private = private
-        self.public_bytes = private.public_key().public_bytes(**_RAW)
-
-    def secret_bytes(self) -> bytes:
-        """Return the 32-byte secret: for writing a key file (mpc_tx.keyfile), nothing else."""
-        return self._private.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-        )
+    __slots__ = ("public_bytes",)
 
     @property
     def public_hex(self) -> str:
@@ -50,10 +42,14 @@ class _PrivateKey:
         raise TypeError(f"{article} {name} is not picklable; pass its key file instead")
 
 
-class SigningKey(_PrivateKey):
+class SigningKey(_Key):
     """An ed25519 key that signs attestations, votes and other transactions."""
 
-    __slots__ = ()
+    __slots__ = ("_private",)
+
+    def __init__(self, private):
+        self._private = private
+        self.public_bytes = private.public_key().public_bytes(**_RAW)
 
     @classmethod
     def generate(cls) -> "SigningKey":
@@ -67,6 +63,12 @@ class SigningKey(_PrivateKey):
             raise ValueError("an ed25519 seed is 32 bytes")
         return cls(ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed)))
 
+    def secret_bytes(self) -> bytes:
+        """Return the 32-byte seed: for writing a key file (mpc_tx.keyfile), nothing else."""
+        return self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+
     def sign(self, msg: bytes) -> bytes:
         """Sign msg; the 64-byte signature covers exactly these bytes."""
         if not isinstance(msg, (bytes, bytearray, memoryview)):
@@ -74,27 +76,48 @@ class SigningKey(_PrivateKey):
         return self._private.sign(bytes(msg))
 
 
-class EncryptionKey(_PrivateKey):
-    """An X25519 key to which voters encrypt a validator's shares of their ballots."""
+class EncryptionKey(_Key):
+    """A validator's ristretto255 key X = x·G, to which voters encrypt its shares of their ballots."""
 
-    __slots__ = ()
+    __slots__ = ("_x",)
+
+    def __init__(self, x: int):
+        if type(x) is not int or not 0 < x < group.L:
+            raise ValueError("an encryption key's secret is a scalar in 1..l-1")
+        self._x = x
+        self.public_bytes = group.base(x).encode()
 
     @classmethod
     def generate(cls) -> "EncryptionKey":
         """Create a fresh random key."""
-        return cls(x25519.X25519PrivateKey.generate())
+        return cls(group.random_scalar())
 
     @classmethod
     def from_secret(cls, secret: bytes) -> "EncryptionKey":
-        """Rebuild the key from its 32-byte secret."""
+        """Rebuild the key from LE32(x), 0 < x < l (ValueError otherwise)."""
         if not isinstance(secret, (bytes, bytearray)) or len(secret) != KEY_BYTES:
-            raise ValueError("an x25519 secret is 32 bytes")
-        return cls(x25519.X25519PrivateKey.from_private_bytes(bytes(secret)))
+            raise ValueError("an encryption key's secret is 32 bytes")
+        # Reduced and nonzero only: one key, one spelling, and never the identity.
+        return cls(int.from_bytes(bytes(secret), "little"))
 
-    def exchange(self, peer_public: bytes) -> bytes:
-        """Return the X25519 shared secret with peer_public (raises ValueError on a bad point)."""
-        peer = x25519.X25519PublicKey.from_public_bytes(bytes(peer_public))
-        return self._private.exchange(peer)
+    @property
+    def scalar(self) -> int:
+        """Return the secret x: for opening envelopes (ballot.open_ballot) and complaints, nothing else."""
+        return self._x
+
+    def secret_bytes(self) -> bytes:
+        """Return LE32(x): for writing a key file (mpc_tx.keyfile), nothing else."""
+        return group.encode_scalar(self._x)
+
+    def prove_possession(self, chain_id: str, consensus_key: bytes) -> bytes:
+        """Return the 64-byte proof that the holder of consensus_key knows x, on chain chain_id (§15)."""
+        if not isinstance(chain_id, str):
+            raise ValueError("chain_id is a string")
+        try:
+            _key, proof = registry.prove_key_possession(chain_id.encode(), bytes(consensus_key), self._x)
+        except group.Invalid as exc:
+            raise ValueError(exc.reason) from None
+        return proof
 
 
 def verify(public_hex: str, signature: bytes, msg: bytes) -> bool:

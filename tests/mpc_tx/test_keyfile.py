@@ -7,6 +7,7 @@ import stat
 import pytest
 
 from mpc_tx.keyfile import KeyFileError, load_encryption_key, load_signing_key, save_key
+from mpc_tx.protocol import group
 from mpc_tx.protocol.keys import EncryptionKey, SigningKey, verify
 
 
@@ -44,11 +45,47 @@ def test_encryption_key_file_round_trip_and_mode(tmp_path):
     save_key(key, path)
     assert _mode(path) == 0o600
     doc = json.loads(path.read_text())
-    assert doc["type"] == "x25519" and len(bytes.fromhex(doc["secret"])) == 32
+    assert doc == {"type": "ristretto255-scalar", "secret": key.secret_bytes().hex()}
+    assert int.from_bytes(bytes.fromhex(doc["secret"]), "little") == key.scalar
     loaded = load_encryption_key(path)
-    assert loaded.public_hex == key.public_hex
-    other = EncryptionKey.generate()
-    assert loaded.exchange(other.public_bytes) == other.exchange(key.public_bytes)
+    assert loaded.public_hex == key.public_hex and loaded.scalar == key.scalar
+
+
+def test_an_x25519_key_file_must_be_regenerated(tmp_path):
+    path = tmp_path / "enc_key.json"
+    path.write_text(json.dumps({"type": "x25519", "secret": "ab" * 32}))
+    with pytest.raises(KeyFileError) as info:
+        load_encryption_key(path)
+    assert "X25519" in str(info.value) and "regenerated" in str(info.value)
+    assert "ab" * 32 not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        bytes(32).hex(),  # x = 0
+        group.L.to_bytes(32, "little").hex(),  # not reduced
+        "ff" * 32,
+        "zq" * 32,
+        "01" * 31,
+        7,
+    ],
+)
+def test_an_encryption_key_file_out_of_range_or_malformed_is_refused_without_quoting(tmp_path, secret):
+    path = tmp_path / "enc_key.json"
+    path.write_text(json.dumps({"type": "ristretto255-scalar", "secret": secret}))
+    with pytest.raises(KeyFileError) as info:
+        load_encryption_key(path)
+    assert str(secret) not in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_key_file_with_extra_fields_is_refused(tmp_path):
+    path = tmp_path / "enc_key.json"
+    save_key(EncryptionKey.generate(), path)
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(doc, public="00" * 32)))
+    with pytest.raises(KeyFileError):
+        load_encryption_key(path)
 
 
 def test_load_checks_the_key_type(tmp_path):
@@ -56,6 +93,9 @@ def test_load_checks_the_key_type(tmp_path):
     save_key(EncryptionKey.generate(), path)
     with pytest.raises(KeyFileError):
         load_signing_key(path)
+    save_key(SigningKey.generate(), tmp_path / "sign.json")
+    with pytest.raises(KeyFileError):
+        load_encryption_key(tmp_path / "sign.json")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""MPC link certificates: issued by the CA, named as MPyC expects, pinned by the SHA-256 of their DER."""
+"""MPC link certificates: self-signed, naming their validator and host, pinned by the SHA-256 of their DER."""
 
 import hashlib
 import ipaddress
@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mpc_tx.mpc.tls import cert_fingerprint, make_ca, make_party_cert, party_name
+from mpc_tx.mpc.tls import cert_fingerprint, make_party_cert, party_name
 
 
 @pytest.fixture(scope="module")
-def ca():
-    return make_ca("mpcvote test CA")
+def parties():
+    return [make_party_cert(f"node{i}", f"10.0.0.{i + 1}") for i in range(3)]
 
 
 def _load(pem):
@@ -26,45 +26,44 @@ def test_party_name_is_what_mpyc_checks():
     assert party_name(0) == "MPyC party 0" and party_name(12) == "MPyC party 12"
 
 
-def test_party_certificate_verifies_against_the_ca(ca):
-    ca_pem, ca_key = ca
-    cert_pem, key_pem = make_party_cert(ca_pem, ca_key, 2, "127.0.0.1")
-    cert, root = _load(cert_pem), _load(ca_pem)
-    cert.verify_directly_issued_by(root)
-    assert cert.issuer == root.subject
-    other_ca, _other_key = make_ca("another CA")
+def test_party_certificate_is_self_signed_with_its_own_key(parties):
+    cert_pem, key_pem = parties[0]
+    cert = _load(cert_pem)
+    cert.verify_directly_issued_by(cert)
+    assert cert.issuer == cert.subject
     with pytest.raises(ValueError):
-        cert.verify_directly_issued_by(_load(other_ca))
+        cert.verify_directly_issued_by(_load(parties[1][0]))
     key = serialization.load_pem_private_key(key_pem, password=None)
-    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
     assert isinstance(key, ec.EllipticCurvePrivateKey)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
 
 
-def test_party_certificate_names_the_party_and_its_host(ca):
-    cert = _load(make_party_cert(*ca, 3, "10.0.0.7")[0])
-    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "MPyC party 3"
+def test_party_certificate_names_the_validator_and_its_host(parties):
+    cert = _load(parties[2][0])
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "node2"
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == ["MPyC party 3"]
-    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.0.7")]
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.0.3")]
+    assert san.get_values_for_type(x509.DNSName) == []
     usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert set(usage) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
-    named = _load(make_party_cert(*ca, 1, "node1.example")[0])
+    named = _load(make_party_cert("v1", "node1.example")[0])
     san = named.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == ["MPyC party 1", "node1.example"]
+    assert san.get_values_for_type(x509.DNSName) == ["node1.example"]
 
 
-def test_ca_is_a_ca():
-    ca_pem, _key = make_ca("root")
-    root = _load(ca_pem)
-    assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
-    root.verify_directly_issued_by(root)
+def test_each_certificate_has_its_own_key(parties):
+    keys = {
+        _load(c).public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        for c, _ in parties
+    }
+    assert len(keys) == len(parties)
 
 
-def _handshake(server_ctx, client_ctx, server_name):
-    """Run a TLS handshake in memory; return the peer certificate each side saw."""
+def _handshake(server_ctx, client_ctx):
+    """Run a TLS handshake in memory; return the DER certificate each side saw."""
     c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-    client = client_ctx.wrap_bio(c_in, c_out, server_hostname=server_name)
+    client = client_ctx.wrap_bio(c_in, c_out)
     server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
     done = {"client": False, "server": False}
     for _ in range(20):
@@ -78,52 +77,54 @@ def _handshake(server_ctx, client_ctx, server_name):
         s_in.write(c_out.read())
         c_in.write(s_out.read())
         if all(done.values()):
-            return client.getpeercert(), server.getpeercert()
+            return client.getpeercert(binary_form=True), server.getpeercert(binary_form=True)
     raise AssertionError("handshake did not finish")
 
 
-def _contexts(ca, tmp_path, server_pid, client_pid):
-    ca_pem, ca_key = ca
-    (tmp_path / "ca.pem").write_bytes(ca_pem)
-    contexts = []
-    for pid, purpose in ((server_pid, ssl.PROTOCOL_TLS_SERVER), (client_pid, ssl.PROTOCOL_TLS_CLIENT)):
-        cert_pem, key_pem = make_party_cert(ca_pem, ca_key, pid, "127.0.0.1")
-        (tmp_path / f"{pid}.pem").write_bytes(cert_pem + key_pem)
-        ctx = ssl.SSLContext(purpose)
-        ctx.load_cert_chain(str(tmp_path / f"{pid}.pem"))
-        ctx.load_verify_locations(str(tmp_path / "ca.pem"))
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        contexts.append(ctx)
-    return contexts
+def _context(pair, purpose, pinned, tmp_path):
+    """A context that trusts exactly the pinned certificates (no CA, no host name), as the MPC links do."""
+    path = tmp_path / f"{cert_fingerprint(pair[0])}.pem"
+    path.write_bytes(pair[0] + pair[1])
+    ctx = ssl.SSLContext(purpose)
+    ctx.load_cert_chain(str(path))
+    if purpose == ssl.PROTOCOL_TLS_CLIENT:
+        ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    ctx.load_verify_locations(cadata="".join(c.decode() for c, _ in pinned))
+    return ctx
 
 
-def test_two_parties_complete_mutual_tls_under_their_mpyc_names(ca, tmp_path):
-    server_ctx, client_ctx = _contexts(ca, tmp_path, 1, 0)
-    seen_by_client, seen_by_server = _handshake(server_ctx, client_ctx, party_name(1))
-    assert dict(x[0] for x in seen_by_client["subject"])["commonName"] == "MPyC party 1"
-    assert dict(x[0] for x in seen_by_server["subject"])["commonName"] == "MPyC party 0"
+def test_pinned_parties_complete_mutual_tls(parties, tmp_path):
+    pinned = parties[:2]
+    server = _context(parties[0], ssl.PROTOCOL_TLS_SERVER, pinned, tmp_path)
+    client = _context(parties[1], ssl.PROTOCOL_TLS_CLIENT, pinned, tmp_path)
+    seen_by_client, seen_by_server = _handshake(server, client)
+    assert hashlib.sha256(seen_by_client).hexdigest() == cert_fingerprint(parties[0][0])
+    assert hashlib.sha256(seen_by_server).hexdigest() == cert_fingerprint(parties[1][0])
 
 
-def test_a_party_certificate_does_not_pass_for_another_party(ca, tmp_path):
-    server_ctx, client_ctx = _contexts(ca, tmp_path, 1, 0)
-    with pytest.raises(ssl.SSLCertVerificationError):
-        _handshake(server_ctx, client_ctx, party_name(2))
+@pytest.mark.parametrize("stranger_side", ["server", "client"])
+def test_a_certificate_outside_the_pinned_set_is_refused(parties, tmp_path, stranger_side):
+    pinned = parties[:2]
+    stranger = make_party_cert("node0", "10.0.0.1")  # same name and host as a pinned party, another key
+    server = _context(stranger if stranger_side == "server" else parties[0], ssl.PROTOCOL_TLS_SERVER, pinned, tmp_path)
+    client = _context(stranger if stranger_side == "client" else parties[1], ssl.PROTOCOL_TLS_CLIENT, pinned, tmp_path)
+    with pytest.raises(ssl.SSLError):
+        _handshake(server, client)
 
 
-def test_fingerprint_is_sha256_of_der(ca):
-    cert_pem, _key = make_party_cert(*ca, 0, "127.0.0.1")
+def test_fingerprint_is_sha256_of_der(parties):
+    cert_pem, _key = parties[0]
     der = _load(cert_pem).public_bytes(serialization.Encoding.DER)
     assert cert_fingerprint(cert_pem) == hashlib.sha256(der).hexdigest()
     assert cert_fingerprint(cert_pem.decode()) == cert_fingerprint(cert_pem)
-    assert cert_fingerprint(make_party_cert(*ca, 0, "127.0.0.1")[0]) != cert_fingerprint(cert_pem)
+    assert cert_fingerprint(make_party_cert("node0", "10.0.0.1")[0]) != cert_fingerprint(cert_pem)
 
 
-@pytest.mark.parametrize("pid", [-1, "1", 1.0])
-def test_bad_party_ids_are_refused(ca, pid):
+@pytest.mark.parametrize(
+    "name, host", [("", "127.0.0.1"), ("x" * 65, "127.0.0.1"), (3, "127.0.0.1"), ("n", ""), ("n", None)]
+)
+def test_bad_names_and_hosts_are_refused(name, host):
     with pytest.raises(ValueError):
-        make_party_cert(*ca, pid, "127.0.0.1")
-
-
-def test_a_bool_party_id_is_refused(ca):
-    with pytest.raises(ValueError):
-        make_party_cert(*ca, True, "127.0.0.1")
+        make_party_cert(name, host)

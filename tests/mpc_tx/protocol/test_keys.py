@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from mpc_tx.protocol import group, registry
 from mpc_tx.protocol.keys import EncryptionKey, SigningKey, verify
 from mpc_tx.keyfile import save_key
 
@@ -77,3 +78,60 @@ def test_keys_do_not_pickle():
     for key in (SigningKey.generate(), EncryptionKey.generate()):
         with pytest.raises(TypeError):
             pickle.dumps(key)
+
+
+def test_encryption_key_is_x_times_g():
+    key = EncryptionKey.generate()
+    assert 0 < key.scalar < group.L
+    assert key.public_bytes == group.base(key.scalar).encode() and len(key.public_bytes) == 32
+    assert key.public_hex == key.public_bytes.hex()
+    assert key.secret_bytes() == key.scalar.to_bytes(32, "little")
+    again = EncryptionKey.from_secret(key.secret_bytes())
+    assert again.public_bytes == key.public_bytes and again.scalar == key.scalar
+    group.parse_point(key.public_bytes, "X")  # a valid, canonical, non-identity point
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        bytes(32),  # x = 0: the identity as a key
+        group.L.to_bytes(32, "little"),  # x = l: not reduced
+        (group.L + 1).to_bytes(32, "little"),  # another spelling of x = 1
+        b"\xff" * 32,
+        b"\x01" * 31,
+        b"\x01" * 33,
+        "01" * 32,
+        None,
+    ],
+)
+def test_encryption_key_secret_must_be_a_scalar_in_range(secret):
+    with pytest.raises(ValueError):
+        EncryptionKey.from_secret(secret)
+
+
+def test_encryption_key_from_the_largest_and_smallest_scalars():
+    assert EncryptionKey.from_secret((1).to_bytes(32, "little")).public_bytes == group.G.encode()
+    top = EncryptionKey.from_secret((group.L - 1).to_bytes(32, "little"))
+    assert top.public_bytes == (-group.G).encode()  # l - 1 = -1
+
+
+def test_proof_of_possession_binds_chain_and_consensus_key():
+    key = EncryptionKey.generate()
+    consensus = SigningKey.generate().public_bytes
+    proof = key.prove_possession("mpcvote-test", consensus)
+    assert len(proof) == registry.PROOF_BYTES
+    assert registry.verify_key_possession(b"mpcvote-test", consensus, key.public_bytes, proof) == group.parse_point(
+        key.public_bytes, "X"
+    )
+    other = SigningKey.generate().public_bytes
+    for chain, ck in ((b"mpcvote-other", consensus), (b"mpcvote-test", other)):
+        assert isinstance(registry.verify_key_possession(chain, ck, key.public_bytes, proof), registry.Rejected)
+    # Another key cannot reuse the proof.
+    stranger = EncryptionKey.generate().public_bytes
+    assert isinstance(registry.verify_key_possession(b"mpcvote-test", consensus, stranger, proof), registry.Rejected)
+
+
+@pytest.mark.parametrize("chain_id, consensus", [(b"bytes", bytes(32)), ("", bytes(32)), ("c", bytes(31))])
+def test_proof_of_possession_refuses_bad_identities(chain_id, consensus):
+    with pytest.raises(ValueError):
+        EncryptionKey.generate().prove_possession(chain_id, consensus)
