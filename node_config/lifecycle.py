@@ -5,6 +5,7 @@ the testnet folder: the mpcvote ABCI app, its cometbft node, and its MPC worker.
 The app starts first (the node dials it), the worker last (it follows the node).
 """
 
+import base64
 import contextlib
 import json
 import os
@@ -20,7 +21,9 @@ from rich.console import Console
 from rich.status import Status
 
 from mpc_tx.client.rpc import Rpc, RpcError
+from node_config import identity
 from node_config.generate import MANIFEST, abci_address, generate_testnet, find_cometbft, _MAX_CHAIN_ID
+from node_config.validator import reprove
 
 __all__ = ["PROCESSES", "Testnet", "DEFAULT_DIR", "wait_abci_socket", "next_chain_id"]
 
@@ -230,10 +233,20 @@ class Testnet:
         return chain_id
 
     def _set_chain_id(self, chain_id: str):
+        # Each proof of possession is bound to the chain id: every home proves its own
+        # key again. ONE-HOST SHORTCUT: one process asks every home in turn; on separate
+        # hosts each runs `python -m node_config entry` and a new genesis is assembled.
+        proofs = {
+            base64.b64encode(identity.consensus_key(v["home"])).decode(): reprove(v["home"], chain_id)
+            for v in self.validators
+        }
         for v in self.validators:
             path = Path(v["home"]) / "config" / "genesis.json"
             doc = json.loads(path.read_text())
             doc["chain_id"] = chain_id
+            for entry in doc.get("app_state", {}).get("validators", []):
+                if "enc_proof" in entry:
+                    entry["enc_proof"] = proofs[entry["pub_key"]]
             path.write_text(json.dumps(doc, indent=2))
         manifest = dict(self.manifest, chain_id=chain_id)
         (self.dir / MANIFEST).write_text(json.dumps(manifest, indent=2))

@@ -9,6 +9,7 @@ __all__ = [
     "DEFAULT_PORT_BASE",
     "STRIDE",
     "MAX_MPC_PORTS",
+    "MAX_PORT",
     "HOST_PORTS",
     "one_host_ports",
     "multi_host_ports",
@@ -23,6 +24,7 @@ DEFAULT_PORT_BASE = 26600
 STRIDE = 20
 _MPC_OFFSET = 10
 MAX_MPC_PORTS = STRIDE - _MPC_OFFSET
+MAX_PORT = 65535
 
 # One validator per machine: CometBFT's usual ports, MPC just above them.
 HOST_PORTS = {"p2p": 26656, "rpc": 26657, "abci": 26658, "metrics": 26660, "mpc_base": 26670}
