@@ -18,11 +18,15 @@ from node_config.entries import (
     check_fields,
 )
 
-__all__ = ["BLOCK_MAX_BYTES", "assemble_genesis", "check_genesis_registry", "check_genesis_time"]
+__all__ = ["BLOCK_MAX_BYTES", "EVIDENCE_MAX_BYTES", "assemble_genesis", "check_genesis_registry", "check_genesis_time"]
 
 # docs/PROTOCOL.md §17: a block of ballots that all miss the verification cache still
 # verifies within the 1 s propose timeout.
 BLOCK_MAX_BYTES = 524288
+# CometBFT refuses evidence.max_bytes above block.max_bytes (its default is 1 MiB). A
+# piece of evidence (a double sign) is a few hundred bytes: an eighth of a block holds
+# about a hundred, and leaves the rest for ballots.
+EVIDENCE_MAX_BYTES = BLOCK_MAX_BYTES // 8
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
 _PUB_TYPE = "tendermint/PubKeyEd25519"
 
@@ -78,6 +82,7 @@ def assemble_genesis(
     ]
     params = dict(genesis["consensus_params"])
     params["block"] = dict(params["block"], max_bytes=str(BLOCK_MAX_BYTES))
+    params["evidence"] = dict(params["evidence"], max_bytes=str(EVIDENCE_MAX_BYTES))
     genesis["consensus_params"] = params
     genesis["app_hash"] = ""
     genesis["app_state"] = {

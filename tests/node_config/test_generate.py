@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mpc_tx.keyfile import load_signing_key, load_encryption_key
+from mpc_tx.protocol import registry
 from node_config import MANIFEST, generate_testnet
 from node_config.generate import BLOCK_MAX_BYTES, find_cometbft
 from node_config.ports import STRIDE, free_port_base
@@ -39,6 +40,10 @@ def _cometbft(*args) -> str:
 def _config(home) -> dict:
     with open(Path(home) / "config" / "config.toml", "rb") as f:
         return tomllib.load(f)
+
+
+def _triple(entry) -> tuple:
+    return base64.b64decode(entry["pub_key"]), bytes.fromhex(entry["enc_key"]), bytes.fromhex(entry["enc_proof"])
 
 
 def _mode(path) -> int:
@@ -83,7 +88,7 @@ def test_ports_follow_the_plan_and_are_distinct(testnet):
 
 def test_secret_files_are_private(testnet):
     out, manifest = testnet
-    assert _mode(out / "ca" / "ca.key") == 0o600
+    assert not (out / "ca").exists()  # no shared CA: each certificate is self-signed
     for v in manifest["validators"]:
         for name in SECRET_FILES:
             assert _mode(Path(v["home"]) / name) == 0o600, name
@@ -109,10 +114,10 @@ def test_registry_matches_genesis_validators_and_key_files(testnet, genesis):
     from mpc_tx.mpc import tls
 
     _, manifest = testnet
-    registry = genesis["app_state"]["validators"]
+    entries = genesis["app_state"]["validators"]
     assert genesis["app_state"]["params"] == {}
-    assert len(registry) == N
-    for i, (entry, gv, v) in enumerate(zip(registry, genesis["validators"], manifest["validators"])):
+    assert len(entries) == N
+    for i, (entry, gv, v) in enumerate(zip(entries, genesis["validators"], manifest["validators"])):
         home = Path(v["home"])
         assert set(entry) == {
             "index",
@@ -122,6 +127,7 @@ def test_registry_matches_genesis_validators_and_key_files(testnet, genesis):
             "power",
             "attest_key",
             "enc_key",
+            "enc_proof",
             "mpc_host",
             "mpc_port",
             "mpc_ports",
@@ -139,11 +145,16 @@ def test_registry_matches_genesis_validators_and_key_files(testnet, genesis):
         cert = (home / "mpc" / "tls" / "party.crt").read_bytes()
         assert entry["tls_cert"] == cert.decode()
         assert entry["tls_sha256"] == tls.cert_fingerprint(cert)
-        assert (home / "mpc" / "tls" / "ca.crt").read_bytes() == (home.parent / "ca" / "ca.crt").read_bytes()
+        assert not (home / "mpc" / "tls" / "ca.crt").exists()
+        proof = bytes.fromhex(entry["enc_proof"])
+        consensus = base64.b64decode(entry["pub_key"])
+        found = registry.verify_key_possession(b"mpcvote-test", consensus, bytes.fromhex(entry["enc_key"]), proof)
+        assert not isinstance(found, registry.Rejected)
+    assert not isinstance(registry.check_registry(b"mpcvote-test", [_triple(e) for e in entries]), registry.Rejected)
     # Distinct keys per validator.
-    assert len({e["attest_key"] for e in registry}) == N
-    assert len({e["enc_key"] for e in registry}) == N
-    assert len({e["tls_sha256"] for e in registry}) == N
+    assert len({e["attest_key"] for e in entries}) == N
+    assert len({e["enc_key"] for e in entries}) == N
+    assert len({e["tls_sha256"] for e in entries}) == N
 
 
 def test_no_secret_in_genesis_or_manifest(testnet):
