@@ -124,7 +124,10 @@ def check_entry(entry, chain_id: str | None = None) -> dict:
     check_fields(entry)
     if not _HEX[20].fullmatch(_str(entry, "node_id")):
         raise EntryError("node_id must be 40 lower-case hex digits")
-    peer = parse_peers([f"{entry['node_id']}@{_str(entry, 'p2p')}"])
+    try:
+        peer = parse_peers([f"{entry['node_id']}@{_str(entry, 'p2p')}"])
+    except EntryError:
+        raise EntryError("p2p must be host:port, the address peers dial the node at") from None
     check_host(peer[0][1])
     check_proof(entry["chain_id"], entry)
     return entry
