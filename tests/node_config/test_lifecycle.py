@@ -43,3 +43,27 @@ def test_wait_height_quiet_without_progress(tmp_path, monkeypatch, capsys):
     net = fake_net(tmp_path, monkeypatch, [[5], [5]])
     assert net.wait_height(3, timeout=5) == [5, 5]
     assert capsys.readouterr() == ("", "")
+
+
+def test_reset_proves_every_key_again_for_the_new_chain_id(tmp_path):
+    import base64
+
+    from mpc_tx.protocol import registry
+    from node_config.ports import free_port_base
+
+    net = lifecycle.Testnet(tmp_path / "net")
+    net.generate(2, port_base=free_port_base(40), chain_id="mpcvote-reset")
+    before = json.loads(net.genesis_path().read_text())["app_state"]["validators"]
+    assert net.reset() == "mpcvote-reset-r2"
+    for v in net.validators:
+        genesis = json.loads((tmp_path / "net" / v["name"] / "config" / "genesis.json").read_text())
+        assert genesis["chain_id"] == "mpcvote-reset-r2"
+        entries = genesis["app_state"]["validators"]
+        assert [e["enc_key"] for e in entries] == [e["enc_key"] for e in before]
+        assert all(a["enc_proof"] != b["enc_proof"] for a, b in zip(entries, before))
+        triples = [
+            (base64.b64decode(e["pub_key"]), bytes.fromhex(e["enc_key"]), bytes.fromhex(e["enc_proof"]))
+            for e in entries
+        ]
+        assert not isinstance(registry.check_registry(b"mpcvote-reset-r2", triples), registry.Rejected)
+        assert isinstance(registry.check_registry(b"mpcvote-reset", triples), registry.Rejected)
