@@ -1,12 +1,14 @@
 """Key files: one key per JSON file, created with mode 0600.
 
-``{"type": "ed25519", "seed": "<hex>"}`` (attestation keys) or
+``{"type": "ed25519", "seed": "<hex>"}`` (attestation and voter keys) or
 ``{"type": "ristretto255-scalar", "secret": "<hex of LE32(x)>"}`` (encryption keys, 0 < x < l;
-docs/PROTOCOL.md §17). Errors name the file and the problem only, never its content.
+docs/PROTOCOL.md §17). A file other users may read or write is refused. Errors name the
+file and the problem only, never its content.
 """
 
 import json
 import os
+import stat
 
 from mpc_tx.protocol.keys import KEY_BYTES, EncryptionKey, SigningKey
 
@@ -61,9 +63,17 @@ def _read_key_file(path, key_type: str, field: str) -> bytes:
     # Errors name the file and the problem only: parser messages may quote content.
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read())
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+            raw = f.read()
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {os.fspath(path)}: {exc.strerror}") from None
+    # As ssh does: a private key others could read may already be someone else's.
+    if mode & 0o077:
+        raise KeyFileError(
+            f"key file {os.fspath(path)} is open to other users (mode {mode:04o}); it must be 0600 (chmod 600)"
+        )
+    try:
+        doc = json.loads(raw)
     except ValueError:
         raise KeyFileError(f"key file {os.fspath(path)} is not JSON") from None
     found = doc.get("type") if isinstance(doc, dict) else None

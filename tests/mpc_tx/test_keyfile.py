@@ -15,6 +15,12 @@ def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+def _write_private(path, data) -> None:
+    """Write a hand-made key file as save_key would: mode 0600."""
+    path.write_bytes(data if isinstance(data, bytes) else data.encode())
+    os.chmod(path, 0o600)
+
+
 def test_signing_key_file_round_trip_and_mode(tmp_path):
     key = SigningKey.generate()
     path = tmp_path / "attest_key.json"
@@ -53,7 +59,7 @@ def test_encryption_key_file_round_trip_and_mode(tmp_path):
 
 def test_an_x25519_key_file_must_be_regenerated(tmp_path):
     path = tmp_path / "enc_key.json"
-    path.write_text(json.dumps({"type": "x25519", "secret": "ab" * 32}))
+    _write_private(path, json.dumps({"type": "x25519", "secret": "ab" * 32}))
     with pytest.raises(KeyFileError) as info:
         load_encryption_key(path)
     assert "X25519" in str(info.value) and "regenerated" in str(info.value)
@@ -73,7 +79,7 @@ def test_an_x25519_key_file_must_be_regenerated(tmp_path):
 )
 def test_an_encryption_key_file_out_of_range_or_malformed_is_refused_without_quoting(tmp_path, secret):
     path = tmp_path / "enc_key.json"
-    path.write_text(json.dumps({"type": "ristretto255-scalar", "secret": secret}))
+    _write_private(path, json.dumps({"type": "ristretto255-scalar", "secret": secret}))
     with pytest.raises(KeyFileError) as info:
         load_encryption_key(path)
     assert str(secret) not in str(info.value) and str(path) in str(info.value)
@@ -111,7 +117,7 @@ def test_load_checks_the_key_type(tmp_path):
 )
 def test_load_rejects_malformed_files_without_quoting_them(tmp_path, content):
     path = tmp_path / "bad.json"
-    path.write_bytes(content)
+    _write_private(path, content)
     with pytest.raises(KeyFileError) as info:
         load_signing_key(path)
     assert "zq" not in str(info.value)
@@ -120,3 +126,14 @@ def test_load_rejects_malformed_files_without_quoting_them(tmp_path, content):
 def test_load_missing_file(tmp_path):
     with pytest.raises(KeyFileError):
         load_encryption_key(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o666, 0o602])
+def test_a_key_file_open_to_other_users_is_refused(tmp_path, mode):
+    path = tmp_path / "enc_key.json"
+    save_key(EncryptionKey.generate(), path)
+    os.chmod(path, mode)
+    with pytest.raises(KeyFileError, match=f"mode {mode:04o}.*must be 0600"):
+        load_encryption_key(path)
+    os.chmod(path, 0o400)  # read-only for its owner is fine
+    load_encryption_key(path)
