@@ -6,6 +6,7 @@
   redone by the voter (who knows rho), so the bit proof is what fails.
 - `complaint_oracle_ballot`: E' = E_victim + d·G, garbage envelopes, the victim's commitments
   and proofs copied, a proof of rho made with d (all the attacker knows): §6's oracle.
+  (These two are scripts/toolkit/reliability/hostile.py's, which scenario 7 sends too.)
 - `bad_share_ballot`: build_ballot's steps with validator i's pair corrupted; every proof
   holds, so the chain takes it and only validator i's complaint can put it out.
 
@@ -13,19 +14,28 @@ Each returns the ballot bytes; `cast_ballot_tx` wraps them in a signed cast_ball
 """
 
 import hashlib
+import importlib.util
 import os
+from pathlib import Path
 
 from mpc_tx.protocol import envelope, tx as txcodec
-from mpc_tx.protocol.ballot import parse_ballot
 from mpc_tx.protocol.context import ciphertext_size, make_poll
 from mpc_tx.protocol.encoding import TAG_BIT, TAG_COMMITMENTS, TAG_RHO, TAG_SUM, VERSION, digest
 from mpc_tx.protocol.group import G, H, L, base, msm, mul, random_scalar, secret_poly_eval
-from mpc_tx.protocol.proofs import BIT_BYTES, prove_bit, prove_dlog
+from mpc_tx.protocol.proofs import prove_bit, prove_dlog
 from mpc_tx.protocol.seeded import SeededScalars
 
-from protocolhelpers import craft_ballot, field_offsets
+from protocolhelpers import craft_ballot
+
+# The reliability scenarios build the same hostile ballots; one implementation, loaded by path
+# (as protocolhelpers loads the vectors script): the toolkit never imports the tests.
+_HOSTILE = Path(__file__).resolve().parents[2] / "scripts" / "toolkit" / "reliability" / "hostile.py"
+_spec = importlib.util.spec_from_file_location("reliability_hostile", _HOSTILE)
+hostile = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hostile)
 
 __all__ = [
+    "hostile",
     "SHARE_FAULTS",
     "chain_poll",
     "one_hot_values",
@@ -71,31 +81,14 @@ def _rho_proof(poll, voter: bytes, body: bytes, e_point, secret: int, rng) -> by
     return prove_dlog(TAG_RHO, context, G, e_point, secret, rng)
 
 
-def flipped_proof_ballot(poll, voter: bytes, values, entry: int = 0, seed: bytes | None = None) -> bytes:
+def flipped_proof_ballot(poll, voter: bytes, values, entry: int = 0) -> bytes:
     """Return an honest ballot with one byte of entry's bit proof (z1) flipped, the proof of rho redone."""
-    raw, rho, _ = _build(poll, voter, values, SeededScalars(seed or _seed()))
-    at = field_offsets(poll)["bits"] + entry * BIT_BYTES + 96  # the low byte of z1: it stays < l
-    body = raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1 : -64]
-    return body + _rho_proof(poll, voter, body, parse_ballot(poll, raw).e_point, rho, SeededScalars(b"flip"))
+    return hostile.flipped_bit_proof(poll, voter, values, entry)
 
 
-def complaint_oracle_ballot(poll, voter: bytes, victim_raw: bytes, seed: bytes | None = None) -> bytes:
+def complaint_oracle_ballot(poll, voter: bytes, victim_raw: bytes) -> bytes:
     """Return §6's oracle ballot on a victim's: E' = E_victim + d·G, garbage envelopes, the rest copied."""
-    victim = parse_ballot(poll, victim_raw)
-    rng = SeededScalars(seed or _seed())
-    d = rng()
-    e_forged = victim.e_point + base(d)
-    off = field_offsets(poll)
-    garbage = os.urandom(poll.m * ciphertext_size(poll.k))
-    body = (
-        bytes([VERSION])
-        + e_forged.encode()
-        + victim_raw[off["C"] : off["envelopes"]]
-        + garbage
-        + victim_raw[off["bits"] : off["rho"]]
-    )
-    # The attacker knows d = log_G(E' - E_victim), not log_G E': the best proof it can make is of d.
-    return body + _rho_proof(poll, voter, body, e_forged, d, rng)
+    return hostile.oracle(poll, voter, victim_raw)
 
 
 def bad_share_ballot(
@@ -104,7 +97,7 @@ def bad_share_ballot(
     """Return a ballot whose proofs all verify but whose envelope for validator i fails §10's check."""
     if fault not in SHARE_FAULTS:
         raise ValueError(f"fault is one of {SHARE_FAULTS}")
-    return _build(poll, voter, values, SeededScalars(seed or _seed()), bad=(i, fault))[0]
+    return _build(poll, voter, values, SeededScalars(seed or _seed()), bad=(i, fault))
 
 
 def _corrupt(pairs, fault: str) -> bytes:
@@ -118,8 +111,8 @@ def _corrupt(pairs, fault: str) -> bytes:
     raise AssertionError(fault)
 
 
-def _build(poll, voter: bytes, values, rng=random_scalar, bad=None) -> tuple[bytes, int, list]:
-    """Return (ballot, rho, f) by build_ballot's steps (§6); bad = (i, fault) corrupts validator i's envelope."""
+def _build(poll, voter: bytes, values, rng=random_scalar, bad=None) -> bytes:
+    """Return a ballot built by build_ballot's steps (§6); bad = (i, fault) corrupts validator i's envelope."""
     values = list(values)
     rho = rng()
     e_point = base(rho)
@@ -144,7 +137,7 @@ def _build(poll, voter: bytes, values, rng=random_scalar, bad=None) -> tuple[byt
         d = msm([1] * poll.k, [row[0] for row in commitments]) - G
         parts.append(prove_dlog(TAG_SUM, statement, H, d, sum(ge[0] for ge in g) % L, rng))
     body = b"".join(parts)
-    return body + _rho_proof(poll, voter, body, e_point, rho, rng), rho, f
+    return body + _rho_proof(poll, voter, body, e_point, rho, rng)
 
 
 def cast_ballot_tx(key, chain_id: str, nonce: int, poll, poll_id: int, ballot: bytes) -> bytes:

@@ -10,6 +10,7 @@ from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.protocol.seeded import SeededScalars
 
 from badballots import (
+    hostile,
     SHARE_FAULTS,
     bad_share_ballot,
     cast_ballot_tx,
@@ -53,7 +54,7 @@ def test_the_rigged_ballot_fails_only_on_its_bit_proofs(m, t, k, one_hot):
 def test_a_flipped_bit_proof_byte_is_refused_even_with_the_proof_of_rho_redone(m, t, k, one_hot):
     poll, _ = test_poll(m, t, k, one_hot)
     for entry in range(k):
-        raw = flipped_proof_ballot(poll, VOTER, _values(poll), entry=entry, seed=b"flip%d" % entry)
+        raw = flipped_proof_ballot(poll, VOTER, _values(poll), entry=entry)
         assert len(raw) == poll.ballot_size()
         assert _reason(poll, raw) == f"bit proof {entry}: does not verify"
 
@@ -62,7 +63,7 @@ def test_a_flipped_bit_proof_byte_is_refused_even_with_the_proof_of_rho_redone(m
 def test_the_complaint_oracle_ballot_fails_on_its_proof_of_rho(m, t, k, one_hot):
     poll, _ = test_poll(m, t, k, one_hot)
     victim = build_ballot(poll, b"\x33" * 32, _values(poll), SeededScalars(b"victim"))
-    forged = complaint_oracle_ballot(poll, VOTER, victim, seed=b"oracle")
+    forged = complaint_oracle_ballot(poll, VOTER, victim)
     assert len(forged) == poll.ballot_size()
     assert forged[1:33] != victim[1:33]
     assert _reason(poll, forged) == "proof of rho: does not verify"
@@ -103,3 +104,28 @@ def test_cast_ballot_tx_carries_the_shape_and_the_hex_ballot():
     doc = canonical.decode(cast_ballot_tx(key, "chain-x", 5, poll, 7, raw))
     assert doc["type"] == "cast_ballot" and doc["signer"] == key.public_hex and doc["nonce"] == 5
     assert doc["body"] == {"poll": 7, "m": 4, "t": 1, "k": 3, "ballot": raw.hex()}
+
+
+@pytest.mark.parametrize("m,t,k,one_hot", SHAPES)
+def test_the_reliability_scenarios_garbage_share_verifies_and_fails_only_its_victim(m, t, k, one_hot):
+    poll, secret_keys = test_poll(m, t, k, one_hot)
+    raw = hostile.garbage_share(poll, VOTER, _values(poll), 1)
+    b = verify_ballot(poll, VOTER, raw)
+    assert not isinstance(b, Rejected), b
+    for j, x in enumerate(secret_keys):
+        opened = open_ballot(poll, VOTER, b, j, x)
+        assert isinstance(opened, Rejected) == (j == 1), (j, opened)
+    assert open_ballot(poll, VOTER, b, 1, secret_keys[1]).reason == "envelope 1: does not decrypt"
+
+
+def test_the_reliability_scenarios_poll_context_is_the_chains():
+    keys = [x.encode().hex() for x in test_poll(4, 1, 3, True)[0].keys]
+    genesis = {"chain_id": "chain-x", "app_state": {"validators": [{"enc_key": x} for x in keys]}}
+    tally = {"id": 9, "kind": "tally", "options": ["a", "b", "c"], "threshold": 1}
+    assert hostile.poll_context(genesis, tally) == chain_poll("chain-x", 9, 1, 3, keys)
+    una = {"id": 10, "kind": "unanimity", "options": [], "threshold": 1}
+    assert hostile.poll_context(genesis, una) == chain_poll("chain-x", 10, 1, 1, keys)
+    assert hostile.ballot_values(tally, "b") == [0, 1, 0]
+    assert hostile.ballot_values(una, "yes") == [1] and hostile.ballot_values(una, "no") == [0]
+    raw = hostile.ballot_tx(SigningKey.generate(), "chain-x", hostile.poll_context(genesis, una), 10, b"\x01")
+    assert canonical.decode(raw)["body"] == {"poll": 10, "m": 4, "t": 1, "k": 1, "ballot": "01"}

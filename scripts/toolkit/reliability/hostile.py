@@ -62,10 +62,10 @@ def garbage_share(ctx, voter: bytes, values, i: int) -> bytes:
     return _prove_rho(ctx, voter, body, parse_ballot(ctx, raw).e_point, rho)
 
 
-def flipped_bit_proof(ctx, voter: bytes, values) -> bytes:
-    """Return a ballot whose first bit proof has one byte flipped (the proof of rho redone): refused."""
+def flipped_bit_proof(ctx, voter: bytes, values, entry: int = 0) -> bytes:
+    """Return a ballot with one byte of entry's bit proof flipped (the proof of rho redone): refused."""
     raw, rho = _honest(ctx, voter, values)
-    at = _offsets(ctx)[1] + BIT_BYTES - 32  # the low byte of z1: still a canonical scalar
+    at = _offsets(ctx)[1] + entry * BIT_BYTES + BIT_BYTES - 32  # the low byte of z1: still a canonical scalar
     body = raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1 : -DLOG_BYTES]
     return _prove_rho(ctx, voter, body, parse_ballot(ctx, raw).e_point, rho)
 
