@@ -27,7 +27,7 @@ def _state_ballots(url: str, poll_id: int) -> dict:
     found, after = {}, None
     try:
         for _ in range(10_000):
-            path = f"/poll/{poll_id}/ballots?limit=1000" + (f"&after={after}" if after else "")
+            path = f"/poll/{poll_id}/ballots?limit=1000&fields=tx" + (f"&after={after}" if after else "")
             page, _ = rpc.query(path)
             for b in page["ballots"]:
                 if b.get("disqualified") is None:
