@@ -144,8 +144,7 @@ class Poll:
         return self.c.query(f"/poll/{self.id}/ballot/{voter}")
 
     def complaints(self) -> list[dict]:
-        answer = self.c.query(f"/poll/{self.id}/complaints")
-        return answer["complaints"] if isinstance(answer, dict) else answer
+        return self.c.query(f"/poll/{self.id}/complaints?limit=1000")["complaints"]
 
     def complaint_events(self) -> list[dict]:
         return tx_events(self.net.rpc(0), f"complaint.poll_id={self.id}", events.COMPLAINT)

@@ -49,8 +49,15 @@ def _rejections(h, offsets: dict) -> int:
 
 
 def _complaints(h, poll_id: int) -> list[dict]:
-    answer = h.query(f"/poll/{poll_id}/complaints")
-    return answer["complaints"] if isinstance(answer, dict) else answer
+    """Return every complaint record of the poll (pages of up to 1000)."""
+    out, after = [], None
+    for _ in range(1000):
+        page = h.query(f"/poll/{poll_id}/complaints?limit=1000" + (f"&after={after}" if after else ""))
+        out += page["complaints"]
+        after = page["next"]
+        if after is None:
+            return out
+    raise RuntimeError("too many complaint pages")
 
 
 def _swap_app(h, run, i: int, env: dict | None, why: str):
@@ -163,6 +170,14 @@ def _bad(h, poll_id: int, v: int) -> list[dict]:
     return [c for c in _complaints(h, poll_id) if c["validator"] == v and c["verdict"] == "ballot_bad"]
 
 
+def _verdicts_for(complaint: dict, by_v: list) -> set:
+    """The verdicts a false complaint may get: moot once v's complaint put the ballot out, false before."""
+    out = [c["height"] for c in by_v if c["ballot_tx"] == complaint["ballot_tx"] and c["verdict"] == "ballot_bad"]
+    if not out or out[0] > complaint["height"]:
+        return {"complaint_false"}
+    return {"moot"} if out[0] < complaint["height"] else {"moot", "complaint_false"}  # same block: either order
+
+
 def _judge(h, run, poll_id: int, w: int, v: int, cheats: dict, hostile: dict):
     record = h.query(f"/poll/{poll_id}")
     complaints = _complaints(h, poll_id)
@@ -171,8 +186,10 @@ def _judge(h, run, poll_id: int, w: int, v: int, cheats: dict, hostile: dict):
     others = [c for c in complaints if c["validator"] not in (w, v)]
     if not by_w:
         run.fail(f"the false-complaint worker {w} never complained")
-    if any(c["verdict"] != "complaint_false" for c in by_w):
-        run.fail(f"a complaint of validator {w} about a good ballot was not judged false: {by_w}")
+    # About a bad-share ballot v put out first, w's complaint is moot; about any other, false.
+    wrong = [c for c in by_w if c["verdict"] not in _verdicts_for(c, by_v)]
+    if wrong:
+        run.fail(f"complaints of validator {w} not judged false (or moot after a disqualification): {wrong[:3]}")
     if record["named_validators"] != ([w] if by_w else []):
         run.fail(f"named validators {record['named_validators']}, expected [{w}]")
     if {c["voter"]: c["ballot_tx"] for c in by_v if c["verdict"] == "ballot_bad"} != cheats or len(by_v) != len(cheats):
