@@ -92,13 +92,16 @@ def _send(h, node: int, raw: bytes) -> dict:
         rpc.close()
 
 
-def _committed(h, tx_hash: str) -> bool:
+def _committed(h, txid: str) -> bool:
+    """Whether node0 has the tx in a block (an unreachable node is an error, not a no)."""
     rpc = Rpc(h.net.rpc_url(0), timeout=30.0)
     try:
-        rpc.tx(tx_hash)
+        rpc.tx(txid)
         return True
-    except RpcError:
-        return False
+    except RpcError as exc:
+        if "not found" in str(exc):
+            return False
+        raise
     finally:
         rpc.close()
 
