@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mpc_tx.client.ballot import build_ballot
 from mpc_tx.client.cli import Client, Session
-from mpc_tx.keyfile import load_signing_key
+from mpc_tx.keyfile import load_encryption_key, load_signing_key
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import Rpc, RpcError
 from node_config.lifecycle import Testnet
@@ -183,9 +183,8 @@ def write_bad_txs(path, txs):
 
 def validator_secrets(net, i: int) -> tuple[int, SigningKey]:
     """Return validator i's encryption scalar x_i and its attestation key, read from its home (tests act as i)."""
-    home = Path(net.validators[i]["home"])
-    doc = json.loads((home / "mpc" / "enc_key.json").read_text())
-    return int.from_bytes(bytes.fromhex(doc["secret"]), "little"), load_signing_key(home / "mpc" / "attest_key.json")
+    home = Path(net.validators[i]["home"]) / "mpc"
+    return load_encryption_key(home / "enc_key.json").scalar, load_signing_key(home / "attest_key.json")
 
 
 def registry_enc_keys(net) -> list[str]:
