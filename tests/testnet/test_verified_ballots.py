@@ -153,16 +153,23 @@ class Poll:
         """Close the poll early (its creator); its close height is this block's."""
         self.c.close_poll(self.creator, self.id)
 
-    def close_and_check(self, closed=False) -> dict:
-        """Close early, wait for the outcome; check it and the fixed counted set against the clear text."""
+    def close_and_check(self, closed=False, may_fail_absent=None) -> dict:
+        """Close early, wait for the outcome; check it and the fixed counted set against the clear text.
+
+        may_fail_absent=i: validator i takes no part in the MPC (all m parties compute today),
+        so the poll may instead fail at its deadline naming exactly i absent; never another outcome.
+        """
         if not closed:
             self.close()
         out = client(self.net, self.id % 4).outcome(self.id, wait=True, timeout=240)
-        assert out["status"] == "final", out
         result = out["result"]
-        assert result["outcome"] == self.clear(), (result, self.votes)
-        assert result["counted"] == len(self.votes)
-        assert "excluded" not in result and "unusable" not in result  # only a judged complaint excludes
+        if may_fail_absent is not None and out["status"] == "failed":
+            assert result["code"] == "deadline" and result["absent"] == [may_fail_absent], out
+        else:
+            assert out["status"] == "final", out
+            assert result["outcome"] == self.clear(), (result, self.votes)
+            assert result["counted"] == len(self.votes)
+            assert "excluded" not in result and "unusable" not in result  # only a judged complaint excludes
         record = self.record()
         assert record["ballots"] == len(self.votes)
         window = 1 + 1 + self.c.params().get("complaint_slack_blocks", 2)  # f + 1 with equal power, plus slack
@@ -410,9 +417,11 @@ def test_a_worker_claiming_it_cannot_decrypt_excludes_nothing(net):
         p = Poll(net, "tally")
         for choice in ("a", "b", "b", "c"):
             p.vote(choice)
-        # Past the counted set's fixing: whatever the worker claims had its window.
-        closed = p.close_and_check()
-    for r in p.complaints():
-        assert r["validator"] == MUTE and r["verdict"] == "complaint_false", r
-    assert set(closed["named_validators"]) <= {MUTE}
+        # Every ballot stays counted (close_and_check); the outcome is the clear text's, or,
+        # as the worker refuses the MPC, a failure naming it absent: never a smaller count.
+        closed = p.close_and_check(may_fail_absent=MUTE)
+    mine = [r for r in p.complaints() if r["validator"] == MUTE]
+    assert all(r["verdict"] == "complaint_false" for r in mine), mine
+    assert [r for r in p.complaints() if r["validator"] != MUTE] == []
+    assert closed["named_validators"] == ([MUTE] if mine else [])
     assert closed["ballots"] == 4
