@@ -10,7 +10,7 @@ Faults:
   block holds more than max_block_txs txs (each one passes the stateless checks).
 - ballot-proposer: a Byzantine proposer; its proposals carry, after the mempool's txs, the
   txs in the file named by MPCVOTE_BAD_TXS (one hex-encoded tx a line, read at each proposal,
-  so the test decides the bytes and when): invalid ballots that CheckTx refuses.
+  so the test decides the bytes and when), in place of the last mempool txs if the block is full.
 """
 
 import os
@@ -54,12 +54,12 @@ class CrowdedProposer(Application):
 
 class BallotProposer(Application):
     def prepare_proposal(self, req):
-        txs = list(super().prepare_proposal(req).txs)
+        bad = _bad_txs()
         cap = self._chain(self._block_state())[1]["max_block_txs"]
-        for bad in _bad_txs():
-            if len(txs) < cap and sum(map(len, txs)) + len(bad) <= req.max_tx_bytes:
-                txs.append(bad)
-        return abci.ResponsePrepareProposal(txs=txs)
+        txs = list(super().prepare_proposal(req).txs)[: max(0, cap - len(bad))]  # room for them, even when full
+        while txs and sum(map(len, txs + bad)) > req.max_tx_bytes:
+            txs.pop()
+        return abci.ResponsePrepareProposal(txs=txs + bad)
 
 
 def _bad_txs() -> list[bytes]:
