@@ -8,6 +8,9 @@ Faults:
   checks (a 1-byte tx, a tx with a forged signature) after the mempool's, within the cap.
 - crowded-proposer: a Byzantine proposer; its proposals repeat a mempool tx until the
   block holds more than max_block_txs txs (each one passes the stateless checks).
+- ballot-proposer: a Byzantine proposer; its proposals carry, after the mempool's txs, the
+  txs in the file named by MPCVOTE_BAD_TXS (one hex-encoded tx a line, read at each proposal,
+  so the test decides the bytes and when), in place of the last mempool txs if the block is full.
 """
 
 import os
@@ -49,7 +52,31 @@ class CrowdedProposer(Application):
         return abci.ResponsePrepareProposal(txs=txs)
 
 
-FAULTS = {"exit-before-commit": ExitBeforeCommit, "junk-proposer": JunkProposer, "crowded-proposer": CrowdedProposer}
+class BallotProposer(Application):
+    def prepare_proposal(self, req):
+        bad = _bad_txs()
+        cap = self._chain(self._block_state())[1]["max_block_txs"]
+        txs = list(super().prepare_proposal(req).txs)[: max(0, cap - len(bad))]  # room for them, even when full
+        while txs and sum(map(len, txs + bad)) > req.max_tx_bytes:
+            txs.pop()
+        return abci.ResponsePrepareProposal(txs=txs + bad)
+
+
+def _bad_txs() -> list[bytes]:
+    """Return the txs of the file MPCVOTE_BAD_TXS names (none while it is absent or half-written)."""
+    try:
+        with open(os.environ["MPCVOTE_BAD_TXS"]) as f:
+            return [bytes.fromhex(line) for line in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+FAULTS = {
+    "exit-before-commit": ExitBeforeCommit,
+    "junk-proposer": JunkProposer,
+    "crowded-proposer": CrowdedProposer,
+    "ballot-proposer": BallotProposer,
+}
 
 if __name__ == "__main__":
     main(application=FAULTS[os.environ["MPCVOTE_FAULT"]])

@@ -8,7 +8,9 @@ Modules, in dependency order:
 - `netns`     — network namespaces joined by a bridge; partition and heal one validator
 - `harness`   — one testnet under test: polls, runs, fault records
 - `byzantine` — scenario 5: a validator that attests wrongly, twice, for others, with the wrong key
-- `scenarios` — the six scenarios, and how many runs of each
+- `hostile`   — hostile ballots built from the protocol package (bad share, bad proof, oracle)
+- `ballots`   — scenario 7: invalid ballots from a proposer, bad-share ballots, false complaints
+- `scenarios` — the seven scenarios, and how many runs of each
 - `report`    — the table and the JSON summary
 - `cli`       — `scripts/reliability [--quick] [--json]`
 """

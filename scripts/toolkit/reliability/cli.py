@@ -1,6 +1,6 @@
 """scripts/reliability [--quick] [--json]: fault scenarios on local testnets, a table of what held.
 
-Scenarios 1, 2, 3, 5 and 6 share one 4-validator testnet on loopback (ports
+Scenarios 1, 2, 3, 5, 6 and 7 share one 4-validator testnet on loopback (ports
 14000-20000); scenario 4 runs a multi-host testnet, one network namespace per
 validator. Every process is stopped by its PID and every namespace removed, on
 failure too. Progress goes to stderr; the table to stdout, and with --json one

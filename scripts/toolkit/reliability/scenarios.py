@@ -1,4 +1,4 @@
-"""The six scenarios, each a body run by `Harness.run` with the invariants checked after it.
+"""The seven scenarios, each a body run by `Harness.run` with the invariants checked after it.
 
 1. kill -9 of one validator's node, app or worker at a random moment, then a
    restart; and an app that exits between FinalizeBlock and Commit (the
@@ -8,6 +8,8 @@
 4. One validator cut off from the others, then healed (namespaced testnet).
 5. A Byzantine validator (see `byzantine`).
 6. One MPC worker down through the close, back before or after the deadline.
+7. Byzantine ballots and complaints: invalid ballots from a proposer, bad shares, false
+   complaints (see `ballots`).
 """
 
 import re
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from mpc_tx.client.rpc import Rpc
 
+from toolkit.reliability.ballots import byzantine_ballots
 from toolkit.reliability.byzantine import byzantine_attester
 from toolkit.reliability.harness import RunFailed
 
@@ -376,6 +379,7 @@ VARIANTS = [
     Variant("1", "app exits between FinalizeBlock and Commit", _exit_before_commit, 1, 3),
     Variant("2", "SIGSTOP one validator", _sigstop, 1, 3),
     Variant("5", "Byzantine attester", byzantine_attester, 1, 2),
+    Variant("7", "Byzantine ballots, bad shares and false complaints", byzantine_ballots, 1, 2),
     Variant("6", "worker down through the close, back before the deadline", _worker_down(False), 1, 2),
     Variant("6", "worker down past the deadline", _worker_down(True), 1, 1),
     Variant("3", "whole testnet stopped and started", _restart_all, 1, 2),
