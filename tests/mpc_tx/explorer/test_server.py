@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from explorerhelpers import FakeChain, FakeRpc, get, QUESTION, OPTION, PAYLOAD
+from explorerhelpers import COMPLAINT, FakeChain, FakeRpc, get, QUESTION, OPTION, PAYLOAD
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.explorer.chain import Explorer
 from mpc_tx.explorer.server import make_app
@@ -106,7 +106,9 @@ def test_json_view_is_json_with_the_same_facts(app, chain):
     doc = json.loads(body)
     assert doc["poll"]["question"] == QUESTION and doc["poll"]["ballots"] == 1
     assert doc["outcome"]["bars"] == [["a", 0], [OPTION, 1]]
-    assert [v["verdict"] for v in doc["validators"]] == ["valid: attested the final outcome"] * 4
+    assert [v["verdict"] for v in doc["validators"]] == ["valid: attested the final outcome"] * 3 + [
+        "named: a complaint of theirs was false"
+    ]
     assert [e["what"] for e in doc["timeline"]][0] == "created" and doc["timeline"][-1]["what"] == "final"
     assert fetch(app, "/poll/1?format=xml")[0] == 400
     assert doc["verify"]["status"] == "unavailable"  # no genesis file: nothing to verify against
@@ -117,8 +119,26 @@ def test_tx_page_decodes_with_the_chain_codec(app, chain):
     ballot = chain.txs[4][0][0]
     doc = json.loads(fetch(app, f"/tx/{txcodec.tx_hash(ballot).lower()}?format=json")[2])
     assert doc["type"] == "cast_ballot" and doc["signer"] == chain.voter.public_hex and doc["code_name"] == "OK"
-    assert doc["body"]["payloads"].startswith("4 encrypted shares")
+    assert doc["body"]["ballot"] == f"{len(PAYLOAD) // 2} bytes: commitments, 4 encrypted shares, proofs"
+    assert (doc["body"]["m"], doc["body"]["t"], doc["body"]["k"]) == (4, 1, 2)
     assert doc["events"][0]["type"] == "ballot"
+
+
+def test_a_poll_page_shows_complaints_verdicts_named_voters_and_validators_and_the_window(app, chain):
+    doc = json.loads(fetch(app, "/poll/1?format=json")[2])
+    assert [(c["validator"], c["verdict"]) for c in doc["complaints"]] == [(1, "ballot_bad"), (3, "complaint_false")]
+    assert doc["named_voters"] == [chain.cheat.public_hex]
+    assert doc["poll"]["named_validators"] == [3]
+    assert (doc["poll"]["complaints_until"], doc["poll"]["counted_fixed_height"]) == (7, 8)
+    standing = {b["voter"]: b["disqualified"] for b in doc["ballots_page"]}
+    assert standing[chain.voter.public_hex] is None and standing[chain.cheat.public_hex]["by"] == 1
+    whats = [e["what"] for e in doc["timeline"]]
+    assert "complaint window ends" in whats and "counted set fixed (its digest recorded)" in whats
+    # The chart counts counted ballots only: the disqualified one is not in it.
+    assert doc["ballots_chart"] == [{"height": 4, "ballots": 1}]
+    _s, _h, html = fetch(app, "/poll/1")
+    assert 'id="complaints"' in html and "disqualified" in html and 'id="named-validators"' in html
+    assert COMPLAINT[:40] not in html and PAYLOAD[:40] not in html
 
 
 @pytest.mark.parametrize(
