@@ -590,7 +590,8 @@ class Client:
             ballot_hex = _ballot_of(self.light().tx(record["tx"]).tx)
         out["proofs"] = self.check_proofs(poll, voter, ballot_hex)
         if record.get("disqualified"):
-            out["disqualified"] = dict(standing, **record["disqualified"])
+            d = record["disqualified"]
+            out["disqualified"] = dict(standing, by=d["by"], disqualified_height=d["height"], reason=d["reason"])
         else:
             out["counted"] = standing
         return out
@@ -1503,7 +1504,7 @@ def _human_receipt(r: dict, name: str) -> str:
     else:
         head = (
             f"poll {r['poll']}: the ballot of {who} was DISQUALIFIED by validator {d['by']}'s complaint "
-            f"at height {d['height']}: {d['reason']} (a revote within the cap, with fresh shares, would count)"
+            f"at height {d['disqualified_height']}: {d['reason']} (a revote within the cap, with fresh shares, would count)"
         )
     lines = [head, f"  tx {shown['hash']} in block {shown['height']} ({proven})"]
     if r["replaced"]:
