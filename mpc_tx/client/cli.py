@@ -1504,7 +1504,8 @@ def _human_receipt(r: dict, name: str) -> str:
     else:
         head = (
             f"poll {r['poll']}: the ballot of {who} was DISQUALIFIED by validator {d['by']}'s complaint "
-            f"at height {d['disqualified_height']}: {d['reason']} (a revote within the cap, with fresh shares, would count)"
+            f"at height {d['disqualified_height']}: {d['reason']} "
+            "(a revote within the cap, with fresh shares, would count)"
         )
     lines = [head, f"  tx {shown['hash']} in block {shown['height']} ({proven})"]
     if r["replaced"]:
