@@ -405,7 +405,7 @@ def test_main_flow_reads_right_in_a_terminal(worker_net, tmp_path):
         poll,
         expect=[
             rf"poll {poll} \(open\): 3 ballots counted, threshold t=1",
-            r"bob\s+\d+\s+[0-9A-F]{12}…\s+1\s+1\s+counted",
+            r"\(bob\)\s+\d+\s+[0-9A-F]{12}…\s+1\s+1\s+counted",
             r"0 complaint",
         ],
     )
