@@ -20,6 +20,8 @@ from collections import OrderedDict
 from mpc_tx.protocol.codes import NAMES
 from mpc_tx.protocol import events, tx as txcodec
 from mpc_tx.protocol.digests import outcome_digest
+from mpc_tx.protocol.encoding import Rejected
+from mpc_tx.protocol.registry import max_faulty, threshold_range
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
 __all__ = [
@@ -740,7 +742,17 @@ def validators_page(ex: Explorer) -> dict:
         "height": st["height"],
         "commits_seen": seen,
         "total_power": sum(int(v["power"] or 0) for v in registry),
+        "thresholds": _thresholds([v["power"] for v in registry]),
     }
+
+
+def _thresholds(powers) -> dict | None:
+    """f and the range of t a poll may take on this registry (docs/PROTOCOL.md §15, §17), or None."""
+    f = max_faulty(powers)
+    bounds = threshold_range(False, powers)
+    if isinstance(f, Rejected) or isinstance(bounds, Rejected):
+        return None
+    return {"max_faulty": f, "low": bounds[0], "high": bounds[1]}
 
 
 def search(ex: Explorer, q) -> dict:

@@ -247,3 +247,11 @@ def test_a_loopback_explorer_answers_only_to_loopback_host_names(app, chain):
         assert status == 421 and headers["x-content-type-options"] == "nosniff", host
     anyone = make_app(Explorer(NODES, rpc_factory=lambda url: FakeRpc(chain, url)), loopback_only=False)
     assert get(anyone, "/validators", host="explorer.example")[0] == 200
+
+
+def test_the_validators_page_says_the_range_of_t_and_what_t_means(app, chain):
+    doc = json.loads(fetch(app, "/validators?format=json")[2])
+    assert doc["thresholds"] == {"max_faulty": 1, "low": 1, "high": 1}  # 4 equal powers
+    html = fetch(app, "/validators")[2]
+    assert "threshold t lies in 1..1: any t+1 validators together could read every ballot" in html
+    assert "BEGIN CERTIFICATE" not in html
