@@ -168,6 +168,7 @@ def test_a_tx_dropped_from_the_mempool_is_reported_with_its_code_not_a_timeout(n
                     "max_ballots": 10,
                     "max_revotes": 0,
                     "min_ballots": 3,
+                    "threshold": None,
                 },
             )
             for i in range(2)
@@ -469,6 +470,7 @@ def test_a_revote_dropped_at_the_close_says_poll_closed_and_that_the_first_ballo
                     "max_ballots": 10,
                     "max_revotes": 0,
                     "min_ballots": 3,
+                    "threshold": None,
                 },
             )
             chain.rpc(0).broadcast_tx_sync(raw)
