@@ -23,7 +23,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from mpc_tx.protocol.codes import NAMES, NOT_FOUND, POLL_CLOSED
-from mpc_tx.protocol import events, tx as txcodec
+from mpc_tx.protocol import canonical, events, tx as txcodec
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.keyfile import load_signing_key, save_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
@@ -488,7 +488,10 @@ class Client:
             if exc.code == POLL_CLOSED:
                 raise CliError(f"{exc}; {self._standing_ballot(poll_id, key.public_hex)}", exc.code) from None
             raise
-        return self.verified_commit(res) if wait and not self.trust_node else res
+        out = self.verified_commit(res) if wait and not self.trust_node else res
+        body = canonical.decode(raw)["body"]  # our own tx: what was sent, for scripts
+        out["ballot"] = {"m": body["m"], "t": body["t"], "k": body["k"], "bytes": len(body["ballot"]) // 2}
+        return out
 
     def _standing_ballot(self, poll_id: int, voter: str) -> str:
         """Say which ballot of this voter counts after a refused one (the node's word)."""
@@ -1188,7 +1191,12 @@ def _run(client: Client, a):
     if a.cmd == "vote":
         client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
-        return res, f"ballot for poll {a.poll} committed at height {res['height']} (tx {res['hash']})"
+        b = res["ballot"]
+        return res, (
+            f"ballot for poll {a.poll} committed at height {res['height']} (tx {res['hash']})\n"
+            f"  {b['bytes']} bytes: {b['k']} entr{'y' if b['k'] == 1 else 'ies'} shared among the {b['m']} genesis "
+            f"validators (threshold t={b['t']}), with proofs the chain checked"
+        )
     if a.cmd == "ballots":
         res = client.ballots(a.poll, a.after, a.limit)
         return res, _human_ballots(client, res)

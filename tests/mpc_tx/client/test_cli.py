@@ -677,3 +677,37 @@ def test_the_client_checks_a_ballots_proofs_itself(tmp_path):
     assert c.check_proofs(poll, voter.public_hex, flipped).startswith("do NOT verify")
     assert c.check_proofs(dict(poll, threshold=0), voter.public_hex, body["ballot"]).startswith("not checked:")
     assert c.check_proofs(poll, voter.public_hex, "zz") == "not checked: the ballot is not hex"
+
+
+def test_vote_sends_a_verifiable_ballot_and_nothing_for_a_poll_that_does_not_fit_genesis(tmp_path):
+    import json
+
+    from mpc_tx.client.ballot import poll_context
+    from mpc_tx.protocol import canonical
+    from mpc_tx.protocol.ballot import verify_ballot
+    from mpc_tx.protocol.encoding import Rejected
+    from mpc_tx.protocol.records import snapshot_validators
+
+    genesis_path = _genesis(tmp_path)
+    genesis = json.loads(genesis_path.read_text())
+    poll = {
+        "id": 7,
+        "kind": "tally",
+        "options": ["a", "b", "c"],
+        "threshold": 1,
+        "validators": snapshot_validators(genesis["app_state"]["validators"]),
+    }
+    c = StubClient(tmp_path, {"/poll/7": poll}, genesis=str(genesis_path))
+    c.trust_node = True  # the node's poll as such: the genesis checks still run
+    voter = SigningKey.generate()
+    res = c.vote(voter, 7, "b")
+    assert res["ballot"] == {"m": 4, "t": 1, "k": 3, "bytes": 1569}
+    body = canonical.decode(c.sent[0])["body"]
+    assert set(body) == {"poll", "m", "t", "k", "ballot"}
+    parsed = verify_ballot(poll_context(poll, genesis), voter.public_bytes, bytes.fromhex(body["ballot"]))
+    assert not isinstance(parsed, Rejected)
+    lying = dict(poll, validators=poll["validators"][:1] * 4)
+    c.answers["/poll/7"] = lying
+    with pytest.raises(CliError, match="validator 1 of poll 7 does not match genesis registry entry 1"):
+        c.vote(voter, 7, "b")
+    assert len(c.sent) == 1  # nothing more was broadcast
