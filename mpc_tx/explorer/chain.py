@@ -218,7 +218,7 @@ def _events(events) -> list:
 
 
 def tx_summary(raw: bytes, result: dict) -> dict:
-    """Decode one committed tx with the chain's own codec; payloads only by count and size."""
+    """Decode one committed tx with the chain's own codec; ballots and complaints only by size."""
     code = int(result.get("code", 0) or 0)
     out = {
         "hash": txcodec.tx_hash(raw),

@@ -41,8 +41,10 @@ def pages(chain):
         "/poll/1",
         "/block/3",
         "/block/4",
+        "/block/5",
         "/block/8",
         f"/tx/{ballot}",
+        f"/tx/{txcodec.tx_hash(chain.txs[5][0][0])}",
         "/validators",
         "/search?q=1",
         "/poll/999",
@@ -78,11 +80,11 @@ def test_no_inline_script_style_or_handlers(app, chain):
         assert "<style" not in body and "javascript:" not in body, url
 
 
-def test_ballot_payloads_and_certificates_never_shown(app, chain):
+def test_ballots_complaints_and_certificates_never_shown(app, chain):
     for url in pages(chain):
         for fmt in ("html", "json"):
             _s, _h, body = fetch(app, url + ("&" if "?" in url else "?") + f"format={fmt}")
-            assert PAYLOAD[:40] not in body, (url, fmt)
+            assert PAYLOAD[:40] not in body and COMPLAINT[:40] not in body, (url, fmt)
             assert "BEGIN CERTIFICATE" not in body and "secret-looking" not in body, (url, fmt)
 
 
@@ -255,3 +257,11 @@ def test_the_validators_page_says_the_range_of_t_and_what_t_means(app, chain):
     html = fetch(app, "/validators")[2]
     assert "threshold t lies in 1..1: any t+1 validators together could read every ballot" in html
     assert "BEGIN CERTIFICATE" not in html
+
+
+def test_a_complaint_tx_is_shown_with_its_complaint_by_size(app, chain):
+    complaint = chain.txs[5][0][0]
+    doc = json.loads(fetch(app, f"/tx/{txcodec.tx_hash(complaint)}?format=json")[2])
+    assert doc["type"] == "complain" and doc["signer"] == chain.attesters[1].public_hex
+    assert doc["body"]["complaint"] == "96 bytes: the validator's key for the ballot, proven"
+    assert (doc["body"]["validator"], doc["body"]["voter"]) == (1, chain.cheat.public_hex)
