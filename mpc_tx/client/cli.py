@@ -508,10 +508,14 @@ class Client:
         names = {v["index"]: v["name"] for v in poll["validators"]}
         if out["status"] == "open":
             return {"status": "open", "closes": self.when(poll["close_height"])}
+        until, fixed = poll.get("complaints_until"), poll.get("counted_fixed_height")
+        if until is not None and fixed is None:  # the complaint window: no MPC before the counted set is fixed
+            return {"status": "complaints", "complaints_until": self.when(until)}
+        start = fixed if fixed is not None else out["closed_height"]  # attempts count from the fixed set
         attested = sorted(a["validator"] for a in self.query(f"/poll/{poll_id}/attestations")["attestations"])
         every = self.params()["mpc_attempt_blocks"]
-        since = max(0, self.rpc.height() - out["closed_height"])
-        next_attempt = out["closed_height"] + (since // every + 1) * every
+        since = max(0, self.rpc.height() - start)
+        next_attempt = start + (since // every + 1) * every
         return {
             "status": out["status"],
             "attested": [names[i] for i in attested],
@@ -1531,6 +1535,12 @@ def progress_words(poll_id: int, p: dict | None) -> str:
         return f"poll {poll_id}: no outcome yet"
     if p["status"] == "open":
         return f"poll {poll_id}: open, closes at height {p['closes']['height']}, {_about(p['closes'])}"
+    if p["status"] == "complaints":
+        w = p["complaints_until"]
+        return (
+            f"poll {poll_id}: closed; complaints taken until height {w['height']} ({_about(w)}), "
+            "then the counted set is fixed and the MPC starts"
+        )
     return (
         f"poll {poll_id}: closed, no outcome yet; attested by {', '.join(p['attested']) or 'nobody yet'}"
         f"; waiting for {', '.join(p['missing']) or 'nobody'}; next MPC attempt at height "

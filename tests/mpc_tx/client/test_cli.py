@@ -711,3 +711,18 @@ def test_vote_sends_a_verifiable_ballot_and_nothing_for_a_poll_that_does_not_fit
     with pytest.raises(CliError, match="validator 1 of poll 7 does not match genesis registry entry 1"):
         c.vote(voter, 7, "b")
     assert len(c.sent) == 1  # nothing more was broadcast
+
+
+def test_a_poll_in_its_complaint_window_says_when_the_counted_set_is_fixed(tmp_path):
+    from mpc_tx.client.cli import progress_words
+
+    poll = {"validators": [{"index": i, "name": f"node{i}"} for i in range(4)], "close_height": 20}
+    c = StubClient(tmp_path, {"/poll/7": dict(poll, complaints_until=26, counted_fixed_height=None)})
+    c.when = lambda height: {"height": height, "past": False, "at": "12:00:00", "in_seconds": 3}
+    out = {"status": "closed", "closed_height": 20, "deadline_height": None}
+    standing = c.standing(7, out)
+    assert standing == {"status": "complaints", "complaints_until": c.when(26)}
+    assert progress_words(7, standing) == (
+        "poll 7: closed; complaints taken until height 26 (about 12:00:00 (in 3s)), "
+        "then the counted set is fixed and the MPC starts"
+    )
