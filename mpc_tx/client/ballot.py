@@ -119,8 +119,14 @@ def check_poll_keys(poll: dict, genesis: dict) -> list:
     t = poll.get("threshold")
     checked = protocol_registry.check_threshold(False, powers, t)
     if isinstance(checked, Rejected):
+        bounds = protocol_registry.threshold_range(False, powers)
+        allowed = (
+            f"{bounds[0]} <= t <= {bounds[1]}"
+            if not isinstance(bounds, Rejected) and bounds[0] <= bounds[1]
+            else "no t at all (too few validators, or too much power in few of them)"
+        )
         raise BallotError(
-            f"poll {poll.get('id')} claims threshold {t!r}, the registry allows {checked.reason.split(': ', 1)[-1]}: "
+            f"poll {poll.get('id')} claims threshold {t!r}; the genesis registry allows {allowed}: "
             "the node may be lying; not voting"
         )
     entries(poll)

@@ -108,7 +108,7 @@ def _lying(poll, change):
         (lambda p: p["validators"].__setitem__(1, p["validators"][0]), "validator 1"),
         (lambda p: p["validators"][2].update(enc_key=_entry(2, random_scalar())["enc_key"]), "validator 2"),
         (lambda p: p["validators"].reverse(), "validator 0"),
-        (lambda p: p.update(threshold=0), "threshold 0"),
+        (lambda p: p.update(threshold=0), "threshold 0; the genesis registry allows 1 <= t <= 1"),
         (lambda p: p.update(threshold=2), "threshold 2"),
         (lambda p: p.update(threshold="1"), "threshold '1'"),
         (lambda p: p.update(threshold=None), "threshold None"),
@@ -125,7 +125,7 @@ def test_genesis_without_a_registry_or_too_few_validators_is_refused(poll, genes
         check_poll_keys(poll, {"app_state": {}})
     small = {"chain_id": CHAIN, "app_state": {"validators": genesis["app_state"]["validators"][:2]}}
     two = dict(poll, validators=poll["validators"][:2])
-    with pytest.raises(BallotError, match="threshold 1"):  # 2 validators: no t keeps one from reading a ballot
+    with pytest.raises(BallotError, match="threshold 1; the genesis registry allows no t at all"):  # 2 validators
         check_poll_keys(two, small)
 
 
