@@ -580,6 +580,7 @@ class Client:
             "poll": poll_id,
             "voter": voter,
             "poll_status": poll["status"],
+            "counted_fixed_height": poll.get("counted_fixed_height"),
             "counted": None,
             "disqualified": None,
             "replaced": [],
@@ -592,9 +593,14 @@ class Client:
         out["replaced"] = [t for t in sent if t["hash"] in replaced]
         ballot_hex = record.get("ballot")
         if not self.trust_node:
-            proven = self.verify_tx(record["tx"])
-            standing["verified"] = proven["code"] == 0 and proven["height"] == record["height"]
-            ballot_hex = _ballot_of(self.light().tx(record["tx"]).tx)
+            from mpc_tx.client.light import VerifyError
+
+            try:
+                proven = self.light().tx(record["tx"])
+            except VerifyError as exc:
+                raise CliError(f"tx {record['tx']} from {self.rpc.url} does not verify: {exc}") from None
+            standing["verified"] = proven.code == 0 and proven.height == record["height"]
+            ballot_hex = _ballot_of(proven.tx)
         out["proofs"] = self.check_proofs(poll, voter, ballot_hex)
         if record.get("disqualified"):
             d = record["disqualified"]
@@ -1508,16 +1514,22 @@ def _human_receipt(r: dict, name: str) -> str:
     shown = c or d
     proven = "proven against the genesis validators" if shown["verified"] else "the node's word, not proven"
     if c is not None:
-        head = f"poll {r['poll']}: the ballot of {who} counts" + (
-            " (the poll is closed: this is final once its complaint window ends)"
-            if r["poll_status"] != "open"
-            else " (the poll is open: a later ballot of yours would replace it)"
-        )
+        if r["poll_status"] == "open":
+            when = " (the poll is open: a later ballot of yours would replace it)"
+        elif r.get("counted_fixed_height") is not None:
+            when = f" (the counted set was fixed at height {r['counted_fixed_height']}: this is final)"
+        else:
+            when = " (the poll is closed; a complaint may still disqualify it until the counted set is fixed)"
+        head = f"poll {r['poll']}: the ballot of {who} counts{when}"
     else:
         head = (
             f"poll {r['poll']}: the ballot of {who} was DISQUALIFIED by validator {d['by']}'s complaint "
             f"at height {d['disqualified_height']}: {d['reason']} "
-            "(a revote within the cap, with fresh shares, would count)"
+            + (
+                "(a revote within the cap, with fresh shares, would count)"
+                if r["poll_status"] == "open"
+                else "(the poll is closed: it does not count)"
+            )
         )
     lines = [head, f"  tx {shown['hash']} in block {shown['height']} ({proven})"]
     if r["replaced"]:

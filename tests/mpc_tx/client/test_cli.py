@@ -638,7 +638,8 @@ def test_a_receipt_says_a_ballot_was_disqualified_and_how_to_count_again():
     r = {
         "poll": 7,
         "voter": "b" * 64,
-        "poll_status": "closed",
+        "poll_status": "open",
+        "counted_fixed_height": None,
         "counted": None,
         "replaced": [],
         "proofs": "verified by this client against the genesis registry",
@@ -648,6 +649,18 @@ def test_a_receipt_says_a_ballot_was_disqualified_and_how_to_count_again():
     assert "DISQUALIFIED by validator 1's complaint at height 33: share 1: does not match" in text
     assert "a revote within the cap, with fresh shares, would count" in text
     assert f"tx {'E' * 64} in block 31 (proven against the genesis validators)" in text
+    assert "(the poll is closed: it does not count)" in _human_receipt(dict(r, poll_status="closed"), "bob")
+
+
+def test_a_counted_ballot_is_final_only_once_the_counted_set_is_fixed():
+    from mpc_tx.client.cli import _human_receipt
+
+    counted = {"hash": "C" * 64, "height": 30, "revote": 0, "verified": False}
+    r = {"poll": 7, "voter": "a" * 64, "poll_status": "closed", "counted_fixed_height": None, "counted": counted}
+    r.update(disqualified=None, replaced=[], proofs="verified by this client against the genesis registry")
+    assert "a complaint may still disqualify it until the counted set is fixed" in _human_receipt(r, "al")
+    fixed = _human_receipt(dict(r, counted_fixed_height=44), "al")
+    assert "the counted set was fixed at height 44: this is final" in fixed and "the node's word, not proven" in fixed
 
 
 def test_the_client_checks_a_ballots_proofs_itself(tmp_path):
