@@ -7,8 +7,9 @@ worker processes before the clock starts, sends them to every node with the tool
 load generator (batches of ``broadcast_tx_async``, at most ``window`` between mempool
 and block, commits read from the blocks), closes the
 poll with ClosePoll and waits for the outcome to be final. Then, beside it on the
-same running testnet, it decrypts each validator's payloads with that validator's
-key file, builds the jobs as the worker does and runs the m parties with
+same running testnet, it opens each validator's envelopes of the counted ballots with
+that validator's key file (checked against the commitments), builds the jobs as the
+worker does and runs the m parties with
 ``mpc_tx.mpc.job.run_job`` on fresh loopback ports: process start, connect and compute.
 
     close_to_final_s  header time of the block where the outcome became final
@@ -42,10 +43,13 @@ sys.path.insert(0, str(ROOT))
 
 from toolkit.load import build_ballots, run_load  # noqa: E402
 from toolkit.measure import await_exec, check_ports_free, cpu_seconds, machine_busy_seconds  # noqa: E402
-from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec  # noqa: E402
+from mpc_tx.protocol import tx as txcodec  # noqa: E402
+from mpc_tx.protocol.ballot import open_ballot, verify_ballot  # noqa: E402
+from mpc_tx.protocol.encoding import Rejected  # noqa: E402
+from mpc_tx.client.ballot import poll_context  # noqa: E402
 from mpc_tx.client.cli import Client  # noqa: E402
 from mpc_tx.protocol.keys import SigningKey  # noqa: E402
-from mpc_tx.keyfile import load_encryption_key
+from mpc_tx.keyfile import load_encryption_key  # noqa: E402
 from mpc_tx.client.rpc import Rpc  # noqa: E402
 from mpc_tx.worker.attest import chain_result  # noqa: E402
 from mpc_tx.worker.polljob import job_input  # noqa: E402
@@ -168,31 +172,24 @@ class PortPicker:
 
 
 def decrypted_shares(net: Testnet, poll: dict, index: int) -> list:
-    """Validator index's decrypted shares of every ballot, in the state order the worker uses."""
+    """Validator index's value shares f_e(i+1) of every counted ballot, in voter order (the job's input, §17)."""
     home = Path(net.validators[index]["home"])
-    key = load_encryption_key(home / "mpc" / "enc_key.json")
+    secret = load_encryption_key(home / "mpc" / "enc_key.json").scalar
+    context = poll_context(poll, json.loads(net.genesis_path().read_text()))
     rpc = net.rpc(index)
-    entries = max(1, len(poll["options"]))
-    chain_id = net.manifest["chain_id"]
     shares, after = [], None
     for _ in range(10_000):  # pages of 1000: bounded far above any poll here
-        path = f"/poll/{poll['id']}/ballots?validator={index}&limit=1000" + (f"&after={after}" if after else "")
+        path = f"/poll/{poll['id']}/ballots?limit=1000" + (f"&after={after}" if after else "")
         page, _ = rpc.query(path)
         for b in page["ballots"]:
-            try:
-                shares.append(
-                    envelope.open_(
-                        key,
-                        bytes.fromhex(b["payload"]),
-                        chain_id=chain_id,
-                        poll_id=poll["id"],
-                        voter=b["voter"],
-                        validator=index,
-                        entries=entries,
-                    )
-                )
-            except (envelope.EnvelopeError, ValueError):
-                shares.append(None)
+            if b.get("disqualified"):
+                continue  # not counted: the MPC never sees it
+            voter = bytes.fromhex(b["voter"])
+            parsed = verify_ballot(context, voter, bytes.fromhex(b["ballot"]))
+            pairs = parsed if isinstance(parsed, Rejected) else open_ballot(context, voter, parsed, index, secret)
+            if isinstance(pairs, Rejected):  # every honest validator checked it: a bench ballot never fails
+                raise RuntimeError(f"validator {index} cannot open a counted ballot: {pairs.reason}")
+            shares.append([f for f, _g in pairs])
         after = page["next"]
         if after is None:
             return shares
@@ -201,11 +198,10 @@ def decrypted_shares(net: Testnet, poll: dict, index: int) -> list:
 
 def _tls(net, index):
     tls = Path(net.validators[index]["home"]) / "mpc" / "tls"
-    return {
-        "cert": (tls / "party.crt").read_text(),
-        "key": (tls / "party.key").read_text(),
-        "ca": (tls / "ca.crt").read_text(),
-    }
+    out = {"cert": (tls / "party.crt").read_text(), "key": (tls / "party.key").read_text()}
+    if (tls / "ca.crt").exists():  # a shared testnet CA (before self-signed certificates pinned by hash)
+        out["ca"] = (tls / "ca.crt").read_text()
+    return out
 
 
 def mpyc_alone(net: Testnet, poll: dict, ports: PortPicker, deadline_s=240.0) -> tuple[float, list]:

@@ -23,7 +23,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from mpc_tx.protocol.codes import NAMES, NOT_FOUND, POLL_CLOSED
-from mpc_tx.protocol import events, tx as txcodec
+from mpc_tx.protocol import canonical, events, tx as txcodec
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.keyfile import load_signing_key, save_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
@@ -438,8 +438,12 @@ class Client:
         max_revotes=3,
         min_ballots=None,
         wait=True,
+        threshold=None,
     ) -> dict:
-        """Create a poll closing `close_in` blocks from now; min_ballots defaults to the chain's floor."""
+        """Create a poll closing `close_in` blocks from now; min_ballots defaults to the chain's floor.
+
+        `threshold` is the poll's t (None: the top of the range the chain allows, §17).
+        """
         height = self.rpc.height()
         params = self.params()
         if min_ballots is None:
@@ -453,6 +457,7 @@ class Client:
             "max_ballots": max_ballots,
             "max_revotes": max_revotes,
             "min_ballots": min_ballots,
+            "threshold": threshold,
         }
         raw = txcodec.build(key, self.chain_id, "create_poll", self.next_nonce(key), body)
         res = self.submit(raw, wait=wait)
@@ -483,7 +488,10 @@ class Client:
             if exc.code == POLL_CLOSED:
                 raise CliError(f"{exc}; {self._standing_ballot(poll_id, key.public_hex)}", exc.code) from None
             raise
-        return self.verified_commit(res) if wait and not self.trust_node else res
+        out = self.verified_commit(res) if wait and not self.trust_node else res
+        body = canonical.decode(raw)["body"]  # our own tx: what was sent, for scripts
+        out["ballot"] = {"m": body["m"], "t": body["t"], "k": body["k"], "bytes": len(body["ballot"]) // 2}
+        return out
 
     def _standing_ballot(self, poll_id: int, voter: str) -> str:
         """Say which ballot of this voter counts after a refused one (the node's word)."""
@@ -500,10 +508,14 @@ class Client:
         names = {v["index"]: v["name"] for v in poll["validators"]}
         if out["status"] == "open":
             return {"status": "open", "closes": self.when(poll["close_height"])}
+        until, fixed = poll.get("complaints_until"), poll.get("counted_fixed_height")
+        if until is not None and fixed is None:  # the complaint window: no MPC before the counted set is fixed
+            return {"status": "complaints", "complaints_until": self.when(until)}
+        start = fixed if fixed is not None else out["closed_height"]  # attempts count from the fixed set
         attested = sorted(a["validator"] for a in self.query(f"/poll/{poll_id}/attestations")["attestations"])
         every = self.params()["mpc_attempt_blocks"]
-        since = max(0, self.rpc.height() - out["closed_height"])
-        next_attempt = out["closed_height"] + (since // every + 1) * every
+        since = max(0, self.rpc.height() - start)
+        next_attempt = start + (since // every + 1) * every
         return {
             "status": out["status"],
             "attested": [names[i] for i in attested],
@@ -537,20 +549,22 @@ class Client:
             return None
 
     def receipt(self, poll_id: int, key: SigningKey) -> dict:
-        """Answer "did my vote count?": the counted ballot's tx and height, what it replaced or what replaced it.
+        """Answer "did my vote count?": the standing ballot, whether it counts or was disqualified, what it replaced.
 
-        The counted ballot comes from the node's state; unless trust_node, its tx and result
-        are proven against the genesis validators. That a later ballot did not replace it is
-        the node's word (a light client cannot prove an absence).
+        The standing ballot comes from the node's state; unless trust_node, its tx and result
+        are proven against the genesis validators, and its proofs are checked here over the
+        proven tx's ballot (against the genesis registry). That a later ballot did not replace
+        it, and that no complaint disqualified it, are the node's word (a light client cannot
+        prove an absence).
         """
         voter = key.public_hex
         poll = self.query(f"/poll/{poll_id}")
         try:
-            counted = self.query(f"/poll/{poll_id}/ballot/{voter}")
+            record = self.query(f"/poll/{poll_id}/ballot/{voter}")
         except CliError as exc:
             if exc.code != NOT_FOUND:
                 raise
-            counted = None
+            record = None
         found = self.rpc.call(
             "tx_search", query=f"ballot.poll_id={poll_id} AND ballot.voter='{voter}'", per_page="100", order_by="asc"
         )
@@ -566,22 +580,53 @@ class Client:
             "poll": poll_id,
             "voter": voter,
             "poll_status": poll["status"],
+            "counted_fixed_height": poll.get("counted_fixed_height"),
             "counted": None,
+            "disqualified": None,
             "replaced": [],
-            "proofs": "this chain's ballots carry no validity proofs yet: nothing to check",
+            "proofs": None,
         }
-        if counted is not None:
-            out["counted"] = {
-                "hash": counted["tx"],
-                "height": counted["height"],
-                "revote": counted["revotes"],
-                "verified": False,
-            }
-            out["replaced"] = [t for t in sent if t["hash"] != counted["tx"] and t["height"] <= counted["height"]]
-            if not self.trust_node:
-                proven = self.verify_tx(counted["tx"])
-                out["counted"]["verified"] = proven["code"] == 0 and proven["height"] == counted["height"]
+        if record is None:
+            return out
+        standing = {"hash": record["tx"], "height": record["height"], "revote": record["revotes"], "verified": False}
+        replaced = set(record.get("replaced") or [])
+        out["replaced"] = [t for t in sent if t["hash"] in replaced]
+        ballot_hex = record.get("ballot")
+        if not self.trust_node:
+            from mpc_tx.client.light import VerifyError
+
+            try:
+                proven = self.light().tx(record["tx"])
+            except VerifyError as exc:
+                raise CliError(f"tx {record['tx']} from {self.rpc.url} does not verify: {exc}") from None
+            standing["verified"] = proven.code == 0 and proven.height == record["height"]
+            ballot_hex = _ballot_of(proven.tx)
+        out["proofs"] = self.check_proofs(poll, voter, ballot_hex)
+        if record.get("disqualified"):
+            d = record["disqualified"]
+            out["disqualified"] = dict(standing, by=d["by"], disqualified_height=d["height"], reason=d["reason"])
+        else:
+            out["counted"] = standing
         return out
+
+    def check_proofs(self, poll: dict, voter: str, ballot_hex) -> str:
+        """Check a ballot's proofs here, over the poll's context from the genesis registry; say the verdict."""
+        from mpc_tx.client.ballot import BallotError, poll_context
+        from mpc_tx.protocol.ballot import verify_ballot
+        from mpc_tx.protocol.encoding import Rejected
+
+        try:
+            context = poll_context(poll, self.genesis())
+        except BallotError as exc:
+            return f"not checked: {exc}"
+        try:
+            raw = bytes.fromhex(ballot_hex)
+        except (TypeError, ValueError):
+            return "not checked: the ballot is not hex"
+        got = verify_ballot(context, bytes.fromhex(voter), raw)
+        if isinstance(got, Rejected):
+            return f"do NOT verify: {got.reason}"
+        return "verified by this client against the genesis registry"
 
     # --- verified reads (light client against the genesis validator set) ------------------
 
@@ -743,6 +788,32 @@ class Client:
             ) from None
         return {"height": int(res["height"]), **_tx_summary(base64.b64decode(res["tx"]), res["tx_result"])}
 
+    def ballots(self, poll_id: int, after: str | None = None, limit: int = 100) -> dict:
+        """Return a page of the poll's ballot records (ballot bytes shown by size), its complaints and window."""
+        poll = self.query(f"/poll/{poll_id}")
+        page = self.query(f"/poll/{poll_id}/ballots?limit={limit}" + (f"&after={after}" if after else ""))
+        records = []
+        for b in page.get("ballots") or []:
+            shown = {k: v for k, v in b.items() if k != "ballot"}
+            if isinstance(b.get("ballot"), str):
+                shown["bytes"] = len(b["ballot"]) // 2
+            records.append(shown)
+        complaints = self.query(f"/poll/{poll_id}/complaints")
+        if isinstance(complaints, dict):
+            complaints = complaints.get("complaints") or []
+        return {
+            "poll": poll_id,
+            "status": poll["status"],
+            "threshold": poll["threshold"],
+            "counted": poll["ballots"],
+            "complaints_until": poll.get("complaints_until"),
+            "counted_fixed_height": poll.get("counted_fixed_height"),
+            "named_validators": poll.get("named_validators") or [],
+            "ballots": records,
+            "next": page.get("next"),
+            "complaints": complaints,
+        }
+
     def txs(self, poll_id: int, page=1, per_page=50) -> dict:
         res = self.rpc.call(
             "tx_search", query=f"ballot.poll_id={poll_id}", page=str(page), per_page=str(per_page), order_by="asc"
@@ -843,15 +914,26 @@ def _events(tx_result) -> dict:
     return out
 
 
+def _ballot_of(raw: bytes):
+    """Return the ballot hex of a cast_ballot tx, or None."""
+    try:
+        tx = txcodec.decode(raw)
+    except Exception:  # a proven tx is the chain's; be total anyway
+        return None
+    return tx.body.get("ballot") if tx.type == "cast_ballot" and isinstance(tx.body, dict) else None
+
+
 def _tx_summary(raw: bytes, result: dict) -> dict:
     code = int(result.get("code", 0))
     summary = {"hash": txcodec.tx_hash(raw), "code": code, "code_name": NAMES.get(code, str(code)), "bytes": len(raw)}
     try:
         tx = txcodec.decode(raw)
         summary.update(type=tx.type, signer=tx.signer, nonce=tx.nonce)
-        body = {k: v for k, v in tx.body.items() if k != "payloads"}  # ciphertext: shown by size only
-        if "payloads" in tx.body:
-            body["payloads"] = f"{len(tx.body['payloads'])} encrypted shares"
+        body = {k: v for k, v in tx.body.items() if k not in ("ballot", "complaint")}  # shown by size only
+        if isinstance(tx.body.get("ballot"), str):
+            body["ballot"] = f"{len(tx.body['ballot']) // 2} bytes (commitments, encrypted shares, proofs)"
+        if isinstance(tx.body.get("complaint"), str):
+            body["complaint"] = f"{len(tx.body['complaint']) // 2} bytes (the validator's key for the ballot, proven)"
         summary["body"] = body
     except Exception:
         summary["type"] = "undecodable"
@@ -943,6 +1025,14 @@ def _parser():
         help="how long the poll stays open: 90s, 10m, 2h, 1d, or blocks as 40b (default 5m; "
         "converted with the chain's measured block interval)",
     )
+    c.add_argument(
+        "--threshold",
+        type=int,
+        default=None,
+        help="privacy threshold t: any t+1 validators together can read every ballot, forever (the "
+        "ciphertexts stay on chain); a larger t needs more of them to collude, a smaller t lets the "
+        "outcome survive more absent validators (default: the largest t the chain allows)",
+    )
     c.add_argument("--max-ballots", type=int, default=10000, help="most ballots the poll takes (default 10000)")
     c.add_argument(
         "--max-revotes", type=int, default=3, help="how often one voter may replace their ballot (default 3)"
@@ -969,6 +1059,10 @@ def _parser():
         action="store_true",
         help="take the poll from the node's answer unverified (only a node you run yourself)",
     )
+    bl = sub.add_parser("ballots", help="a poll's ballots (counted or disqualified), its complaints and their verdicts")
+    bl.add_argument("poll", type=int, help="the poll id")
+    bl.add_argument("--after", default=None, help="list voters after this voter key (the previous page's next)")
+    bl.add_argument("--limit", type=int, default=100, help="ballots per page (default 100)")
     r = sub.add_parser("receipt", help="did my vote count? the counted ballot, and what it replaced")
     r.add_argument("poll", type=int, help="the poll id")
     r.add_argument("--key", required=True, help="the voter's key name")
@@ -1073,6 +1167,7 @@ def _run(client: Client, a):
                 max_ballots=a.max_ballots,
                 max_revotes=a.max_revotes,
                 min_ballots=a.min_ballots,
+                threshold=a.threshold,
             )
             poll = client.query(f"/poll/{res['poll']}")
             res["closes"] = client.when(poll["close_height"])
@@ -1106,7 +1201,15 @@ def _run(client: Client, a):
     if a.cmd == "vote":
         client.trust_node = a.trust_node
         res = client.vote(client.key(a.key), a.poll, a.choice)
-        return res, f"ballot for poll {a.poll} committed at height {res['height']} (tx {res['hash']})"
+        b = res["ballot"]
+        return res, (
+            f"ballot for poll {a.poll} committed at height {res['height']} (tx {res['hash']})\n"
+            f"  {b['bytes']} bytes: {b['k']} entr{'y' if b['k'] == 1 else 'ies'} shared among the {b['m']} genesis "
+            f"validators (threshold t={b['t']}), with proofs the chain checked"
+        )
+    if a.cmd == "ballots":
+        res = client.ballots(a.poll, a.after, a.limit)
+        return res, _human_ballots(client, res)
     if a.cmd == "receipt":
         client.trust_node = a.trust_node
         res = client.receipt(a.poll, client.key(a.key))
@@ -1271,12 +1374,31 @@ def _human_poll(p):
         f"  kind {p['kind']}" + (f" options {', '.join(p['options'])}" if p["options"] else ""),
         f"  status {p['status']}, {_ballots(p['ballots'])} (outcome withheld below {p['min_ballots']}), {closing}",
         f"  voters {'open to any key (anyone can make keys)' if p['open'] else str(p['eligible']) + ' listed'}",
-        f"  validators {len(p['validators'])}, threshold t={p['threshold']}",
+        f"  validators {len(p['validators'])}, threshold t={p['threshold']} "
+        f"(any {p['threshold'] + 1} validators together could read every ballot, forever)",
     ]
+    lines += _window_lines(p)
     if p["result"]:
         lines.append(f"  result {_outcome_words(p['result'], p['ballots'], p['min_ballots'])}")
     lines += [f"  warning: {w}" for w in p.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _window_lines(p: dict) -> list:
+    """Say where the poll's complaint window and counted set stand, and who was named."""
+    out = []
+    until, fixed = p.get("complaints_until"), p.get("counted_fixed_height")
+    if until is not None:
+        out.append(
+            f"  counted set fixed at height {fixed}"
+            if fixed is not None
+            else f"  complaints taken until height {until}; then the counted set is fixed"
+        )
+    if p.get("named_validators"):
+        out.append(
+            "  named validators (a complaint of theirs was false): " + ", ".join(map(str, p["named_validators"]))
+        )
+    return out
 
 
 def _ballots(n: int) -> str:
@@ -1321,6 +1443,54 @@ def _ballot_mark(t: dict) -> str:
     return ", ".join(marks)
 
 
+def _ballot_status(b: dict) -> str:
+    d = b.get("disqualified")
+    if d:
+        return f"DISQUALIFIED by validator {d['by']} at height {d['height']}: {d['reason']}"
+    return "counted"
+
+
+def _human_ballots(client, r: dict) -> str:
+    """Render a ballots page: each ballot's standing, then the complaints and their verdicts."""
+    lines = [
+        f"poll {r['poll']} ({r['status']}): {_ballots(r['counted'])} counted, threshold t={r['threshold']}",
+    ]
+    lines += _window_lines(r)
+    rows = [
+        (
+            client.who(b["voter"]),
+            b["height"],
+            b["tx"][:12] + "…",
+            b["revotes"],
+            len(b.get("replaced") or []),
+            _ballot_status(b),
+        )
+        for b in r["ballots"]
+    ]
+    lines.append(
+        _table(
+            ["voter", "height", "tx", "revotes", "replaced", "standing"], rows, right={"height", "revotes", "replaced"}
+        )
+        if rows
+        else "(no ballots)"
+    )
+    if r["next"]:
+        lines.append(f"more: --after {r['next']}")
+    verdicts = {
+        "ballot_bad": "bad share: ballot disqualified, voter named",
+        "complaint_false": "share was good: complaint refused, validator named",
+        "moot": "about a replaced or disqualified ballot: nobody named",
+    }
+    lines.append(f"{len(r['complaints'])} complaint(s)" + (":" if r["complaints"] else ""))
+    for c in r["complaints"]:
+        lines.append(
+            f"  height {c.get('height')}: validator {c.get('validator')} about {client.who(c.get('voter', ''))}'s "
+            f"ballot {str(c.get('ballot_tx', ''))[:12]}…: {verdicts.get(c.get('verdict'), c.get('verdict'))}"
+            + (f" ({c['reason']})" if c.get("reason") else "")
+        )
+    return "\n".join(lines)
+
+
 def _human_tx(client, t: dict) -> str:
     verdict = "committed, OK" if t["code"] == 0 else f"REJECTED {t['code_name']} (code {t['code']}): {t.get('log', '')}"
     lines = [
@@ -1338,19 +1508,30 @@ def _human_tx(client, t: dict) -> str:
 
 def _human_receipt(r: dict, name: str) -> str:
     who = f"{name} ({r['voter'][:12]}…)"
-    c = r["counted"]
-    if c is None:
+    c, d = r["counted"], r.get("disqualified")
+    if c is None and d is None:
         return f"poll {r['poll']}: no ballot of {who} counts (none committed; a ballot refused or dropped never counts)"
-    proven = "proven against the genesis validators" if c["verified"] else "the node's word, not proven"
-    lines = [
-        f"poll {r['poll']}: the ballot of {who} counts"
-        + (
-            " (the poll is closed: this is final)"
-            if r["poll_status"] != "open"
-            else " (the poll is open: a later ballot of yours would replace it)"
-        ),
-        f"  tx {c['hash']} in block {c['height']} ({proven})",
-    ]
+    shown = c or d
+    proven = "proven against the genesis validators" if shown["verified"] else "the node's word, not proven"
+    if c is not None:
+        if r["poll_status"] == "open":
+            when = " (the poll is open: a later ballot of yours would replace it)"
+        elif r.get("counted_fixed_height") is not None:
+            when = f" (the counted set was fixed at height {r['counted_fixed_height']}: this is final)"
+        else:
+            when = " (the poll is closed; a complaint may still disqualify it until the counted set is fixed)"
+        head = f"poll {r['poll']}: the ballot of {who} counts{when}"
+    else:
+        head = (
+            f"poll {r['poll']}: the ballot of {who} was DISQUALIFIED by validator {d['by']}'s complaint "
+            f"at height {d['disqualified_height']}: {d['reason']} "
+            + (
+                "(a revote within the cap, with fresh shares, would count)"
+                if r["poll_status"] == "open"
+                else "(the poll is closed: it does not count)"
+            )
+        )
+    lines = [head, f"  tx {shown['hash']} in block {shown['height']} ({proven})"]
     if r["replaced"]:
         lines.append(
             f"  it replaced {len(r['replaced'])} earlier ballot(s): "
@@ -1366,6 +1547,12 @@ def progress_words(poll_id: int, p: dict | None) -> str:
         return f"poll {poll_id}: no outcome yet"
     if p["status"] == "open":
         return f"poll {poll_id}: open, closes at height {p['closes']['height']}, {_about(p['closes'])}"
+    if p["status"] == "complaints":
+        w = p["complaints_until"]
+        return (
+            f"poll {poll_id}: closed; complaints taken until height {w['height']} ({_about(w)}), "
+            "then the counted set is fixed and the MPC starts"
+        )
     return (
         f"poll {poll_id}: closed, no outcome yet; attested by {', '.join(p['attested']) or 'nobody yet'}"
         f"; waiting for {', '.join(p['missing']) or 'nobody'}; next MPC attempt at height "
@@ -1382,7 +1569,7 @@ def _human_outcome(o):
         return f"poll {o['id']}: FAILED ({r['code']}), absent validators {r.get('absent')}"
     return (
         f"poll {o['id']}: {_outcome_words(r, o['ballots'], o.get('min_ballots', 0))}\n"
-        f"  counted {r['counted']}, excluded {len(r['excluded'])}, final at height {o['final_height']}, "
+        f"  counted {r['counted']}, final at height {o['final_height']}, "
         f"attested by validators {', '.join(map(str, o['attesters']))}"
     )
 

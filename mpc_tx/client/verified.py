@@ -16,11 +16,12 @@ genesis validators either way.
 
 import time
 
+from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.records import POLL_FACTS, poll_facts
-from mpc_tx.protocol import canonical, tx as txcodec
+from mpc_tx.protocol import canonical, registry as protocol_registry, tx as txcodec
 from mpc_tx.client.light import LightClient, VerifyError
 
-__all__ = ["verified_poll", "verified_close"]
+__all__ = ["verified_poll", "verified_close", "created_threshold"]
 
 _CANDIDATES = 5  # tx_search hits looked at: an honest node has exactly one create_poll per id
 INDEX_WAIT = 5.0  # seconds a poll's create_poll may take to show in the node's tx index
@@ -61,6 +62,27 @@ def _created(light: LightClient, poll_id: int):
     )
 
 
+def created_threshold(body: dict, registry: list) -> int:
+    """Return the t a committed create_poll body gave its poll: its `threshold`, or the range's top if null.
+
+    The chain refuses a t outside the range (§17), so a committed body's t lies in it; it
+    is checked again here so that a client never encrypts under a t it would refuse.
+    """
+    try:
+        powers = [v["power"] for v in registry]
+    except (KeyError, TypeError):
+        raise VerifyError("the genesis file's validator registry is malformed") from None
+    t = body.get("threshold") if isinstance(body, dict) else None
+    got = (
+        protocol_registry.default_threshold(False, powers)
+        if t is None
+        else protocol_registry.check_threshold(False, powers, t)
+    )
+    if isinstance(got, Rejected):
+        raise VerifyError(f"the poll's threshold does not fit the genesis registry: {got.reason}")
+    return got
+
+
 def verified_close(light: LightClient, poll_id: int):
     """Return the height of a proven early close of the poll, or None if the node shows none."""
     for tx_hash in _search(light, f"poll_closed.poll_id={poll_id}"):
@@ -84,6 +106,7 @@ def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: di
     tx, created = _created(light, poll_id)
     # The set is static: the poll's snapshot is the genesis registry, as the app takes it.
     poll = poll_facts(poll_id, tx.signer, tx.body, created.height, registry)
+    poll["threshold"] = created_threshold(tx.body, registry)  # the body's t (§17), whatever the default
     if not isinstance(node_poll, dict):
         raise VerifyError(f"{node} answered /poll/{poll_id} with no poll")
     differ = [k for k in POLL_FACTS if node_poll.get(k) != poll[k]]

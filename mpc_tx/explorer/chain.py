@@ -2,8 +2,8 @@
 
 Each page function takes an `Explorer` and returns a dict (the `?format=json`
 view is that dict as such). Nothing here renders HTML. Rules kept throughout:
-- only public chain data: a ballot's payloads are ciphertext and are shown by
-  count and size, never content; registry TLS certificates by fingerprint;
+- only public chain data: a ballot (commitments, encrypted shares, proofs) and a
+  complaint are shown by size, never content; registry TLS certificates by fingerprint;
 - every argument that reaches a CometBFT query was checked first (digits, hex or
   the key format), so no input can become query injection or an expensive scan;
 - every list is bounded (page sizes below), every loop over a node's answer too;
@@ -20,6 +20,8 @@ from collections import OrderedDict
 from mpc_tx.protocol.codes import NAMES
 from mpc_tx.protocol import events, tx as txcodec
 from mpc_tx.protocol.digests import outcome_digest
+from mpc_tx.protocol.encoding import Rejected
+from mpc_tx.protocol.registry import max_faulty, threshold_range
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 BALLOTS_PAGE = 50  # ballots per page of a poll's table
+MAX_REPLACED = 100  # replaced tx hashes shown per ballot (the revote cap keeps it far below)
 POLLS_PAGE = 100  # polls per page (and on the home page)
 BLOCKS_SHOWN = 10  # latest blocks on the home page
 RATE_WINDOW = 20  # blocks the block rate is measured over
@@ -215,7 +218,7 @@ def _events(events) -> list:
 
 
 def tx_summary(raw: bytes, result: dict) -> dict:
-    """Decode one committed tx with the chain's own codec; payloads only by count and size."""
+    """Decode one committed tx with the chain's own codec; ballots and complaints only by size."""
     code = int(result.get("code", 0) or 0)
     out = {
         "hash": txcodec.tx_hash(raw),
@@ -231,9 +234,11 @@ def tx_summary(raw: bytes, result: dict) -> dict:
         out.update(type="undecodable", signer=None, nonce=None, body={}, poll=None)
         return out
     body = dict(tx.body)
-    if tx.type == "cast_ballot":
-        payloads = body.pop("payloads")
-        body["payloads"] = f"{len(payloads)} encrypted shares, {sum(len(p) // 2 for p in payloads)} bytes"
+    if tx.type == "cast_ballot" and isinstance(body.get("ballot"), str):
+        size, m = len(body.pop("ballot")) // 2, body.get("m")
+        body["ballot"] = f"{size} bytes: commitments, {m} encrypted shares, proofs"
+    if tx.type == "complain" and isinstance(body.get("complaint"), str):
+        body["complaint"] = f"{len(body.pop('complaint')) // 2} bytes: the validator's key for the ballot, proven"
     if tx.type == "create_poll" and body.get("voters") is not None:
         body["voters"] = f"{len(body['voters'])} listed voter keys"
     out.update(type=tx.type, signer=tx.signer, nonce=tx.nonce, chain_id=tx.chain_id, body=body, poll=body.get("poll"))
@@ -409,12 +414,48 @@ def _poll_record(ex: Explorer, rpc, poll_id: int) -> dict:
 
 
 def _ballots(rpc, poll_id: int, after: str | None, limit: int) -> list:
-    # validator=0 keeps one payload per ballot in the answer (not all m); it is dropped here.
-    path = f"/poll/{poll_id}/ballots?limit={limit}&validator=0" + (f"&after={after}" if after else "")
+    """A page of ballot records as a page shows them: the ballot's bytes by size only."""
+    path = f"/poll/{poll_id}/ballots?limit={limit}" + (f"&after={after}" if after else "")
     answer, _h = rpc.query(path)
+    out = []
+    for b in (answer.get("ballots") or [])[:limit]:
+        d = b.get("disqualified") if isinstance(b.get("disqualified"), dict) else None
+        out.append(
+            {
+                "voter": b["voter"],
+                "height": b["height"],
+                "revotes": b["revotes"],
+                "tx": b["tx"],
+                "replaced": list(b.get("replaced") or [])[:MAX_REPLACED],
+                "disqualified": d and {"by": d.get("by"), "height": d.get("height"), "reason": str(d.get("reason"))},
+            }
+        )
+    return out
+
+
+VERDICTS = {
+    "ballot_bad": "bad share: ballot disqualified, voter named",
+    "complaint_false": "the share was good: complaint refused, validator named",
+    "moot": "about a replaced or disqualified ballot: nobody named",
+}
+
+
+def _complaints(rpc, poll_id: int) -> list:
+    """The poll's accepted complaints, each with its verdict in words (bounded)."""
+    answer, _h = rpc.query(f"/poll/{poll_id}/complaints")
+    listed = answer.get("complaints") if isinstance(answer, dict) else answer
     return [
-        {"voter": b["voter"], "height": b["height"], "revotes": b["revotes"], "tx": b["tx"]}
-        for b in (answer.get("ballots") or [])[:limit]
+        {
+            "validator": c.get("validator"),
+            "voter": str(c.get("voter", "")),
+            "ballot_tx": str(c.get("ballot_tx", "")),
+            "verdict": str(c.get("verdict", "")),
+            "words": VERDICTS.get(c.get("verdict"), str(c.get("verdict"))),
+            "reason": str(c.get("reason") or ""),
+            "height": c.get("height"),
+        }
+        for c in (listed or [])[:MPC_EVENTS]
+        if isinstance(c, dict)
     ]
 
 
@@ -461,6 +502,7 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
         ]
         created = [t["hash"] for t in _search_txs(rpc, f"poll_created.poll_id={poll_id}", 1)]
         details = {
+            "complaints": _complaints(rpc, poll_id),
             "chart_ballots": chart_ballots,
             "attestations": attestations,
             "reports": reports,
@@ -478,7 +520,9 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
     for v in poll["validators"]:
         i = v["index"]
         a = by_validator.get(i)
-        if a is not None and i in poll.get("dissenters", []):
+        if i in (poll.get("named_validators") or []):
+            verdict = "named: a complaint of theirs was false"
+        elif a is not None and i in poll.get("dissenters", []):
             verdict = "named as dissenter: attested another payload"
         elif a is not None and final and a["digest"] == final_digest:
             verdict = "valid: attested the final outcome"
@@ -505,7 +549,8 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
         )
     per_block = {}
     for b in details["chart_ballots"]:
-        per_block[b["height"]] = per_block.get(b["height"], 0) + 1
+        if not b["disqualified"]:
+            per_block[b["height"]] = per_block.get(b["height"], 0) + 1
     columns = sorted(per_block.items())[-CHART_COLUMNS:]
     outcome = _outcome(poll)
     timeline = [{"height": poll["created_height"], "what": "created"}]
@@ -521,6 +566,18 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
                 else "closed at its close height",
             }
         )
+    timeline += [
+        {
+            "height": c["height"],
+            "what": f"complaint by validator {c['validator']} about a ballot of {c['voter'][:12]}…: {c['words']}",
+        }
+        for c in details["complaints"]
+        if isinstance(c["height"], int)
+    ]
+    if poll.get("complaints_until"):
+        timeline.append({"height": poll["complaints_until"], "what": "complaint window ends"})
+    if poll.get("counted_fixed_height"):
+        timeline.append({"height": poll["counted_fixed_height"], "what": "counted set fixed (its digest recorded)"})
     timeline += [
         {
             "height": r["height"],
@@ -561,6 +618,8 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
             "ballots_digest",
         )
     }
+    shown.update({k: poll.get(k) for k in ("complaints_until", "counted_fixed_height")})
+    shown["named_validators"] = list(poll.get("named_validators") or [])
     return {
         "poll": shown,
         "height": st["height"],
@@ -576,7 +635,8 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
         "outcome": outcome,
         "result": result or None,
         "timeline": timeline,
-        "complaints": None,
+        "complaints": details["complaints"],
+        "named_voters": sorted({c["voter"] for c in details["complaints"] if c["verdict"] == "ballot_bad"}),
         "verify": ex.verifier.state(poll_id) if ex.verifier else None,
     }
 
@@ -596,7 +656,6 @@ def _outcome(poll: dict) -> dict:
         return {
             "state": "tally",
             "counted": result.get("counted"),
-            "excluded": len(result.get("excluded") or []),
             "bars": [[o, int(tally.get(o, 0))] for o in poll["options"]],
         }
     if "unanimous" in out:
@@ -604,7 +663,6 @@ def _outcome(poll: dict) -> dict:
             "state": "unanimity",
             "unanimous": bool(out["unanimous"]),
             "counted": result.get("counted"),
-            "excluded": len(result.get("excluded") or []),
         }
     return {"state": "other", "counted": result.get("counted")}
 
@@ -684,7 +742,17 @@ def validators_page(ex: Explorer) -> dict:
         "height": st["height"],
         "commits_seen": seen,
         "total_power": sum(int(v["power"] or 0) for v in registry),
+        "thresholds": _thresholds([v["power"] for v in registry]),
     }
+
+
+def _thresholds(powers) -> dict | None:
+    """f and the range of t a poll may take on this registry (docs/PROTOCOL.md §15, §17), or None."""
+    f = max_faulty(powers)
+    bounds = threshold_range(False, powers)
+    if isinstance(f, Rejected) or isinstance(bounds, Rejected):
+        return None
+    return {"max_faulty": f, "low": bounds[0], "high": bounds[1]}
 
 
 def search(ex: Explorer, q) -> dict:

@@ -20,7 +20,7 @@ from mpc_tx.client.light import LightClient, VerifyError
 from mpc_tx.client.rpc import RpcError, QueryError
 
 # The one search-and-prove of a poll's create_poll tx (the vote path uses it too): reused, not copied.
-from mpc_tx.client.verified import _created
+from mpc_tx.client.verified import _created, created_threshold
 
 __all__ = ["Verifier", "MAX_RUNNING"]
 
@@ -66,7 +66,8 @@ class Verifier:
         t0 = time.monotonic()
         try:
             rpc, _status = self.explorer.node()
-            checks, final = run_checks(LightClient(rpc, self.genesis, wait_next=10.0), rpc, poll_id)
+            registry = (self.genesis.get("app_state") or {}).get("validators")
+            checks, final = run_checks(LightClient(rpc, self.genesis, wait_next=10.0), rpc, poll_id, registry)
             status = "verified" if all(c["ok"] is not False for c in checks) else "failed"
         except (VerifyError, RpcError, QueryError, Exception) as exc:  # the panel reports; the page stays up
             checks, final, status = [{"name": "verification", "ok": False, "detail": str(exc)[:300]}], False, "error"
@@ -80,8 +81,12 @@ def _public(st: dict) -> dict:
     return {k: st[k] for k in ("status", "checks", "seconds") if k in st}
 
 
-def run_checks(light: LightClient, rpc, poll_id: int) -> tuple[list, bool]:
-    """Return ([{name, ok, detail}], poll is final) for one poll, proving each step with `light`."""
+def run_checks(light: LightClient, rpc, poll_id: int, registry: list | None = None) -> tuple[list, bool]:
+    """Return ([{name, ok, detail}], poll is final) for one poll, proving each step with `light`.
+
+    With the genesis `registry`, the poll's threshold is checked too: the proven body's t
+    (null: the top of the range the registry allows).
+    """
     checks = []
     top = light.latest()
     checks.append(
@@ -110,6 +115,8 @@ def run_checks(light: LightClient, rpc, poll_id: int) -> tuple[list, bool]:
         "created_height": created.height,
         "max_ballots": body["max_ballots"],
     }
+    if registry is not None:
+        facts["threshold"] = created_threshold(body, registry)
     differ = [k for k, v in facts.items() if poll.get(k) != v]
     checks.append(
         {

@@ -104,15 +104,17 @@ def build_ballots(poll: dict, genesis: dict, choices: list[str], *, workers: int
 
 
 def _build_job(path: str):
-    from mpc_tx.client.ballot import build_ballot
+    from mpc_tx.client.ballot import build_ballot, poll_context
     from mpc_tx.protocol.keys import SigningKey
 
     job = json.loads(Path(path).read_text())
     poll, genesis, out = job["poll"], job["genesis"], sys.stdout.buffer
+    # Check the poll against the registry once (proofs of possession, t, k); a voter's client does it per vote.
+    context = poll_context(poll, genesis)
     for choice in job["choices"]:
         # One fresh voter key per ballot; nonce 1 is above a new signer's last nonce (0).
         key = SigningKey.generate()
-        raw = build_ballot(key, poll, choice, genesis["chain_id"], 1, genesis)
+        raw = build_ballot(key, poll, choice, genesis["chain_id"], 1, genesis, context)
         out.write(base64.b64encode(raw) + b" " + key.public_hex.encode() + b"\n")
     out.flush()
 

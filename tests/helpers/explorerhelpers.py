@@ -1,9 +1,10 @@
 """A fake RPC client for the explorer's unit and template tests, and a way to call its ASGI app in-process.
 
 The fake holds a small chain built with the project's own tx codec: a tally poll
-whose question and option are script tags, one ballot, four attestations, and
-the answers CometBFT and the app give for it (shapes as captured from a real
-testnet). A test of a real node is elsewhere (test_explorer_browser.py).
+whose question and option are script tags, a counted ballot, a ballot disqualified
+by a complaint, a false complaint (its validator named), four attestations, and
+the answers CometBFT and the app give for it (shapes as docs/PROTOCOL.md §17 gives).
+A test of a real node is elsewhere (test_explorer_browser.py).
 """
 
 import asyncio
@@ -16,11 +17,12 @@ from mpc_tx.protocol.records import snapshot_validators
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import RpcError, QueryError
 
-__all__ = ["FakeChain", "FakeRpc", "get", "QUESTION", "OPTION", "PAYLOAD"]
+__all__ = ["FakeChain", "FakeRpc", "get", "QUESTION", "OPTION", "PAYLOAD", "COMPLAINT"]
 
 QUESTION = "<script>alert(1)</script>"
 OPTION = "</text><script>alert(2)</script>"
-PAYLOAD = "ab" * 120 + "cafe"  # a ballot payload: its hex must never reach a page
+PAYLOAD = "ab" * 120 + "cafe"  # a ballot's bytes: their hex must never reach a page
+COMPLAINT = "cd" * 94 + "beef"  # a complaint's 96 bytes: never shown either
 CHAIN = "mpcvote-test"
 TIME = "2026-12-01T17:08:%02d.500000000Z"
 
@@ -30,12 +32,13 @@ def _b64(raw: bytes) -> str:
 
 
 class FakeChain:
-    """Blocks 1..HEIGHT; poll 1 created at 3, a ballot at 4, closed at 6, attested and final at 8."""
+    """Blocks 1..HEIGHT; poll 1 created at 3, two ballots at 4, complaints at 5, closed at 6,
+    complaints taken until 7, the counted set fixed, attested and final at 8."""
 
     HEIGHT = 10
 
     def __init__(self):
-        self.creator, self.voter = SigningKey.generate(), SigningKey.generate()
+        self.creator, self.voter, self.cheat = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
         self.attesters = [SigningKey.generate() for _ in range(4)]
         self.addresses = [f"{i:040X}" for i in range(1, 5)]
         self.validators = [
@@ -58,10 +61,8 @@ class FakeChain:
         self.result = {
             "ballots": "d" * 64,
             "counted": 1,
-            "excluded": [],
             "status": "ok",
             "outcome": {"tally": {"a": 0, OPTION: 1}},
-            "unusable": [[], [], [], []],
         }
         create = txcodec.build(
             self.creator,
@@ -77,9 +78,40 @@ class FakeChain:
                 "max_ballots": 100,
                 "max_revotes": 3,
                 "min_ballots": 0,
+                "threshold": None,
             },
         )
-        ballot = txcodec.build(self.voter, CHAIN, "cast_ballot", 2, {"poll": 1, "payloads": [PAYLOAD] * 4})
+        body = {"poll": 1, "m": 4, "t": 1, "k": 2, "ballot": PAYLOAD}
+        ballot = txcodec.build(self.voter, CHAIN, "cast_ballot", 2, body)
+        cheat = txcodec.build(self.cheat, CHAIN, "cast_ballot", 1, body)
+        self.complaints = [
+            {
+                "validator": 1,
+                "voter": self.cheat.public_hex,
+                "ballot_tx": txcodec.tx_hash(cheat),
+                "verdict": "ballot_bad",
+                "reason": "share 1: does not match the ballot's commitments",
+                "height": 5,
+            },
+            {
+                "validator": 3,
+                "voter": self.voter.public_hex,
+                "ballot_tx": txcodec.tx_hash(ballot),
+                "verdict": "complaint_false",
+                "reason": "the share checks",
+                "height": 5,
+            },
+        ]
+        complaints = [
+            txcodec.build(
+                self.attesters[c["validator"]],
+                CHAIN,
+                "complain",
+                1,
+                {k: c[k] for k in ("validator", "voter", "ballot_tx")} | {"poll": 1, "complaint": COMPLAINT},
+            )
+            for c in self.complaints
+        ]
         atts = [
             txcodec.build(k, CHAIN, "submit_outcome", 3 + i, {"poll": 1, "validator": i, "result": self.result})
             for i, k in enumerate(self.attesters)
@@ -102,7 +134,21 @@ class FakeChain:
                 ],
             }
         ]
-        self.txs = {3: [(create, poll_ev)], 4: [(ballot, ballot_ev)], 8: [(a, []) for a in atts]}
+        cheat_ev = [
+            dict(
+                ballot_ev[0],
+                attributes=[
+                    ballot_ev[0]["attributes"][0],
+                    dict(ballot_ev[0]["attributes"][1], value=self.cheat.public_hex),
+                ],
+            )
+        ]
+        self.txs = {
+            3: [(create, poll_ev)],
+            4: [(ballot, ballot_ev), (cheat, cheat_ev)],
+            5: [(c, []) for c in complaints],
+            8: [(a, []) for a in atts],
+        }
         self.block_events = {
             6: [{"type": "poll_closed", "attributes": [{"key": "poll_id", "value": "1"}]}],
             8: [
@@ -128,7 +174,6 @@ class FakeChain:
             "min_ballots": 0,
             "validators": snapshot_validators(self.validators),
             "threshold": 1,
-            "field": "7",
             "status": "final",
             "ballots": 1,
             "closed_height": 6,
@@ -139,15 +184,24 @@ class FakeChain:
             "final_height": 8,
             "attesters": [0, 1, 2, 3],
             "dissenters": [],
+            "complaints_until": 7,
+            "counted_fixed_height": 8,
+            "named_validators": [3],
         }
         self.ballots = [
             {
-                "voter": self.voter.public_hex,
+                "voter": voter.public_hex,
+                "ballot": PAYLOAD,
                 "height": 4,
                 "revotes": 0,
-                "tx": txcodec.tx_hash(ballot),
-                "payloads": [PAYLOAD] * 4,
+                "tx": txcodec.tx_hash(raw),
+                "replaced": [],
+                "disqualified": disqualified,
             }
+            for voter, raw, disqualified in [
+                (self.voter, ballot, None),
+                (self.cheat, cheat, {"by": 1, "height": 5, "reason": self.complaints[0]["reason"]}),
+            ]
         ]
         self.attestations = [{"validator": i, "digest": digest, "result": self.result, "height": 8} for i in range(4)]
         self.down = set()  # URLs of nodes that do not answer
@@ -294,17 +348,9 @@ class FakeRpc:
         if route == "/poll/1":
             return json.loads(json.dumps(c.poll)), c.HEIGHT
         if route == "/poll/1/ballots":
-            one = "validator=0" in args
-            return {
-                "poll": 1,
-                "ballots": [
-                    dict(
-                        {k: v for k, v in b.items() if k != "payloads"},
-                        **({"payload": b["payloads"][0]} if one else {"payloads": b["payloads"]}),
-                    )
-                    for b in c.ballots
-                ],
-            }, c.HEIGHT
+            return {"poll": 1, "ballots": json.loads(json.dumps(c.ballots)), "next": None}, c.HEIGHT
+        if route == "/poll/1/complaints":
+            return {"poll": 1, "complaints": json.loads(json.dumps(c.complaints))}, c.HEIGHT
         if route == "/poll/1/attestations":
             return {"attestations": c.attestations}, c.HEIGHT
         if route.startswith("/poll/"):

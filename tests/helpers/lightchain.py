@@ -41,6 +41,7 @@ def light_chain(tmp_path_factory):
                 "max_ballots": 10,
                 "max_revotes": 0,
                 "min_ballots": 3,
+                "threshold": None,
             }
             raw = txcodec.build(key, genesis["chain_id"], "create_poll", time.time_ns() // 1000, body)
             hashes.append(rpcs[i % 2].broadcast_tx_async(raw)["hash"])

@@ -168,6 +168,7 @@ def test_a_tx_dropped_from_the_mempool_is_reported_with_its_code_not_a_timeout(n
                     "max_ballots": 10,
                     "max_revotes": 0,
                     "min_ballots": 3,
+                    "threshold": None,
                 },
             )
             for i in range(2)
@@ -249,6 +250,7 @@ def test_receipt_shows_the_counted_ballot_proven_and_what_it_replaced(net):
     assert r["counted"]["hash"] == second["hash"] and r["counted"]["height"] == second["height"]
     assert r["counted"]["verified"] and r["counted"]["revote"] == 1
     assert [t["hash"] for t in r["replaced"]] == [first["hash"]]
+    assert r["disqualified"] is None and r["proofs"] == "verified by this client against the genesis registry"
     assert client(net).receipt(poll, absent)["counted"] is None
 
 
@@ -363,6 +365,8 @@ def test_main_flow_reads_right_in_a_terminal(worker_net, tmp_path):
         "Venue?",
         "--close-in",
         "2m",
+        "--threshold",
+        "1",
         expect=[
             r"warning: this poll is open to any key",
             r"poll (\d+) created at height \d+",
@@ -381,6 +385,7 @@ def test_main_flow_reads_right_in_a_terminal(worker_net, tmp_path):
             rf"poll {poll}: the ballot of bob \([0-9a-f]{{12}}…\) counts",
             r"proven against the genesis validators",
             r"it replaced 1 earlier ballot",
+            r"ballot proofs: verified by this client against the genesis registry",
         ],
     )
     counted = re.search(r"tx ([0-9A-F]{64}) in block", receipt).group(1)
@@ -389,10 +394,24 @@ def test_main_flow_reads_right_in_a_terminal(worker_net, tmp_path):
         "poll",
         "show",
         poll,
-        expect=[rf"poll {poll}: Venue\?", r"3 ballots \(outcome withheld below 3\)", r"warning: this poll is open"],
+        expect=[
+            rf"poll {poll}: Venue\?",
+            r"3 ballots \(outcome withheld below 3\)",
+            r"threshold t=1 \(any 2 validators together could read every ballot, forever\)",
+            r"warning: this poll is open",
+        ],
+    )
+    t.run(
+        "ballots",
+        poll,
+        expect=[
+            rf"poll {poll} \(open\): 3 ballots counted, threshold t=1",
+            r"\(bob\)\s+\d+\s+[0-9A-F]{12}…\s+1\s+1\s+counted",
+            r"0 complaint",
+        ],
     )
     t.run("poll", "close", poll, "--key", "alice", expect=[rf"poll {poll} closed at height \d+"])
-    t.run("outcome", poll, "--wait", expect=[rf"poll {poll}: a 1, b 2", r"counted 3, excluded 0"])
+    t.run("outcome", poll, "--wait", expect=[rf"poll {poll}: a 1, b 2", r"counted 3, final at height \d+"])
     t.run(
         "polls",
         expect=[
@@ -451,6 +470,7 @@ def test_a_revote_dropped_at_the_close_says_poll_closed_and_that_the_first_ballo
                     "max_ballots": 10,
                     "max_revotes": 0,
                     "min_ballots": 3,
+                    "threshold": None,
                 },
             )
             chain.rpc(0).broadcast_tx_sync(raw)
@@ -463,3 +483,259 @@ def test_a_revote_dropped_at_the_close_says_poll_closed_and_that_the_first_ballo
         assert f"your earlier ballot (height {first['height']}, tx {first['hash'][:12]}…) still counts" in text
         assert "not committed within" not in text
         assert c.query(f"/poll/{poll}/ballot/{voter.public_hex}")["tx"] == first["hash"]
+
+
+# --- pure: verifiable-ballot displays, --threshold, the client's own proof check ---------------
+
+
+def _genesis(tmp_path, m=4):
+    """Write a genesis file whose registry carries ristretto keys and their proofs of possession."""
+    import base64
+    import json
+
+    from mpc_tx.protocol.group import random_scalar
+    from mpc_tx.protocol.registry import prove_key_possession
+
+    entries = []
+    for i in range(m):
+        consensus = SigningKey.generate().public_bytes
+        enc_key, proof = prove_key_possession(b"stub-chain", consensus, random_scalar())
+        entries.append(
+            {
+                "index": i,
+                "name": f"node{i}",
+                "pub_key": base64.b64encode(consensus).decode(),
+                "power": 10,
+                "attest_key": SigningKey.generate().public_hex,
+                "enc_key": enc_key.hex(),
+                "enc_proof": proof.hex(),
+                "mpc_host": "127.0.0.1",
+                "mpc_port": 27000 + 10 * i,
+                "mpc_ports": 4,
+                "tls_sha256": f"{i:064x}",
+            }
+        )
+    path = tmp_path / "genesis.json"
+    path.write_text(json.dumps({"chain_id": "stub-chain", "app_state": {"validators": entries}}))
+    return path
+
+
+class StubClient(Client):
+    """A Client whose node answers from a dict of query paths; what it would broadcast is kept."""
+
+    def __init__(self, tmp_path, answers: dict, genesis=None):
+        super().__init__("http://127.0.0.1:9", tmp_path / "keys", genesis)
+        self.answers, self.sent, self._chain_id = answers, [], "stub-chain"
+        self.rpc.height = lambda: 100
+
+    def query(self, path):
+        return self.answers[path]
+
+    def next_nonce(self, key):
+        return 1
+
+    def submit(self, raw, wait=True, timeout=60.0):
+        self.sent.append(raw)
+        return {"hash": txcodec.tx_hash(raw)}
+
+
+def test_create_poll_sends_the_threshold_and_the_cli_takes_it(tmp_path):
+    from mpc_tx.client.cli import _parser
+    from mpc_tx.protocol import canonical
+
+    c = StubClient(tmp_path, {"/params": {"min_ballots_floor": 3}})
+    c.create_poll(SigningKey.generate(), "Q?", "tally", ["a", "b"], close_in=50, threshold=2, wait=False)
+    c.create_poll(SigningKey.generate(), "Q?", "unanimity", close_in=50, wait=False)
+    assert [canonical.decode(raw)["body"]["threshold"] for raw in c.sent] == [2, None]
+    args = ["poll", "create", "--key", "a", "--question", "q", "--kind", "tally"]
+    assert _parser().parse_args(args + ["--threshold", "1"]).threshold == 1
+    assert _parser().parse_args(args).threshold is None
+
+
+POLL = {
+    "id": 7,
+    "status": "closed",
+    "threshold": 1,
+    "ballots": 1,
+    "complaints_until": 40,
+    "counted_fixed_height": None,
+    "named_validators": [2],
+}
+
+
+def test_the_ballots_command_shows_each_standing_the_complaints_and_the_window(tmp_path, capsys):
+    from mpc_tx.client.cli import _human_ballots
+
+    good, bad = "a" * 64, "b" * 64
+    c = StubClient(
+        tmp_path,
+        {
+            "/poll/7": POLL,
+            "/poll/7/ballots?limit=100": {
+                "poll": 7,
+                "next": None,
+                "ballots": [
+                    {
+                        "voter": good,
+                        "ballot": "01" * 609,
+                        "tx": "C" * 64,
+                        "height": 30,
+                        "revotes": 1,
+                        "replaced": ["D" * 64],
+                        "disqualified": None,
+                    },
+                    {
+                        "voter": bad,
+                        "ballot": "01" * 609,
+                        "tx": "E" * 64,
+                        "height": 31,
+                        "revotes": 0,
+                        "replaced": [],
+                        "disqualified": {"by": 1, "height": 33, "reason": "share 1: does not match"},
+                    },
+                ],
+            },
+            "/poll/7/complaints": {
+                "complaints": [
+                    {
+                        "validator": 1,
+                        "voter": bad,
+                        "ballot_tx": "E" * 64,
+                        "verdict": "ballot_bad",
+                        "reason": "share 1: does not match",
+                        "height": 33,
+                    },
+                    {
+                        "validator": 2,
+                        "voter": good,
+                        "ballot_tx": "C" * 64,
+                        "verdict": "complaint_false",
+                        "reason": "the share checks",
+                        "height": 34,
+                    },
+                ]
+            },
+        },
+    )
+    res = c.ballots(7)
+    assert [b["bytes"] for b in res["ballots"]] == [609, 609] and all("ballot" not in b for b in res["ballots"])
+    assert (res["complaints_until"], res["named_validators"], res["threshold"]) == (40, [2], 1)
+    text = _human_ballots(c, res)
+    assert "complaints taken until height 40; then the counted set is fixed" in text
+    assert "named validators (a complaint of theirs was false): 2" in text
+    assert re.search(r"aaaaaaaaaaaa…\s+30\s+CCCCCCCCCCCC…\s+1\s+1\s+counted", text)
+    assert "DISQUALIFIED by validator 1 at height 33: share 1: does not match" in text
+    assert "validator 1 about bbbbbbbbbbbb…'s ballot EEEEEEEEEEEE…: bad share: ballot disqualified" in text
+    assert "validator 2 about aaaaaaaaaaaa…'s ballot CCCCCCCCCCCC…: share was good: complaint refused" in text
+    assert "01" * 20 not in text
+
+
+def test_a_receipt_says_a_ballot_was_disqualified_and_how_to_count_again():
+    from mpc_tx.client.cli import _human_receipt
+
+    disqualified = {"hash": "E" * 64, "height": 31, "revote": 0, "verified": True, "by": 1}
+    disqualified.update(disqualified_height=33, reason="share 1: does not match")
+    r = {
+        "poll": 7,
+        "voter": "b" * 64,
+        "poll_status": "open",
+        "counted_fixed_height": None,
+        "counted": None,
+        "replaced": [],
+        "proofs": "verified by this client against the genesis registry",
+        "disqualified": disqualified,
+    }
+    text = _human_receipt(r, "bob")
+    assert "DISQUALIFIED by validator 1's complaint at height 33: share 1: does not match" in text
+    assert "a revote within the cap, with fresh shares, would count" in text
+    assert f"tx {'E' * 64} in block 31 (proven against the genesis validators)" in text
+    assert "(the poll is closed: it does not count)" in _human_receipt(dict(r, poll_status="closed"), "bob")
+
+
+def test_a_counted_ballot_is_final_only_once_the_counted_set_is_fixed():
+    from mpc_tx.client.cli import _human_receipt
+
+    counted = {"hash": "C" * 64, "height": 30, "revote": 0, "verified": False}
+    r = {"poll": 7, "voter": "a" * 64, "poll_status": "closed", "counted_fixed_height": None, "counted": counted}
+    r.update(disqualified=None, replaced=[], proofs="verified by this client against the genesis registry")
+    assert "a complaint may still disqualify it until the counted set is fixed" in _human_receipt(r, "al")
+    fixed = _human_receipt(dict(r, counted_fixed_height=44), "al")
+    assert "the counted set was fixed at height 44: this is final" in fixed and "the node's word, not proven" in fixed
+
+
+def test_the_client_checks_a_ballots_proofs_itself(tmp_path):
+    from mpc_tx.client.ballot import ballot_body, poll_context
+    from mpc_tx.protocol.records import snapshot_validators
+    import json
+
+    genesis_path = _genesis(tmp_path)
+    genesis = json.loads(genesis_path.read_text())
+    poll = {
+        "id": 7,
+        "kind": "tally",
+        "options": ["a", "b", "c"],
+        "threshold": 1,
+        "validators": snapshot_validators(genesis["app_state"]["validators"]),
+    }
+    voter = SigningKey.generate()
+    body = ballot_body(poll_context(poll, genesis), 7, voter.public_bytes, [0, 0, 1])
+    c = StubClient(tmp_path, {}, genesis=str(genesis_path))
+    assert (
+        c.check_proofs(poll, voter.public_hex, body["ballot"]) == "verified by this client against the genesis registry"
+    )
+    assert c.check_proofs(poll, SigningKey.generate().public_hex, body["ballot"]).startswith(
+        "do NOT verify: proof of rho"
+    )
+    flipped = body["ballot"][:-2] + ("00" if body["ballot"][-2:] != "00" else "01")
+    assert c.check_proofs(poll, voter.public_hex, flipped).startswith("do NOT verify")
+    assert c.check_proofs(dict(poll, threshold=0), voter.public_hex, body["ballot"]).startswith("not checked:")
+    assert c.check_proofs(poll, voter.public_hex, "zz") == "not checked: the ballot is not hex"
+
+
+def test_vote_sends_a_verifiable_ballot_and_nothing_for_a_poll_that_does_not_fit_genesis(tmp_path):
+    import json
+
+    from mpc_tx.client.ballot import poll_context
+    from mpc_tx.protocol import canonical
+    from mpc_tx.protocol.ballot import verify_ballot
+    from mpc_tx.protocol.encoding import Rejected
+    from mpc_tx.protocol.records import snapshot_validators
+
+    genesis_path = _genesis(tmp_path)
+    genesis = json.loads(genesis_path.read_text())
+    poll = {
+        "id": 7,
+        "kind": "tally",
+        "options": ["a", "b", "c"],
+        "threshold": 1,
+        "validators": snapshot_validators(genesis["app_state"]["validators"]),
+    }
+    c = StubClient(tmp_path, {"/poll/7": poll}, genesis=str(genesis_path))
+    c.trust_node = True  # the node's poll as such: the genesis checks still run
+    voter = SigningKey.generate()
+    res = c.vote(voter, 7, "b")
+    assert res["ballot"] == {"m": 4, "t": 1, "k": 3, "bytes": 1569}
+    body = canonical.decode(c.sent[0])["body"]
+    assert set(body) == {"poll", "m", "t", "k", "ballot"}
+    parsed = verify_ballot(poll_context(poll, genesis), voter.public_bytes, bytes.fromhex(body["ballot"]))
+    assert not isinstance(parsed, Rejected)
+    lying = dict(poll, validators=poll["validators"][:1] * 4)
+    c.answers["/poll/7"] = lying
+    with pytest.raises(CliError, match="validator 1 of poll 7 does not match genesis registry entry 1"):
+        c.vote(voter, 7, "b")
+    assert len(c.sent) == 1  # nothing more was broadcast
+
+
+def test_a_poll_in_its_complaint_window_says_when_the_counted_set_is_fixed(tmp_path):
+    from mpc_tx.client.cli import progress_words
+
+    poll = {"validators": [{"index": i, "name": f"node{i}"} for i in range(4)], "close_height": 20}
+    c = StubClient(tmp_path, {"/poll/7": dict(poll, complaints_until=26, counted_fixed_height=None)})
+    c.when = lambda height: {"height": height, "past": False, "at": "12:00:00", "in_seconds": 3}
+    out = {"status": "closed", "closed_height": 20, "deadline_height": None}
+    standing = c.standing(7, out)
+    assert standing == {"status": "complaints", "complaints_until": c.when(26)}
+    assert progress_words(7, standing) == (
+        "poll 7: closed; complaints taken until height 26 (about 12:00:00 (in 3s)), "
+        "then the counted set is fixed and the MPC starts"
+    )

@@ -120,3 +120,41 @@ def test_a_hidden_scheduled_close_is_refused(chain):
         poll_id=short["poll"],
         choice="yes",
     )
+
+
+@pytest.mark.testnet
+def test_a_node_that_lies_about_the_threshold_is_refused(chain):
+    """t = 0 would hand every ballot to each single validator: the proven create_poll tx says otherwise."""
+    refused(chain, poll_rewrite(chain["open"]["poll"], lambda p: p.update(threshold=0)), "lies about poll .*threshold")
+
+
+# --- pure: the t a committed create_poll body gives its poll ------------------------------------
+
+
+def _registry(powers):
+    return [{"power": p} for p in powers]
+
+
+def test_a_null_threshold_is_the_top_of_mpycs_range_and_a_given_one_is_kept():
+    from mpc_tx.client.verified import created_threshold
+
+    assert created_threshold({"threshold": None}, _registry([10] * 4)) == 1
+    assert created_threshold({"threshold": None}, _registry([10] * 7)) == 3
+    assert created_threshold({"threshold": 2}, _registry([10] * 7)) == 2
+    assert created_threshold({}, _registry([10] * 10)) == 4
+
+
+def test_a_threshold_outside_the_range_or_an_empty_range_does_not_verify():
+    from mpc_tx.client.light import VerifyError
+    from mpc_tx.client.verified import created_threshold
+
+    for body, powers, match in [
+        ({"threshold": 0}, [10] * 4, "need 1 <= t <= 1"),
+        ({"threshold": 4}, [10] * 7, "need 2 <= t <= 3"),
+        ({"threshold": 1}, [1, 1, 10, 10], "need 2 <= t <= 1"),  # f = 2 (two small ones), top (4-1)//2 = 1
+        ({"threshold": None}, [10, 10], "range 1..0 is empty"),
+        ({"threshold": None}, [{"no": "power"}], "malformed"),
+    ]:
+        registry = powers if isinstance(powers[0], dict) else _registry(powers)
+        with pytest.raises(VerifyError, match=match):
+            created_threshold(body, registry)

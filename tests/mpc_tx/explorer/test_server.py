@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from explorerhelpers import FakeChain, FakeRpc, get, QUESTION, OPTION, PAYLOAD
+from explorerhelpers import COMPLAINT, FakeChain, FakeRpc, get, QUESTION, OPTION, PAYLOAD
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.explorer.chain import Explorer
 from mpc_tx.explorer.server import make_app
@@ -41,8 +41,10 @@ def pages(chain):
         "/poll/1",
         "/block/3",
         "/block/4",
+        "/block/5",
         "/block/8",
         f"/tx/{ballot}",
+        f"/tx/{txcodec.tx_hash(chain.txs[5][0][0])}",
         "/validators",
         "/search?q=1",
         "/poll/999",
@@ -78,11 +80,11 @@ def test_no_inline_script_style_or_handlers(app, chain):
         assert "<style" not in body and "javascript:" not in body, url
 
 
-def test_ballot_payloads_and_certificates_never_shown(app, chain):
+def test_ballots_complaints_and_certificates_never_shown(app, chain):
     for url in pages(chain):
         for fmt in ("html", "json"):
             _s, _h, body = fetch(app, url + ("&" if "?" in url else "?") + f"format={fmt}")
-            assert PAYLOAD[:40] not in body, (url, fmt)
+            assert PAYLOAD[:40] not in body and COMPLAINT[:40] not in body, (url, fmt)
             assert "BEGIN CERTIFICATE" not in body and "secret-looking" not in body, (url, fmt)
 
 
@@ -106,7 +108,9 @@ def test_json_view_is_json_with_the_same_facts(app, chain):
     doc = json.loads(body)
     assert doc["poll"]["question"] == QUESTION and doc["poll"]["ballots"] == 1
     assert doc["outcome"]["bars"] == [["a", 0], [OPTION, 1]]
-    assert [v["verdict"] for v in doc["validators"]] == ["valid: attested the final outcome"] * 4
+    assert [v["verdict"] for v in doc["validators"]] == ["valid: attested the final outcome"] * 3 + [
+        "named: a complaint of theirs was false"
+    ]
     assert [e["what"] for e in doc["timeline"]][0] == "created" and doc["timeline"][-1]["what"] == "final"
     assert fetch(app, "/poll/1?format=xml")[0] == 400
     assert doc["verify"]["status"] == "unavailable"  # no genesis file: nothing to verify against
@@ -117,8 +121,26 @@ def test_tx_page_decodes_with_the_chain_codec(app, chain):
     ballot = chain.txs[4][0][0]
     doc = json.loads(fetch(app, f"/tx/{txcodec.tx_hash(ballot).lower()}?format=json")[2])
     assert doc["type"] == "cast_ballot" and doc["signer"] == chain.voter.public_hex and doc["code_name"] == "OK"
-    assert doc["body"]["payloads"].startswith("4 encrypted shares")
+    assert doc["body"]["ballot"] == f"{len(PAYLOAD) // 2} bytes: commitments, 4 encrypted shares, proofs"
+    assert (doc["body"]["m"], doc["body"]["t"], doc["body"]["k"]) == (4, 1, 2)
     assert doc["events"][0]["type"] == "ballot"
+
+
+def test_a_poll_page_shows_complaints_verdicts_named_voters_and_validators_and_the_window(app, chain):
+    doc = json.loads(fetch(app, "/poll/1?format=json")[2])
+    assert [(c["validator"], c["verdict"]) for c in doc["complaints"]] == [(1, "ballot_bad"), (3, "complaint_false")]
+    assert doc["named_voters"] == [chain.cheat.public_hex]
+    assert doc["poll"]["named_validators"] == [3]
+    assert (doc["poll"]["complaints_until"], doc["poll"]["counted_fixed_height"]) == (7, 8)
+    standing = {b["voter"]: b["disqualified"] for b in doc["ballots_page"]}
+    assert standing[chain.voter.public_hex] is None and standing[chain.cheat.public_hex]["by"] == 1
+    whats = [e["what"] for e in doc["timeline"]]
+    assert "complaint window ends" in whats and "counted set fixed (its digest recorded)" in whats
+    # The chart counts counted ballots only: the disqualified one is not in it.
+    assert doc["ballots_chart"] == [{"height": 4, "ballots": 1}]
+    _s, _h, html = fetch(app, "/poll/1")
+    assert 'id="complaints"' in html and "disqualified" in html and 'id="named-validators"' in html
+    assert COMPLAINT[:40] not in html and PAYLOAD[:40] not in html
 
 
 @pytest.mark.parametrize(
@@ -227,3 +249,19 @@ def test_a_loopback_explorer_answers_only_to_loopback_host_names(app, chain):
         assert status == 421 and headers["x-content-type-options"] == "nosniff", host
     anyone = make_app(Explorer(NODES, rpc_factory=lambda url: FakeRpc(chain, url)), loopback_only=False)
     assert get(anyone, "/validators", host="explorer.example")[0] == 200
+
+
+def test_the_validators_page_says_the_range_of_t_and_what_t_means(app, chain):
+    doc = json.loads(fetch(app, "/validators?format=json")[2])
+    assert doc["thresholds"] == {"max_faulty": 1, "low": 1, "high": 1}  # 4 equal powers
+    html = fetch(app, "/validators")[2]
+    assert "threshold t lies in 1..1: any t+1 validators together could read every ballot" in html
+    assert "BEGIN CERTIFICATE" not in html
+
+
+def test_a_complaint_tx_is_shown_with_its_complaint_by_size(app, chain):
+    complaint = chain.txs[5][0][0]
+    doc = json.loads(fetch(app, f"/tx/{txcodec.tx_hash(complaint)}?format=json")[2])
+    assert doc["type"] == "complain" and doc["signer"] == chain.attesters[1].public_hex
+    assert doc["body"]["complaint"] == "96 bytes: the validator's key for the ballot, proven"
+    assert (doc["body"]["validator"], doc["body"]["voter"]) == (1, chain.cheat.public_hex)

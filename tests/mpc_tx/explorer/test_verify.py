@@ -40,11 +40,11 @@ class FakeLight:
         return VerifiedTx(tx_hash, int(res["height"]), res["index"], raw, 0, data, "")
 
 
-def verify_checks(chain):
+def verify_checks(chain, registry=None):
     from mpc_tx.explorer.verify import run_checks
 
     light = FakeLight(chain)
-    checks, final = run_checks(light, light.rpc, 1)
+    checks, final = run_checks(light, light.rpc, 1, registry)
     return {c["name"]: c for c in checks}, final
 
 
@@ -72,3 +72,11 @@ def test_verify_panel_counts_only_attestations_by_the_registered_keys(chain):
     chain.txs[8] = chain.txs[8][2:]  # two of four: not more than 2/3 of the power
     checks, _final = verify_checks(chain)
     assert checks["final outcome"]["ok"] is False and "2 of 4" in checks["final outcome"]["detail"]
+
+
+def test_verify_panel_checks_the_threshold_against_the_registry(chain):
+    checks, _final = verify_checks(chain, chain.validators)  # a null threshold: the top of the range, 1
+    assert checks["poll facts"]["ok"] is True
+    chain.poll["threshold"] = 0  # a node that would have voters encrypt to single validators
+    checks, _final = verify_checks(chain, chain.validators)
+    assert checks["poll facts"]["ok"] is False and "threshold" in checks["poll facts"]["detail"]
