@@ -180,7 +180,8 @@ def msm(scalars, points) -> Point:
         s %= L
         if s == 0 or p.is_identity():
             continue  # public data: skipping is allowed here, never in mul
-        acc = acc + mul(s, p)
+        # A coefficient of 1 (a sum, or x^0 in a share check) needs no ladder: ~60 µs saved each.
+        acc = acc + (p if s == 1 else mul(s, p))
     return acc
 
 
