@@ -149,9 +149,17 @@ def ballot_body(poll: dict, voter: SigningKey, values=None, rng=random_scalar, r
     return {"poll": poll["id"], "m": context.m, "t": context.t, "k": context.k, "ballot": raw.hex()}
 
 
+def cast_body(chain, poll_id: int, voter: SigningKey, values=None):
+    """Return a cast_ballot body with a real ballot for a poll (for an unknown id, as if a unanimity poll of t = 1)."""
+    code, poll = chain.query(f"/poll/{poll_id}")
+    if code != 0:
+        poll = {"id": poll_id, "validators": chain.registry, "threshold": 1, "kind": "unanimity", "options": []}
+    return ballot_body(poll, voter, values)
+
+
 def ballot_tx(chain, voter: SigningKey, poll_id: int, values=None, **kw):
-    """Return a signed cast_ballot for a committed poll, with a real ballot."""
-    return chain.tx(voter, "cast_ballot", ballot_body(chain.query(f"/poll/{poll_id}")[1], voter, values), **kw)
+    """Return a signed cast_ballot with a real ballot for a poll."""
+    return chain.tx(voter, "cast_ballot", cast_body(chain, poll_id, voter, values), **kw)
 
 
 def complaint_body(chain, poll_id: int, i: int, voter_hex: str, secret=None):
