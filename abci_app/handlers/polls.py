@@ -62,8 +62,9 @@ def create_poll(state, ctx, tx):
     if isinstance(t, Rejected):
         raise TxError(
             BAD_POLL,
-            f"{t.reason} for this chain's {len(ctx.validators)} validators and their powers "
-            "(any t+1 validators can read every ballot of the poll; the MPC needs 2t+1 of them)",
+            f"{t.reason}, from this chain's voting powers: t >= f (f Byzantine validators must not "
+            "read a ballot; any t+1 validators together can read every ballot of the poll) and "
+            "2t+1 <= m (the MPC's multiplication)",
         )
     m, k = len(ctx.validators), poll_entries(body["kind"], body["options"])
     size = ballot_tx_size(ctx.chain_id, m, t, k)
