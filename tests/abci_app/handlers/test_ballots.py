@@ -12,7 +12,6 @@ from abci_app.store.keys import digest_key
 from mpc_tx.protocol import canonical, codes
 from mpc_tx.protocol.ballot import parse_ballot
 from mpc_tx.protocol.keys import SigningKey
-from mpc_tx.protocol.tx import tx_hash
 
 from apphelpers import ballot_body, ballot_tx, context_of, create, result_codes
 from protocolhelpers import build_known, craft_ballot, field_offsets, resign
