@@ -162,14 +162,14 @@ def ballot_tx(chain, voter: SigningKey, poll_id: int, values=None, **kw):
     return chain.tx(voter, "cast_ballot", cast_body(chain, poll_id, voter, values), **kw)
 
 
-def complaint_body(chain, poll_id: int, i: int, voter_hex: str, secret=None):
+def complaint_body(chain, poll_id: int, i: int, voter_hex: str, secret=None, rng=random_scalar):
     """Return validator i's complain body about a voter's current ballot (with i's own key unless `secret`)."""
     poll = chain.query(f"/poll/{poll_id}")[1]
     record = chain.query(f"/poll/{poll_id}/ballot/{voter_hex}")[1]
     context = context_of(poll)
     parsed = parse_ballot(context, bytes.fromhex(record["ballot"]))
     x = chain.enc[i] if secret is None else secret
-    complaint = make_complaint(context, bytes.fromhex(record["tx"]), parsed, i, x)
+    complaint = make_complaint(context, bytes.fromhex(record["tx"]), parsed, i, x, rng)
     return {
         "poll": poll_id,
         "validator": i,
