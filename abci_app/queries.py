@@ -4,7 +4,8 @@
     /params                      chain parameters
     /validators                  the validator registry
     /polls?after=ID&limit=N      polls in id order
-    /poll/ID                     one poll
+    /poll/ID                     one poll (a Poll record: complaints_until,
+                                 counted_fixed_height, named_validators too)
     /poll/ID/ballots?after=VOTER&limit=N&fields=tx
                                  ballot records in voter order (counted and
                                  disqualified); with fields=tx only each

@@ -17,9 +17,11 @@ committed with block 1.
     chain/validators                 the validator registry, every field of     app.init_chain
                                      each entry (abci_app.genesis.check_registry)
     chain/next_poll                  the id the next poll gets (absent: 1)      handlers.polls
-    poll/<poll>                      a Poll record (mpc_tx.protocol.records):   handlers.polls (create, close),
-                                     terms, snapshotted validators, status,     mpcslots (slot, start, deadline),
-                                     ballot count, result                       handlers.outcomes (final, failed)
+    poll/<poll>                      a Poll record (mpc_tx.protocol.records):   handlers.polls (create, close, fix),
+                                     terms, snapshotted validators, status,     handlers.ballots, handlers.complaints
+                                     counted ballots, complaint window, fixed   (count, named_validators),
+                                     counted set, named validators, result      mpcslots (slot, start, deadline),
+                                                                                handlers.outcomes (final, failed)
     eligible/<poll>/<voter>          1, for each voter a poll lists (none       handlers.polls
                                      for an open poll: anyone may vote)
     ballot/<poll>/<voter>            a Ballot record: the voter's latest        handlers.ballots (cast),

@@ -1,7 +1,11 @@
 """The genesis app_state: every malformed registry or parameter stops InitChain with a message."""
 
+import json
+
 import pytest
 
+from abci_app import checks
+from abci_app.abci.pb import abci
 from abci_app.genesis import GenesisError
 
 from apphelpers import Chain
@@ -92,9 +96,6 @@ def test_genesis_params_in_range(tmp_path, params, message):
 
 def test_proofs_bind_the_chain_id(tmp_path):
     """Entries proven for another chain id do not start this one."""
-    from abci_app.abci.pb import abci
-    import json
-
     chain = Chain(tmp_path / "app")
     req = abci.RequestInitChain(
         chain_id="other-chain", app_state_bytes=json.dumps(chain.genesis["app_state"]).encode(), initial_height=1
@@ -107,8 +108,6 @@ def test_proofs_bind_the_chain_id(tmp_path):
 
 
 def test_a_good_registry_starts_the_chain_and_its_keys_are_parsed_once(tmp_path):
-    from abci_app import checks
-
     chain = Chain(tmp_path / "app")
     chain.init()
     points = checks.registry_points(chain.registry)
