@@ -33,7 +33,8 @@ APP_VERSION = 1
 
 
 class _TxCache:
-    """Txs CheckTx accepted, decoded and signature-checked, by their SHA-256, until their block.
+    """Txs CheckTx accepted (or a proposal carried and the stateless checks passed), decoded,
+    signature-checked and, for a ballot, verified, by their SHA-256, until their block.
 
     Only accepted txs enter (a rejected tx must cost its sender a rejection, not
     our memory), a tx leaves when a block holds it or a recheck rejects it, and
@@ -103,9 +104,9 @@ class Application(BaseApplication):
         (the node prints it); the validator set is static: no updates are returned.
         """
         state = Overlay(self.store)
-        params, registry = parse_app_state(req.app_state_bytes, req.validators)
         if not 0 < len(req.chain_id) <= 64:
             raise GenesisError("chain_id must have 1 to 64 characters")
+        params, registry = parse_app_state(req.app_state_bytes, req.validators, req.chain_id)
         state.put(CHAIN_ID, req.chain_id)
         state.put(PARAMS, params)
         state.put(VALIDATORS, registry)
@@ -135,11 +136,11 @@ class Application(BaseApplication):
         return abci.ResponseCheckTx(code=codes.OK, gas_wanted=1)
 
     # --- consensus ----------------------------------------------------------------
-    def _proposable(self, txs, chain_id, params):
+    def _proposable(self, txs, chain_id, params, validators):
         """Yield (raw, TxError or None) for each tx under the stateless checks."""
         for raw in txs:
             try:
-                stateless(raw, chain_id, params, self.txs)
+                stateless(raw, chain_id, params, validators, self.txs)
                 yield raw, None
             except TxError as err:
                 yield raw, err
@@ -154,11 +155,11 @@ class Application(BaseApplication):
     def prepare_proposal(self, req):
         """PrepareProposal: the mempool's txs in order that pass the stateless checks, within
         the chain's max_block_txs and the node's max_tx_bytes (more makes the proposer panic)."""
-        chain_id, params, _ = self._chain(self._block_state())
+        chain_id, params, validators = self._chain(self._block_state())
         if chain_id is None:
             return abci.ResponsePrepareProposal()
         txs, total, cap = [], 0, params["max_block_txs"]
-        for raw, err in self._proposable(req.txs, chain_id, params):
+        for raw, err in self._proposable(req.txs, chain_id, params, validators):
             if len(txs) == cap:
                 break
             if err is not None or total + len(raw) > req.max_tx_bytes:
@@ -169,14 +170,15 @@ class Application(BaseApplication):
 
     def process_proposal(self, req):
         """ProcessProposal: reject a block holding more than max_block_txs txs or any tx
-        that fails the stateless checks (size, canonical shape, chain id, signature).
+        that fails the stateless checks (size, canonical shape, chain id, signature, and
+        a ballot's size and proofs against the static registry).
 
         Stateless only, and never time-budgeted: every honest node must give the same
         answer (CheckTx state differs from node to node). Stateful rejections (a replay,
         a closed poll) stay in FinalizeBlock, with codes.
         """
         reject = abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
-        chain_id, params, _ = self._chain(self._block_state())
+        chain_id, params, validators = self._chain(self._block_state())
         if chain_id is None:
             return reject if req.txs else abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
         if len(req.txs) > params["max_block_txs"]:
@@ -187,7 +189,7 @@ class Application(BaseApplication):
                 params["max_block_txs"],
             )
             return reject
-        for i, (raw, err) in enumerate(self._proposable(req.txs, chain_id, params)):
+        for i, (raw, err) in enumerate(self._proposable(req.txs, chain_id, params, validators)):
             if err is not None:
                 log.warning(
                     "rejected the proposal for height %d: tx %d fails %s (%s)",

@@ -5,6 +5,7 @@ CheckTx (on the check-state), so both reject a tx for the same reason.
 """
 
 from abci_app.handlers.ballots import cast_ballot
+from abci_app.handlers.complaints import complain
 from abci_app.checks import admit
 from mpc_tx.protocol.codes import TxError
 from abci_app.handlers.outcomes import submit_outcome, finalize_touched
@@ -18,6 +19,7 @@ _HANDLERS = {
     "cast_ballot": cast_ballot,
     "close_poll": close_poll,
     "submit_outcome": submit_outcome,
+    "complain": complain,
 }
 
 
@@ -43,7 +45,7 @@ def apply_tx(state, ctx, raw: bytes, cache=None, final=False):
 
 
 def begin_block(state, ctx):
-    """Close the polls due at this height and fail those past their MPC deadline."""
+    """Close the polls due at this height, fix the counted sets due, fail those past their MPC deadline."""
     process_due(state, ctx)
 
 

@@ -15,6 +15,9 @@ import re
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from abci_app.params import resolve
+from mpc_tx.protocol import registry as protocol_registry
+from mpc_tx.protocol.encoding import Rejected
+from mpc_tx.protocol.group import Invalid, parse_point
 
 __all__ = ["GenesisError", "parse_app_state", "check_registry", "REGISTRY_FIELDS"]
 
@@ -22,6 +25,7 @@ _MAX_INT = (1 << 63) - 1
 # CometBFT's own bound on the total voting power (MaxTotalVotingPower = MaxInt64 / 8).
 MAX_TOTAL_POWER = _MAX_INT // 8
 _HEX32 = re.compile(r"[0-9a-f]{64}")
+_HEX64 = re.compile(r"[0-9a-f]{128}")
 _ADDRESS = re.compile(r"[0-9A-F]{40}")
 _HOST = re.compile(r"[A-Za-z0-9.:-]{1,253}")
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -34,7 +38,8 @@ REGISTRY_FIELDS = {
     "pub_key": (str, "the ed25519 consensus key in base64"),
     "power": (int, "a positive voting power"),
     "attest_key": (str, "the ed25519 attestation key in lower-case hex"),
-    "enc_key": (str, "the encryption key in lower-case hex"),
+    "enc_key": (str, "the ristretto255 encryption key X = x·G in lower-case hex (not the identity)"),
+    "enc_proof": (str, "the 64-byte proof of possession of enc_key in lower-case hex"),
     "mpc_host": (str, "the MPC host name or IP"),
     "mpc_port": (int, "the first MPC port"),
     "mpc_ports": (int, "how many MPC ports from mpc_port (at least 1)"),
@@ -47,8 +52,11 @@ class GenesisError(ValueError):
     """A genesis app_state that must not start a chain."""
 
 
-def parse_app_state(raw: bytes, genesis_validators) -> tuple[dict, list]:
-    """Return (params, registry) from InitChain's app_state bytes; raise GenesisError."""
+def parse_app_state(raw: bytes, genesis_validators, chain_id: str) -> tuple[dict, list]:
+    """Return (params, registry) from InitChain's app_state bytes; raise GenesisError.
+
+    `chain_id` is InitChain's: the proofs of possession of the encryption keys bind it.
+    """
     try:
         doc = json.loads(raw or b"{}", parse_float=_no_float, parse_constant=_no_float)
     except (ValueError, RecursionError) as exc:
@@ -65,15 +73,16 @@ def parse_app_state(raw: bytes, genesis_validators) -> tuple[dict, list]:
         params = resolve(given)
     except ValueError as exc:
         raise GenesisError(str(exc)) from None
-    return params, check_registry(doc.get("validators"), genesis_validators)
+    return params, check_registry(doc.get("validators"), genesis_validators, chain_id)
 
 
-def check_registry(entries, genesis_validators) -> list:
+def check_registry(entries, genesis_validators, chain_id: str) -> list:
     """Check the registry against the genesis validator set; return it in party order.
 
     Every field present and typed; keys valid; no consensus, attestation or
     encryption key twice; entry i has index i; the same validators and powers as
-    the genesis validator set, none missing.
+    the genesis validator set, none missing; every encryption key's proof of
+    possession verifies under this chain id and the entry's consensus key (§15).
     """
     if not isinstance(entries, list) or not entries:
         raise GenesisError(
@@ -105,6 +114,12 @@ def check_registry(entries, genesis_validators) -> list:
         total += entry["power"]
     if total > MAX_TOTAL_POWER:
         raise GenesisError(f"total voting power {total} exceeds {MAX_TOTAL_POWER}")
+    keys = protocol_registry.check_registry(
+        chain_id.encode(),
+        [(base64.b64decode(e["pub_key"]), bytes.fromhex(e["enc_key"]), bytes.fromhex(e["enc_proof"])) for e in entries],
+    )
+    if isinstance(keys, Rejected):
+        raise GenesisError(f"registry {keys.reason} (enc_proof proves enc_key under chain {chain_id!r} and pub_key)")
     return entries
 
 
@@ -150,8 +165,14 @@ def _check_entry(i: int, entry) -> None:
         bytes.fromhex(entry["attest_key"])
     ):
         raise bad("attest_key")
-    if not _HEX32.fullmatch(entry["enc_key"]) or entry["enc_key"] == "0" * 64:
+    if not _HEX32.fullmatch(entry["enc_key"]):
         raise bad("enc_key")
+    try:
+        parse_point(bytes.fromhex(entry["enc_key"]), "enc_key")
+    except Invalid as exc:
+        raise GenesisError(f"registry entry {i}: {exc.reason}") from None
+    if not _HEX64.fullmatch(entry["enc_proof"]):
+        raise bad("enc_proof")
     if not _HOST.fullmatch(entry["mpc_host"]):
         raise bad("mpc_host")
     if (

@@ -33,6 +33,9 @@ DEFAULTS = {
     # Polls closing at one height (scheduled or early): each closing starts MPC jobs
     # (a ~50 MB child per validator), so an outsider's free polls cannot pile them up.
     "max_closings_per_height": 4,
+    # Blocks added to the complaint window (registry.complaint_window): a worker needs a
+    # moment to open the last block's ballots before the window ends.
+    "complaint_slack_blocks": 2,
 }
 
 
@@ -47,6 +50,7 @@ LIMITS = {
     "min_close_blocks": 10**6,
     "min_ballots_floor": 10**6,
     "max_closings_per_height": 10**4,
+    "complaint_slack_blocks": 10**6,
 }
 
 

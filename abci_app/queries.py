@@ -4,13 +4,16 @@
     /params                      chain parameters
     /validators                  the validator registry
     /polls?after=ID&limit=N      polls in id order
-    /poll/ID                     one poll
-    /poll/ID/ballots?after=VOTER&limit=N&validator=I&fields=tx
-                                 ballots in state order; with validator=I only
-                                 that validator's payload; with fields=tx only
-                                 each ballot's voter and tx hash
-    /poll/ID/ballot/VOTER?validator=I
-                                 one voter's counted ballot
+    /poll/ID                     one poll (a Poll record: complaints_until,
+                                 counted_fixed_height, named_validators too)
+    /poll/ID/ballots?after=VOTER&limit=N&fields=tx
+                                 ballot records in voter order (counted and
+                                 disqualified); with fields=tx only each
+                                 one's voter, tx hash and disqualified
+    /poll/ID/ballot/VOTER        one voter's latest ballot record
+    /poll/ID/complaints?after=TX/I&limit=N
+                                 judged complaints in (ballot tx, validator)
+                                 order
     /poll/ID/outcome             status, result, attesters and dissenters
     /poll/ID/attestations        every attestation received
     /account/KEY                 a signer's last committed nonce
@@ -28,7 +31,7 @@ import json
 import re
 
 from mpc_tx.protocol.codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
-from mpc_tx.protocol.records import Attestation, Ballot, Poll
+from mpc_tx.protocol.records import Attestation, Ballot, Complaint, Poll
 from abci_app.dryrun import check_tx
 from abci_app.store.keys import (
     PARAMS,
@@ -40,6 +43,8 @@ from abci_app.store.keys import (
     ballot_key,
     attest_prefix,
     nonce_key,
+    complaint_prefix,
+    complaint_key,
 )
 
 __all__ = ["answer", "parse_path", "MAX_PAGE", "MAX_PATH_BYTES"]
@@ -49,6 +54,7 @@ MAX_PATH_BYTES = 1024
 _MAX_INT = (1 << 63) - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _KEY = re.compile(r"[0-9a-f]{64}")
+_COMPLAINT_AFTER = re.compile(r"([0-9A-F]{64})/([0-9]{1,4})")
 # The arguments each route takes; anything else is refused rather than ignored.
 _ARGS = {
     "status": (),
@@ -57,8 +63,9 @@ _ARGS = {
     "polls": ("after", "limit"),
     "account": (),
     "poll": (),
-    "ballots": ("after", "limit", "validator", "fields"),
-    "ballot": ("validator",),
+    "ballots": ("after", "limit", "fields"),
+    "ballot": (),
+    "complaints": ("after", "limit"),
     "outcome": (),
     "attestations": (),
     "check_tx": (),
@@ -154,11 +161,13 @@ def answer(state, path, height: int, app_hash: bytes, data: bytes = b""):
         if len(parts) == 4 and parts[2] == "ballot":
             _only(args, "ballot")
             voter = _key(parts[3], "voter key")
-            validator = _validator(poll, args.get("validator"))
             ballot = state.get(ballot_key(poll.id, voter))
             if ballot is None:
                 raise TxError(NOT_FOUND, f"no ballot of {voter[:16]}… in poll {poll.id}")
-            return _one_validator(Ballot.from_state(ballot).to_state(), validator)
+            return Ballot.from_state(ballot).to_state()
+        if parts[2:] == ["complaints"]:
+            _only(args, "complaints")
+            return _complaints(state, poll, args)
         if parts[2:] == ["outcome"]:
             _only(args, "outcome")
             whole = poll.to_state()
@@ -231,24 +240,8 @@ def _polls(state, args):
     return {"polls": out, "next": poll_id - 1 if poll_id < next_id else None}
 
 
-def _validator(poll: Poll, text):
-    if text is None:
-        return None
-    validator = _int(text, "validator")
-    if validator >= len(poll.validators):
-        raise TxError(NOT_FOUND, f"poll {poll.id} has no validator {validator}")
-    return validator
-
-
-def _one_validator(ballot, validator):
-    if validator is not None:
-        ballot["payload"] = ballot.pop("payloads")[validator]
-    return ballot
-
-
 def _ballots(state, poll: Poll, args):
     limit = _limit(args)
-    validator = _validator(poll, args.get("validator"))
     fields = args.get("fields")
     if fields not in (None, "tx"):
         raise TxError(BAD_QUERY, f"fields={_shown(fields)} is not known; the one choice is fields=tx")
@@ -257,14 +250,34 @@ def _ballots(state, poll: Poll, args):
         _key(after, "after (a voter key)")
     prefix = ballot_prefix(poll.id)
     out = []
-    # Raw committed values, not records: a page is up to MAX_PAGE ballots of ~1 KB each.
+    # Raw committed values, not records: a page is up to MAX_PAGE ballots of kilobytes each.
     for _key_bytes, raw in state.store.scan(prefix, after=ballot_key(poll.id, after) if after else None):
         ballot = json.loads(raw)
-        if fields == "tx":  # what a worker needs to check the ballots it opened as they came
-            ballot = {"voter": ballot["voter"], "tx": ballot["tx"]}
-        elif validator is not None:
-            ballot["payload"] = ballot.pop("payloads")[validator]
+        if fields == "tx":  # what a worker needs to follow the ballots it opened as they came
+            ballot = {"voter": ballot["voter"], "tx": ballot["tx"], "disqualified": ballot["disqualified"]}
         out.append(ballot)
         if len(out) == limit:
             break
     return {"poll": poll.id, "ballots": out, "next": out[-1]["voter"] if len(out) == limit else None}
+
+
+def _complaints(state, poll: Poll, args):
+    limit = _limit(args)
+    after = args.get("after")
+    start = None
+    if after is not None:
+        match = _COMPLAINT_AFTER.fullmatch(after)
+        if match is None:
+            raise TxError(BAD_QUERY, f"after must be BALLOT_TX/VALIDATOR (a page's next), not {_shown(after)}")
+        start = complaint_key(poll.id, match.group(1), int(match.group(2)))
+    out = []
+    for _key_bytes, raw in state.store.scan(complaint_prefix(poll.id), after=start):
+        out.append(Complaint.from_state(json.loads(raw)).to_state())
+        if len(out) == limit:
+            break
+    last = out[-1] if len(out) == limit else None
+    return {
+        "poll": poll.id,
+        "complaints": out,
+        "next": None if last is None else f"{last['ballot_tx']}/{last['validator']}",
+    }

@@ -1,30 +1,35 @@
 """Ballots: one counted ballot per voter, a later one replacing it up to the revote cap.
 
-At this layer a ballot is opaque: one encrypted payload per validator of the
-poll, in the poll's validator order. Only the MPC workers can open them.
+A ballot reaches this handler verified (abci_app.checks: its size for the registry's
+m and its proofs, docs/PROTOCOL.md §9); here the state decides: the poll is open, the
+ballot was built for the poll's (t, k), the voter may vote, the caps, and its
+commitments were not disqualified in this poll before. Only the validators can open
+its envelopes.
 
 Txs: cast_ballot (a voter of an open poll). Events: ballot.
 """
 
 from mpc_tx.protocol.digests import ballot_digest
 from mpc_tx.protocol.codes import TxError, BAD_BALLOT, NOT_ELIGIBLE, REVOTE_LIMIT, POLL_FULL
+from mpc_tx.protocol.records import poll_entries
 from abci_app.context import event
 from mpc_tx.protocol import events
 from abci_app.handlers.polls import load_open_poll
-from mpc_tx.protocol.x25519_envelope import payload_size
-from abci_app.store.keys import poll_key, ballot_key, eligible_key, digest_key
+from abci_app.store.keys import poll_key, ballot_key, eligible_key, digest_key, bad_commitments_key
 
 __all__ = ["cast_ballot", "encode_record"]
 
 
 def encode_record(record: dict) -> bytes:
-    """canonical.encode of a ballot record, joined directly: every string in it is hex.
+    """canonical.encode of a fresh ballot record (not disqualified), joined directly: every string in it is hex.
 
-    (Encoding the ~1.2 KB of payloads through json was a third of FinalizeBlock.)
+    (Encoding a ballot's kilobytes of hex through json was a third of FinalizeBlock.)
     """
-    return b'{"height":%d,"payloads":["%s"],"revotes":%d,"tx":"%s","voter":"%s"}' % (
+    replaced = '","'.join(record["replaced"])
+    return b'{"ballot":"%s","disqualified":null,"height":%d,"replaced":[%s],"revotes":%d,"tx":"%s","voter":"%s"}' % (
+        record["ballot"].encode(),
         record["height"],
-        '","'.join(record["payloads"]).encode(),
+        b'"%s"' % replaced.encode() if replaced else b"",
         record["revotes"],
         record["tx"].encode(),
         record["voter"].encode(),
@@ -34,19 +39,19 @@ def encode_record(record: dict) -> bytes:
 def cast_ballot(state, ctx, tx):
     """Cast or replace a ballot; any voter may, or only a listed one if the poll lists voters.
 
-    Writes ballot/<poll>/<voter> and bdig/<poll>/<voter>; a first ballot adds one to the
-    poll's ballots (up to max_ballots), a later one uses a revote (up to max_revotes).
-    Emits ballot.
+    Writes ballot/<poll>/<voter> and bdig/<poll>/<voter>; a ballot that is not replacing
+    a counted one adds one to the poll's ballots (up to max_ballots), a later one uses a
+    revote (up to max_revotes). Emits ballot.
     """
-    poll = load_open_poll(state, ctx, tx.body["poll"])
-    poll_id, voter, payloads = poll["id"], tx.signer, tx.body["payloads"]
-    m = len(poll["validators"])
-    if len(payloads) != m:
-        raise TxError(BAD_BALLOT, f"poll {poll_id} has {m} validators: give one payload each, not {len(payloads)}")
-    # One validator's payload: ephemeral key, one 32-byte share per entry, AEAD tag.
-    size = payload_size(1 if poll["kind"] == "unanimity" else len(poll["options"]))
-    if any(len(p) != 2 * size for p in payloads):
-        raise TxError(BAD_BALLOT, f"each payload of poll {poll_id} is {size} bytes")
+    body = tx.body
+    poll = load_open_poll(state, ctx, body["poll"])
+    poll_id, voter = poll["id"], tx.signer
+    t, k = poll["threshold"], poll_entries(poll["kind"], poll["options"])
+    if (body["t"], body["k"]) != (t, k):
+        raise TxError(
+            BAD_BALLOT,
+            f"the poll's t is {t} and its k is {k}; this ballot was built for t = {body['t']}, k = {body['k']}",
+        )
     if not poll["open"] and state.get(eligible_key(poll_id, voter)) is None:
         raise TxError(NOT_ELIGIBLE, f"key {voter[:16]}… is not an eligible voter of poll {poll_id}")
     previous = state.get(ballot_key(poll_id, voter))
@@ -57,13 +62,27 @@ def cast_ballot(state, ctx, tx):
             raise TxError(
                 REVOTE_LIMIT, f"poll {poll_id} allows {poll['max_revotes']} revotes; this voter has used them"
             )
-    elif poll["ballots"] >= poll["max_ballots"]:
+    counted_before = previous is not None and previous["disqualified"] is None
+    if not counted_before and poll["ballots"] >= poll["max_ballots"]:
         raise TxError(POLL_FULL, f"poll {poll_id} holds its maximum of {poll['max_ballots']} ballots")
-    digest = ballot_digest(voter, payloads)
-    record = {"voter": voter, "payloads": payloads, "height": ctx.height, "revotes": revotes, "tx": tx.hash}
+    ballot = tx.checked  # the verified ballot (checks.admit)
+    if state.get(bad_commitments_key(poll_id, ballot.commitments_digest.hex())) is not None:
+        raise TxError(
+            BAD_BALLOT,
+            f"a ballot with these commitments was disqualified in poll {poll_id}: build a fresh ballot",
+        )
+    record = {
+        "ballot": body["ballot"],
+        "disqualified": None,
+        "height": ctx.height,
+        "replaced": [] if previous is None else previous["replaced"] + [previous["tx"]],
+        "revotes": revotes,
+        "tx": tx.hash,
+        "voter": voter,
+    }
     state.put_encoded(ballot_key(poll_id, voter), record, encode_record(record))
-    state.put(digest_key(poll_id, voter), digest)
-    if previous is None:
+    state.put(digest_key(poll_id, voter), ballot_digest(voter, ballot.raw))
+    if not counted_before:
         poll = dict(poll)
         poll["ballots"] += 1
         state.put(poll_key(poll_id), poll)

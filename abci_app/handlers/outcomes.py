@@ -46,6 +46,12 @@ def submit_outcome(state, ctx, tx):
         raise TxError(
             POLL_NOT_CLOSED, f"poll {poll['id']} is {state_word}: attestations are taken between close and finality"
         )
+    if poll["counted_fixed_height"] is None:
+        raise TxError(
+            POLL_NOT_CLOSED,
+            f"poll {poll['id']} takes complaints until height {poll['complaints_until']}: attestations are taken "
+            "once its counted set is fixed",
+        )
     outcome.check(poll, body["result"])  # the payload's schema: mpc_tx.protocol.outcome
     if outcome.is_report(body["result"]):
         state.put(

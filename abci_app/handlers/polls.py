@@ -1,18 +1,24 @@
-"""Polls: creation, closing (early by the creator, or at the close height), deadlines.
+"""Polls: creation, closing (early by the creator, or at the close height), the complaint window, deadlines.
 
 A poll is open from its create_poll until its close height (or its creator's
 close_poll), closed until its outcome is final or its deadline passes, then final or
-failed. At most max_closings_per_height polls close at one height, scheduled and early
-closes together: a creation or an early close over that quota is refused
-(CLOSING_QUOTA). A closed poll then waits for an MPC slot (mpcslots), which starts its
-attempts and sets its deadline.
+failed. At the close (height C) it stops taking ballots; complaints are taken until
+complaints_until = C + W (W from the validators' power, registry.complaint_window,
+plus complaint_slack_blocks), and at the start of height complaints_until + 1 its
+counted set is fixed: seed, ballots_digest, and a place in line for an MPC slot
+(mpcslots), which starts its attempts and sets its deadline. At most
+max_closings_per_height polls close at one height, scheduled and early closes together:
+a creation or an early close over that quota is refused (CLOSING_QUOTA).
 
 Txs: create_poll (anyone), close_poll (the creator). Block logic: process_due.
 Events: poll_created, poll_closed (and mpcslots' mpc_started).
 """
 
 from mpc_tx.protocol.digests import counted_set_digest, poll_seed
-from mpc_tx.protocol.records import poll_facts, poll_threshold
+from mpc_tx.protocol.encoding import Rejected
+from mpc_tx.protocol.records import poll_entries, poll_facts, poll_threshold
+from mpc_tx.protocol.registry import complaint_window
+from mpc_tx.protocol.tx import ballot_tx_size
 
 from abci_app import mpcslots
 from mpc_tx.protocol.codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
@@ -52,12 +58,21 @@ def create_poll(state, ctx, tx):
         raise TxError(BAD_POLL, f"more than {params['max_voters']} eligible voters listed")
     if not ctx.validators:
         raise TxError(BAD_POLL, "the chain has no validator registry")
-    if poll_threshold(len(ctx.validators)) < 1:
-        # Threshold 0: each validator's share would be the vote itself.
+    t = poll_threshold(body["threshold"], ctx.validators)
+    if isinstance(t, Rejected):
         raise TxError(
             BAD_POLL,
-            f"this chain has {len(ctx.validators)} validators: a poll needs at least 3, "
-            "so that no single validator can read a ballot (threshold t >= 1)",
+            f"{t.reason}, from this chain's voting powers: t >= f (f Byzantine validators must not "
+            "read a ballot; any t+1 validators together can read every ballot of the poll) and "
+            "2t+1 <= m (the MPC's multiplication)",
+        )
+    m, k = len(ctx.validators), poll_entries(body["kind"], body["options"])
+    size = ballot_tx_size(ctx.chain_id, m, t, k)
+    if size > params["max_tx_bytes"]:
+        raise TxError(
+            BAD_POLL,
+            f"a ballot of this poll, (m, t, k) = ({m}, {t}, {k}), makes a tx of up to {size} bytes, "
+            f"over the chain's max_tx_bytes of {params['max_tx_bytes']}: ask for a lower threshold or fewer options",
         )
     _take_closing(state, ctx, body["close_height"], "close_height")
     poll_id = state.get(NEXT_POLL, 1)
@@ -76,6 +91,9 @@ def create_poll(state, ctx, tx):
         "final_height": None,
         "attesters": [],
         "dissenters": [],
+        "complaints_until": None,
+        "counted_fixed_height": None,
+        "named_validators": [],
     }
     state.put(poll_key(poll_id), poll)
     for voter in voters or ():
@@ -135,8 +153,8 @@ def close_poll(state, ctx, tx):
     """Close an open poll early; only its creator may.
 
     Moves its closing from its close height to this one (closings/, its due/ "close"
-    deleted), then closes it as at its close height: status closed, seed, ballots
-    digest, in line for an MPC slot (mpcwait/); emits poll_closed. Returns
+    deleted), then closes it as at its close height: status closed, complaints_until,
+    its counted set due to be fixed after (due/ "fix"); emits poll_closed. Returns
     {"closed_height", "poll_id"}.
     """
     poll = load_open_poll(state, ctx, tx.body["poll"])
@@ -153,34 +171,48 @@ def close_poll(state, ctx, tx):
 
 
 def _close(state, ctx, poll: dict):
-    """Close a poll at this height: fix its seed and counted set, queue it for an MPC slot."""
+    """Close a poll at this height: no more ballots; complaints until C + W, then its counted set is fixed."""
+    window = complaint_window([v["power"] for v in poll["validators"]]) + ctx.params["complaint_slack_blocks"]
     poll["status"] = "closed"
     poll["closed_height"] = ctx.height
+    poll["complaints_until"] = ctx.height + window
+    state.put(due_key(poll["complaints_until"] + 1, poll["id"]), "fix")
+    state.put(poll_key(poll["id"]), poll)
+    ctx.events.append(
+        event(
+            events.POLL_CLOSED,
+            {"poll_id": poll["id"]},
+            {"ballots": poll["ballots"], "height": ctx.height, "complaints_until": poll["complaints_until"]},
+        )
+    )
+
+
+def _fix(state, ctx, poll: dict):
+    """Fix a closed poll's counted set at the start of complaints_until + 1: seed, digest, line for an MPC slot."""
+    poll["counted_fixed_height"] = ctx.height
     # Public randomness for the MPC's check coefficients: unknown to voters, who
     # cast their ballots before this block existed.
     poll["seed"] = poll_seed(ctx.block_hash, poll["id"])
     poll["ballots_digest"] = ballots_digest(state, poll["id"])
     mpcslots.enqueue(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
-    ctx.events.append(
-        event(events.POLL_CLOSED, {"poll_id": poll["id"]}, {"ballots": poll["ballots"], "height": ctx.height})
-    )
-    mpcslots.assign(state, ctx)
 
 
 def ballots_digest(state, poll_id: int) -> str:
-    """Return the digest of a poll's counted ballots, in state order."""
+    """Return the digest of a poll's counted ballots (bdig/, present iff counted), in voter order."""
     return counted_set_digest(digest for _key, digest in state.scan(digest_prefix(poll_id)))
 
 
 def process_due(state, ctx):
-    """Close polls whose close height is this block, fail those past their deadline, fill free MPC slots."""
+    """Close polls whose close height is this block, fix counted sets, fail polls past their deadline, fill slots."""
     for key, what in list(state.scan(due_prefix(ctx.height))):
         poll_id = int(key.rsplit(b"/", 1)[1])
         state.delete(key)
         poll = state.get(poll_key(poll_id))
         if what == "close" and poll["status"] == "open":
             _close(state, ctx, dict(poll))
+        elif what == "fix" and poll["status"] == "closed" and poll["counted_fixed_height"] is None:
+            _fix(state, ctx, dict(poll))
         elif what == "deadline" and poll["status"] == "closed":
             from abci_app.handlers.outcomes import fail_at_deadline
 

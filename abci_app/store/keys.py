@@ -17,25 +17,38 @@ committed with block 1.
     chain/validators                 the validator registry, every field of     app.init_chain
                                      each entry (abci_app.genesis.check_registry)
     chain/next_poll                  the id the next poll gets (absent: 1)      handlers.polls
-    poll/<poll>                      a Poll record (mpc_tx.protocol.records):   handlers.polls (create, close),
-                                     terms, snapshotted validators, status,     mpcslots (slot, start, deadline),
-                                     ballot count, result                       handlers.outcomes (final, failed)
+    poll/<poll>                      a Poll record (mpc_tx.protocol.records):   handlers.polls (create, close, fix),
+                                     terms, snapshotted validators, status,     handlers.ballots, handlers.complaints
+                                     counted ballots, complaint window, fixed   (count, named_validators),
+                                     counted set, named validators, result      mpcslots (slot, start, deadline),
+                                                                                handlers.outcomes (final, failed)
     eligible/<poll>/<voter>          1, for each voter a poll lists (none       handlers.polls
                                      for an open poll: anyone may vote)
-    ballot/<poll>/<voter>            a Ballot record: the voter's latest        handlers.ballots
-                                     ballot (one sealed payload per validator),
-                                     its height, revotes used, tx hash
-    bdig/<poll>/<voter>              that ballot's ballot_digest (hex), in      handlers.ballots
-                                     voter order the counted-set digest's input
+    ballot/<poll>/<voter>            a Ballot record: the voter's latest        handlers.ballots (cast),
+                                     ballot (hex), tx hash, height, revotes     handlers.complaints (disqualified)
+                                     used, the tx hashes it replaced,
+                                     disqualified (null or by, height, reason)
+    bdig/<poll>/<voter>              that ballot's ballot_digest (hex),         handlers.ballots (cast),
+                                     present iff it is counted; in voter        handlers.complaints (deleted when
+                                     order the counted-set digest's input       the ballot is disqualified)
+    badc/<poll>/<cdigest>            the tx hash (a string) of a disqualified   handlers.complaints
+                                     ballot, by its commitments digest (64
+                                     hex): a ballot with these commitments is
+                                     refused in this poll
+    complaint/<poll>/<tx>/<i>        a Complaint record: validator i's judged   handlers.complaints
+                                     complaint about ballot tx <tx> (verdict
+                                     ballot_bad, complaint_false or moot)
     nonce/<signer>                   the signer's last committed nonce (int)    execution.apply_tx
     attest/<poll>/<validator>        an Attestation record: the validator's     handlers.outcomes
                                      outcome payload, its outcome_digest, height
     report/<poll>/<validator>        the validator's latest failed-attempt      handlers.outcomes
                                      report: {"validator", "absent" (party
                                      indices), "height"}
-    due/<height>/<poll>              "close": the poll's scheduled close        handlers.polls (create);
-                                     (deleted by an early close); "deadline":   mpcslots (at its MPC start)
-                                     the poll fails then unless final. Deleted
+    due/<height>/<poll>              "close": the poll's scheduled close        handlers.polls (create, close);
+                                     (deleted by an early close); "fix": the    mpcslots (at its MPC start)
+                                     counted set is fixed then (at
+                                     complaints_until + 1); "deadline": the
+                                     poll fails then unless final. Deleted
                                      when its height is processed
                                      (handlers.polls.process_due)
     closings/<height>                how many polls close at height, scheduled  handlers.polls
@@ -44,11 +57,13 @@ committed with block 1.
     mpcslot/<slot>                   {"poll": id, "free_at": null while the     mpcslots
                                      poll holds the slot, else the height it
                                      is free again}
-    mpcwait/<height>/<poll>          1: a poll closed at height waiting for a   mpcslots (deleted when it gets one)
-                                     slot, in (close height, poll id) order
+    mpcwait/<height>/<poll>          1: a poll closed at height, its counted    mpcslots (deleted when it gets one)
+                                     set fixed, waiting for a slot, in (close
+                                     height, poll id) order
 
-<poll> and <height> are 16 digits, <validator> and <slot> 4 digits; <voter> and <signer>
-are 64 lower-case hex characters (an ed25519 public key).
+<poll> and <height> are 16 digits, <validator>, <i> and <slot> 4 digits; <voter> and <signer>
+are 64 lower-case hex characters (an ed25519 public key); <tx> is a tx hash (64 upper-case
+hex characters); <cdigest> 64 lower-case hex characters.
 """
 
 __all__ = [
@@ -63,6 +78,9 @@ __all__ = [
     "ballot_key",
     "digest_prefix",
     "digest_key",
+    "bad_commitments_key",
+    "complaint_prefix",
+    "complaint_key",
     "eligible_key",
     "nonce_key",
     "attest_prefix",
@@ -104,6 +122,20 @@ def digest_prefix(poll_id: int) -> bytes:
 
 def digest_key(poll_id: int, voter: str) -> bytes:
     return digest_prefix(poll_id) + voter.encode()
+
+
+def bad_commitments_key(poll_id: int, cdigest: str) -> bytes:
+    """A disqualified ballot's commitments digest (hex) in a poll."""
+    return b"badc/%016d/" % poll_id + cdigest.encode()
+
+
+def complaint_prefix(poll_id: int) -> bytes:
+    return b"complaint/%016d/" % poll_id
+
+
+def complaint_key(poll_id: int, ballot_tx: str, validator: int) -> bytes:
+    """Validator `validator`'s complaint about ballot tx `ballot_tx` in a poll."""
+    return complaint_prefix(poll_id) + ballot_tx.encode() + b"/%04d" % validator
 
 
 def eligible_key(poll_id: int, voter: str) -> bytes:

@@ -28,6 +28,10 @@ __all__ = [
     "NOT_FOUND",
     "BAD_QUERY",
     "CLOSING_QUOTA",
+    "UNKNOWN_BALLOT",
+    "ALREADY_COMPLAINED",
+    "COMPLAINT_WINDOW",
+    "BAD_COMPLAINT",
     "INTERNAL",
     "NAMES",
     "TxError",
@@ -44,7 +48,7 @@ UNKNOWN_POLL = 7  # no poll with that id
 POLL_CLOSED = 8  # ballot or close for a poll that no longer accepts it
 NOT_VALIDATOR = 9  # attestation from a key that is not one of the poll's validators
 BAD_POLL = 10  # poll parameters out of the chain's bounds
-BAD_BALLOT = 11  # wrong number or size of encrypted payloads
+BAD_BALLOT = 11  # ballot malformed, its proofs fail, or not for the poll's (m, t, k)
 REVOTE_LIMIT = 12  # the voter has used up the poll's revotes
 POLL_FULL = 13  # the poll holds max_ballots ballots already
 NOT_CREATOR = 14  # only the poll's creator may close it early
@@ -56,6 +60,10 @@ UNKNOWN_PATH = 19  # query path not served
 NOT_FOUND = 20  # query for something that does not exist
 BAD_QUERY = 21  # query argument malformed, out of range, repeated or unknown
 CLOSING_QUOTA = 22  # that height already has max_closings_per_height polls closing
+UNKNOWN_BALLOT = 23  # a complaint about a ballot tx the voter never had counted in the poll
+ALREADY_COMPLAINED = 24  # this validator complained about this ballot tx already
+COMPLAINT_WINDOW = 25  # a complaint after the poll's complaints_until height
+BAD_COMPLAINT = 26  # a complaint malformed, or its proof fails (adjudicate refused it)
 INTERNAL = 99  # a bug: reported, never silently ignored
 
 NAMES = {

@@ -31,14 +31,13 @@ def poll_seed(block_hash: bytes, poll_id: int) -> str:
     return hashlib.sha256(_SEED + block_hash + poll_id.to_bytes(8, "big")).hexdigest()
 
 
-def ballot_digest(voter: str, payloads: list) -> str:
-    """sha256(voter + canonical encoding of the payloads): one ballot's digest in state.
+def ballot_digest(voter: str, ballot: bytes) -> str:
+    """sha256(voter hex UTF-8 || ballot bytes), hex: one counted ballot's digest (``bdig/``).
 
-    No tag: it is only ever hashed again under ``mpcvote/ballots/v1``. The payloads passed
-    decoding as non-empty lower-case hex, which JSON never escapes, so their canonical
-    encoding is the join below (a full encode per ballot was a tenth of FinalizeBlock).
+    No tag: it is only ever hashed again under ``mpcvote/ballots/v1``. The ballot's length
+    is fixed by its poll and the voter key is 64 hex characters, so the join is unambiguous.
     """
-    return hashlib.sha256(voter.encode() + b'["' + '","'.join(payloads).encode() + b'"]').hexdigest()
+    return hashlib.sha256(voter.encode() + ballot).hexdigest()
 
 
 def counted_set_digest(ballot_digests) -> str:

@@ -12,6 +12,7 @@ __all__ = [
     "ATTEMPT_FAILED",
     "MPC_STARTED",
     "OUTCOME_FINAL",
+    "COMPLAINT",
     "EVENT_TYPES",
 ]
 
@@ -22,5 +23,15 @@ OUTCOME_ATTESTED = "outcome_attested"  # tx: submit_outcome carrying an outcome 
 ATTEMPT_FAILED = "attempt_failed"  # tx: submit_outcome carrying a report of a failed attempt
 MPC_STARTED = "mpc_started"  # block or tx: a closed poll gets an MPC slot
 OUTCOME_FINAL = "outcome_final"  # block: more than 2/3 of the power attested one payload
+COMPLAINT = "complaint"  # tx: complain, judged (verdict ballot_bad, complaint_false or moot)
 
-EVENT_TYPES = (POLL_CREATED, BALLOT, POLL_CLOSED, OUTCOME_ATTESTED, ATTEMPT_FAILED, MPC_STARTED, OUTCOME_FINAL)
+EVENT_TYPES = (
+    POLL_CREATED,
+    BALLOT,
+    POLL_CLOSED,
+    OUTCOME_ATTESTED,
+    ATTEMPT_FAILED,
+    MPC_STARTED,
+    OUTCOME_FINAL,
+    COMPLAINT,
+)

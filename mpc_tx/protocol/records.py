@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 import re
 from typing import ClassVar
 
+from .encoding import Rejected
+from .registry import check_threshold, default_threshold
 from .sharing import L
 
 __all__ = [
@@ -20,17 +22,22 @@ __all__ = [
     "Poll",
     "Ballot",
     "Attestation",
+    "Complaint",
     "snapshot_validators",
     "POLL_FACTS",
     "poll_facts",
     "poll_threshold",
+    "poll_entries",
     "POLL_STATUSES",
     "POLL_KINDS",
+    "VERDICTS",
 ]
 
 POLL_KINDS = ("unanimity", "tally")
 # open -> closed (at the close height, or early by its creator) -> final or failed
 POLL_STATUSES = ("open", "closed", "final", "failed")
+# A judged complaint: the ballot leaves the counted set, the validator is named, or nobody is.
+VERDICTS = ("ballot_bad", "complaint_false", "moot")
 
 _MAX_INT = (1 << 63) - 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -220,17 +227,33 @@ POLL_FACTS = (
 )
 
 
-def poll_threshold(m: int) -> int:
-    """Return a poll's privacy threshold t over m validators: the most MPyC allows (2t+1 <= m)."""
-    return (m - 1) // 2
+def poll_threshold(threshold, registry: list) -> int | Rejected:
+    """Return a poll's privacy threshold t: the one asked for, or the top of the range for the registry's powers.
+
+    Both kinds are computed in MPyC until the tally is opened on chain, so the range is
+    MPyC's: max(f, 1) <= t <= (m-1)//2 (docs/PROTOCOL.md §15, §17). Rejected names the range.
+    """
+    powers = [v["power"] for v in registry]
+    if threshold is None:
+        return default_threshold(False, powers)
+    return check_threshold(False, powers, threshold)
+
+
+def poll_entries(kind: str, options) -> int:
+    """Return k, a ballot's entries: 1 for unanimity, one per option for a tally."""
+    return 1 if kind == "unanimity" else len(options)
 
 
 def poll_facts(poll_id: int, creator: str, body: dict, created_height: int, registry: list) -> dict:
     """Return a new poll's POLL_FACTS, from its create_poll body and the validator registry.
 
     The one place the app (creating the poll) and a client (verifying it) derive them.
+    Raises RecordError for a threshold the chain refuses (the app checks it first).
     """
     voters = body["voters"]
+    threshold = poll_threshold(body["threshold"], registry)
+    if isinstance(threshold, Rejected):
+        raise RecordError(threshold.reason)
     return {
         "id": poll_id,
         "creator": creator,
@@ -245,7 +268,7 @@ def poll_facts(poll_id: int, creator: str, body: dict, created_height: int, regi
         "max_revotes": body["max_revotes"],
         "min_ballots": body["min_ballots"],
         "validators": snapshot_validators(registry),
-        "threshold": poll_threshold(len(registry)),
+        "threshold": threshold,
         "field": str(L),
     }
 
@@ -254,7 +277,10 @@ def poll_facts(poll_id: int, creator: str, body: dict, created_height: int, regi
 class Poll(_Record):
     """A poll in state (``poll/<id>``): its terms, its validators, and where it is in its life.
 
-    ``ballots`` is the number of counted ballots; ``ballots_digest`` their digest, set at the close.
+    ``ballots`` is the number of counted ballots (not disqualified). At the close the poll
+    stops taking ballots and ``complaints_until`` is set; at ``complaints_until + 1`` the
+    counted set is fixed (``counted_fixed_height``, ``seed``, ``ballots_digest``).
+    ``named_validators`` are those whose complaints were judged false.
     """
 
     id: int
@@ -284,6 +310,9 @@ class Poll(_Record):
     final_height: int | None
     attesters: tuple
     dissenters: tuple
+    complaints_until: int | None
+    counted_fixed_height: int | None
+    named_validators: tuple
 
     _WHAT = "poll"
     _CHECKS = {
@@ -314,21 +343,51 @@ class Poll(_Record):
         "final_height": _optional(_int),
         "attesters": _list_of(_int),
         "dissenters": _list_of(_int),
+        "complaints_until": _optional(_int),
+        "counted_fixed_height": _optional(_int),
+        "named_validators": _list_of(_int),
+    }
+
+
+def _disqualified(value, what):
+    if value is None:
+        return None
+    if type(value) is not dict or set(value) != {"by", "height", "reason"}:
+        raise RecordError(f"{what} must be null or an object with by, height, reason")
+    return {
+        "by": _int(value["by"], f"{what} by"),
+        "height": _int(value["height"], f"{what} height"),
+        "reason": _str(value["reason"], f"{what} reason"),
     }
 
 
 @dataclass(frozen=True)
 class Ballot(_Record):
-    """A voter's counted ballot in state (``ballot/<poll>/<voter>``): one sealed payload per validator."""
+    """A voter's latest ballot in state (``ballot/<poll>/<voter>``); counted iff not disqualified.
+
+    ``replaced`` holds the tx hashes of the voter's earlier ballots in the poll, oldest
+    first; ``disqualified`` is null or {"by": validator, "height", "reason"} (a complaint
+    judged the ballot bad).
+    """
 
     voter: str
-    payloads: tuple
+    ballot: str
+    tx: str
     height: int
     revotes: int
-    tx: str
+    replaced: tuple
+    disqualified: dict | None
 
     _WHAT = "ballot"
-    _CHECKS = {"voter": _hex64, "payloads": _list_of(_hex), "height": _int, "revotes": _int, "tx": _tx_hash}
+    _CHECKS = {
+        "voter": _hex64,
+        "ballot": _hex,
+        "tx": _tx_hash,
+        "height": _int,
+        "revotes": _int,
+        "replaced": _list_of(_tx_hash),
+        "disqualified": _disqualified,
+    }
 
 
 @dataclass(frozen=True)
@@ -342,3 +401,25 @@ class Attestation(_Record):
 
     _WHAT = "attestation"
     _CHECKS = {"validator": _int, "digest": _hex64, "result": _object, "height": _int}
+
+
+@dataclass(frozen=True)
+class Complaint(_Record):
+    """A judged complaint in state (``complaint/<poll>/<ballot tx>/<validator>``)."""
+
+    validator: int
+    voter: str
+    ballot_tx: str
+    verdict: str
+    reason: str
+    height: int
+
+    _WHAT = "complaint"
+    _CHECKS = {
+        "validator": _int,
+        "voter": _hex64,
+        "ballot_tx": _tx_hash,
+        "verdict": _one_of(VERDICTS),
+        "reason": _str,
+        "height": _int,
+    }

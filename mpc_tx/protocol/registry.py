@@ -6,6 +6,8 @@ host makes its entry before the genesis order exists). Every check here is total
 returns a value or a Rejected naming what failed, and never raises on any input.
 """
 
+from math import gcd
+
 from .context import MAX_PARTIES
 from .encoding import TAG_REGISTRY_KEY, Rejected
 from .group import G, Invalid, Point, base, parse_point, random_scalar
@@ -21,6 +23,7 @@ __all__ = [
     "threshold_range",
     "default_threshold",
     "check_threshold",
+    "complaint_window",
 ]
 
 CONSENSUS_KEY_BYTES = 32
@@ -138,3 +141,21 @@ def check_threshold(opened_on_chain: bool, powers, t) -> int | Rejected:
     if type(t) is not int or not low <= t <= high:
         return Rejected(f"threshold: need {low} <= t <= {high}")
     return t
+
+
+def complaint_window(powers) -> int | Rejected:
+    """Return the blocks after a close that must hold an honest proposer: 1 + min(Σ f largest, ⌈P/3⌉-1) // g.
+
+    CometBFT's weighted round robin gives each validator about its share of any run of
+    proposals; in runs of this many heights the f largest (all that may be Byzantine)
+    cannot propose them all. f+1 with equal power (docs/PROTOCOL.md §17).
+    """
+    f = max_faulty(powers)
+    if isinstance(f, Rejected):
+        return f
+    total = sum(powers)
+    largest = sum(sorted(powers, reverse=True)[:f])
+    g = 0
+    for p in powers:
+        g = gcd(g, p)
+    return 1 + min(largest, -(-total // 3) - 1) // g

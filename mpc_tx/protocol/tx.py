@@ -16,16 +16,32 @@ explorer, and needs no generated code.
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .codes import TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT, BAD_OUTCOME
+from .codes import TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT, BAD_OUTCOME, BAD_COMPLAINT
 from . import canonical, outcome
+from .complaint import COMPLAINT_BYTES
+from .context import MAX_PARTIES, ballot_size
 
-__all__ = ["TYPES", "DOMAIN", "Tx", "signing_bytes", "signed_part", "build", "decode", "verify", "tx_hash"]
+__all__ = [
+    "TYPES",
+    "DOMAIN",
+    "MAX_OPTIONS",
+    "Tx",
+    "signing_bytes",
+    "signed_part",
+    "build",
+    "decode",
+    "verify",
+    "tx_hash",
+    "ballot_tx_size",
+]
 
 DOMAIN = "mpcvote/tx/v1"
-TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome")
+TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome", "complain")
+MAX_OPTIONS = 16  # a tally's options, and so a ballot's entries k
 _HEX_KEY = re.compile(r"^[0-9a-f]{64}$")
+_TX_HASH = re.compile(r"[0-9A-F]{64}")
 _HEX_DIGITS = re.compile(r"[0-9a-f]*")
 _MAX_NONCE = (1 << 63) - 1
 _DOMAIN_JSON = canonical.encode(DOMAIN)
@@ -33,7 +49,11 @@ _DOMAIN_JSON = canonical.encode(DOMAIN)
 
 @dataclass(frozen=True)
 class Tx:
-    """A decoded transaction; `raw` is the exact bytes that went on chain."""
+    """A decoded transaction; `raw` is the exact bytes that went on chain.
+
+    `checked` is what the stateless checks made of it past the signature (a cast_ballot's
+    verified ballot, abci_app.checks): derived from the bytes alone, so never compared.
+    """
 
     type: str
     chain_id: str
@@ -42,18 +62,31 @@ class Tx:
     body: dict
     sig: bytes
     raw: bytes
+    checked: object = field(default=None, compare=False, repr=False)
 
     @property
     def hash(self) -> str:
         return tx_hash(self.raw)
 
-    def __repr__(self):  # payloads are ciphertext, but still never printed whole
+    def __repr__(self):  # a ballot is ciphertext and commitments, but still never printed whole
         return f"Tx({self.type}, signer={self.signer[:12]}…, nonce={self.nonce})"
 
 
 def tx_hash(raw: bytes) -> str:
     """Return the hash CometBFT shows for a tx: upper-case hex SHA-256."""
     return hashlib.sha256(raw).hexdigest().upper()
+
+
+def ballot_tx_size(chain_id: str, m: int, t: int, k: int) -> int:
+    """Return the most bytes a signed cast_ballot for (m, t, k) on this chain can take.
+
+    The ballot goes as hex (twice its bytes); poll id and nonce are counted at their
+    widest (19 digits), so every such tx of any voter fits if this does.
+    """
+    widest = (1 << 63) - 1
+    body = {"poll": widest, "m": m, "t": t, "k": k, "ballot": ""}
+    frame_ = {"type": "cast_ballot", "chain_id": chain_id, "signer": "0" * 64, "nonce": widest, "body": body}
+    return len(canonical.encode({**frame_, "sig": "0" * 128})) + 2 * ballot_size(m, t, k, k > 1)
 
 
 def signing_bytes(chain_id: str, type_: str, signer: str, nonce: int, body: dict) -> bytes:
@@ -156,7 +189,17 @@ def _poll_id(body: dict, code: int):
 def _check_create_poll(body: dict):
     _fields(
         body,
-        {"question", "kind", "options", "voters", "close_height", "max_ballots", "max_revotes", "min_ballots"},
+        {
+            "question",
+            "kind",
+            "options",
+            "voters",
+            "close_height",
+            "max_ballots",
+            "max_revotes",
+            "min_ballots",
+            "threshold",
+        },
         BAD_POLL,
         "create_poll",
     )
@@ -168,8 +211,8 @@ def _check_create_poll(body: dict):
     if not isinstance(options, list) or not all(isinstance(o, str) and o.strip() for o in options):
         raise TxError(BAD_POLL, "options must be a list of non-empty strings")
     if body["kind"] == "tally":
-        if not 2 <= len(options) <= 16:
-            raise TxError(BAD_POLL, "a tally poll has 2 to 16 options")
+        if not 2 <= len(options) <= MAX_OPTIONS:
+            raise TxError(BAD_POLL, f"a tally poll has 2 to {MAX_OPTIONS} options")
         if len(set(options)) != len(options):
             raise TxError(BAD_POLL, "options must be distinct")
     elif options:
@@ -191,18 +234,37 @@ def _check_create_poll(body: dict):
         raise TxError(BAD_POLL, "max_ballots must be at least 1")
     if body["min_ballots"] > body["max_ballots"]:
         raise TxError(BAD_POLL, "min_ballots cannot exceed max_ballots")
+    if body["threshold"] is not None and (not _is_int(body["threshold"]) or body["threshold"] < 0):
+        raise TxError(BAD_POLL, "threshold must be null (the chain's default) or a non-negative integer")
 
 
 def _check_cast_ballot(body: dict):
-    _fields(body, {"poll", "payloads"}, BAD_BALLOT, "cast_ballot")
+    _fields(body, {"poll", "m", "t", "k", "ballot"}, BAD_BALLOT, "cast_ballot")
     _poll_id(body, BAD_BALLOT)
-    payloads = body["payloads"]
-    if (
-        not isinstance(payloads, list)
-        or not payloads
-        or not all(isinstance(p, str) and p and _is_hex(p) for p in payloads)
-    ):
-        raise TxError(BAD_BALLOT, "payloads must be a non-empty list of lower-case hex strings, one per validator")
+    m, t, k = body["m"], body["t"], body["k"]
+    if not _is_int(m) or not 1 <= m <= MAX_PARTIES:
+        raise TxError(BAD_BALLOT, f"m must be the poll's number of validators (1 to {MAX_PARTIES})")
+    if not _is_int(t) or not 0 <= t < m:
+        raise TxError(BAD_BALLOT, "t must be the poll's threshold (0 <= t < m)")
+    if not _is_int(k) or not 1 <= k <= MAX_OPTIONS:
+        raise TxError(BAD_BALLOT, f"k must be the poll's entries (1 for unanimity, 2 to {MAX_OPTIONS} for a tally)")
+    ballot = body["ballot"]
+    if not isinstance(ballot, str) or not ballot or not _is_hex(ballot):
+        raise TxError(BAD_BALLOT, "ballot must be the ballot's bytes in lower-case hex")
+
+
+def _check_complain(body: dict):
+    _fields(body, {"poll", "validator", "voter", "ballot_tx", "complaint"}, BAD_COMPLAINT, "complain")
+    _poll_id(body, BAD_COMPLAINT)
+    if not _is_int(body["validator"]) or not 0 <= body["validator"] < MAX_PARTIES:
+        raise TxError(BAD_COMPLAINT, "validator must be the complaining validator's index in the poll")
+    if not isinstance(body["voter"], str) or not _HEX_KEY.match(body["voter"]):
+        raise TxError(BAD_COMPLAINT, "voter must be the voter's public key in lower-case hex")
+    if not isinstance(body["ballot_tx"], str) or not _TX_HASH.fullmatch(body["ballot_tx"]):
+        raise TxError(BAD_COMPLAINT, "ballot_tx must be the ballot's tx hash (64 upper-case hex digits)")
+    complaint = body["complaint"]
+    if not isinstance(complaint, str) or len(complaint) != 2 * COMPLAINT_BYTES or not _is_hex(complaint):
+        raise TxError(BAD_COMPLAINT, f"complaint must be {COMPLAINT_BYTES} bytes in lower-case hex")
 
 
 def _check_close_poll(body: dict):
@@ -223,4 +285,5 @@ _BODY_CHECKS = {
     "cast_ballot": _check_cast_ballot,
     "close_poll": _check_close_poll,
     "submit_outcome": _check_submit_outcome,
+    "complain": _check_complain,
 }

@@ -11,7 +11,7 @@ from mpc_tx.protocol import tx as txcodec
 from abci_app.abci.pb import abci
 from mpc_tx.protocol.keys import SigningKey
 
-from apphelpers import CHAIN, Chain, create, payloads, poll_body, result_codes
+from apphelpers import CHAIN, Chain, ballot_tx, cast_body, create, poll_body, result_codes
 
 
 def test_info_reports_committed_height_and_hash(chain):
@@ -24,11 +24,11 @@ def test_info_reports_committed_height_and_hash(chain):
     [
         (lambda c, k, poll_id: b"not json", codes.MALFORMED),
         (
-            lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}, chain_id="other"),
+            lambda c, k, poll_id: ballot_tx(c, k, poll_id, chain_id="other"),
             codes.WRONG_CHAIN,
         ),
-        (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": 999, "payloads": payloads(4)}), codes.UNKNOWN_POLL),
-        (lambda c, k, poll_id: c.tx(k, "cast_ballot", {"poll": poll_id, "payloads": payloads(3)}), codes.BAD_BALLOT),
+        (lambda c, k, poll_id: ballot_tx(c, k, 999), codes.UNKNOWN_POLL),
+        (lambda c, k, poll_id: c.tx(k, "cast_ballot", {**cast_body(c, poll_id, k), "m": 3}), codes.BAD_BALLOT),
         (lambda c, k, poll_id: c.tx(k, "close_poll", {"poll": poll_id}), codes.NOT_CREATOR),
         (
             lambda c, k, poll_id: c.tx(
@@ -64,10 +64,10 @@ def test_bad_signature(chain):
 def test_replayed_nonce_rejected(chain):
     creator, voter = SigningKey.generate(), SigningKey.generate()
     poll_id = create(chain, creator)
-    raw = chain.tx(voter, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)})
+    raw = ballot_tx(chain, voter, poll_id)
     assert result_codes(chain.block(raw)) == [0]
     assert result_codes(chain.block(raw)) == [codes.REPLAY]
-    lower = chain.tx(voter, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}, nonce=1)
+    lower = ballot_tx(chain, voter, poll_id, nonce=1)
     assert chain.check(lower).code == codes.REPLAY
 
 

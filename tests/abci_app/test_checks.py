@@ -10,11 +10,12 @@ from mpc_tx.protocol.keys import SigningKey
 
 from abci_app.checks import admit, stateless
 from abci_app.store.keys import nonce_key
-from apphelpers import CHAIN, poll_body
+from apphelpers import CHAIN, ballot_tx, cast_body, create, poll_body
+from mpc_tx.protocol.ballot import Ballot
 
 
 class Cache:
-    """The two methods checks use of the app's tx cache."""
+    """The three methods checks use of the app's tx cache."""
 
     def __init__(self, entries=None):
         self.entries = dict(entries or {})
@@ -24,6 +25,9 @@ class Cache:
 
     def take(self, raw):
         return self.entries.pop(raw, None)
+
+    def put(self, raw, tx):
+        self.entries.setdefault(raw, tx)
 
 
 def forged(raw: bytes) -> bytes:
@@ -55,7 +59,7 @@ def create_tx(chain, key, nonce=None, chain_id=CHAIN):
 def test_stateless_returns_the_decoded_tx(chain, signer):
     raw = create_tx(chain, signer)
     state, ctx = chain.staged()
-    tx = stateless(raw, CHAIN, ctx.params)
+    tx = stateless(raw, CHAIN, ctx.params, ctx.validators)
     assert (tx.type, tx.chain_id, tx.signer, tx.nonce) == ("create_poll", CHAIN, signer.public_hex, 1)
 
 
@@ -63,10 +67,13 @@ def test_stateless_rejection_codes(chain, signer):
     _, ctx = chain.staged()
     params = ctx.params
     good = create_tx(chain, signer)
-    assert code_of(stateless, b"x" * (params["max_tx_bytes"] + 1), CHAIN, params) == codes.TOO_LARGE
-    assert code_of(stateless, b"not json", CHAIN, params) == codes.MALFORMED
-    assert code_of(stateless, create_tx(chain, signer, chain_id="other"), CHAIN, params) == codes.WRONG_CHAIN
-    assert code_of(stateless, forged(good), CHAIN, params) == codes.BAD_SIGNATURE
+    assert code_of(stateless, b"x" * (params["max_tx_bytes"] + 1), CHAIN, params, ctx.validators) == codes.TOO_LARGE
+    assert code_of(stateless, b"not json", CHAIN, params, ctx.validators) == codes.MALFORMED
+    assert (
+        code_of(stateless, create_tx(chain, signer, chain_id="other"), CHAIN, params, ctx.validators)
+        == codes.WRONG_CHAIN
+    )
+    assert code_of(stateless, forged(good), CHAIN, params, ctx.validators) == codes.BAD_SIGNATURE
 
 
 def test_stateless_size_is_checked_first(chain, signer):
@@ -74,32 +81,63 @@ def test_stateless_size_is_checked_first(chain, signer):
     _, ctx = chain.staged()
     raw = create_tx(chain, signer)
     small = {**ctx.params, "max_tx_bytes": len(raw) - 1}
-    assert code_of(stateless, raw, CHAIN, small) == codes.TOO_LARGE
-    assert code_of(stateless, forged(raw), CHAIN, small) == codes.TOO_LARGE
-    assert stateless(raw, CHAIN, {**ctx.params, "max_tx_bytes": len(raw)}).nonce == 1  # the bound is inclusive
+    assert code_of(stateless, raw, CHAIN, small, ctx.validators) == codes.TOO_LARGE
+    assert code_of(stateless, forged(raw), CHAIN, small, ctx.validators) == codes.TOO_LARGE
+    assert (
+        stateless(raw, CHAIN, {**ctx.params, "max_tx_bytes": len(raw)}, ctx.validators).nonce == 1
+    )  # the bound is inclusive
 
 
 def test_stateless_checks_the_chain_before_the_signature(chain, signer):
     _, ctx = chain.staged()
     other = forged(create_tx(chain, signer, chain_id="other"))
-    assert code_of(stateless, other, CHAIN, ctx.params) == codes.WRONG_CHAIN
+    assert code_of(stateless, other, CHAIN, ctx.params, ctx.validators) == codes.WRONG_CHAIN
 
 
 def test_stateless_knows_no_nonces(chain, signer):
     """A replay is the state's business: stateless (the proposal checks) accepts it."""
     chain.block(create_tx(chain, signer, nonce=1))
     _, ctx = chain.staged()
-    assert stateless(create_tx(chain, signer, nonce=1), CHAIN, ctx.params).nonce == 1
+    assert stateless(create_tx(chain, signer, nonce=1), CHAIN, ctx.params, ctx.validators).nonce == 1
 
 
 def test_stateless_trusts_its_cache_but_not_for_size(chain, signer):
     _, ctx = chain.staged()
     raw = create_tx(chain, signer)
-    cached = stateless(raw, CHAIN, ctx.params)
+    cached = stateless(raw, CHAIN, ctx.params, ctx.validators)
     bad = forged(raw)
-    assert stateless(bad, CHAIN, ctx.params, Cache({bad: cached})) is cached  # a hit skips the verification
+    assert (
+        stateless(bad, CHAIN, ctx.params, ctx.validators, Cache({bad: cached})) is cached
+    )  # a hit skips the verification
     small = {**ctx.params, "max_tx_bytes": 10}
-    assert code_of(stateless, raw, CHAIN, small, Cache({raw: cached})) == codes.TOO_LARGE
+    assert code_of(stateless, raw, CHAIN, small, ctx.validators, Cache({raw: cached})) == codes.TOO_LARGE
+
+
+def test_stateless_verifies_a_ballot_and_keeps_the_result(chain, signer):
+    poll_id = create(chain, SigningKey.generate())
+    _, ctx = chain.staged()
+    raw = ballot_tx(chain, signer, poll_id)
+    cache = Cache()
+    tx = stateless(raw, CHAIN, ctx.params, ctx.validators, cache)
+    assert isinstance(tx.checked, Ballot) and cache.entries == {raw: tx}
+    assert stateless(raw, CHAIN, ctx.params, ctx.validators, cache) is tx
+    other = SigningKey.generate()
+    body = cast_body(chain, poll_id, other)
+    wrong_voter = chain.tx(signer, "cast_ballot", body)  # signed by another key than the ballot's voter
+    assert code_of(stateless, wrong_voter, CHAIN, ctx.params, ctx.validators) == codes.BAD_BALLOT
+    assert code_of(stateless, forged(wrong_voter), CHAIN, ctx.params, ctx.validators) == codes.BAD_SIGNATURE
+
+
+def test_admit_verifies_a_ballot_after_the_nonce_and_the_signature(chain, signer):
+    poll_id = create(chain, SigningKey.generate())
+    state, ctx = chain.staged()
+    other = SigningKey.generate()
+    wrong_voter = chain.tx(signer, "cast_ballot", cast_body(chain, poll_id, other))
+    assert code_of(admit, state, ctx, wrong_voter) == codes.BAD_BALLOT
+    state.put(nonce_key(signer.public_hex), 10**6)
+    assert code_of(admit, state, ctx, wrong_voter) == codes.REPLAY
+    assert code_of(admit, state, ctx, forged(ballot_tx(chain, signer, poll_id, nonce=10**6 + 1))) == codes.BAD_SIGNATURE
+    assert isinstance(admit(state, ctx, ballot_tx(chain, signer, poll_id, nonce=10**6 + 2)).checked, Ballot)
 
 
 # --- admit --------------------------------------------------------------------------------------

@@ -4,13 +4,13 @@ from mpc_tx.protocol import codes
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.protocol.keys import SigningKey
 
-from apphelpers import create, payloads
+from apphelpers import ballot_tx, create
 
 
 def test_check_tx_query_gives_the_verdict_without_touching_state(chain):
     creator, voter = SigningKey.generate(), SigningKey.generate()
     poll_id = create(chain, creator, close_in=6)
-    ballot = chain.tx(voter, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)})
+    ballot = ballot_tx(chain, voter, poll_id)
     code, verdict = chain.query("/check_tx", ballot)
     assert code == 0 and verdict["code"] == 0 and verdict["code_name"] == "OK"
     assert verdict["hash"] == txcodec.tx_hash(ballot) and verdict["height"] == chain.height + 1

@@ -10,7 +10,7 @@ from abci_app import execution
 from abci_app.context import event
 from abci_app.execution import apply_tx, begin_block, end_block
 from abci_app.store.keys import nonce_key, poll_key
-from apphelpers import attested_result, cast, closed_poll, create, payloads, poll_body
+from apphelpers import attested_result, ballot_tx, cast, closed_poll, create, poll_body
 
 
 def nonce_of(state, key):
@@ -31,7 +31,7 @@ def test_an_applied_tx_returns_its_data_and_records_its_nonce(chain):
 def test_a_tx_rejected_by_its_handler_changes_nothing_and_keeps_its_nonce_unused(chain):
     voter = SigningKey.generate()
     state, ctx = chain.staged()
-    raw = chain.tx(voter, "cast_ballot", {"poll": 999, "payloads": payloads(4)})
+    raw = ballot_tx(chain, voter, 999)
     with pytest.raises(TxError) as err:
         apply_tx(state, ctx, raw)
     assert err.value.code == codes.UNKNOWN_POLL

@@ -1,9 +1,9 @@
 """Fuzzing the codec and the application: generated and mutated txs through decode, CheckTx, FinalizeBlock.
 
 Each example builds a small chain with real keys (polls open, full-ish and
-closed, ballots, a revote, an attestation), draws a batch of txs and runs every
-one through `tx.decode`, then CheckTx, then one FinalizeBlock and Commit. A tx
-starts as a valid tx of one of the four types (or a synthetic one with random
+closed, verifiable ballots, a revote, a complaint, an attestation), draws a batch
+of txs and runs every one through `tx.decode`, then CheckTx, then one
+FinalizeBlock and Commit. A tx starts as a valid tx of one of the five types (or a synthetic one with random
 body fields), is mutated as a document (fields deleted, inserted, retyped, huge,
 nested, unicode, wrong lengths...), is re-signed or not (re-signing lets a
 mutation reach the state rules instead of stopping at the signature), is written
@@ -22,7 +22,6 @@ Hypothesis runs derandomized with a bounded number of examples (well over
 10,000 txs); `scripts/fuzz` runs the same properties longer with a random seed.
 """
 
-import base64
 import collections
 import copy
 import hashlib
@@ -39,9 +38,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from mpc_tx.protocol import codes
 from mpc_tx.protocol.codes import TxError
 from mpc_tx.protocol import canonical, tx as txcodec
-from mpc_tx.protocol.keys import EncryptionKey, SigningKey
+from mpc_tx.protocol.keys import SigningKey
+from mpc_tx.protocol.seeded import SeededScalars
 
-from apphelpers import Chain, poll_body, CHAIN
+from apphelpers import Chain, attested_result, ballot_body, complaint_body, poll_body, CHAIN
 
 # Counters over the whole run, for the total check below and for scripts/fuzz.
 DRIVEN = collections.Counter()
@@ -98,8 +98,9 @@ KEY_NAMES = [
 KEYS = {name: key(name) for name in KEY_NAMES}
 BY_HEX = {k.public_hex: k for k in KEYS.values()}
 FAR = 1000  # close height of the world's polls: nothing is due while an example runs
-UNANIMITY_PAYLOAD = 32 + 32 + 16
-TALLY3_PAYLOAD = 32 + 3 * 32 + 16
+# Ballots by (voter, poll, values, n): built once from a seed, so every world holds the same bytes
+# (the poll contexts are the same: same chain id, same registry) and building is paid once.
+BALLOTS = {}
 
 
 class World:
@@ -107,7 +108,9 @@ class World:
 
     poll 1: unanimity, voters 0-2 listed, one revote allowed; voter0 has used it.
     poll 2: tally over a,b,c, open, max_ballots 3, no revotes; voters 1 and 2 voted.
-    poll 3: unanimity, open, closed early by its creator with 2 ballots; validator 0 attested.
+    poll 3: unanimity, open, closed early by its creator with 2 ballots, its counted set fixed;
+            validator 0 attested.
+    Validator 1 complained, falsely, about voter2's ballot in poll 2.
     """
 
     def __init__(self, home):
@@ -117,11 +120,8 @@ class World:
             c.attest[i] = KEYS[f"validator{i}"]  # and app hash in every world
             entry["attest_key"] = c.attest[i].public_hex
             seed = hashlib.sha256(b"mpcvote/fuzz/consensus%d" % i).digest()
-            c.cons[i] = bytes(nacl.signing.SigningKey(seed).verify_key)  # a valid ed25519 point
-            entry["pub_key"] = base64.b64encode(c.cons[i]).decode()
-            entry["address"] = hashlib.sha256(c.cons[i]).digest()[:20].hex().upper()
-            c.enc[i] = EncryptionKey.from_secret(hashlib.sha256(b"mpcvote/fuzz/x25519%d" % i).digest())
-            entry["enc_key"] = c.enc[i].public_hex
+            consensus = bytes(nacl.signing.SigningKey(seed).verify_key)  # a valid ed25519 point
+            c.register(i, consensus, rng=SeededScalars(b"mpcvote/fuzz/enc%d" % i))
         self.rng = random.Random(0)
         v = [KEYS[f"voter{i}"] for i in range(4)]
         creator = KEYS["creator"]
@@ -148,8 +148,13 @@ class World:
                 self.ballot(v[1], 3),
             )
         )
-        self._ok(c.block(self.ballot(v[0], 1), c.tx(creator, "close_poll", {"poll": 3})))
+        self.replaced = c.query(f"/poll/1/ballot/{v[0].public_hex}")[1]["tx"]
+        self._ok(c.block(c.tx(c.attest[1], "complain", complaint_body(c, 2, 1, v[2].public_hex, rng=self.seeded()))))
+        self._ok(c.block(self.ballot(v[0], 1, values=[0]), c.tx(creator, "close_poll", {"poll": 3})))
+        while c.query("/poll/3")[1]["counted_fixed_height"] is None:
+            c.block()
         self.digest = c.query("/poll/3")[1]["ballots_digest"]
+        self.ballot_tx = c.query(f"/poll/3/ballot/{v[0].public_hex}")[1]["tx"]
         self._ok(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": self.result_ok()})))
         self.committed = dict(c.nonces)
 
@@ -157,22 +162,27 @@ class World:
     def _ok(res):
         assert [r.code for r in res.tx_results] == [0] * len(res.tx_results), [r.log for r in res.tx_results]
 
-    def payloads(self, poll_id, count=4):
-        size = TALLY3_PAYLOAD if poll_id == 2 else UNANIMITY_PAYLOAD
-        return [self.rng.randbytes(size).hex() for _ in range(count)]
+    @staticmethod
+    def seeded():
+        return SeededScalars(b"mpcvote/fuzz/complaint")
 
-    def ballot(self, voter, poll_id):
-        return self.chain.tx(voter, "cast_ballot", {"poll": poll_id, "payloads": self.payloads(poll_id)})
+    def body(self, voter, poll_id, values=None, n=0):
+        """A cast_ballot body with a real ballot, the same bytes in every world."""
+        key = (voter.public_hex, poll_id, tuple(values or ()), n)
+        if key not in BALLOTS:
+            poll = self.chain.query(f"/poll/{poll_id}")[1]
+            seed = SeededScalars(repr(key).encode())
+            BALLOTS[key] = ballot_body(poll, voter, values, rng=seed)
+        return copy.deepcopy(BALLOTS[key])
+
+    def ballot(self, voter, poll_id, values=None):
+        return self.chain.tx(voter, "cast_ballot", self.body(voter, poll_id, values))
+
+    def complaint(self, i, voter, poll_id):
+        return complaint_body(self.chain, poll_id, i, voter.public_hex, rng=self.seeded())
 
     def result_ok(self):
-        return {
-            "status": "ok",
-            "outcome": {"unanimous": True},
-            "counted": 2,
-            "excluded": [],
-            "unusable": [[], [], [], []],
-            "ballots": self.digest,
-        }
+        return attested_result(self.chain, 3)
 
     def result_failed(self):
         return {"status": "failed", "code": "inconsistent_shares", "absent": [], "ballots": self.digest}
@@ -193,12 +203,26 @@ class World:
                     voters=sorted([k["voter3"].public_hex, k["outsider"].public_hex]),
                 ),
             ),
-            "ballot": (k["voter1"], "cast_ballot", {"poll": 1, "payloads": self.payloads(1)}),
-            "ballot_tally": (k["voter3"], "cast_ballot", {"poll": 2, "payloads": self.payloads(2)}),
-            "ballot_tally_late": (k["outsider"], "cast_ballot", {"poll": 2, "payloads": self.payloads(2)}),
-            "ballot_revote_cap": (k["voter0"], "cast_ballot", {"poll": 1, "payloads": self.payloads(1)}),
-            "ballot_not_eligible": (k["outsider"], "cast_ballot", {"poll": 1, "payloads": self.payloads(1)}),
-            "ballot_closed": (k["voter2"], "cast_ballot", {"poll": 3, "payloads": self.payloads(3)}),
+            "ballot": (k["voter1"], "cast_ballot", self.body(k["voter1"], 1)),
+            "ballot_tally": (k["voter3"], "cast_ballot", self.body(k["voter3"], 2)),
+            "ballot_tally_late": (k["outsider"], "cast_ballot", self.body(k["outsider"], 2)),
+            "ballot_revote_cap": (k["voter0"], "cast_ballot", self.body(k["voter0"], 1, n=1)),
+            "ballot_not_eligible": (k["outsider"], "cast_ballot", self.body(k["outsider"], 1)),
+            "ballot_closed": (k["voter2"], "cast_ballot", self.body(k["voter2"], 3)),
+            "ballot_other_poll": (k["voter2"], "cast_ballot", dict(self.body(k["voter2"], 2), poll=1)),
+            "complain": (k["validator2"], "complain", self.complaint(2, k["voter0"], 1)),
+            "complain_moot": (
+                k["validator3"],
+                "complain",
+                dict(self.complaint(3, k["voter0"], 1), ballot_tx=self.replaced),
+            ),
+            "complain_again": (k["validator1"], "complain", self.complaint(1, k["voter2"], 2)),
+            "complain_unknown": (
+                k["validator0"],
+                "complain",
+                dict(self.complaint(0, k["voter2"], 2), ballot_tx=self.ballot_tx),
+            ),
+            "complain_late": (k["validator0"], "complain", self.complaint(0, k["voter0"], 3)),
             "close_poll": (k["creator"], "close_poll", {"poll": 1}),
             "close_not_creator": (k["voter2"], "close_poll", {"poll": 2}),
             "attest": (k["validator1"], "submit_outcome", {"poll": 3, "validator": 1, "result": self.result_ok()}),
@@ -235,6 +259,12 @@ BASE_TYPES = {
     "ballot_revote_cap": "cast_ballot",
     "ballot_not_eligible": "cast_ballot",
     "ballot_closed": "cast_ballot",
+    "ballot_other_poll": "cast_ballot",
+    "complain": "complain",
+    "complain_moot": "complain",
+    "complain_again": "complain",
+    "complain_unknown": "complain",
+    "complain_late": "complain",
     "close_poll": "close_poll",
     "close_not_creator": "close_poll",
     "attest": "submit_outcome",
@@ -314,8 +344,15 @@ FIELDS = (
     "max_revotes",
     "min_ballots",
     "poll",
-    "payloads",
+    "m",
+    "t",
+    "k",
+    "ballot",
     "validator",
+    "voter",
+    "ballot_tx",
+    "complaint",
+    "threshold",
     "result",
     "status",
     "outcome",
@@ -330,10 +367,11 @@ FIELDS = (
     "withheld",
 )
 BODY_FIELDS = {
-    "create_poll": FIELDS[:8],
-    "cast_ballot": ("poll", "payloads"),
+    "create_poll": FIELDS[:8] + ("threshold",),
+    "cast_ballot": ("poll", "m", "t", "k", "ballot"),
     "close_poll": ("poll",),
     "submit_outcome": ("poll", "validator", "result"),
+    "complain": ("poll", "validator", "voter", "ballot_tx", "complaint"),
 }
 
 SCALARS = st.sampled_from(
@@ -415,6 +453,7 @@ INDEX_LIST = st.lists(
 SIMPLE_INDICES = st.lists(st.integers(0, 2), max_size=2, unique=True).map(sorted)
 RESULT_VALUES = st.one_of(INDEX_LIST, st.lists(INDEX_LIST, max_size=5), WEIRD.map(lambda v: v))
 DIGEST = "<ballots digest of poll 3>"  # replaced by the world's
+BALLOT_TX = "<tx of voter0's ballot in poll 3>"  # replaced by the world's
 TEXT = st.text(max_size=12)
 
 
@@ -466,7 +505,14 @@ FIELD_VALUES = {
     "max_revotes": near(st.integers(-1, 3), st.sampled_from([16, 17])),
     "min_ballots": near(st.integers(-1, 5)),
     "poll": near(st.integers(-1, 5)),
-    "payloads": near(st.lists(st.sampled_from([0, 1, 79, 80, 81, 143, 144, 145]).map(lambda n: "ab" * n), max_size=6)),
+    "m": near(st.sampled_from([4, 4, 3, 5, 0, 1024, 1025])),
+    "t": near(st.sampled_from([1, 1, 0, 2, 3, 4])),
+    "k": near(st.sampled_from([1, 3, 2, 0, 16, 17])),
+    "ballot": near(st.sampled_from([0, 1, 608, 609, 610, 1568, 1569, 1570]).map(lambda n: "ab" * n)),
+    "threshold": near(st.sampled_from([None, None, 1, 0, 2])),
+    "voter": near(st.sampled_from(sorted(BY_HEX))),
+    "ballot_tx": near(st.sampled_from([BALLOT_TX, BALLOT_TX, "AB" * 32, "ab" * 32])),
+    "complaint": near(st.sampled_from([95, 96, 96, 97]).map(lambda n: "01" * n)),
     "validator": near(st.integers(-1, 5)),
     "result": weighted(
         (3, st.fixed_dictionaries(RESULT_OK)),
@@ -480,6 +526,7 @@ SIGNERS = {
     "cast_ballot": ["voter1", "voter3", "outsider", "voter0"],
     "close_poll": ["creator", "voter2"],
     "submit_outcome": ["match", "match", "match", "outsider"],
+    "complain": ["match", "match", "outsider"],
 }
 # Picks one of a document's paths, modulo their number; two times in three one inside the body.
 PATH = st.tuples(st.sampled_from([True, True, False]), st.integers(0, 255))
@@ -496,7 +543,7 @@ DOC_OPS = st.one_of(
     st.tuples(st.just("hex_len"), PATH, st.integers(-3, 3), st.booleans()),
     st.tuples(st.just("nested"), PATH, st.sampled_from([15, 16, 17, 100, 1000, 100_000]), st.booleans()),
     st.tuples(st.just("huge"), PATH, HUGE_VALUES),
-    st.tuples(st.just("payloads"), st.integers(-2, 2), st.integers(0, 4), st.integers(0, 4)),
+    st.tuples(st.just("flip_hex"), st.sampled_from(["ballot", "complaint"]), st.integers(0, 1 << 20)),
     st.tuples(st.just("nonce"), st.sampled_from(["zero", "replay", "same", "later", "max", "over", "negative"])),
     st.tuples(st.just("chain_id"), st.sampled_from(["other", "", "x" * 64, "x" * 65, CHAIN.upper(), CHAIN + " "])),
     st.tuples(st.just("signer"), st.sampled_from(KEY_NAMES)),
@@ -511,6 +558,7 @@ OPS_FOR = {
     "create_poll": DOC_OPS,
     "cast_ballot": DOC_OPS,
     "close_poll": DOC_OPS,
+    "complain": DOC_OPS,
 }
 TEXT_OPS = (
     "escape_key",
@@ -670,15 +718,14 @@ def apply_doc_op(doc, op, world):
             container[args[1]] = value
         else:
             container.insert(args[0][1] % (len(container) + 1), value)
-    elif kind == "payloads" and body is not None and isinstance(body.get("payloads"), list) and body["payloads"]:
-        p = body["payloads"]
-        if args[0] > 0:
-            p += [p[0]] * args[0]
-        elif args[0] < 0:
-            del p[args[0] :]
-        if p:
-            i, j = args[1] % len(p), args[2] % len(p)
-            p[i], p[j] = p[j], p[i]
+    elif kind == "flip_hex" and body is not None and isinstance(body.get(args[0]), str) and body[args[0]]:
+        # One hex digit of a ballot or complaint changed: a point, a proof or an envelope no longer checks.
+        text, at = body[args[0]], args[1] % len(body[args[0]])
+        body[args[0]] = (
+            text[:at]
+            + "0123456789abcdef"[(int(text[at], 16) + 1) % 16 if text[at] in "0123456789abcdef" else 0]
+            + text[at + 1 :]
+        )
     elif kind == "nonce":
         signer = doc.get("signer") if isinstance(doc.get("signer"), str) else ""
         current = doc.get("nonce") if isinstance(doc.get("nonce"), int) else 1
@@ -805,6 +852,8 @@ def build(world, plan) -> bytes:
         body = copy.deepcopy(body)
         if isinstance(body.get("result"), dict) and body["result"].get("ballots") == DIGEST:
             body["result"]["ballots"] = world.digest
+        if body.get("ballot_tx") == BALLOT_TX:
+            body["ballot_tx"] = world.ballot_tx
         if signer_name == "match":
             index = body.get("validator")
             signer_name = f"validator{index}" if type(index) is int and 0 <= index < 4 else "outsider"
@@ -833,7 +882,7 @@ def build(world, plan) -> bytes:
 
 # --- the properties --------------------------------------------------------------------
 
-DECODE_CODES = {codes.MALFORMED, codes.BAD_POLL, codes.BAD_BALLOT, codes.BAD_OUTCOME}
+DECODE_CODES = {codes.MALFORMED, codes.BAD_POLL, codes.BAD_BALLOT, codes.BAD_OUTCOME, codes.BAD_COMPLAINT}
 
 
 def check_decode(raw: bytes):
@@ -957,6 +1006,12 @@ def test_world_bases_meet_their_rules(tmp_path):
         "ballot_revote_cap": codes.REVOTE_LIMIT,
         "ballot_not_eligible": codes.NOT_ELIGIBLE,
         "ballot_closed": codes.POLL_CLOSED,
+        "ballot_other_poll": codes.BAD_BALLOT,
+        "complain": 0,
+        "complain_moot": 0,
+        "complain_again": codes.ALREADY_COMPLAINED,
+        "complain_unknown": codes.UNKNOWN_BALLOT,
+        "complain_late": codes.COMPLAINT_WINDOW,
         "close_poll": 0,
         "close_not_creator": codes.NOT_CREATOR,
         "attest": 0,

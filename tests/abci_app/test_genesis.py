@@ -1,7 +1,11 @@
 """The genesis app_state: every malformed registry or parameter stops InitChain with a message."""
 
+import json
+
 import pytest
 
+from abci_app import checks
+from abci_app.abci.pb import abci
 from abci_app.genesis import GenesisError
 
 from apphelpers import Chain
@@ -34,6 +38,22 @@ def _genesis_variants():
             "attest_key",
         ),
         "enc key short": (setf(1, "enc_key", "ab" * 31), "enc_key must be"),
+        "enc key the identity": (setf(1, "enc_key", "00" * 32), "registry entry 1: enc_key: the identity"),
+        "enc key not a point": (setf(1, "enc_key", "ff" * 32), "registry entry 1: enc_key: "),
+        "no enc proof": (drop("enc_proof"), "lacks enc_proof"),
+        "enc proof short": (setf(2, "enc_proof", "ab" * 63), "registry entry 2: enc_proof must be"),
+        "enc proof of another key": (
+            lambda reg: reg[2].__setitem__("enc_proof", reg[1]["enc_proof"]),
+            "registry entry 2: proof of possession",
+        ),
+        "enc key copied with its proof": (
+            lambda reg: reg[3].update(enc_key=reg[0]["enc_key"], enc_proof=reg[0]["enc_proof"]),
+            "enc_key is used",
+        ),
+        "enc proof scalar not reduced": (
+            lambda reg: reg[0].__setitem__("enc_proof", "ff" * 64),
+            "registry entry 0: proof of possession",
+        ),
         "wrong index": (setf(2, "index", 3), "index order"),
         "wrong address": (setf(2, "address", "00" * 20), "address"),
         "extra field": (setf(0, "shares", 1), "unknown field"),
@@ -71,4 +91,26 @@ def test_genesis_params_in_range(tmp_path, params, message):
     chain = Chain(tmp_path / "app", params=params)
     with pytest.raises(GenesisError, match=message):
         chain.init()
+    chain.app.close()
+
+
+def test_proofs_bind_the_chain_id(tmp_path):
+    """Entries proven for another chain id do not start this one."""
+    chain = Chain(tmp_path / "app")
+    req = abci.RequestInitChain(
+        chain_id="other-chain", app_state_bytes=json.dumps(chain.genesis["app_state"]).encode(), initial_height=1
+    )
+    for c in chain.cons:
+        req.validators.add(pub_key={"ed25519": c}, power=10)
+    with pytest.raises(GenesisError, match="registry entry 0: proof of possession: .* under chain 'other-chain'"):
+        chain.app.init_chain(req)
+    chain.app.close()
+
+
+def test_a_good_registry_starts_the_chain_and_its_keys_are_parsed_once(tmp_path):
+    chain = Chain(tmp_path / "app")
+    chain.init()
+    points = checks.registry_points(chain.registry)
+    assert [p.encode().hex() for p in points] == [v["enc_key"] for v in chain.registry]
+    assert checks.registry_points(chain.registry) is points
     chain.app.close()

@@ -6,7 +6,7 @@ from mpc_tx.protocol.slots import port_offset, slot_count
 from mpc_tx.protocol.keys import SigningKey
 
 from apphelpers import Chain, poll_body
-from apphelpers import attested_result, cast, result_codes
+from apphelpers import attested_result, cast, fixed, result_codes
 
 
 def test_port_offsets_of_distinct_slots_never_meet():
@@ -31,11 +31,12 @@ def test_polls_closing_together_take_distinct_slots_and_wait_in_order(tmp_path):
         res = c.block(c.tx(creator, "create_poll", poll_body(c.height + 50)))
         ids.append(int([a.value for e in res.tx_results[0].events for a in e.attributes if a.key == "poll_id"][0]))
     cast(c, ids[0])  # the chain's min_ballots floor: an outcome over 0 ballots is withheld
-    close = c.height + 1
     c.block(*[c.tx(creator, "close_poll", {"poll": p}) for p in (ids[0], ids[K], ids[1])])
+    close = fixed(c, ids[0])["counted_fixed_height"]  # the MPC starts once the counted set is fixed
     polls = {p: c.query(f"/poll/{p}")[1] for p in (ids[0], ids[K], ids[1])}
-    assert [polls[p]["mpc_slot"] for p in (ids[0], ids[K], ids[1])] == [0, 1, None]
-    assert polls[ids[0]]["mpc_start"] == close and polls[ids[1]]["deadline_height"] is None
+    # Fixed at one height, they take slots in (close height, poll id) order: ids[K] waits.
+    assert [polls[p]["mpc_slot"] for p in (ids[0], ids[1], ids[K])] == [0, 1, None]
+    assert polls[ids[0]]["mpc_start"] == close and polls[ids[K]]["deadline_height"] is None
     # The first poll becomes final: A blocks later (its late jobs have ended by then) its
     # slot goes to the one waiting, whose clock starts then.
     final = c.block(
@@ -47,13 +48,13 @@ def test_polls_closing_together_take_distinct_slots_and_wait_in_order(tmp_path):
     assert result_codes(final) == [0, 0, 0]
     final_height = c.height
     c.block()
-    assert c.query(f"/poll/{ids[1]}")[1]["mpc_slot"] is None
+    assert c.query(f"/poll/{ids[K]}")[1]["mpc_slot"] is None
     c.block()
-    waiting = c.query(f"/poll/{ids[1]}")[1]
+    waiting = c.query(f"/poll/{ids[K]}")[1]
     assert waiting["mpc_slot"] == 0 and waiting["mpc_start"] == c.height == final_height + 2
     assert waiting["deadline_height"] == c.height + 6
     # A deadline frees a slot as well.
     for _ in range(7):
         c.block()
-    assert c.query(f"/poll/{ids[K]}")[1]["status"] == "failed"
+    assert c.query(f"/poll/{ids[1]}")[1]["status"] == "failed"
     c.app.close()

@@ -1,18 +1,37 @@
-"""A chain whose committed state holds every kind of key and record the app writes."""
+"""A chain whose committed state holds every kind of key and record the app writes; ballots with a bad share."""
 
+from mpc_tx.protocol import envelope
+from mpc_tx.protocol.context import ciphertext_size
 from mpc_tx.protocol.keys import SigningKey
 
-from apphelpers import Chain, attested_result, cast, payloads, poll_body
+from apphelpers import Chain, attested_result, ballot_body, cast, complaint_body, context_of, fixed, poll_body
+from protocolhelpers import build_known, reseal
+
+
+def bad_share_ballot(poll: dict, voter: SigningKey, i: int, values=None, seed=b"bad share", undecryptable=False):
+    """Return a ballot for a poll record whose envelope i holds a wrong share (or, with undecryptable,
+    bytes that do not decrypt); every proof still verifies, since the voter redoes the proof of rho."""
+    context = context_of(poll)
+    voter_bytes = bytes.fromhex(voter.public_hex)
+    values = values if values is not None else [1] + [0] * (context.k - 1)
+    raw, rho = build_known(context, values, seed, voter_bytes)
+    if undecryptable:
+        garbage = bytes((j * 37 + 5) % 256 for j in range(ciphertext_size(context.k)))
+        return reseal(context, raw, rho, i, b"", voter_bytes, ciphertext=garbage)
+    # A pair off the committed polynomials: it decodes, and fails the share check.
+    wrong = envelope.encode_pairs([(1, 2)] * context.k)
+    return reseal(context, raw, rho, i, wrong, voter_bytes)
 
 
 def life_cycle(tmp_path):
     """Return a Chain whose committed state holds every kind of key the app writes, and polls
-    open (2), final (1), closed and attested (3), closed and waiting for an MPC slot (4).
-    Five empty blocks later poll 3 has failed at its deadline."""
+    open (2), final (1), closed and attested (3), closed and waiting for an MPC slot (4), closed
+    and taking complaints (5: a disqualified ballot, a false complaint; poll 2: a moot one).
+    Five empty blocks later poll 3 has failed at its deadline and poll 5's counted set is fixed."""
     c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 4})
     c.init()
     c.block()
-    creator, alice = SigningKey.generate(), SigningKey.generate()
+    creator, alice, bob = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
     c.block(
         c.tx(creator, "create_poll", poll_body(c.height + 40)),
         c.tx(
@@ -22,18 +41,37 @@ def life_cycle(tmp_path):
         ),
         c.tx(creator, "create_poll", poll_body(c.height + 40)),
         c.tx(creator, "create_poll", poll_body(c.height + 40)),
+        c.tx(creator, "create_poll", poll_body(c.height + 41)),
     )
-    c.block(c.tx(alice, "cast_ballot", {"poll": 2, "payloads": payloads(4, entries=2)}))
-    c.block(c.tx(alice, "cast_ballot", {"poll": 2, "payloads": payloads(4, entries=2)}))  # a revote
+    tally = c.query("/poll/2")[1]
+    c.block(c.tx(alice, "cast_ballot", ballot_body(tally, alice, [0, 1])))
+    first = c.query(f"/poll/2/ballot/{alice.public_hex}")[1]["tx"]
+    c.block(c.tx(alice, "cast_ballot", ballot_body(tally, alice, [1, 0])))  # a revote
     for poll_id in (1, 3):
         cast(c, poll_id)
+    honest = cast(c, 5)
+    c.block(
+        c.tx(
+            bob,
+            "cast_ballot",
+            ballot_body(c.query("/poll/5")[1], bob, raw=bad_share_ballot(c.query("/poll/5")[1], bob, 0)),
+        )
+    )
+    moot = {**complaint_body(c, 2, 2, alice.public_hex), "ballot_tx": first}
+    c.block(
+        c.tx(c.attest[0], "complain", complaint_body(c, 5, 0, bob.public_hex)),  # ballot_bad
+        c.tx(c.attest[1], "complain", complaint_body(c, 5, 1, honest[0].public_hex)),  # complaint_false
+        c.tx(c.attest[2], "complain", moot),  # about a replaced ballot
+    )
     # Three closes, two MPC slots (mpc_ports 4): poll 4 waits for one.
     c.block(*[c.tx(creator, "close_poll", {"poll": poll_id}) for poll_id in (1, 3, 4)])
+    fixed(c, 1)
     final, failing = attested_result(c, 1), attested_result(c, 3)
     c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": 1, "validator": i, "result": final}) for i in range(3)])
     report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": failing["ballots"]}
     c.block(
         c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": failing}),
         c.tx(c.attest[1], "submit_outcome", {"poll": 3, "validator": 1, "result": report}),
+        c.tx(creator, "close_poll", {"poll": 5}),
     )
     return c

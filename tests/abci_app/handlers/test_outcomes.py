@@ -3,7 +3,7 @@
 from mpc_tx.protocol import codes
 from mpc_tx.protocol.keys import SigningKey
 
-from apphelpers import attested_result, cast, closed_poll, create, result_codes
+from apphelpers import attested_result, cast, closed_poll, create, fixed, result_codes
 
 
 def test_outcome_final_at_more_than_two_thirds(chain):
@@ -11,6 +11,7 @@ def test_outcome_final_at_more_than_two_thirds(chain):
     poll_id = create(chain, creator)
     cast(chain, poll_id)
     chain.block(chain.tx(creator, "close_poll", {"poll": poll_id}))
+    fixed(chain, poll_id)
     good, bad = attested_result(chain, poll_id, True), attested_result(chain, poll_id, False)
     att = lambda i, r: chain.tx(chain.attest[i], "submit_outcome", {"poll": poll_id, "validator": i, "result": r})
     # an attestation signed by the wrong validator key is refused
@@ -35,6 +36,7 @@ def test_malformed_outcome_rejected(chain):
     poll_id = create(chain, creator)
     cast(chain, poll_id)
     chain.block(chain.tx(creator, "close_poll", {"poll": poll_id}))
+    fixed(chain, poll_id)
     r = attested_result(chain, poll_id)
     r["ballots"] = "00" * 32
     raw = chain.tx(chain.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": r})
@@ -97,11 +99,28 @@ def test_deadline_never_names_a_reporter_absent(tmp_path):
     c.app.close()
 
 
+def test_attestations_wait_for_the_fixed_counted_set(chain):
+    creator = SigningKey.generate()
+    poll_id = create(chain, creator)
+    cast(chain, poll_id)
+    chain.block(chain.tx(creator, "close_poll", {"poll": poll_id}))
+    early = {"status": "ok", "outcome": {"unanimous": True}, "counted": 3, "ballots": None}
+    raw = chain.tx(chain.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": early})
+    res = chain.block(raw)
+    assert result_codes(res) == [codes.POLL_NOT_CLOSED] and "takes complaints until height" in res.tx_results[0].log
+    fixed(chain, poll_id)
+    ok = chain.tx(
+        chain.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": attested_result(chain, poll_id)}
+    )
+    assert result_codes(chain.block(ok)) == [0]
+
+
 def test_unanimity_below_min_ballots_must_be_withheld(chain):
     creator = SigningKey.generate()
     poll_id = create(chain, creator)
     cast(chain, poll_id, n=1)
     chain.block(chain.tx(creator, "close_poll", {"poll": poll_id}))
+    fixed(chain, poll_id)
     revealed = attested_result(chain, poll_id, True)
     raw = chain.tx(chain.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": revealed})
     res = chain.block(raw)

@@ -1,9 +1,11 @@
 """Polls: creation bounds, closing at the close height or early, the closing quota."""
 
+import pytest
+
 from mpc_tx.protocol import codes
 from mpc_tx.protocol.keys import SigningKey
 
-from apphelpers import Chain, create, payloads, poll_body, result_codes
+from apphelpers import Chain, ballot_tx, create, poll_body, result_codes
 
 
 def test_poll_closes_at_height_and_rejects_late_ballots(chain):
@@ -15,7 +17,7 @@ def test_poll_closes_at_height_and_rejects_late_ballots(chain):
     closed = chain.block()
     assert any(e.type == "poll_closed" for e in closed.events)
     assert chain.query(f"/poll/{poll_id}")[1]["status"] == "closed"
-    late = chain.tx(voter, "cast_ballot", {"poll": poll_id, "payloads": payloads(4)})
+    late = ballot_tx(chain, voter, poll_id)
     assert chain.check(late).code == codes.POLL_CLOSED
     assert result_codes(chain.block(late)) == [codes.POLL_CLOSED]
 
@@ -59,11 +61,54 @@ def test_closings_over_the_quota_are_refused_by_create_and_by_early_close(tmp_pa
     c.app.close()
 
 
-def test_polls_that_cannot_keep_a_secret_are_refused(tmp_path):
-    for m in (1, 2):
-        chain = Chain(tmp_path / f"app{m}", m=m)
-        chain.init()
-        chain.block()
-        res = chain.block(chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)))
-        assert res.tx_results[0].code == codes.BAD_POLL and "at least 3" in res.tx_results[0].log
-        chain.app.close()
+@pytest.mark.parametrize(
+    "m, powers, reason",
+    [
+        (1, [10], "the range 1..0 is empty"),
+        (2, [10, 10], "the range 1..0 is empty"),
+        (4, [1, 1, 1, 10], "the range 3..1 is empty"),  # f = 3: the three small ones hold less than a third
+    ],
+)
+def test_polls_that_cannot_keep_a_secret_are_refused(tmp_path, m, powers, reason):
+    chain = Chain(tmp_path / "app", m=m, powers=powers)
+    chain.init()
+    chain.block()
+    res = chain.block(chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10)))
+    assert res.tx_results[0].code == codes.BAD_POLL and reason in res.tx_results[0].log
+    chain.app.close()
+
+
+@pytest.mark.parametrize(
+    "threshold, code, stored",
+    [(None, 0, 3), (2, 0, 2), (3, 0, 3), (1, codes.BAD_POLL, None), (4, codes.BAD_POLL, None)],
+)
+def test_the_threshold_is_the_asked_one_or_the_top_of_the_range(tmp_path, threshold, code, stored):
+    chain = Chain(tmp_path / "app", m=7)  # equal power: f = 2, MPyC range 2..3
+    chain.init()
+    chain.block()
+    raw = chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10, threshold=threshold))
+    checked = chain.check(raw)
+    res = chain.block(raw)
+    assert checked.code == res.tx_results[0].code == code
+    if code:
+        assert "threshold: need 2 <= t <= 3" in res.tx_results[0].log
+    else:
+        assert chain.query("/poll/1")[1]["threshold"] == stored
+    chain.app.close()
+
+
+def test_a_poll_whose_ballot_tx_would_not_fit_is_refused(tmp_path):
+    # (m, t, k) = (4, 1, 16): a ballot of 7,393 bytes, twice that in hex, over 10,000; k = 3 fits.
+    chain = Chain(tmp_path / "app", params={"max_tx_bytes": 10000})
+    chain.init()
+    chain.block()
+    options = [f"o{i}" for i in range(16)]
+    res = chain.block(
+        chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10, kind="tally", options=options)),
+        chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10, kind="tally", options=options[:3])),
+    )
+    assert result_codes(res) == [codes.BAD_POLL, 0]
+    assert (
+        "(4, 1, 16), makes a tx of up to 15140 bytes, over the chain's max_tx_bytes of 10000" in res.tx_results[0].log
+    )
+    chain.app.close()

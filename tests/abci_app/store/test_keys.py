@@ -16,6 +16,9 @@ _PARTS = {
     "<slot>": "[0-9]{4}",
     "<voter>": "[0-9a-f]{64}",
     "<signer>": "[0-9a-f]{64}",
+    "<i>": "[0-9]{4}",
+    "<tx>": "[0-9A-F]{64}",
+    "<cdigest>": "[0-9a-f]{64}",
 }
 
 
@@ -34,7 +37,7 @@ def _documented() -> list:
 def test_every_key_the_app_writes_is_documented(tmp_path):
     c = life_cycle(tmp_path)
     rows = _documented()
-    assert len(rows) == 17
+    assert len(rows) == 19
     used = set()
     for _ in range(2):
         for key, raw in c.app.store.db.iterator():
@@ -55,10 +58,14 @@ def test_the_values_are_as_documented(tmp_path):
         if not key.startswith(b"meta/"):
             values.setdefault(key.split(b"/")[0], []).append(canonical.decode(raw))
     assert state[keys.HEIGHT] == str(c.height).encode() and len(state[keys.APP_HASH]) == 32
-    assert set(values[b"due"]) == {"close", "deadline"}
+    assert set(values[b"due"]) == {"close", "fix", "deadline"}
     assert set(values[b"eligible"]) == set(values[b"mpcwait"]) == {1}
     assert all(set(v) == {"poll", "free_at"} for v in values[b"mpcslot"])
     assert any(v["free_at"] is None for v in values[b"mpcslot"]) and any(v["free_at"] for v in values[b"mpcslot"])
     assert all(set(v) == {"validator", "absent", "height"} for v in values[b"report"])
     assert all(isinstance(v, int) for v in values[b"nonce"] + values[b"closings"])
     assert all(re.fullmatch("[0-9a-f]{64}", v) for v in values[b"bdig"])
+    assert all(re.fullmatch("[0-9A-F]{64}", v) for v in values[b"badc"])
+    assert {v["verdict"] for v in values[b"complaint"]} == {"ballot_bad", "complaint_false", "moot"}
+    # A disqualified ballot has no bdig: one ballot record more than digests.
+    assert len(values[b"ballot"]) == len(values[b"bdig"]) + len(values[b"badc"])

@@ -1,6 +1,6 @@
 """Every event type the app emits over a poll's life is one of events.EVENT_TYPES, and each is emitted."""
 
-from apphelpers import Chain, attested_result, cast, create, payloads, poll_body, result_codes
+from apphelpers import Chain, attested_result, ballot_tx, cast, complaint_body, create, poll_body, result_codes
 from mpc_tx.protocol import events
 from mpc_tx.protocol.keys import SigningKey
 
@@ -28,15 +28,18 @@ def test_a_polls_life_emits_only_and_all_the_named_event_types(tmp_path):
     assert result_codes(res) == [0], res.tx_results[0].log
     seen += _types(res)
     poll_id = int([a.value for e in res.tx_results[0].events for a in e.attributes if a.key == "poll_id"][0])
+    seen += _types(chain.block(ballot_tx(chain, SigningKey.generate(), poll_id)))
+    (voter, *_rest) = cast(chain, poll_id)
     seen += _types(
-        chain.block(chain.tx(SigningKey.generate(), "cast_ballot", {"poll": poll_id, "payloads": payloads(4)}))
+        chain.block(chain.tx(chain.attest[1], "complain", complaint_body(chain, poll_id, 1, voter.public_hex)))
     )
-    cast(chain, poll_id)
     for _ in range(10):  # up to the close height: that block closes the poll (no tx) and starts its MPC
         seen += _types(chain.block())
         if not chain.query(f"/poll/{poll_id}")[1]["open"]:
             break
     assert events.POLL_CLOSED in seen  # closed by the block itself
+    while chain.query(f"/poll/{poll_id}")[1]["counted_fixed_height"] is None:
+        seen += _types(chain.block())  # the complaint window, then the fixed counted set starts the MPC
     digest = chain.query(f"/poll/{poll_id}")[1]["ballots_digest"]
     failed = {"status": "failed", "ballots": digest, "code": "party_absent", "absent": [3]}
     res = chain.block(_submit(chain, 0, poll_id, failed))

@@ -6,11 +6,24 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mpc_tx.protocol import canonical
-from mpc_tx.protocol.records import Attestation, Ballot, Poll, PollValidator, RecordError, snapshot_validators
+from mpc_tx.protocol.encoding import Rejected
+from mpc_tx.protocol.records import (
+    Attestation,
+    Ballot,
+    Complaint,
+    Poll,
+    PollValidator,
+    RecordError,
+    poll_entries,
+    poll_facts,
+    poll_threshold,
+    snapshot_validators,
+)
 
+from apphelpers import poll_body
 from statehelpers import life_cycle
 
-RECORDS = {b"poll/": Poll, b"ballot/": Ballot, b"attest/": Attestation}
+RECORDS = {b"poll/": Poll, b"ballot/": Ballot, b"attest/": Attestation, b"complaint/": Complaint}
 
 VALIDATOR = {
     "index": 0,
@@ -58,8 +71,27 @@ POLL = {
     "final_height": 11,
     "attesters": [0],
     "dissenters": [],
+    "complaints_until": 13,
+    "counted_fixed_height": 14,
+    "named_validators": [2],
 }
-BALLOT = {"voter": "ab" * 32, "payloads": ["0f" * 80, "9e" * 80], "height": 12, "revotes": 0, "tx": "AB" * 32}
+BALLOT = {
+    "voter": "ab" * 32,
+    "ballot": "0f9e" * 80,
+    "tx": "AB" * 32,
+    "height": 12,
+    "revotes": 1,
+    "replaced": ["CD" * 32],
+    "disqualified": {"by": 2, "height": 13, "reason": "share 2: does not match the ballot's commitments"},
+}
+COMPLAINT = {
+    "validator": 2,
+    "voter": "ab" * 32,
+    "ballot_tx": "AB" * 32,
+    "verdict": "ballot_bad",
+    "reason": "share 2: does not match the ballot's commitments",
+    "height": 13,
+}
 ATTESTATION = {"validator": 0, "digest": "56" * 32, "result": POLL["result"], "height": 10}
 
 
@@ -85,7 +117,8 @@ def test_every_record_the_app_writes_round_trips_byte_for_byte(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION), (PollValidator, VALIDATOR)]
+    "cls, doc",
+    [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION), (PollValidator, VALIDATOR), (Complaint, COMPLAINT)],
 )
 def test_records_are_frozen_and_typed(cls, doc):
     record = cls.from_state(copy.deepcopy(doc))
@@ -110,14 +143,16 @@ def test_a_record_is_independent_of_the_state_value_it_came_from():
 def test_each_record_checks_exactly_its_fields():
     from dataclasses import fields
 
-    for cls in (Poll, Ballot, Attestation, PollValidator):
+    for cls in (Poll, Ballot, Attestation, PollValidator, Complaint):
         assert list(cls._CHECKS) == [f.name for f in fields(cls)], cls.__name__
 
 
 def test_poll_fields_read_as_their_domain():
     poll = Poll.from_state(POLL)
     assert poll.validators[0].attest_key == "ab" * 32 and poll.ballots == 3 and poll.ballots_digest == "34" * 32
-    assert Ballot.from_state(BALLOT).payloads[1] == "9e" * 80
+    ballot = Ballot.from_state(BALLOT)
+    assert ballot.replaced == ("CD" * 32,) and ballot.disqualified["by"] == 2
+    assert Ballot.from_state(dict(BALLOT, disqualified=None, replaced=[])).disqualified is None
 
 
 @pytest.mark.parametrize(
@@ -134,7 +169,14 @@ def test_poll_fields_read_as_their_domain():
         (Poll, POLL, lambda d: d.update(result=[1]), "poll result must be an object"),
         (Poll, POLL, lambda d: d["validators"][0].pop("power"), "poll validator record lacks power"),
         (Poll, POLL, lambda d: d.update(attesters=[0, "1"]), r"poll attesters\[1\] must be an integer"),
-        (Ballot, BALLOT, lambda d: d.update(payloads=["0f", "xyz"]), r"ballot payloads\[1\] must be non-empty"),
+        (Ballot, BALLOT, lambda d: d.update(ballot="xyz"), "ballot ballot must be non-empty"),
+        (Ballot, BALLOT, lambda d: d.update(replaced=["ab" * 32]), r"ballot replaced\[0\] must be 64 upper-case"),
+        (Ballot, BALLOT, lambda d: d.update(disqualified={"by": 1}), "ballot disqualified must be null or"),
+        (Ballot, BALLOT, lambda d: d["disqualified"].update(by="1"), "ballot disqualified by must be an integer"),
+        (Poll, POLL, lambda d: d.update(named_validators=[None]), r"poll named_validators\[0\] must be"),
+        (Poll, POLL, lambda d: d.update(complaints_until="9"), "poll complaints_until must be"),
+        (Complaint, COMPLAINT, lambda d: d.update(verdict="guilty"), "complaint verdict must be one of"),
+        (Complaint, COMPLAINT, lambda d: d.update(ballot_tx="x"), "complaint ballot_tx must be 64 upper-case"),
         (Ballot, BALLOT, lambda d: d.update(tx="ab" * 32), "ballot tx must be 64 upper-case"),
         (Ballot, BALLOT, lambda d: d.update(voter=None), "ballot voter must be"),
         (Attestation, ATTESTATION, lambda d: d.update(result={1: 2}), "string keys"),
@@ -164,7 +206,9 @@ _json = st.recursive(
 )
 
 
-@pytest.mark.parametrize("cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION)])
+@pytest.mark.parametrize(
+    "cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION), (Complaint, COMPLAINT)]
+)
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_from_state_is_total(cls, doc, data):
@@ -190,3 +234,37 @@ def test_snapshot_validators_keeps_what_a_poll_needs():
     entry = dict(VALIDATOR, address="AB" * 20, pub_key="key", tls_cert="PEM")
     assert snapshot_validators([entry]) == [VALIDATOR]
     assert PollValidator.from_state(snapshot_validators([entry])[0]).to_state() == VALIDATOR
+
+
+def _registry(powers):
+    return [dict(VALIDATOR, index=i, power=p, enc_key=f"{i:064x}") for i, p in enumerate(powers)]
+
+
+@pytest.mark.parametrize(
+    "powers, asked, t",
+    [
+        ([10] * 4, None, 1),
+        ([10] * 7, None, 3),
+        ([10] * 7, 2, 2),
+        ([10] * 3, None, 1),
+        ([1, 1, 1, 10], None, None),  # f = 3 > (m-1)//2: no threshold
+        ([10] * 2, None, None),  # MPyC needs 2t+1 <= m
+        ([10] * 7, 1, None),  # below f = 2
+        ([10] * 7, 4, None),  # above MPyC's top
+    ],
+)
+def test_poll_threshold_is_the_mpyc_range_of_the_powers(powers, asked, t):
+    got = poll_threshold(asked, _registry(powers))
+    if t is None:
+        assert isinstance(got, Rejected) and "threshold" in got.reason
+    else:
+        assert got == t
+
+
+def test_poll_facts_derive_the_threshold_and_refuse_one_out_of_range():
+    body = poll_body(20, threshold=None)
+    assert poll_facts(1, "ef" * 32, body, 2, _registry([10] * 7))["threshold"] == 3
+    assert poll_facts(1, "ef" * 32, dict(body, threshold=2), 2, _registry([10] * 7))["threshold"] == 2
+    with pytest.raises(RecordError, match="threshold: need 2 <= t <= 3"):
+        poll_facts(1, "ef" * 32, dict(body, threshold=5), 2, _registry([10] * 7))
+    assert poll_entries("unanimity", []) == 1 and poll_entries("tally", ["a", "b", "c"]) == 3

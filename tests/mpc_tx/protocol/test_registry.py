@@ -11,6 +11,7 @@ from mpc_tx.protocol.proofs import prove_dlog
 from mpc_tx.protocol.registry import (
     check_registry,
     check_threshold,
+    complaint_window,
     default_threshold,
     max_faulty,
     prove_key_possession,
@@ -241,3 +242,27 @@ def test_any_t_in_range_keeps_f_below_t_plus_one_and_leaves_t_plus_one_honest(po
             assert m - f >= t + 1  # t+1 contributions remain with f absent
         else:
             assert 2 * t + 1 <= m  # MPyC's multiplication
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 7, 10, 100])
+def test_complaint_window_is_f_plus_one_with_equal_power(m):
+    assert complaint_window([7] * m) == max_faulty([7] * m) + 1
+
+
+@pytest.mark.parametrize(
+    "powers, window",
+    [
+        ([1, 1, 1, 10], 1 + 4),  # f = 3; the 3 largest hold 12, capped at ceil(13/3) - 1 = 4
+        ([10, 1, 1, 1, 1, 1, 1, 1, 1], 1 + 5),  # f = 5; the 5 largest hold 14, capped at 5
+        ([2, 2, 2, 4], 1 + 3 // 2),  # f = 1; the largest holds 4, capped at 3; in units of g = 2
+        ([5, 5, 5, 5, 5, 5, 5], 1 + 10 // 5),  # f = 2
+        ([1, 1, 1, 1, 100], 1 + 34),  # the big one proposes nearly every block
+    ],
+)
+def test_complaint_window_from_power(powers, window):
+    assert complaint_window(powers) == window
+
+
+@pytest.mark.parametrize("powers", [[], [0, 1], [-1], "abc", None, [1.5], [True, 1], [2**63]])
+def test_complaint_window_is_total(powers):
+    assert isinstance(complaint_window(powers), Rejected)

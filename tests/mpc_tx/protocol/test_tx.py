@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from apphelpers import payloads, poll_body
+from apphelpers import poll_body
 from mpc_tx.protocol import canonical, codes
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.protocol.keys import SigningKey
@@ -33,8 +33,9 @@ def _code(raw):
 
 BODIES = {
     "create_poll": poll_body(10, kind="tally", options=["a", "b"]),
-    "cast_ballot": {"poll": 3, "payloads": payloads(4)},
+    "cast_ballot": {"poll": 3, "m": 4, "t": 1, "k": 1, "ballot": "ab" * 609},
     "close_poll": {"poll": 3},
+    "complain": {"poll": 3, "validator": 1, "voter": "cd" * 32, "ballot_tx": "EF" * 32, "complaint": "01" * 96},
 }
 
 
@@ -88,13 +89,13 @@ def test_a_changed_signed_field_breaks_the_signature(field, value):
     doc = _doc(_raw("close_poll", {"poll": 3}))
     doc[field] = value
     if field == "type":
-        doc["body"] = {"poll": 3, "payloads": ["00"]}
+        doc["body"] = BODIES["cast_ballot"]
     assert _code(_reencode(doc)) == codes.BAD_SIGNATURE
 
 
 def test_repr_does_not_show_the_body():
     tx = txcodec.decode(_raw("cast_ballot", BODIES["cast_ballot"]))
-    assert BODIES["cast_ballot"]["payloads"][0] not in repr(tx) and "cast_ballot" in repr(tx)
+    assert "abab" not in repr(tx) and "cast_ballot" in repr(tx)
 
 
 def _with(doc_change):
@@ -131,6 +132,14 @@ def _poll(**change):
     return dict(BODIES["create_poll"], **change)
 
 
+def _ballot(**change):
+    return dict(BODIES["cast_ballot"], **change)
+
+
+def _complaint(**change):
+    return dict(BODIES["complain"], **change)
+
+
 @pytest.mark.parametrize(
     "type_, body, code",
     [
@@ -150,12 +159,34 @@ def _poll(**change):
         ("create_poll", _poll(max_revotes=True), codes.BAD_POLL),
         ("create_poll", _poll(max_ballots=0, min_ballots=0), codes.BAD_POLL),
         ("create_poll", _poll(max_ballots=2, min_ballots=3), codes.BAD_POLL),
+        ("create_poll", _poll(threshold=-1), codes.BAD_POLL),
+        ("create_poll", _poll(threshold=True), codes.BAD_POLL),
+        ("create_poll", _poll(threshold="1"), codes.BAD_POLL),
+        ("create_poll", {k: v for k, v in _poll().items() if k != "threshold"}, codes.BAD_POLL),
         ("cast_ballot", {"poll": 3}, codes.BAD_BALLOT),
-        ("cast_ballot", {"poll": 0, "payloads": ["00"]}, codes.BAD_BALLOT),
-        ("cast_ballot", {"poll": 3, "payloads": []}, codes.BAD_BALLOT),
-        ("cast_ballot", {"poll": 3, "payloads": ["0"]}, codes.BAD_BALLOT),
-        ("cast_ballot", {"poll": 3, "payloads": ["AB"]}, codes.BAD_BALLOT),
-        ("cast_ballot", {"poll": 3, "payloads": [""]}, codes.BAD_BALLOT),
+        ("cast_ballot", {"poll": 3, "payloads": ["00"]}, codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(poll=0), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(m=0), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(m=1025), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(t=4), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(t=-1), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(k=0), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(k=17), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(k=True), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(ballot=""), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(ballot="0"), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(ballot="AB"), codes.BAD_BALLOT),
+        ("cast_ballot", _ballot(ballot=["ab"]), codes.BAD_BALLOT),
+        ("complain", _complaint(extra=1), codes.BAD_COMPLAINT),
+        ("complain", _complaint(poll=0), codes.BAD_COMPLAINT),
+        ("complain", _complaint(validator=-1), codes.BAD_COMPLAINT),
+        ("complain", _complaint(validator=1024), codes.BAD_COMPLAINT),
+        ("complain", _complaint(voter="CD" * 32), codes.BAD_COMPLAINT),
+        ("complain", _complaint(ballot_tx="ef" * 32), codes.BAD_COMPLAINT),
+        ("complain", _complaint(ballot_tx="EF" * 31), codes.BAD_COMPLAINT),
+        ("complain", _complaint(complaint="01" * 95), codes.BAD_COMPLAINT),
+        ("complain", _complaint(complaint="01" * 97), codes.BAD_COMPLAINT),
+        ("complain", _complaint(complaint="GG" * 96), codes.BAD_COMPLAINT),
         ("close_poll", {"poll": 3, "why": "x"}, codes.MALFORMED),
         ("close_poll", {"poll": "3"}, codes.MALFORMED),
         ("submit_outcome", {"poll": 3, "validator": 0}, codes.BAD_OUTCOME),
@@ -173,3 +204,18 @@ def test_each_body_check_has_its_code(type_, body, code):
 def test_a_valid_unanimity_poll_and_an_open_voter_list_pass():
     txcodec.decode(_raw("create_poll", poll_body(5)))
     txcodec.decode(_raw("create_poll", _poll(voters=["aa" * 32, "bb" * 32])))
+
+
+def test_every_type_has_a_body_check_and_a_sample():
+    assert set(txcodec.TYPES) - {"submit_outcome"} == set(BODIES)
+
+
+@pytest.mark.parametrize("m, t, k", [(4, 1, 1), (4, 1, 3), (7, 3, 16), (16, 7, 16)])
+def test_ballot_tx_size_bounds_every_cast_ballot(m, t, k):
+    from mpc_tx.protocol.context import ballot_size
+
+    widest = (1 << 63) - 1
+    body = {"poll": widest, "m": m, "t": t, "k": k, "ballot": "ab" * ballot_size(m, t, k, k > 1)}
+    raw = txcodec.build(KEY, "c" * 64, "cast_ballot", widest, body)
+    assert len(raw) == txcodec.ballot_tx_size("c" * 64, m, t, k)
+    assert len(txcodec.build(KEY, "c", "cast_ballot", 1, dict(body, poll=1))) < txcodec.ballot_tx_size("c", m, t, k)
