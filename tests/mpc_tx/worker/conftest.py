@@ -151,7 +151,7 @@ def make_worker(vals: Validators, root, i: int, node: FakeNode, cls=Worker):
     home = vals.home(root, i)
     genesis = vals.genesis(root / "genesis.json")
     worker = cls(home, i, "http://127.0.0.1:1", str(genesis))
-    worker._local.rpc = node
+    worker._local = SimpleNamespace(rpc=node)  # every thread's connection is the fake node
     worker.block_interval = 0.0
     return worker
 
