@@ -249,10 +249,25 @@ class Worker:
                 self.unsent.discard(key)
 
     def resend_complaints(self, only=None) -> None:
-        """Send again the stored complaints not settled in this run (all after a restart, or `only`)."""
+        """Send again the stored complaints not settled in this run (all after a restart, or `only`).
+
+        After a restart, a complaint about a poll whose counted set is fixed is settled without
+        a try: its window has passed.
+        """
+        fixed = {}
         for body in self.complaints.stored():
             key = (body["poll"], body["ballot_tx"])
             if key in self.settled or (only is not None and key not in only):
+                continue
+            if body["poll"] not in fixed:
+                try:
+                    fixed[body["poll"]] = self.poll(body["poll"], refresh=True).get("counted_fixed_height") is not None
+                except QueryError:
+                    fixed[body["poll"]] = False  # let the chain answer the complaint itself
+            if fixed[body["poll"]]:
+                with self.lock:
+                    self.settled.add(key)
+                    self.unsent.discard(key)
                 continue
             self.send_complaint(body)
 

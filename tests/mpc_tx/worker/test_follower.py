@@ -396,3 +396,18 @@ def test_workers_compute_the_tally_of_the_fixed_set_over_real_mpyc_links(kit, tm
             "outcome": {"tally": {"a": 3, "b": 0, "c": 1}},
             "counted": 4,
         }
+
+
+def test_after_a_restart_complaints_of_a_fixed_set_are_settled_without_a_try(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    tx = kit.ballot_tx(key, kit.bad_ballot(vals, voter, [0, 0, 1], 0))
+    node.add(key.public_hex, tx)
+    kit.make_worker(vals, tmp_path, 0, node).take_ballot(tx)
+    assert len(_complaints_sent(node)) == 1
+    _fixed(kit, vals, node, [key.public_hex])
+    node.sent.clear()
+    restarted = kit.make_worker(vals, tmp_path, 0, node)
+    restarted.follow()
+    assert node.sent == [] and (kit.POLL_ID, txcodec.tx_hash(tx)) in restarted.settled
