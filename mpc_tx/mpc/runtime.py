@@ -7,10 +7,11 @@ explicit arguments and then hardened where MPyC falls short of what mpcvote prom
 - Links. MPyC's TLS mode reads ``.config/party_{pid}.crt`` relative to the working
   directory, listens on all interfaces and believes the party number a client declares
   in its first two bytes. ``start`` is replaced: the TLS contexts are built once from
-  the paths given (so the key files can be deleted right after), the listener binds
-  only the party's registered host, and every link, in both directions, must present
-  the certificate whose SHA-256 the registry pins for the party it claims; otherwise it
-  is closed before a byte of it (or of our PRSS keys) is used.
+  the paths given (so the key files can be deleted right after) and trust exactly the
+  parties' self-signed certificates from the registry (no CA, no names checked), the
+  listener binds only the party's registered host, and every link, in both directions,
+  must present the certificate whose SHA-256 the registry pins for the party it claims;
+  otherwise it is closed before a byte of it (or of our PRSS keys) is used.
 - Zero test. MPyC 0.11's ``is_zero_public`` / ``np_is_zero_public`` open a*r at degree
   2t without resharing in large fields; the opened polynomial factors back to a. Every
   comparison ends in them. They are rebound on the runtime to versions that reshare
