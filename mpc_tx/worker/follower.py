@@ -91,6 +91,7 @@ class Worker:
         self.complaints = ComplaintStore(self.home, self.chain_id)
         self.settled = set()  # (poll, ballot tx) of complaints the chain took or settled in this run
         self.unsent = set()  # (poll, ballot tx) of stored complaints no try got through yet
+        self.complaint_lock = threading.Lock()  # one complaint made and stored at a time
         self.state_dir = self.home / "worker"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         self.attester = Attester(self.attest, self.chain_id, index)
@@ -231,10 +232,13 @@ class Worker:
         key = (poll["id"], tx_hash)
         if key in self.settled:
             return
-        body = self.complaints.load(*key)
-        if body is None:
-            made = complaint.make_complaint(self._context(poll), bytes.fromhex(tx_hash), ballot, self.index, self.enc_x)
-            body = self.complaints.save(complain_body(poll["id"], self.index, voter, tx_hash, made))
+        with self.complaint_lock:  # the follower and an attempt's sync may find the same ballot bad at once
+            body = self.complaints.load(*key)
+            if body is None:
+                made = complaint.make_complaint(
+                    self._context(poll), bytes.fromhex(tx_hash), ballot, self.index, self.enc_x
+                )
+                body = self.complaints.save(complain_body(poll["id"], self.index, voter, tx_hash, made))
         self.send_complaint(body)
 
     def send_complaint(self, body: dict) -> None:
