@@ -411,3 +411,24 @@ def test_after_a_restart_complaints_of_a_fixed_set_are_settled_without_a_try(kit
     restarted = kit.make_worker(vals, tmp_path, 0, node)
     restarted.follow()
     assert node.sent == [] and (kit.POLL_ID, txcodec.tx_hash(tx)) in restarted.settled
+
+
+def test_what_is_not_a_ballot_of_a_known_poll_is_passed_over(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    w = kit.make_worker(vals, tmp_path, 0, node)
+    good = build_ballot(vals.ctx, voter, [1, 0, 0]).hex()
+    for raw in (
+        b"not json",
+        b"[1, 2]",
+        txcodec.build(key, kit.CHAIN, "submit_outcome", 1, {"poll": kit.POLL_ID, "validator": 0, "result": {}}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": str(kit.POLL_ID), "ballot": good}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": kit.POLL_ID, "ballot": 5}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": kit.POLL_ID}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": kit.POLL_ID, "ballot": "zz"}),  # opens to nothing
+    ):
+        w.take_ballot(raw)
+    assert node.sent == []
+    held = w.polljobs[kit.POLL_ID].shares if kit.POLL_ID in w.polljobs else {}
+    assert all(not opened.good and opened.ballot is None for _, opened in held.values())
