@@ -168,7 +168,7 @@ class Worker:
                 if record is None or record["tx"] != b["tx"]:
                     # replaced between the two reads: state moved on (not after the fix, but be exact)
                     raise RpcError(f"poll {poll_id}: ballot of {b['voter'][:12]}… changed during the sync")
-                opened[b["voter"]] = (b["tx"], self.check_ballot(poll, b["voter"], b["tx"], record["ballot"]))
+                opened[b["voter"]] = (b["tx"], self.check_ballot(poll, b["voter"], b["tx"], record["ballot"]).held())
             with self.lock:
                 self._job(poll_id).shares.update(opened)
         return records
@@ -355,7 +355,7 @@ class Worker:
         with self.lock:
             known = job.holds(voter, tx_hash)
         if not known:
-            opened = (tx_hash, self.check_ballot(poll, voter, tx_hash, ballot_hex))
+            opened = (tx_hash, self.check_ballot(poll, voter, tx_hash, ballot_hex).held())
             with self.lock:
                 if not job.done:
                     job.shares[voter] = opened

@@ -44,6 +44,10 @@ class Opened:
     def good(self) -> bool:
         return self.values is not None
 
+    def held(self) -> "Opened":
+        """Return what a worker keeps until the MPC: this without the parsed ballot (its points and bytes)."""
+        return Opened(self.values, None, self.reason, self.digest)
+
     def __repr__(self) -> str:  # never the shares
         return f"Opened({'good' if self.good else 'bad: ' + self.reason})"
 

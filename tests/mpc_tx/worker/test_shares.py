@@ -68,6 +68,8 @@ def test_every_validator_opens_its_checked_value_shares_of_a_good_ballot(kit):
     assert all(len(o.values) == 3 for o in opened)
     assert opened[0].digest == shares.ballot_digest(voter, raw)
     assert repr(opened[0]) == "Opened(good)" and str(opened[0].values[0]) not in repr(opened[0])
+    held = opened[0].held()  # what the worker keeps until the MPC: not the parsed ballot
+    assert held.ballot is None and (held.values, held.digest, held.good) == (opened[0].values, opened[0].digest, True)
 
 
 def test_a_bad_share_is_found_by_its_validator_only_and_the_complaint_puts_the_ballot_out(kit):
