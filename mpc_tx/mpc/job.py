@@ -9,14 +9,20 @@ Job (all parties get the same job except pid, shares and tls)::
 
     {"pid": 0, "parties": [{"host": "127.0.0.1", "port": 26610, "cert_sha256": "<hex>"}, ...],
      "threshold": 1, "kind": "unanimity" | "tally", "options": k,
-     "shares": [["<decimal>", ...] | null, ...], "seed": "<hex>", "min_ballots": 0,
-     "tls": {"cert": "<PEM>", "key": "<PEM>", "ca": "<PEM>"}, "deadline_s": 60, "prss": true,
-     "job_id": "<hex of 32 bytes: poll, attempt, counted set; every link greets with it>"}
+     "shares": [["<decimal>", ...], ...], "seed": "<hex>", "min_ballots": 0,
+     "tls": {"cert": "<PEM>", "key": "<PEM>", "peers": ["<PEM of party 0>", ...]}, "deadline_s": 60,
+     "prss": true, "job_id": "<hex of 32 bytes: poll, attempt, counted set; every link greets with it>"}
+
+"shares" holds, per ballot of the poll's fixed counted set (voter order), this party's
+value shares f_e(pid+1), e < options, each checked against the ballot's commitments
+(docs/PROTOCOL.md §17); a share that is not a decimal below L makes the job malformed.
+"tls.peers" are the parties' self-signed certificates from the registry: each must hash
+to its party's cert_sha256, and they are the only certificates a link trusts.
 
 Result::
 
     {"status": "ok", "outcome": {"unanimous": true} | {"tally": [7, 9, 4]} | {"withheld": true},
-     "counted": N, "excluded": [ballot indices], "unusable": [[indices flagged by party 0], ...]}
+     "counted": N}
     {"status": "failed", "code": "inconsistent_shares" | "timeout" | "party_absent" | "error",
      "absent": [pids not connected], "outstanding": [pids whose messages we wait for (timeout)]}
     {"status": "failed", "code": "bad_message", "absent": [], "sender": pid}  (a refused message)
@@ -80,11 +86,7 @@ def _share(text, bound):
 
 
 def parse_job(job) -> dict:
-    """Check a job against the contract; return its fields, shares as an (n, k) array and a usable mask.
-
-    A ballot whose shares this party cannot parse (null, wrong length, not a decimal
-    below L) is marked unusable, like one it could not decrypt.
-    """
+    """Check a job against the contract; return its fields and its shares as an (n, k) array."""
     from mpc_tx.mpc.runtime import message_cap, np, prss_default
     from mpc_tx.protocol.sharing import L
 
@@ -129,22 +131,21 @@ def parse_job(job) -> dict:
     if not isinstance(prss, bool):
         raise JobError("bad prss")
     tls = job.get("tls")
-    if m > 1 and not (isinstance(tls, dict) and all(isinstance(tls.get(f), str) for f in ("cert", "key", "ca"))):
-        raise JobError("bad tls")
+    if m > 1:
+        _check_tls(tls, pins)
 
     ballots = job.get("shares")
     if not isinstance(ballots, list):
         raise JobError("bad shares")
     n = len(ballots)
     shares = np.zeros((n, k), dtype=object)
-    usable = np.zeros(n, dtype=bool)
     for j, ballot in enumerate(ballots):
-        if isinstance(ballot, list) and len(ballot) == k:
-            try:
-                shares[j] = [_share(s, L) for s in ballot]
-                usable[j] = True
-            except ValueError:
-                shares[j] = 0
+        if not (isinstance(ballot, list) and len(ballot) == k):
+            raise JobError(f"bad shares of ballot {j}")
+        try:
+            shares[j] = [_share(s, L) for s in ballot]
+        except ValueError:
+            raise JobError(f"bad shares of ballot {j}") from None
     public = {
         "parties": [[h, p, pin] for (h, p), pin in zip(addresses, pins)],
         "threshold": t,
@@ -169,11 +170,24 @@ def parse_job(job) -> dict:
         "prss": prss,
         "tls": tls,
         "shares": shares,
-        "usable": usable,
         "context": context,
         "job_id": job_id,
         "max_message": message_cap(n, k),
     }
+
+
+def _check_tls(tls, pins) -> None:
+    """Raise JobError unless tls holds our certificate and key and each party's certificate, as pinned."""
+    from mpc_tx.mpc.runtime import pem_sha256
+
+    if not (isinstance(tls, dict) and isinstance(tls.get("cert"), str) and isinstance(tls.get("key"), str)):
+        raise JobError("bad tls")
+    peers = tls.get("peers")
+    if not (isinstance(peers, list) and len(peers) == len(pins) and all(isinstance(p, str) for p in peers)):
+        raise JobError("bad tls peers: one certificate per party")
+    for pid, (pem, pin) in enumerate(zip(peers, pins)):
+        if pem_sha256(pem) != pin:
+            raise JobError(f"tls peer {pid}: the certificate is not the one pinned for the party")
 
 
 class _Emitter:
@@ -223,7 +237,7 @@ async def _run(rt, job, deadline, margin):
 
     started = time.monotonic()
     program = asyncio.ensure_future(
-        poll_outcome(rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"])
+        poll_outcome(rt, job["kind"], job["shares"], job["seed"], job["min_ballots"], job["context"])
     )
     lost = mpc_runtime.peer_lost(rt)
     refusal = mpc_runtime.refusal(rt)
@@ -243,19 +257,14 @@ async def _run(rt, job, deadline, margin):
     try:
         result = program.result()
     except InconsistentShares:
-        logger.warning("input sharings are inconsistent and cannot be set aside")
+        logger.warning("the parties' inputs do not lie on one degree-t polynomial: inconsistent shares")
         await mpc_runtime.farewell(rt)
         return _failed("inconsistent_shares")
     except ProtocolError as exc:
         logger.error("protocol error: %s", exc)
         await mpc_runtime.farewell(rt)
         return _failed("error")
-    logger.info(
-        "MPC program done in %.3f s: %d counted, %d excluded",
-        time.monotonic() - started,
-        result["counted"],
-        len(result["excluded"]),
-    )
+    logger.info("MPC program done in %.3f s: %d counted", time.monotonic() - started, result["counted"])
     try:
         await asyncio.wait_for(mpc_runtime.shutdown(rt), timeout=max(0.05, remaining()))
     except Exception as exc:  # the outcome stands; a peer may have left after it
@@ -326,7 +335,7 @@ def job_runtime(job: dict):
         return build_runtime(job["pid"], job["addresses"], job["threshold"], **options)
     tls = job["tls"]
     # The key files exist only while the runtime loads them.
-    with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
+    with private_tls_files(tls["cert"], tls["key"], "".join(tls["peers"])) as paths:
         return build_runtime(job["pid"], job["addresses"], job["threshold"], tls=paths, pins=job["pins"], **options)
 
 

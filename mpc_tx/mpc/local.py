@@ -1,19 +1,31 @@
 """MPC jobs for m parties on this machine, for tests and benchmarks (never for a chain).
 
-Each party gets a loopback port, a certificate from a throwaway CA, and its shares
-of the given ballots, in the job format `mpc_tx.mpc.job` runs (see `mpc_tx.worker.polljob.job_input`).
+Each party gets a loopback port, a self-signed certificate (pinned, as the registry pins
+it), and its value shares of the given ballots, in the job format `mpc_tx.mpc.job` runs
+(see `mpc_tx.worker.polljob.job_input`).
 """
 
+import inspect
 import json
 import secrets
 import subprocess
 import threading
 
+from mpc_tx.mpc import tls as mpc_tls
 from mpc_tx.protocol.sharing import share
-from mpc_tx.mpc.tls import cert_fingerprint, make_ca, make_party_cert
 from node_config.ports import free_ports
 
-__all__ = ["local_jobs", "run_parties"]
+__all__ = ["party_cert", "local_jobs", "run_parties"]
+
+
+def party_cert(name: str, host: str) -> tuple[bytes, bytes]:
+    """Return a party's certificate and key (PEM) for host, as mpc_tx.mpc.tls makes them."""
+    if len(inspect.signature(mpc_tls.make_party_cert).parameters) == 2:
+        return mpc_tls.make_party_cert(name, host)
+    # Transitional, until tls.py makes self-signed certificates: a CA of its own per party
+    # gives a certificate no other party's trusts but through its pin, as a self-signed one.
+    ca, ca_key = mpc_tls.make_ca(name)
+    return mpc_tls.make_party_cert(ca, ca_key, 0, host)
 
 
 def local_jobs(
@@ -27,22 +39,20 @@ def local_jobs(
     deadline_s: float = 30,
     prss: bool = True,
     hosts: list[str] | None = None,
-    ca: tuple[bytes, bytes] | None = None,
 ) -> list:
     """One job per party for m loopback parties; each ballot is a list of `options` votes,
     shared with a fresh degree-t polynomial per entry (t = (m-1)//2 unless given).
 
-    Party i listens on hosts[i] (127.0.0.1 for all unless given), with a certificate
-    from ca (a (certificate, key) pair from make_ca; a throwaway one unless given).
+    Party i listens on hosts[i] (127.0.0.1 for all unless given).
     """
     t = (m - 1) // 2 if threshold is None else threshold
     hosts = list(hosts or ["127.0.0.1"] * m)
-    ca, ca_key = ca or make_ca("local parties CA")
-    certs = [make_party_cert(ca, ca_key, i, hosts[i]) for i in range(m)]
+    certs = [party_cert(f"local party {i}", hosts[i]) for i in range(m)]
     parties = [
-        {"host": host, "port": port, "cert_sha256": cert_fingerprint(cert)}
+        {"host": host, "port": port, "cert_sha256": mpc_tls.cert_fingerprint(cert)}
         for host, port, (cert, _) in zip(hosts, _ports(hosts), certs)
     ]
+    peers = [cert.decode() for cert, _ in certs]
     per_party = [[] for _ in range(m)]
     for ballot in ballots:
         entries = [share(v, m, t) for v in ballot]
@@ -60,7 +70,7 @@ def local_jobs(
             "shares": per_party[i],
             "seed": seed,
             "min_ballots": min_ballots,
-            "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "ca": ca.decode()},
+            "tls": {"cert": certs[i][0].decode(), "key": certs[i][1].decode(), "peers": peers},
             "deadline_s": deadline_s,
             "prss": prss,
         }

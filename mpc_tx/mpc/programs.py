@@ -1,21 +1,27 @@
-"""The MPC programs of a closed poll, over numpy arrays of secret-shared GF(L) elements.
+"""The MPC programs of a poll's fixed counted set, over numpy arrays of secret-shared GF(L) elements.
 
-Every party runs the same steps on its own shares; every branch depends only on
-public values, so all parties stay in step:
+Every party runs the same steps on its own value shares f_e(i+1) of the counted ballots
+(docs/PROTOCOL.md §17); every branch depends only on public values, so all parties stay
+in step:
 
-a. unusable ballots: each party announces (as a bitmap, no pickle) which ballots it could
-   not decrypt or parse; their union U is invalid.
-b. input check: a random public combination of the remaining shares plus a random mask
-   is opened with all m shares and tested to lie on one degree-t polynomial; on failure
-   the set is bisected, with fresh coefficients and masks, down to the bad ballots.
-c. unanimity: one zero test of sum_j c_j (v_j - 1); any invalid ballot is a veto.
-d. tally: per ballot a zero test of a random combination of x(x-1) and (sum x - 1);
-   only the per-option sums of the valid ballots are opened, and only if there are at
-   least min_ballots of them.
+a. same job: the parties exchange a digest of the job's public terms and stop on a mismatch.
+b. input check: a random public combination of all the shares plus a random mask is
+   opened with all m shares and tested to lie on one degree-t polynomial. Every honest
+   party checked its shares against the ballot's commitments when the ballot committed,
+   so a failure means a party input other shares than its checked ones: the attempt
+   fails as inconsistent shares (the check names nobody).
+c. unanimity: one zero test of sum_j c_j (v_j - 1).
+d. tally: the per-option sums are opened (with all m shares, checked on degree t), and
+   only if there are at least min_ballots ballots.
+
+No check here that each value is a bit, or a tally ballot one-hot: the chain verified
+every counted ballot's bit and sum-to-one proofs over its commitments, and the input
+check ties the inputs to those commitments (at least t+1 honest parties' shares fix the
+polynomial), so the values are bits and one-hot already.
 
 Public coefficients come from the poll's seed, so all parties agree on them. The seed
-must be fixed only after the ballots are (a hash of the closing block, say): a voter who
-knew the coefficients could craft shares that cancel in the checks.
+is fixed only after the ballots are (a hash of the closing block): a voter who knew the
+coefficients could craft shares that cancel in the checks.
 """
 
 import hashlib
@@ -27,9 +33,8 @@ __all__ = [
     "InconsistentShares",
     "ProtocolError",
     "derive_coefficients",
-    "bisect",
-    "unusable_lists",
-    "find_bad_ballots",
+    "same_job",
+    "check_inputs",
     "open_all",
     "unanimity",
     "tally",
@@ -88,150 +93,65 @@ async def open_all(rt, values) -> list[int | None]:
     return opened
 
 
-async def unusable_lists(rt, usable: np.ndarray, context: bytes) -> np.ndarray:
-    """Announce the ballots this party cannot use; return an (m, n) bool array of all parties' flags.
-
-    context (a digest of the job) must be equal at all parties, or ProtocolError.
-    """
-    n = len(usable)
-    payload = bytes(context) + np.packbits(~usable.astype(bool)).tobytes()
-    flags = []
-    for received in await exchange(rt, payload):
-        if len(received) != len(payload) or received[: len(context)] != bytes(context):
+async def same_job(rt, context: bytes) -> None:
+    """Exchange the digest of the job's public terms; ProtocolError unless every party sent ours."""
+    for received in await exchange(rt, bytes(context)):
+        if received != bytes(context):
             raise ProtocolError("parties are not running the same job")
-        bits = np.frombuffer(received[len(context) :], dtype=np.uint8)
-        flags.append(np.unpackbits(bits, count=n).astype(bool))
-    return np.array(flags, dtype=bool).reshape(len(flags), n)
 
 
-async def bisect(test_groups, ballots) -> list[int]:
-    """Find the ballots that fail test_groups, splitting failing groups in halves.
+async def check_inputs(rt, shares: np.ndarray, seed: bytes) -> None:
+    """Raise InconsistentShares unless every party's inputs lie on one degree-t polynomial per value.
 
-    test_groups(groups, round) -> list[bool] tests disjoint groups (arrays of ballot
-    indices) in one round; a group passes if all its ballots do.
+    One random public combination of all n*k shares, plus a fresh random mask (so the
+    opened value tells nothing of the ballots), opened with all m shares.
     """
-    groups = [np.asarray(ballots)] if len(ballots) else []
-    bad = []
-    round_ = 0
-    while groups:
-        passed = await test_groups(groups, round_)
-        round_ += 1
-        next_groups = []
-        for group, ok in zip(groups, passed):
-            if ok:
-                continue
-            if len(group) == 1:
-                bad.append(int(group[0]))
-            else:
-                half = len(group) // 2
-                next_groups += [group[:half], group[half:]]
-        groups = next_groups
-    return sorted(bad)
-
-
-async def find_bad_ballots(rt, shares: np.ndarray, ballots: np.ndarray, seed: bytes) -> list[int]:
-    """Return the ballots among ballots whose shares do not lie on one degree-t polynomial.
-
-    Raise InconsistentShares if all of them fail, or if a failure cannot be pinned on ballots.
-    """
+    n, k = shares.shape
+    if not n:
+        return
     field = rt.SecFld(L).field
-    k = shares.shape[1]
-    rounds = [0]
-
-    async def test_groups(groups, round_):
-        rounds[0] = round_ + 1
-        members = np.concatenate(groups)
-        coefficients = derive_coefficients(seed, f"input-check/{round_}", members.size * k)
-        weighted = (shares[members] * coefficients.reshape(members.size, k)).sum(axis=1)
-        starts = np.cumsum([0] + [len(g) for g in groups[:-1]])
-        sums = np.add.reduceat(weighted, starts) if members.size else weighted
-        masks = (await random_shares(rt, field, len(groups))).value
-        return [v is not None for v in await open_all(rt, (sums + masks) % L)]
-
-    bad = await bisect(test_groups, ballots)
-    if bad and len(bad) == len(ballots):
+    coefficients = derive_coefficients(seed, "input-check", n * k).reshape(n, k)
+    combined = int((shares * coefficients).sum() % L)
+    mask = (await random_shares(rt, field, 1)).value
+    if (await open_all(rt, (np.array([combined], dtype=object) + mask) % L))[0] is None:
         raise InconsistentShares
-    root_failed = rounds[0] > 1 or bool(bad)
-    if root_failed:  # confirm what is left, with fresh coefficients and mask
-        rest = np.setdiff1d(ballots, bad)
-        if not (await test_groups([rest], rounds[0]))[0]:
-            raise InconsistentShares
-    return bad
 
 
-async def unanimity(rt, shares: np.ndarray, valid: np.ndarray, seed: bytes) -> bool:
-    """Tell whether every valid ballot is exactly 1, by one hardened zero test."""
-    if not valid.size:
+async def unanimity(rt, shares: np.ndarray, seed: bytes) -> bool:
+    """Tell whether every ballot is exactly 1, by one hardened zero test."""
+    if not len(shares):
         return True
     secfld = rt.SecFld(L)
-    c = derive_coefficients(seed, "unanimity", len(shares))[valid]
-    z = int(((shares[valid, 0] - 1) * c).sum() % L)
+    c = derive_coefficients(seed, "unanimity", len(shares))
+    z = int(((shares[:, 0] - 1) * c).sum() % L)
     return bool(await rt.is_zero_public(secfld(secfld.field(z))))
 
 
-async def tally(
-    rt, shares: np.ndarray, valid: np.ndarray, seed: bytes, min_ballots: int
-) -> tuple[list[int] | None, np.ndarray]:
-    """Check each valid ballot is one-hot; open the per-option sums of those that are.
-
-    Return (sums or None if fewer than min_ballots pass, the indices that pass).
-    """
+async def tally(rt, shares: np.ndarray) -> list[int]:
+    """Open the per-option sums of the ballots with all m shares; InconsistentShares if one is off degree t."""
     n, k = shares.shape
-    good = valid
-    if valid.size:
-        secfld = rt.SecFld(L)
-        F = secfld.field
-        x = shares[valid]
-        secret_x = secfld.array(F.array(x))
-        squares = (await rt.gather(secret_x * secret_x)).value  # one secure multiplication
-        a = derive_coefficients(seed, "tally/bits", n * k).reshape(n, k)[valid]
-        b = derive_coefficients(seed, "tally/one-hot", n)[valid]
-        z = (((squares - x) * a).sum(axis=1) + b * (x.sum(axis=1) - 1)) % L
-        passed = await rt.np_is_zero_public(secfld.array(F.array(z)))
-        good = valid[np.asarray(passed, dtype=bool)]
-    if len(good) < min_ballots:
-        return None, good
-    if not good.size:
-        return [0] * k, good
-    sums = await open_all(rt, shares[good].sum(axis=0) % L)
+    if not n:
+        return [0] * k
+    sums = await open_all(rt, shares.sum(axis=0) % L)
     if any(s is None for s in sums):
         raise InconsistentShares
-    return [int(s) for s in sums], good
+    return [int(s) for s in sums]
 
 
-async def poll_outcome(
-    rt, kind: str, shares: np.ndarray, usable: np.ndarray, seed: bytes, min_ballots: int, context: bytes = b""
-) -> dict:
-    """Run steps a-d on this party's (n, k) share array; return the public result.
+async def poll_outcome(rt, kind: str, shares: np.ndarray, seed: bytes, min_ballots: int, context: bytes = b"") -> dict:
+    """Run steps a-d on this party's (n, k) share array of the counted ballots; return the public result.
 
-    Rows of shares where usable is False are ignored. The result holds outcome,
-    counted, excluded (sorted ballot indices) and unusable (per party).
+    The result holds outcome and counted (n: every ballot of the fixed set counts).
     """
-    flags = await unusable_lists(rt, usable, context)
-    unusable = flags.any(axis=0)
-    candidates = np.flatnonzero(~unusable)
-    bad = await find_bad_ballots(rt, shares, candidates, seed)
-    valid = np.setdiff1d(candidates, bad)
-    vetoed = len(valid) < len(shares)
-    if kind == "unanimity":
-        counted = len(valid)
-        if counted < min_ballots:
-            outcome = {"withheld": True}
-        elif vetoed:
-            outcome = {"unanimous": False}  # an invalid ballot is a veto: open nothing
-        else:
-            outcome = {"unanimous": await unanimity(rt, shares, valid, seed)}
-        excluded = np.setdiff1d(np.arange(len(shares)), valid)
-    elif kind == "tally":
-        sums, good = await tally(rt, shares, valid, seed, min_ballots)
-        counted = len(good)
-        outcome = {"withheld": True} if sums is None else {"tally": sums}
-        excluded = np.setdiff1d(np.arange(len(shares)), good)
-    else:
+    if kind not in ("unanimity", "tally"):
         raise ValueError("kind must be unanimity or tally")
-    return {
-        "outcome": outcome,
-        "counted": int(counted),
-        "excluded": [int(j) for j in excluded],
-        "unusable": [[int(j) for j in np.flatnonzero(row)] for row in flags],
-    }
+    await same_job(rt, context)
+    await check_inputs(rt, shares, seed)
+    n = len(shares)
+    if n < min_ballots:
+        outcome = {"withheld": True}  # below min_ballots nothing is opened, whatever the kind
+    elif kind == "unanimity":
+        outcome = {"unanimous": await unanimity(rt, shares, seed)}
+    else:
+        outcome = {"tally": await tally(rt, shares)}
+    return {"outcome": outcome, "counted": int(n)}

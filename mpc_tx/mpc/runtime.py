@@ -7,10 +7,11 @@ explicit arguments and then hardened where MPyC falls short of what mpcvote prom
 - Links. MPyC's TLS mode reads ``.config/party_{pid}.crt`` relative to the working
   directory, listens on all interfaces and believes the party number a client declares
   in its first two bytes. ``start`` is replaced: the TLS contexts are built once from
-  the paths given (so the key files can be deleted right after), the listener binds
-  only the party's registered host, and every link, in both directions, must present
-  the certificate whose SHA-256 the registry pins for the party it claims; otherwise it
-  is closed before a byte of it (or of our PRSS keys) is used.
+  the paths given (so the key files can be deleted right after) and trust exactly the
+  parties' self-signed certificates from the registry (no CA, no names checked), the
+  listener binds only the party's registered host, and every link, in both directions,
+  must present the certificate whose SHA-256 the registry pins for the party it claims;
+  otherwise it is closed before a byte of it (or of our PRSS keys) is used.
 - Zero test. MPyC 0.11's ``is_zero_public`` / ``np_is_zero_public`` open a*r at degree
   2t without resharing in large fields; the opened polynomial factors back to a. Every
   comparison ends in them. They are rebound on the runtime to versions that reshare
@@ -58,6 +59,7 @@ __all__ = [
     "load_mpyc",
     "build_runtime",
     "private_tls_files",
+    "pem_sha256",
     "exchange",
     "peer_lost",
     "farewell",
@@ -216,8 +218,6 @@ load_mpyc()
 from mpyc import asyncoro  # noqa: E402  (after load_mpyc neutralised argv)
 from mpyc.numpy import np  # noqa: E402
 
-from mpc_tx.mpc.tls import party_name  # noqa: E402
-
 
 def prss_default(m: int, t: int) -> bool:
     """Tell whether PRSS is on by default: it costs C(m, t) keys per party."""
@@ -225,16 +225,17 @@ def prss_default(m: int, t: int) -> bool:
 
 
 @contextmanager
-def private_tls_files(cert_pem, key_pem, ca_pem):
+def private_tls_files(cert_pem, key_pem, peers_pem):
     """Write the TLS material into a fresh 0700 directory (files 0600); remove it on exit.
 
-    Yields (cert_path, key_path, ca_path).
+    peers_pem is the parties' pinned certificates, concatenated. Yields (cert_path,
+    key_path, peers_path).
     """
     folder = tempfile.mkdtemp(prefix="mpcvote-tls-")
     os.chmod(folder, 0o700)
     try:
         paths = []
-        for name, pem in (("party.crt", cert_pem), ("party.key", key_pem), ("ca.crt", ca_pem)):
+        for name, pem in (("party.crt", cert_pem), ("party.key", key_pem), ("peers.crt", peers_pem)):
             path = os.path.join(folder, name)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
@@ -245,14 +246,19 @@ def private_tls_files(cert_pem, key_pem, ca_pem):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _tls_contexts(cert_path, key_path, ca_path):
-    with open(ca_path, "rb") as f:
-        ca_pem = f.read().decode("ascii")
-    # cadata given: only the testnet CA is trusted, never the system's CAs.
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=ca_pem)
+def _tls_contexts(cert_path, key_path, peers_path):
+    with open(peers_path, "rb") as f:
+        peers_pem = f.read().decode("ascii")
+    # Trust exactly the parties' self-signed certificates (cadata: never the system's CAs), each
+    # as its own anchor (partial chain). No names are checked: a link is admitted only on the
+    # certificate pinned for the party it claims (_Links.presents_pin), in both directions.
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=peers_pem)
     server.verify_mode = ssl.CERT_REQUIRED
-    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem)
+    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=peers_pem)
+    client.check_hostname = False
     for context in (server, client):
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
         context.minimum_version = ssl.TLSVersion.TLSv1_3
         context.load_cert_chain(cert_path, keyfile=key_path)
     with open(cert_path, "rb") as f:
@@ -262,6 +268,15 @@ def _tls_contexts(cert_path, key_path, ca_path):
 
 def _der_sha256(cert_pem) -> bytes:
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert_pem.decode("ascii"))).digest()
+
+
+def pem_sha256(cert_pem) -> str | None:
+    """Return the SHA-256 (lower-case hex) of a PEM certificate's DER, as the registry pins it; None if not PEM."""
+    try:
+        text = cert_pem.decode("ascii") if isinstance(cert_pem, bytes) else cert_pem
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(text)).hexdigest()
+    except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
+        return None
 
 
 class _Links:
@@ -512,7 +527,6 @@ async def _pinned_start(self):
                     peer.host,
                     peer.port,
                     ssl=links.client_ctx,
-                    server_hostname=party_name(peer.pid),
                     ssl_handshake_timeout=10,
                 )
                 try:
@@ -627,7 +641,8 @@ def build_runtime(
 ):
     """Build party pid's MPyC runtime for parties [(host, port), ...] at threshold t.
 
-    tls is (cert_path, key_path, ca_path), read once here; pins lists each party's
+    tls is (cert_path, key_path, peers_path), read once here (peers_path: the parties' pinned
+    certificates, the only ones trusted); pins lists each party's
     certificate SHA-256 (hex). Both are required when there is more than one party.
     prss=None picks PRSS when C(m, t) is small (see prss_default). job_id (32 bytes)
     is the job's identity every link must greet with; max_message caps a peer's frame.

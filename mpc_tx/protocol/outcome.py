@@ -5,18 +5,19 @@ A validator's worker turns the result of a poll's MPC job into this payload
 checks it (``check_form`` in the codec, ``check`` against the poll) before it hashes it
 (``digests.outcome_digest``) and counts it towards finality. Its two forms::
 
-    {"status": "ok", "ballots": <counted-set digest>, "outcome": OUTCOME, "counted": N,
-     "excluded": [ballot indices], "unusable": [[ballot indices], ... one list per validator]}
+    {"status": "ok", "ballots": <counted-set digest>, "outcome": OUTCOME, "counted": N}
     {"status": "failed", "ballots": <counted-set digest>, "code": CODE, "absent": [validator indices]}
 
 OUTCOME is ``{"unanimous": true|false}`` (unanimity), ``{"tally": {option: count, ...}}``
-(tally) or ``{"withheld": true}`` (either kind, and always below min_ballots). Index lists
-are sorted, distinct and in range.
+(tally) or ``{"withheld": true}`` (either kind, and always below min_ballots). N is the
+size of the poll's fixed counted set: the MPC runs over exactly that set (docs/PROTOCOL.md
+§17), so nothing is excluded there. Index lists are sorted, distinct and in range.
 
 The failure codes, and who writes each (``CODES``):
 
-- ``inconsistent_shares`` (attested): the input sharings cannot be reconciled; uses the
-  validator's one attestation, and fails the poll once more than 2/3 attest it.
+- ``inconsistent_shares`` (attested): the parties' inputs do not lie on one degree-t
+  polynomial (a party input other shares than its checked ones); uses the validator's one
+  attestation, and fails the poll once more than 2/3 attest it.
 - ``party_absent``, ``timeout``, ``bad_message`` (reported): a failed attempt names parties
   for the record and for the deadline verdict, without using up the attestation, since a
   later attempt may succeed. "absent" lists whom it names: not connected (party_absent),
@@ -82,9 +83,9 @@ REPORT_CODES = tuple(c for c, who in CODES.items() if who == REPORTED)  # failed
 JOB_CODES = tuple(c for c, who in CODES.items() if who in (ATTESTED, REPORTED, JOB))
 
 WITHHELD = {"withheld": True}
-_OK_FIELDS = {"status", "outcome", "counted", "excluded", "unusable", "ballots"}
+_OK_FIELDS = {"status", "outcome", "counted", "ballots"}
 _FAILED_FIELDS = {"status", "code", "absent", "ballots"}
-_JOB_OK_FIELDS = {"outcome", "counted", "excluded", "unusable"}
+_JOB_OK_FIELDS = {"outcome", "counted"}
 
 
 # --- the builder -------------------------------------------------------------------------
@@ -122,14 +123,7 @@ def from_job(job: dict, ballots_digest: str, options: list, parties: int) -> dic
     outcome = job["outcome"]
     if "tally" in outcome:
         outcome = {"tally": dict(zip(options, outcome["tally"]))}
-    return {
-        "ballots": ballots_digest,
-        "status": OK,
-        "outcome": outcome,
-        "counted": job["counted"],
-        "excluded": sorted(job["excluded"]),
-        "unusable": [sorted(u) for u in job["unusable"]],
-    }
+    return {"ballots": ballots_digest, "status": OK, "outcome": outcome, "counted": job["counted"]}
 
 
 def is_report(payload: dict) -> bool:
@@ -158,8 +152,8 @@ def check_form(result) -> None:
 def check(poll: dict, result) -> None:
     """Raise BAD_OUTCOME unless `result` is a well-formed payload for `poll`; never raise anything else.
 
-    `poll` is the chain's record: id, ballots_digest, ballots, validators, min_ballots,
-    kind, options.
+    `poll` is the chain's record: id, ballots_digest, ballots (the size of the fixed counted
+    set), validators, min_ballots, kind, options.
     """
     check_form(result)
 
@@ -186,21 +180,9 @@ def check(poll: dict, result) -> None:
             bad("absent must be a sorted list of validator indices")
         return
     if set(result) != _OK_FIELDS:
-        bad("a result has exactly the fields ballots, counted, excluded, outcome, status, unusable")
-    if not index_list(result["excluded"], n):
-        bad("excluded must be a sorted list of ballot indices")
-    if not (
-        isinstance(result["counted"], int)
-        and not isinstance(result["counted"], bool)
-        and result["counted"] == n - len(result["excluded"])
-    ):
-        bad("counted must be the number of ballots less the excluded ones")
-    if not (
-        isinstance(result["unusable"], list)
-        and len(result["unusable"]) == m
-        and all(index_list(u, n) for u in result["unusable"])
-    ):
-        bad("unusable must list, per validator, the sorted ballot indices it could not use")
+        bad("a result has exactly the fields ballots, counted, outcome, status")
+    if not (isinstance(result["counted"], int) and not isinstance(result["counted"], bool) and result["counted"] == n):
+        bad("counted must be the number of ballots in the fixed counted set")
     outcome = result["outcome"]
     if outcome == WITHHELD:
         return

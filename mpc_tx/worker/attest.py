@@ -1,11 +1,13 @@
-"""Attestations and failed-attempt reports: build one from a job's result, sign it, submit it.
+"""Attestations, failed-attempt reports and complaints: sign them, submit them through the node.
 
 The payload is mpc_tx.protocol.outcome's (its one builder, ``from_job``); it goes on chain
 as the ``result`` of a ``submit_outcome`` tx signed with the validator's attestation key,
-through the validator's own node.
+through the validator's own node. A complaint (mpc_tx.worker.complaints) goes the same way
+as a ``complain`` tx: ``send_tx`` is the one sender, with its nonce and retry rules.
 """
 
 import logging
+import threading
 import time
 
 from mpc_tx.protocol import outcome, tx as txcodec
@@ -17,6 +19,7 @@ __all__ = [
     "payload",
     "submit_body",
     "next_nonce",
+    "send_tx",
     "Attester",
     "SUBMIT_TRIES",
     "SETTLED",
@@ -60,11 +63,33 @@ def next_nonce(last: int, now_us: int) -> int:
     return max(last + 1, now_us)
 
 
+def send_tx(rpc, key, chain_id: str, type_: str, body: dict, retry_s: float, settled, what: str) -> bool | None:
+    """Sign and send a `type_` tx of `body` with `key`, retrying a refusal every retry_s.
+
+    Return True if the node took it, False if refused with a code in `settled` (no retry
+    changes it), None if every try was refused. Each try takes a fresh nonce above the
+    account's last one.
+    """
+    for _ in range(SUBMIT_TRIES):
+        last = rpc.query(f"/account/{key.public_hex}")[0]["nonce"]
+        res = rpc.broadcast_tx_sync(txcodec.build(key, chain_id, type_, next_nonce(last, time.time_ns() // 1000), body))
+        if int(res["code"]) == OK:
+            log.info("%s: sent (tx %s)", what, res["hash"])
+            return True
+        log.warning("%s: refused: code %s %s", what, res["code"], res.get("log"))
+        if int(res["code"]) in settled:
+            return False
+        time.sleep(retry_s)
+    return None
+
+
 class Attester:
     """Sign and submit one validator's attestations and reports."""
 
     def __init__(self, key, chain_id: str, index: int):
         self.key, self.chain_id, self.index = key, chain_id, index
+        # One tx at a time from this key (attestations and complaints): each takes the next nonce.
+        self.lock = threading.Lock()
 
     def __repr__(self):  # never the key
         return f"Attester(validator {self.index}, {self.key.public_hex[:12]}…)"
@@ -75,14 +100,13 @@ class Attester:
 
     def submit(self, rpc, poll_id: int, result: dict, retry_s: float) -> bool:
         """Submit `result` through `rpc`, retrying a refusal every retry_s; return whether the node took it."""
-        for _ in range(SUBMIT_TRIES):
-            last = rpc.query(f"/account/{self.key.public_hex}")[0]["nonce"]
-            res = rpc.broadcast_tx_sync(self.build(poll_id, result, next_nonce(last, time.time_ns() // 1000)))
-            if int(res["code"]) == OK:
-                log.info("poll %s: submitted %s (tx %s)", poll_id, result.get("code", result["status"]), res["hash"])
-                return True
-            log.warning("poll %s: attestation rejected: code %s %s", poll_id, res["code"], res.get("log"))
-            if int(res["code"]) in SETTLED:
-                return False
-            time.sleep(retry_s)
-        return False
+        what = f"poll {poll_id}: {result.get('code', result['status'])} attestation"
+        body = submit_body(poll_id, self.index, result)
+        with self.lock:
+            return bool(send_tx(rpc, self.key, self.chain_id, "submit_outcome", body, retry_s, SETTLED, what))
+
+    def complain(self, rpc, body: dict, retry_s: float, settled) -> bool | None:
+        """Send a complain tx of `body` (see send_tx for the answer); the body names nothing secret."""
+        what = f"poll {body['poll']}: complaint about ballot tx {body['ballot_tx'][:12]}…"
+        with self.lock:
+            return send_tx(rpc, self.key, self.chain_id, "complain", body, retry_s, settled, what)

@@ -1,10 +1,14 @@
-"""The MPC worker of one validator: follow the node, decrypt own shares, run jobs, attest.
+"""The MPC worker of one validator: follow the node, check own shares, complain, run jobs, attest.
 
     python -m mpc_tx.worker --home HOME --index I --node URL --genesis FILE
 
-It decrypts its own payload of each ballot as ballots commit (not all at the
-close; in a thread at a lower CPU priority than the chain's), and when a closed poll
-gets an MPC slot (abci_app.mpcslots) runs the poll's MPC job in a child
+It opens and checks its own share of each ballot as ballots commit (docs/PROTOCOL.md
+§§10, 17; in a thread at a lower CPU priority than the chain's) and complains at once
+about a share that does not open, decode or check: the complaint is stored (fsync'd,
+``complaints``) before it is sent, and after a restart the stored bytes are sent again,
+never a second complaint. When a closed poll's counted set is fixed and it gets an MPC
+slot (abci_app.mpcslots), it runs the poll's MPC job over its checked value shares of
+exactly that set (their digest must be the poll's ballots_digest) in a child
 process, attempt by attempt on the chain's schedule (``schedule``): attempt k starts at
 mpc_start + k*A on the slot's port of the registered range. An attempt that
 times out (a party absent or killed) is retried at the next one, and reported
@@ -12,7 +16,7 @@ times out (a party absent or killed) is retried at the next one, and reported
 an enumerated failure such as inconsistent shares, is signed with the
 validator's attestation key and submitted through its own node (``attest``).
 What it knows of each poll is one ``polljob.PollJob``.
-It holds only its own validator's decrypted shares, and never logs one.
+It holds only its own validator's shares, and never logs one, nor a K point or its key.
 """
 
 import argparse
@@ -26,24 +30,40 @@ import threading
 import time
 from pathlib import Path
 
-from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec
-from mpc_tx.protocol.codes import TxError
+from mpc_tx.protocol import canonical, complaint, outcome, tx as txcodec
 from mpc_tx.protocol.slots import slot_count
-from mpc_tx.keyfile import load_signing_key, load_encryption_key
+from mpc_tx.keyfile import load_signing_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
-from mpc_tx.worker import schedule
+from mpc_tx.worker import schedule, shares
 from mpc_tx.worker.attest import Attester, payload as attest_payload
+from mpc_tx.worker.complaints import SETTLED as COMPLAINT_SETTLED, ComplaintStore, complain_body
 from mpc_tx.worker.polljob import PollJob, job_input, opened_from
-from mpc_tx.protocol import outcome
 
-__all__ = ["Worker", "BlockWaker", "main", "FOLLOWER_NICE", "SYNC_PAGE", "SYNC_ONE_BY_ONE"]
+__all__ = [
+    "Worker",
+    "BlockWaker",
+    "CountedSetError",
+    "ShareError",
+    "main",
+    "FOLLOWER_NICE",
+    "SYNC_PAGE",
+    "SYNC_ONE_BY_ONE",
+]
 
 log = logging.getLogger("mpc_tx.worker")
 
-# Niceness of the thread that decrypts ballots as they commit (see Worker._follow_loop).
+# Niceness of the thread that opens ballots as they commit (see Worker._follow_loop).
 FOLLOWER_NICE = 10
-# The close's ballot list: pages of (voter, tx hash); payloads one by one up to this many per page.
+# The ballot list: pages of (voter, tx hash); ballots one by one up to this many missing, else by pages.
 SYNC_PAGE, SYNC_ONE_BY_ONE = 1000, 20
+
+
+class CountedSetError(RuntimeError):
+    """The poll's counted set is not fixed, or the ballots read are not it (their digest differs)."""
+
+
+class ShareError(RuntimeError):
+    """A counted ballot whose share does not check for this validator: it has no checked share to input."""
 
 
 class Worker:
@@ -55,17 +75,23 @@ class Worker:
         self._local = threading.local()  # one RPC connection per thread: never share one
         mpc = self.home / "mpc"
         self.attest = load_signing_key(mpc / "attest_key.json")
-        self.enc = load_encryption_key(mpc / "enc_key.json")
+        self.enc_x = shares.load_enc_scalar(mpc / "enc_key.json")
+        doc = json.loads(Path(genesis).read_text())
+        self.chain_id = doc["chain_id"]
+        registry = doc["app_state"]["validators"]
+        own = registry[index]
+        if (own["attest_key"], own["enc_key"]) != (self.attest.public_hex, shares.enc_public_hex(self.enc_x)):
+            raise SystemExit(f"worker keys in {mpc} are not validator {index}'s keys in the genesis registry")
+        # The MPC links trust exactly the registry's self-signed certificates, each pinned by hash.
         self.tls = {
             "cert": (mpc / "tls" / "party.crt").read_text(),
             "key": (mpc / "tls" / "party.key").read_text(),
-            "ca": (mpc / "tls" / "ca.crt").read_text(),
+            "peers": [v["tls_cert"] for v in registry],
         }
-        doc = json.loads(Path(genesis).read_text())
-        self.chain_id = doc["chain_id"]
-        own = doc["app_state"]["validators"][index]
-        if (own["attest_key"], own["enc_key"]) != (self.attest.public_hex, self.enc.public_hex):
-            raise SystemExit(f"worker keys in {mpc} are not validator {index}'s keys in the genesis registry")
+        self.complaints = ComplaintStore(self.home, self.chain_id)
+        self.settled = set()  # (poll, ballot tx) of complaints the chain took or settled in this run
+        self.unsent = set()  # (poll, ballot tx) of stored complaints no try got through yet
+        self.complaint_lock = threading.Lock()  # one complaint made and stored at a time
         self.state_dir = self.home / "worker"
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
         self.attester = Attester(self.attest, self.chain_id, index)
@@ -93,68 +119,161 @@ class Worker:
                 return out
             after = page["next"]
 
-    def sync_ballots(self, poll: dict) -> list:
-        """Return this validator's shares of the poll's counted ballots, in the order state gives.
-
-        Each ballot's share comes from the cache only if it was opened from the tx that
-        state counts (a revote, or a ballot its block rejected, has another tx hash).
-        The list is read as (voter, tx hash) only; payloads are fetched for the ballots
-        not opened yet: one by one when they are few, else the page with payloads.
-        """
-        entries = max(1, len(poll["options"]))
-        base = f"/poll/{poll['id']}/ballots?validator={self.index}&limit={SYNC_PAGE}"
-        after, shares = None, []
+    def _ballot_list(self, poll_id: int) -> list:
+        """Return the poll's ballot records as (voter, tx[, disqualified]), in voter order."""
+        base, after, out = f"/poll/{poll_id}/ballots?limit={SYNC_PAGE}&fields=tx", None, []
         while True:
-            page_path = base + (f"&after={after}" if after else "")
-            page, _ = self.rpc.query(page_path + "&fields=tx")
-            with self.lock:
-                cache = self._job(poll["id"]).shares
-                known = {b["voter"]: cache.get(b["voter"]) for b in page["ballots"]}
-            missing = [b for b in page["ballots"] if not opened_from(known.get(b["voter"]), b["tx"])]
-            if missing:
-                if len(missing) <= SYNC_ONE_BY_ONE:
-                    full = [
-                        self.rpc.query(f"/poll/{poll['id']}/ballot/{b['voter']}?validator={self.index}")[0]
-                        for b in missing
-                    ]
-                else:
-                    full, _ = self.rpc.query(page_path)
-                    full = full["ballots"]
-                for b in full:
-                    if not opened_from(known.get(b["voter"]), b["tx"]):
-                        known[b["voter"]] = (b["tx"], self._open(poll, b, entries))
-                with self.lock:
-                    self._job(poll["id"]).shares.update({b["voter"]: known[b["voter"]] for b in full})
-            for b in page["ballots"]:
-                entry = known[b["voter"]]
-                if not opened_from(entry, b["tx"]):
-                    # replaced between the two reads: state moved on (not after the close, but be exact)
-                    raise RpcError(f"poll {poll['id']}: ballot of {b['voter'][:12]}… changed during the sync")
-                shares.append(entry[1])
+            page, _ = self.rpc.query(base + (f"&after={after}" if after else ""))
+            out += page["ballots"]
             if page["next"] is None:
-                break
+                return out
             after = page["next"]
-        return shares
 
-    def _open(self, poll, ballot, entries):
+    def _full_ballots(self, poll_id: int, voters: set) -> dict:
+        """Return voter -> record (with the ballot's hex) for `voters`: one by one when few, else by pages."""
+        if len(voters) <= SYNC_ONE_BY_ONE:
+            return {v: self.rpc.query(f"/poll/{poll_id}/ballot/{v}")[0] for v in sorted(voters)}
+        base, after, out = f"/poll/{poll_id}/ballots?limit={SYNC_PAGE}", None, {}
+        while True:
+            page, _ = self.rpc.query(base + (f"&after={after}" if after else ""))
+            out.update({b["voter"]: b for b in page["ballots"] if b["voter"] in voters})
+            if page["next"] is None:
+                return out
+            after = page["next"]
+
+    def _disqualified(self, poll_id: int) -> set:
+        """Return the tx hashes of the poll's ballots a complaint put out (verdict ballot_bad)."""
+        answer, _ = self.rpc.query(f"/poll/{poll_id}/complaints")
+        records = answer.get("complaints", []) if isinstance(answer, dict) else answer
+        return {c["ballot_tx"] for c in records if c.get("verdict") == "ballot_bad"}
+
+    def open_ballots(self, poll: dict) -> list:
+        """Open and check this validator's share of every ballot of the poll on chain; return the records.
+
+        A share is opened once per ballot tx (the follower opened most as they committed);
+        a bad one is complained about at once (check_ballot).
+        """
+        poll_id = poll["id"]
+        records = self._ballot_list(poll_id)
+        with self.lock:
+            held = dict(self._job(poll_id).shares)
+        missing = {b["voter"] for b in records if not opened_from(held.get(b["voter"]), b["tx"])}
+        if missing:
+            full = self._full_ballots(poll_id, missing)
+            opened = {}
+            for b in records:
+                if b["voter"] not in missing:
+                    continue
+                record = full.get(b["voter"])
+                if record is None or record["tx"] != b["tx"]:
+                    # replaced between the two reads: state moved on (not after the fix, but be exact)
+                    raise RpcError(f"poll {poll_id}: ballot of {b['voter'][:12]}… changed during the sync")
+                opened[b["voter"]] = (b["tx"], self.check_ballot(poll, b["voter"], b["tx"], record["ballot"]).held())
+            with self.lock:
+                self._job(poll_id).shares.update(opened)
+        return records
+
+    def sync_ballots(self, poll: dict) -> list:
+        """Return this validator's checked value shares of the poll's fixed counted set, in voter order.
+
+        The counted set is the ballots not disqualified; its digest must be the poll's
+        ballots_digest, else CountedSetError: the job never runs over another set. A counted
+        ballot whose share does not check for this validator (it could not complain in
+        time) makes a ShareError: it cannot input a checked share, so it takes no part.
+        """
+        poll_id = poll["id"]
+        if poll.get("counted_fixed_height") is None:
+            raise CountedSetError(f"poll {poll_id}: the counted set is not fixed yet")
+        records = self.open_ballots(poll)
+        out = self._disqualified(poll_id)
+        counted = [b for b in records if not b.get("disqualified") and b["tx"] not in out]
+        with self.lock:
+            held = self._job(poll_id).shares
+            opened = [held[b["voter"]][1] for b in counted]
+        if shares.counted_digest([o.digest for o in opened]) != poll["ballots_digest"]:
+            raise CountedSetError(f"poll {poll_id}: the ballots read do not give the poll's ballots_digest")
+        bad = sum(1 for o in opened if not o.good)
+        if bad:
+            raise ShareError(f"poll {poll_id}: {bad} counted ballots whose share does not check for this validator")
+        return [o.values for o in opened]
+
+    # --- shares and complaints ------------------------------------------------------------
+    def _context(self, poll: dict):
+        job = self._job(poll["id"])
+        if job.context is None:
+            job.context = shares.poll_context(self.chain_id, poll)
+        return job.context
+
+    def check_ballot(self, poll: dict, voter: str, tx_hash: str, ballot_hex: str) -> shares.Opened:
+        """Open and check this validator's share of a committed ballot; complain at once if it is bad."""
         try:
-            return envelope.open_(
-                self.enc,
-                bytes.fromhex(ballot["payload"]),
-                chain_id=self.chain_id,
-                poll_id=poll["id"],
-                voter=ballot["voter"],
-                validator=self.index,
-                entries=entries,
-            )
-        except (envelope.EnvelopeError, ValueError):
-            log.info(
-                "poll %s: ballot of %s… does not open for validator %d: unusable",
-                poll["id"],
-                ballot["voter"][:12],
-                self.index,
-            )
-            return None
+            raw = bytes.fromhex(ballot_hex)
+        except (TypeError, ValueError):
+            raw = b""
+        opened = shares.open_share(self._context(poll), voter, raw, self.index, self.enc_x)
+        if opened.ballot is not None and (not opened.good or self.complains_about(opened)):
+            if not opened.good:
+                log.info(
+                    "poll %s: ballot tx %s… is bad for validator %d: %s",
+                    poll["id"],
+                    tx_hash[:12],
+                    self.index,
+                    opened.reason,
+                )
+            self.complain(poll, voter, tx_hash, opened.ballot)
+        return opened
+
+    def complains_about(self, opened: shares.Opened) -> bool:
+        """Whether to complain about a ballot whose share checks: never (a fault entry point overrides it)."""
+        return False
+
+    def complain(self, poll: dict, voter: str, tx_hash: str, ballot) -> None:
+        """Complain about a ballot: the stored complaint if there is one, else a new one, stored before it is sent."""
+        key = (poll["id"], tx_hash)
+        if key in self.settled:
+            return
+        with self.complaint_lock:  # the follower and an attempt's sync may find the same ballot bad at once
+            body = self.complaints.load(*key)
+            if body is None:
+                made = complaint.make_complaint(
+                    self._context(poll), bytes.fromhex(tx_hash), ballot, self.index, self.enc_x
+                )
+                body = self.complaints.save(complain_body(poll["id"], self.index, voter, tx_hash, made))
+        self.send_complaint(body)
+
+    def send_complaint(self, body: dict) -> None:
+        """Send a stored complaint's exact bytes; remember it once the chain took or settled it."""
+        key = (body["poll"], body["ballot_tx"])
+        sent = self.attester.complain(self.rpc, body, self.block_interval, COMPLAINT_SETTLED)
+        with self.lock:
+            if sent is None:
+                self.unsent.add(key)  # sent again at the next block
+            else:
+                self.settled.add(key)
+                self.unsent.discard(key)
+
+    def resend_complaints(self, only=None) -> None:
+        """Send again the stored complaints not settled in this run (all after a restart, or `only`).
+
+        After a restart, a complaint about a poll whose counted set is fixed is settled without
+        a try: its window has passed.
+        """
+        fixed = {}
+        for body in self.complaints.stored():
+            key = (body["poll"], body["ballot_tx"])
+            if key in self.settled or (only is not None and key not in only):
+                continue
+            if body["poll"] not in fixed:
+                try:
+                    fixed[body["poll"]] = self.poll(body["poll"], refresh=True).get("counted_fixed_height") is not None
+                except QueryError:
+                    fixed[body["poll"]] = False  # let the chain answer the complaint itself
+            if fixed[body["poll"]]:
+                with self.lock:
+                    self.settled.add(key)
+                    self.unsent.discard(key)
+                continue
+            self.send_complaint(body)
 
     # --- the loop ------------------------------------------------------------------------
     def _job(self, poll_id: int) -> PollJob:
@@ -180,12 +299,19 @@ class Worker:
         """
         began = time.monotonic()
         top = self.rpc.height()
-        if self.followed is None:  # (re)start: catch up on every open poll in one pass
+        if self.followed is None:  # (re)start: the stored complaints first, then every poll still taking them
+            self.resend_complaints()
             for summary in self._all_polls():
-                if summary["status"] == "open" and self._is_party(self.poll(summary["id"])):
-                    self.sync_ballots(self.poll(summary["id"]))
+                if summary["status"] in ("open", "closed"):
+                    poll = self.poll(summary["id"], refresh=True)
+                    if self._is_party(poll) and poll.get("counted_fixed_height") is None:
+                        self.open_ballots(poll)
             self.followed = top
             return top
+        with self.lock:
+            unsent = set(self.unsent)
+        if unsent:
+            self.resend_complaints(only=unsent)
         for height in range(self.followed + 1, min(top, self.followed + max_blocks) + 1):
             # The payloads are in the block: one RPC per block, not one query per ballot (per-
             # ballot queries left workers tens of seconds behind a busy chain). Not block_results
@@ -200,14 +326,22 @@ class Worker:
         return top
 
     def take_ballot(self, raw: bytes):
-        """Decrypt this validator's payload of a ballot in a committed block."""
+        """Open and check this validator's share of a ballot in a committed block; complain if it is bad.
+
+        The block's txs passed the chain's checks already: only the fields used are read
+        (the canonical decoder, no signature check).
+        """
         try:
-            tx = txcodec.decode(raw)
-            if tx.type != "cast_ballot":
+            doc = canonical.decode(raw)
+            if not isinstance(doc, dict) or doc.get("type") != "cast_ballot":
                 return
-            poll_id, payload = int(tx.body["poll"]), tx.body["payloads"][self.index]
-        except (TxError, KeyError, IndexError, TypeError, ValueError):
-            return  # not a ballot this worker can use: the list at the close fetches what counts
+            body, voter = doc["body"], doc["signer"]
+            poll_id, ballot_hex = body["poll"], body["ballot"]
+            if type(poll_id) is not int or not isinstance(ballot_hex, str) or not isinstance(voter, str):
+                return
+        except (canonical.CanonicalError, KeyError, TypeError):
+            return  # not a ballot this worker can use: the list at the fix fetches what counts
+        tx_hash = txcodec.tx_hash(raw)
         seen = self.polljobs.get(poll_id)
         if seen is not None and (seen.attempted or seen.done):  # each attempt syncs what is missing
             return
@@ -215,16 +349,16 @@ class Worker:
             poll = self.poll(poll_id)
         except QueryError:
             return  # a ballot for an unknown poll (rejected by its block)
-        if not self._is_party(poll):
+        if not self._is_party(poll) or poll.get("counted_fixed_height") is not None:
             return
         job = self._job(poll_id)
         with self.lock:
-            known = job.holds(tx.signer, tx.hash)
+            known = job.holds(voter, tx_hash)
         if not known:
-            opened = (tx.hash, self._open(poll, {"voter": tx.signer, "payload": payload}, max(1, len(poll["options"]))))
+            opened = (tx_hash, self.check_ballot(poll, voter, tx_hash, ballot_hex).held())
             with self.lock:
                 if not job.done:
-                    job.shares[tx.signer] = opened
+                    job.shares[voter] = opened
 
     def _is_party(self, poll) -> bool:
         return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index for v in poll["validators"])
@@ -290,28 +424,22 @@ class Worker:
         poll_id = poll["id"]
         began = time.monotonic()
         try:
-            shares = self.sync_ballots(poll)
+            values = self.sync_ballots(poll)
             synced = time.monotonic() - began
-            if not shares:
-                result = {
-                    "status": outcome.OK,
-                    "outcome": outcome.WITHHELD,
-                    "counted": 0,
-                    "excluded": [],
-                    "unusable": [[] for _ in poll["validators"]],
-                }
+            if not values:
+                result = {"status": outcome.OK, "outcome": outcome.WITHHELD, "counted": 0}
             else:
                 self._set(poll_id, "running", attempt=attempt)
                 log.info(
                     "poll %s: attempt %d with %d ballots (synced in %.3f s; deadline %.0f s)",
                     poll_id,
                     attempt,
-                    len(shares),
+                    len(values),
                     synced,
                     deadline,
                 )
                 result = run_job(
-                    job_input(poll, self.index, attempt, shares, self.tls, deadline, chain_id=self.chain_id),
+                    job_input(poll, self.index, attempt, values, self.tls, deadline, chain_id=self.chain_id),
                     deadline + 5,
                 )
                 log.info("poll %s: attempt %d job ended in %.3f s", poll_id, attempt, time.monotonic() - began - synced)
@@ -333,6 +461,9 @@ class Worker:
                 return
             self.submit(poll, submitted)
             self._set(poll_id, "attested", attempt=attempt, reason=submitted["status"])
+        except (CountedSetError, ShareError) as exc:  # this validator takes no part: the others time out
+            log.warning("poll %s: attempt %d refused: %s", poll_id, attempt, exc)
+            self._set(poll_id, "failed", attempt=attempt, reason=type(exc).__name__)
         except Exception as exc:
             log.exception("poll %s: attempt %d crashed: %s", poll_id, attempt, type(exc).__name__)
             self._set(poll_id, "failed", attempt=attempt, reason=type(exc).__name__)

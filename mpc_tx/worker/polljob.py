@@ -28,7 +28,11 @@ def job_identity(chain_id: str, poll: dict, attempt: int) -> str:
 def job_input(
     poll: dict, index: int, attempt: int, shares: list, tls: dict, deadline_s: float, chain_id: str = ""
 ) -> dict:
-    """Return the MPC job description for one attempt (see mpc_tx.mpc.job); `index` is our party id."""
+    """Return the MPC job description for one attempt (see mpc_tx.mpc.job); `index` is our party id.
+
+    `shares` holds our checked value shares of each ballot of the fixed counted set, in
+    voter order; `tls` our certificate and key and every party's pinned certificate.
+    """
     # The poll's MPC slot picks the port: polls computing together never share one, and a
     # retry never reuses the port of the attempt before it (see mpc_tx.protocol.slots).
     slot = poll.get("mpc_slot") or 0
@@ -46,7 +50,7 @@ def job_input(
         "threshold": poll["threshold"],
         "kind": poll["kind"],
         "options": max(1, len(poll["options"])),
-        "shares": [None if s is None else [str(x) for x in s] for s in shares],
+        "shares": [[str(x) for x in s] for s in shares],
         "seed": poll["seed"],
         "min_ballots": poll["min_ballots"],
         "tls": tls,
@@ -58,12 +62,13 @@ def job_input(
 class PollJob:
     """What one worker holds and has done for one poll."""
 
-    __slots__ = ("id", "record", "shares", "attempted", "status", "thread", "done")
+    __slots__ = ("id", "record", "context", "shares", "attempted", "status", "thread", "done")
 
     def __init__(self, poll_id: int):
         self.id = poll_id
         self.record = None  # the poll's full record on chain, refreshed as its status moves
-        self.shares = {}  # voter -> (tx hash, this validator's shares or None if unusable)
+        self.context = None  # its protocol context (docs/PROTOCOL.md §17), made once
+        self.shares = {}  # voter -> (tx hash, worker.shares.Opened: this validator's checked shares)
         self.attempted = set()  # numbers of the attempts started
         self.status = None  # this poll's entry in jobs.json: state, updated, and attempt, reason, absent
         self.thread = None  # the attempt running now, if any
@@ -96,3 +101,4 @@ class PollJob:
         self.done = True
         self.shares = {}
         self.record = None
+        self.context = None

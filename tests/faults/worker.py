@@ -3,7 +3,13 @@
     python tests/faults/worker.py --home H --index I --node URL --genesis FILE
 
 Faults:
-- corrupt-shares: a validator that adds 1 to each of its shares before the MPC.
+- corrupt-shares: a validator that adds 1 to each of its value shares before the MPC (the
+  MPC's input check fails the attempt as inconsistent_shares).
+- false-complaint: a validator that complains, with a valid proof, about every good ballot
+  it sees (the chain judges each complaint false and names it); it still computes.
+- cannot-decrypt: a validator that claims it cannot open any ballot. There are no
+  "unusable" lists any more: all it can do is complain (falsely: it is named) and refuse
+  to take part in the MPC; it excludes nothing.
 """
 
 import os
@@ -11,17 +17,35 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from mpc_tx.protocol import x25519_envelope as envelope  # noqa: E402
+from mpc_tx.protocol.ballot import parse_ballot  # noqa: E402
+from mpc_tx.protocol.group import L, Invalid  # noqa: E402
+from mpc_tx.worker import shares  # noqa: E402
 from mpc_tx.worker.follower import Worker, main  # noqa: E402
 
 
 class CorruptShares(Worker):
     def sync_ballots(self, poll):
-        shares = super().sync_ballots(poll)
-        return [None if s is None else [(x + 1) % envelope.L for x in s] for s in shares]
+        return [[(x + 1) % L for x in values] for values in super().sync_ballots(poll)]
 
 
-FAULTS = {"corrupt-shares": CorruptShares}
+class FalseComplaint(Worker):
+    def complains_about(self, opened):
+        return True
+
+
+class CannotDecrypt(Worker):
+    def check_ballot(self, poll, voter, tx_hash, ballot_hex):
+        raw = bytes.fromhex(ballot_hex)
+        try:
+            ballot = parse_ballot(self._context(poll), raw)
+        except Invalid:
+            ballot = None
+        if ballot is not None:
+            self.complain(poll, voter, tx_hash, ballot)
+        return shares.Opened(None, ballot, "claims it cannot decrypt", shares.ballot_digest(voter, raw))
+
+
+FAULTS = {"corrupt-shares": CorruptShares, "false-complaint": FalseComplaint, "cannot-decrypt": CannotDecrypt}
 
 if __name__ == "__main__":
     main(worker_class=FAULTS[os.environ["MPCVOTE_WORKER_FAULT"]])

@@ -5,7 +5,7 @@ import sys
 from cryptography import x509
 
 from mpc_tx.mpc.local import local_jobs, run_parties
-from mpc_tx.mpc.tls import cert_fingerprint, make_ca, party_name
+from mpc_tx.mpc.tls import cert_fingerprint
 from mpc_tx.protocol.sharing import reconstruct
 
 BALLOTS = [[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]
@@ -45,16 +45,14 @@ def test_threshold_can_be_given():
 
 
 def test_each_party_has_a_distinct_port_and_a_certificate_the_job_pins():
-    ca = make_ca("test CA")
-    jobs = local_jobs(4, "unanimity", [[1], [1]], hosts=["127.0.0.1"] * 4, ca=ca)
+    jobs = local_jobs(4, "unanimity", [[1], [1]], hosts=["127.0.0.1"] * 4)
     parties = jobs[0]["parties"]
     assert len({p["port"] for p in parties}) == 4 and all(p["host"] == "127.0.0.1" for p in parties)
-    root = x509.load_pem_x509_certificate(ca[0])
+    peers = jobs[0]["tls"]["peers"]
+    assert len(peers) == 4 and all(job["tls"]["peers"] == peers for job in jobs)  # no CA: the pinned certificates
     for i, job in enumerate(jobs):
-        assert job["tls"]["ca"].encode() == ca[0]
-        cert = x509.load_pem_x509_certificate(job["tls"]["cert"].encode())
-        cert.verify_directly_issued_by(root)
-        assert party_name(i) in cert.subject.rfc4514_string()
+        assert job["tls"]["cert"] == peers[i] and "ca" not in job["tls"]
+        x509.load_pem_x509_certificate(job["tls"]["cert"].encode())
         assert parties[i]["cert_sha256"] == cert_fingerprint(job["tls"]["cert"])
         assert "PRIVATE KEY" in job["tls"]["key"]
     assert len({j["tls"]["key"] for j in jobs}) == 4

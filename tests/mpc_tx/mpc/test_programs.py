@@ -1,4 +1,4 @@
-"""The MPC programs: coefficients, bisection, outcomes, and what each program opens.
+"""The MPC programs over verified shares: coefficients, outcomes, the input check, and what each program opens.
 
 Single-party runs (m = 1, no network) cover the outcome logic in this process; runs
 with 3 and 4 parties (this file run as a script, real TLS on loopback) record every
@@ -16,13 +16,13 @@ REPO = Path(__file__).resolve().parents[3]
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
 
-from mpc_tx.mpc.programs import bisect, derive_coefficients, poll_outcome  # noqa: E402
+from mpc_tx.mpc.programs import InconsistentShares, derive_coefficients, poll_outcome  # noqa: E402
 from mpc_tx.mpc.runtime import build_runtime, np  # noqa: E402
 from mpc_tx.protocol.sharing import L  # noqa: E402
 from mpc_tx.mpc.local import local_jobs, run_parties  # noqa: E402
 
 
-# ---------------------------------------------------------------- coefficients, bisection
+# ---------------------------------------------------------------- coefficients
 
 
 def test_coefficients_are_deterministic_nonzero_and_separated():
@@ -32,30 +32,9 @@ def test_coefficients_are_deterministic_nonzero_and_separated():
     assert all(isinstance(x, int) and 0 < x < L for x in c)
     assert len(set(c)) == 50
     assert list(derive_coefficients(seed, "unanimity", 10)) == list(c[:10])  # counter mode
-    assert list(derive_coefficients(seed, "tally/bits", 50)) != list(c)
+    assert list(derive_coefficients(seed, "input-check", 50)) != list(c)
     assert list(derive_coefficients(seed[:-1] + b"\x00", "unanimity", 50)) != list(c)
     assert derive_coefficients(seed, "unanimity", 0).size == 0
-
-
-@pytest.mark.parametrize("n,bad", [(1, {0}), (10, set()), (13, {12}), (64, {0, 17, 18, 63}), (100, set(range(100)))])
-def test_bisect_finds_exactly_the_failing_ballots(n, bad):
-    rounds = []
-
-    async def oracle(groups, round_):
-        rounds.append(round_)
-        return [not (set(int(j) for j in g) & bad) for g in groups]
-
-    assert asyncio.run(bisect(oracle, np.arange(n))) == sorted(bad)
-    assert rounds == list(range(len(rounds)))
-    if not bad:
-        assert rounds == [0]  # one round when all is well
-
-
-def test_bisect_of_nothing_asks_nothing():
-    async def oracle(groups, round_):
-        raise AssertionError("no groups to test")
-
-    assert asyncio.run(bisect(oracle, np.arange(0))) == []
 
 
 # ---------------------------------------------------------------- one party, in process
@@ -68,14 +47,12 @@ def solo():
 
     def run(kind, ballots, k=1, min_ballots=0):
         shares = np.zeros((len(ballots), k), dtype=object)
-        usable = np.array([b is not None for b in ballots], dtype=bool)
         for j, b in enumerate(ballots):
-            if b is not None:
-                shares[j] = [v % L for v in b]
+            shares[j] = [v % L for v in b]
 
         async def go():
             await rt.start()
-            return await poll_outcome(rt, kind, shares, usable, b"seed", min_ballots)
+            return await poll_outcome(rt, kind, shares, b"seed", min_ballots)
 
         return rt._loop.run_until_complete(go())
 
@@ -85,44 +62,23 @@ def solo():
 
 
 def test_unanimity_outcomes(solo):
-    assert solo("unanimity", [[1]] * 5) == {
-        "outcome": {"unanimous": True},
-        "counted": 5,
-        "excluded": [],
-        "unusable": [[]],
-    }
-    assert solo("unanimity", [[1], [1], [0], [1]])["outcome"] == {"unanimous": False}
-    assert solo("unanimity", [[1], [2], [1]])["outcome"] == {"unanimous": False}
-    assert solo("unanimity", [[1], [-1], [1]])["outcome"] == {"unanimous": False}
-    assert solo("unanimity", [[1], None, [1]]) == {
-        "outcome": {"unanimous": False},
-        "counted": 2,
-        "excluded": [1],
-        "unusable": [[1]],
-    }
-    assert solo("unanimity", [[1]] * 3, min_ballots=4)["outcome"] == {"withheld": True}
-    assert solo("unanimity", [])["outcome"] == {"unanimous": True}
+    assert solo("unanimity", [[1]] * 5) == {"outcome": {"unanimous": True}, "counted": 5}
+    assert solo("unanimity", [[1], [1], [0], [1]]) == {"outcome": {"unanimous": False}, "counted": 4}
+    assert solo("unanimity", [[1]] * 3, min_ballots=4) == {"outcome": {"withheld": True}, "counted": 3}
+    assert solo("unanimity", [[0]] * 3, min_ballots=4)["outcome"] == {"withheld": True}  # nothing opened
+    assert solo("unanimity", []) == {"outcome": {"unanimous": True}, "counted": 0}
 
 
 def test_tally_outcomes(solo):
     ballots = [[1, 0, 0]] * 7 + [[0, 1, 0]] * 9 + [[0, 0, 1]] * 4
-    assert solo("tally", ballots, k=3) == {
-        "outcome": {"tally": [7, 9, 4]},
-        "counted": 20,
-        "excluded": [],
-        "unusable": [[]],
-    }
-    bad = [[0, 2, 0], [1, 1, 0], [0, 0, 0], [L - 1, 1, 1], None]
-    result = solo("tally", ballots[:10] + bad + ballots[10:], k=3)
-    assert result["outcome"] == {"tally": [7, 9, 4]}
-    assert result["excluded"] == [10, 11, 12, 13, 14] and result["unusable"] == [[14]]
-    assert solo("tally", ballots, k=3, min_ballots=21) == {
-        "outcome": {"withheld": True},
-        "counted": 20,
-        "excluded": [],
-        "unusable": [[]],
-    }
-    assert solo("tally", [None, [0, 3, 0]], k=3)["outcome"] == {"tally": [0, 0, 0]}
+    assert solo("tally", ballots, k=3) == {"outcome": {"tally": [7, 9, 4]}, "counted": 20}
+    assert solo("tally", ballots, k=3, min_ballots=21) == {"outcome": {"withheld": True}, "counted": 20}
+    assert solo("tally", [], k=3) == {"outcome": {"tally": [0, 0, 0]}, "counted": 0}
+
+
+def test_an_unknown_kind_is_refused_before_anything_is_exchanged(solo):
+    with pytest.raises(ValueError):
+        solo("median", [[1]])
 
 
 # ---------------------------------------------------------------- several parties
@@ -145,7 +101,7 @@ def _party(spec):
 
     job = parse_job(spec)
     tls = job["tls"]
-    with private_tls_files(tls["cert"], tls["key"], tls["ca"]) as paths:
+    with private_tls_files(tls["cert"], tls["key"], "".join(tls["peers"])) as paths:
         rt = build_runtime(
             job["pid"], job["addresses"], job["threshold"], tls=paths, pins=job["pins"], prss=job["prss"]
         )
@@ -175,9 +131,12 @@ def _party(spec):
 
     async def run():
         await rt.start()
-        result = await mpc_programs.poll_outcome(
-            rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"]
-        )
+        try:
+            result = await mpc_programs.poll_outcome(
+                rt, job["kind"], job["shares"], job["seed"], job["min_ballots"], job["context"]
+            )
+        except InconsistentShares:
+            result = "inconsistent"
         await shutdown(rt)
         return result
 
@@ -189,23 +148,33 @@ def _run_parties(jobs):
     return run_parties([sys.executable, __file__, "party"], jobs, timeout=60, cwd=REPO)
 
 
-def test_bisection_finds_bad_sharings_and_withheld_tally_is_never_opened():
-    m, t, k, n = 4, 1, 3, 64
+def test_a_tally_opens_the_masked_check_then_only_the_option_sums():
+    m, t, k, n = 4, 1, 3, 30
     ballots = [[int(e == j % k) for e in range(k)] for j in range(n)]
-    jobs = _jobs(m, t, "tally", k, ballots, min_ballots=n)
-    _tamper(jobs, 3, 5, 0)
-    _tamper(jobs, 0, 40, 2)
-    _tamper(jobs, 2, 41, 1)
-    reports = _run_parties(jobs)
-    expected = {"outcome": {"withheld": True}, "counted": n - 3, "excluded": [5, 40, 41], "unusable": [[]] * m}
-    for report in reports:
-        assert report["result"] == expected
-        # Opened with all shares: one masked combination per group of the input check,
-        # bisecting 64 -> 32 -> ... -> {5}, {40}, {41}, then one check of the rest; never
-        # the k = 3 option sums. Through MPyC: only the n - 3 per-ballot zero tests.
-        assert report["open_all"] == [1, 2, 4, 4, 4, 4, 4, 1]
-        assert [len(o) for o in report["outputs"]] == [n - 3]
-        assert all(v == 0 for v in report["outputs"][0])  # every remaining ballot is one-hot
+    for report in _run_parties(_jobs(m, t, "tally", k, ballots)):
+        assert report["result"] == {"outcome": {"tally": [10, 10, 10]}, "counted": n}
+        # Opened with all shares: the one masked combination of the input check, then the
+        # k option sums; nothing through MPyC (no per-ballot test: the chain checked the proofs).
+        assert report["open_all"] == [1, k] and report["outputs"] == []
+
+
+def test_a_withheld_tally_is_never_opened():
+    m, t, k = 4, 1, 3
+    ballots = [[1, 0, 0], [0, 1, 0]]
+    for report in _run_parties(_jobs(m, t, "tally", k, ballots, min_ballots=3)):
+        assert report["result"] == {"outcome": {"withheld": True}, "counted": 2}
+        assert report["open_all"] == [1] and report["outputs"] == []  # the masked check only
+
+
+def test_one_party_inputting_another_share_fails_every_party_as_inconsistent():
+    m, t, k, n = 4, 1, 3, 20
+    ballots = [[int(e == j % k) for e in range(k)] for j in range(n)]
+    jobs = _jobs(m, t, "tally", k, ballots)
+    _tamper(jobs, 2, 13, 1)  # party 2 inputs another share than its checked one, for one value
+    for report in _run_parties(jobs):
+        # The masked check fails with all m shares: nothing else is opened, nobody is named.
+        assert report["result"] == "inconsistent"
+        assert report["open_all"] == [1] and report["outputs"] == []
 
 
 def test_unanimity_opens_one_masked_value_never_a_count():

@@ -10,7 +10,7 @@ from mpc_tx.protocol.digests import outcome_digest
 DIGEST = "ab" * 32
 
 
-def poll(kind="unanimity", options=(), ballots=5, m=4, min_ballots=0):
+def poll(kind="unanimity", options=(), ballots=4, m=4, min_ballots=0):
     return {
         "id": 7,
         "kind": kind,
@@ -22,14 +22,8 @@ def poll(kind="unanimity", options=(), ballots=5, m=4, min_ballots=0):
     }
 
 
-def job_ok(out, counted=4, excluded=(3,), unusable=([], [3], [], [])):
-    return {
-        "status": "ok",
-        "outcome": out,
-        "counted": counted,
-        "excluded": list(excluded),
-        "unusable": [list(u) for u in unusable],
-    }
+def job_ok(out, counted=4):
+    return {"status": "ok", "outcome": out, "counted": counted}
 
 
 def build(p, job):
@@ -59,10 +53,7 @@ def test_every_code_has_one_writer_and_deadline_is_the_chains_own():
         (poll(), job_ok({"withheld": True})),
         (poll(min_ballots=5), job_ok({"withheld": True})),
         (poll("tally", ["a", "b", "c"]), job_ok({"tally": [1, 0, 3]})),
-        (
-            poll(ballots=0),
-            {"status": "ok", "outcome": {"withheld": True}, "counted": 0, "excluded": [], "unusable": [[], [], [], []]},
-        ),
+        (poll(ballots=0), {"status": "ok", "outcome": {"withheld": True}, "counted": 0}),
     ],
 )
 def test_built_outcomes_pass_the_check_and_are_attested(p, job):
@@ -73,12 +64,15 @@ def test_built_outcomes_pass_the_check_and_are_attested(p, job):
         assert payload["outcome"] == {"tally": {"a": 1, "b": 0, "c": 3}}
 
 
-def test_the_builder_sorts_index_lists_so_honest_workers_agree_byte_for_byte():
-    one = build(poll(), job_ok({"unanimous": True}, counted=3, excluded=(4, 1), unusable=([2, 0], [], [], [])))
-    two = build(poll(), job_ok({"unanimous": True}, counted=3, excluded=(1, 4), unusable=([0, 2], [], [], [])))
-    assert one == two and outcome_digest(one) == outcome_digest(two)
-    assert one["excluded"] == [1, 4] and one["unusable"][0] == [0, 2]
+def test_the_ok_form_is_the_fixed_set_digest_its_outcome_and_its_size_only():
+    one = build(poll(), job_ok({"unanimous": True}))
+    assert one == {"status": "ok", "ballots": DIGEST, "outcome": {"unanimous": True}, "counted": 4}
+    assert outcome_digest(one) == outcome_digest(build(poll(), job_ok({"unanimous": True})))
     outcome.check(poll(), one)
+    # The MPC runs over exactly the fixed counted set: nothing is excluded there.
+    assert "counted must be the number of ballots in the fixed counted set" in rejected(poll(ballots=5), one)
+    for old in ({"excluded": []}, {"unusable": [[], [], [], []]}):
+        assert "exactly the fields ballots, counted, outcome, status" in rejected(poll(), {**one, **old})
 
 
 @pytest.mark.parametrize(
@@ -135,6 +129,7 @@ def test_deadline_and_error_are_refused_in_a_transaction():
 
 def test_job_results_the_worker_takes():
     assert outcome.is_job_result(job_ok({"unanimous": True}))
+    assert outcome.is_job_result({**job_ok({"unanimous": True}), "excluded": []})  # the builder takes its fields
     assert outcome.is_job_result({"status": "failed", "code": "error", "absent": []})
     for bad in (
         None,
@@ -148,14 +143,7 @@ def test_job_results_the_worker_takes():
         assert not outcome.is_job_result(bad)
 
 
-OK_PAYLOAD = {
-    "status": "ok",
-    "outcome": {"unanimous": True},
-    "counted": 4,
-    "excluded": [3],
-    "unusable": [[], [3], [], []],
-    "ballots": DIGEST,
-}
+OK_PAYLOAD = {"status": "ok", "outcome": {"unanimous": True}, "counted": 4, "ballots": DIGEST}
 FAILED_PAYLOAD = {"status": "failed", "code": "party_absent", "absent": [1], "ballots": DIGEST}
 
 
@@ -164,17 +152,11 @@ FAILED_PAYLOAD = {"status": "failed", "code": "party_absent", "absent": [1], "ba
     [
         ({"ballots": "cd" * 32}, "ballots digest differs"),
         ({"extra": 1}, "exactly the fields ballots, counted"),
-        ({"excluded": [3, 3]}, "excluded must be a sorted list"),
-        ({"excluded": [5]}, "excluded must be a sorted list"),
-        ({"excluded": [True]}, "excluded must be a sorted list"),
-        ({"excluded": [[1]]}, "excluded must be a sorted list"),
-        ({"excluded": [2**64]}, "excluded must be a sorted list"),
+        ({"excluded": [3]}, "exactly the fields ballots, counted"),
         ({"counted": True}, "counted must be"),
+        ({"counted": 3}, "counted must be"),
         ({"counted": 10**30}, "counted must be"),
         ({"counted": "4"}, "counted must be"),
-        ({"unusable": [[], [], []]}, "unusable must list"),
-        ({"unusable": [["a", 0], [], [], []]}, "unusable must list"),
-        ({"unusable": "none"}, "unusable must list"),
         ({"outcome": {"unanimous": 1}}, "a unanimity outcome"),
         ({"outcome": {"unanimous": True, "x": 1}}, "a unanimity outcome"),
         ({"outcome": [True]}, "a unanimity outcome"),

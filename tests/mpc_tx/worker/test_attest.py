@@ -1,8 +1,8 @@
 """Attestations and reports: what a worker submits for a job's result, and the tx that carries it."""
 
-from mpc_tx.protocol import outcome, tx as txcodec
+from mpc_tx.protocol import canonical, outcome, tx as txcodec
 from mpc_tx.protocol.codes import ALREADY_ATTESTED, POLL_NOT_CLOSED
-from mpc_tx.protocol.keys import SigningKey
+from mpc_tx.protocol.keys import SigningKey, verify
 from mpc_tx.worker import attest
 from mpc_tx.worker.attest import Attester, attempt_report, chain_result, next_nonce
 
@@ -33,14 +33,12 @@ def test_failed_attempts_report_whom_they_name():
 
 
 def test_outcomes_and_attested_failures_are_attested_not_reported():
-    ok = {"status": "ok", "outcome": {"tally": [2, 1]}, "counted": 3, "excluded": [4], "unusable": [[], [4], [], []]}
+    ok = {"status": "ok", "outcome": {"tally": [2, 1]}, "counted": 3}
     assert chain_result(poll(options=["a", "b"]), ok) == {
         "ballots": DIGEST,
         "status": "ok",
         "outcome": {"tally": {"a": 2, "b": 1}},
         "counted": 3,
-        "excluded": [4],
-        "unusable": [[], [4], [], []],
     }
     assert attempt_report(poll(), ok) is None
     bad = {"status": "failed", "code": "inconsistent_shares", "absent": []}
@@ -91,3 +89,21 @@ def test_submit_retries_a_refusal_but_not_a_settled_one(monkeypatch):
     node = FakeNode([5] * attest.SUBMIT_TRIES)
     assert not attester.submit(node, 5, result, 0.1) and len(node.sent) == attest.SUBMIT_TRIES
     assert outcome.is_report(result)
+
+
+def test_a_complaint_goes_as_a_signed_complain_tx_with_a_fresh_nonce_per_try(monkeypatch):
+    monkeypatch.setattr(attest.time, "sleep", lambda s: None)
+    key = SigningKey.generate()
+    body = {"poll": 5, "validator": 2, "voter": "ab" * 32, "ballot_tx": "CD" * 32, "complaint": "ee" * 96}
+    node = FakeNode([5, 0])
+    assert Attester(key, "chain-x", 2).complain(node, body, 0.1, settled=(24,)) is True
+    sent = [canonical.decode(raw) for raw in node.sent]
+    for tx in sent:
+        assert (tx["type"], tx["chain_id"], tx["signer"], tx["body"]) == ("complain", "chain-x", key.public_hex, body)
+        signed = txcodec.signing_bytes("chain-x", "complain", key.public_hex, tx["nonce"], body)
+        assert verify(key.public_hex, bytes.fromhex(tx["sig"]), signed)
+    assert sent[1]["nonce"] > sent[0]["nonce"]
+    node = FakeNode([24])
+    assert Attester(key, "chain-x", 2).complain(node, body, 0.1, settled=(24,)) is False and len(node.sent) == 1
+    node = FakeNode([5] * attest.SUBMIT_TRIES)
+    assert Attester(key, "chain-x", 2).complain(node, body, 0.1, settled=(24,)) is None

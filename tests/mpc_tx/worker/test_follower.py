@@ -1,11 +1,23 @@
-"""The worker's main loop against a fake node: which polls it waits on, queues, starts, and forgets."""
+"""The worker against a fake node: which polls it waits on, queues, starts and forgets; its shares and complaints."""
 
+import importlib.util
 import json
+import stat
 import threading
+from pathlib import Path
 
+import pytest
+
+from mpc_tx.protocol import canonical, tx as txcodec
+from mpc_tx.protocol.ballot import build_ballot
+from mpc_tx.protocol.complaint import BALLOT_BAD, COMPLAINT_FALSE, adjudicate
+from mpc_tx.protocol.group import L
 from mpc_tx.protocol.keys import SigningKey
+from mpc_tx.protocol.sharing import reconstruct
+from mpc_tx.worker import attest, shares
 from mpc_tx.worker.attest import Attester
-from mpc_tx.worker.follower import Worker
+from mpc_tx.worker.follower import CountedSetError, ShareError, Worker
+from mpc_tx.worker.polljob import job_input
 
 KEY = SigningKey.generate()
 
@@ -142,3 +154,281 @@ def test_the_block_waker_falls_back_to_timeouts_without_a_node():
     waker = BlockWaker("127.0.0.1", port).start()
     assert not waker.wait(0.3) and not waker.connected
     waker.stop()
+
+
+# ---------------------------------------------------------------- shares, complaints, restarts (§17)
+
+
+def _faults():
+    """The Byzantine worker entry point (tests/faults/worker.py), loaded by path."""
+    path = Path(__file__).resolve().parents[3] / "tests" / "faults" / "worker.py"
+    spec = importlib.util.spec_from_file_location("fault_worker", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _voter():
+    key = SigningKey.generate()
+    return key, bytes.fromhex(key.public_hex)
+
+
+def _complaints_sent(node):
+    return [tx["body"] for tx in node.sent if tx["type"] == "complain"]
+
+
+def test_the_worker_needs_its_registry_keys(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    vals.home(tmp_path, 1)
+    (tmp_path / "v1").rename(tmp_path / "v0")  # validator 1's keys in validator 0's home
+    with pytest.raises(SystemExit, match="are not validator 0's keys"):
+        kit.make_worker(vals, tmp_path, 0, node)
+
+
+def test_a_good_ballot_is_held_and_complained_of_by_nobody(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    tx = kit.ballot_tx(key, build_ballot(vals.ctx, voter, [0, 0, 1]))
+    workers = [kit.make_worker(vals, tmp_path, i, node) for i in range(vals.m)]
+    for w in workers:
+        w.take_ballot(tx)
+        tx_hash, opened = w.polljobs[kit.POLL_ID].shares[key.public_hex]
+        assert tx_hash == txcodec.tx_hash(tx) and opened.good
+    assert node.sent == []
+    shares_of = [w.polljobs[kit.POLL_ID].shares[key.public_hex][1].values for w in workers]
+    assert [reconstruct([s[e] for s in shares_of], 1) for e in range(3)] == [0, 0, 1]
+    assert not (tmp_path / "v0" / "mpc" / "complaints").exists()
+
+
+def test_a_bad_share_is_complained_of_at_once_stored_first_and_puts_the_ballot_out(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    raw = kit.bad_ballot(vals, voter, [1, 0, 0], 2)
+    tx = kit.ballot_tx(key, raw)
+    node.add(key.public_hex, tx)
+    honest = kit.make_worker(vals, tmp_path, 0, node)
+    honest.take_ballot(tx)
+    assert node.sent == []  # validator 0's share checks
+    w = kit.make_worker(vals, tmp_path, 2, node)
+    w.take_ballot(tx)
+    [body] = _complaints_sent(node)
+    assert node.sent[0]["signer"] == vals.attest[2].public_hex
+    assert (body["poll"], body["validator"], body["voter"], body["ballot_tx"]) == (
+        kit.POLL_ID,
+        2,
+        key.public_hex,
+        txcodec.tx_hash(tx),
+    )
+    stored = tmp_path / "v2" / "mpc" / "complaints" / kit.CHAIN / str(kit.POLL_ID) / txcodec.tx_hash(tx)
+    assert canonical.decode(stored.read_bytes()) == body and stat.S_IMODE(stored.stat().st_mode) == 0o600
+    verdict = adjudicate(vals.ctx, voter, bytes.fromhex(body["ballot_tx"]), raw, 2, bytes.fromhex(body["complaint"]))
+    assert verdict.outcome == BALLOT_BAD
+    w.take_ballot(tx)  # seen again (a re-read block): neither opened nor sent again
+    assert len(_complaints_sent(node)) == 1
+
+
+def test_a_restarted_worker_sends_the_stored_bytes_again_and_never_new_ones(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    tx = kit.ballot_tx(key, kit.bad_ballot(vals, voter, [0, 1, 0], 1))
+    node.add(key.public_hex, tx)
+    node.codes = [5] * attest.SUBMIT_TRIES  # the node refuses every try: the complaint stays unsent
+    first = kit.make_worker(vals, tmp_path, 1, node)
+    first.take_ballot(tx)
+    stored = first.complaints.load(kit.POLL_ID, txcodec.tx_hash(tx))
+    assert _complaints_sent(node) == [stored] * attest.SUBMIT_TRIES and first.unsent
+    # The worker dies; a new one on the same home catches up: the stored bytes, then the poll's ballots.
+    node.sent.clear()
+    second = kit.make_worker(vals, tmp_path, 1, node)
+    second.follow()
+    assert _complaints_sent(node) == [stored]
+    assert (kit.POLL_ID, txcodec.tx_hash(tx)) in second.settled
+    # Its catch-up opened the ballot again (bad) but made no second complaint: the store answers.
+    assert not second.polljobs[kit.POLL_ID].shares[key.public_hex][1].good
+    third = kit.make_worker(vals, tmp_path, 1, node)
+    node.codes = [24]  # ALREADY_COMPLAINED: settled, never retried
+    node.sent.clear()
+    third.check_ballot(vals.record, key.public_hex, txcodec.tx_hash(tx), canonical.decode(tx)["body"]["ballot"])
+    assert _complaints_sent(node) == [stored] and (kit.POLL_ID, txcodec.tx_hash(tx)) in third.settled
+    third.check_ballot(vals.record, key.public_hex, txcodec.tx_hash(tx), canonical.decode(tx)["body"]["ballot"])
+    assert len(_complaints_sent(node)) == 1
+    assert first.complaints.load(kit.POLL_ID, txcodec.tx_hash(tx)) == stored  # never rewritten
+
+
+def _fixed(kit, vals, node, counted):
+    digest = shares.counted_digest(
+        [shares.ballot_digest(v, bytes.fromhex(node.ballots[v]["ballot"])) for v in sorted(counted)]
+    )
+    vals.record.update(status="closed", counted_fixed_height=20, ballots=len(counted), ballots_digest=digest)
+
+
+def test_the_job_takes_the_checked_value_shares_of_exactly_the_fixed_counted_set(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    voters = [_voter() for _ in range(4)]
+    votes = {}
+    for n, (key, voter) in enumerate(voters):
+        votes[key.public_hex] = [0, n % 2, 1 - n % 2]
+        raw = build_ballot(vals.ctx, voter, votes[key.public_hex])
+        if n == 2:
+            raw = kit.bad_ballot(vals, voter, votes[key.public_hex], 3)
+        node.add(key.public_hex, kit.ballot_tx(key, raw))
+    bad_voter = voters[2][0].public_hex
+    node.complaints = [
+        {"validator": 3, "voter": bad_voter, "ballot_tx": node.ballots[bad_voter]["tx"], "verdict": "ballot_bad"}
+    ]
+    counted = sorted(k.public_hex for k, _ in voters if k.public_hex != bad_voter)
+    w = kit.make_worker(vals, tmp_path, 0, node)
+    with pytest.raises(CountedSetError, match="not fixed"):
+        w.sync_ballots(vals.record)
+    _fixed(kit, vals, node, counted)
+    values = w.sync_ballots(vals.record)  # opened now: the follower never saw these blocks
+    others = [kit.make_worker(vals, tmp_path, i, node).sync_ballots(vals.record) for i in (1, 2)]
+    assert len(values) == len(counted) == 3
+    for j, voter in enumerate(counted):  # voter order, the disqualified ballot left out
+        assert [reconstruct([values[j][e], others[0][j][e], others[1][j][e]], 1) for e in range(3)] == votes[voter]
+    job = job_input(vals.record, 0, 0, values, w.tls, 5, chain_id=kit.CHAIN)
+    assert job["shares"] == [[str(v) for v in s] for s in values]
+    assert job["tls"]["peers"] == [f"-----CERT {i}-----" for i in range(4)] and "ca" not in job["tls"]
+    # Another set than the fixed one (a digest that differs): the job never runs over it.
+    vals.record["ballots_digest"] = "00" * 32
+    with pytest.raises(CountedSetError, match="ballots_digest"):
+        w.sync_ballots(vals.record)
+
+
+def test_a_worker_without_a_checked_share_of_a_counted_ballot_takes_no_part(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    node.add(key.public_hex, kit.ballot_tx(key, kit.bad_ballot(vals, voter, [1, 0, 0], 1)))
+    _fixed(kit, vals, node, [key.public_hex])  # nobody complained in time: the ballot counts
+    node.codes = [25]  # COMPLAINT_WINDOW: too late, settled
+    w = kit.make_worker(vals, tmp_path, 1, node)
+    with pytest.raises(ShareError):
+        w.sync_ballots(vals.record)
+    assert (kit.POLL_ID, node.ballots[key.public_hex]["tx"]) in w.settled
+
+
+def test_a_false_complaint_worker_complains_of_good_ballots_with_a_valid_proof_and_still_computes(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    raw = build_ballot(vals.ctx, voter, [0, 1, 0])
+    tx = kit.ballot_tx(key, raw)
+    node.add(key.public_hex, tx)
+    w = kit.make_worker(vals, tmp_path, 3, node, cls=_faults().FalseComplaint)
+    w.take_ballot(tx)
+    [body] = _complaints_sent(node)
+    verdict = adjudicate(vals.ctx, voter, bytes.fromhex(body["ballot_tx"]), raw, 3, bytes.fromhex(body["complaint"]))
+    assert verdict.outcome == COMPLAINT_FALSE  # the chain names validator 3
+    _fixed(kit, vals, node, [key.public_hex])
+    assert len(w.sync_ballots(vals.record)) == 1
+
+
+def test_a_cannot_decrypt_worker_can_only_complain_falsely_and_refuse(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    raw = build_ballot(vals.ctx, voter, [1, 0, 0])
+    tx = kit.ballot_tx(key, raw)
+    node.add(key.public_hex, tx)
+    w = kit.make_worker(vals, tmp_path, 0, node, cls=_faults().CannotDecrypt)
+    w.take_ballot(tx)
+    [body] = _complaints_sent(node)
+    verdict = adjudicate(vals.ctx, voter, bytes.fromhex(body["ballot_tx"]), raw, 0, bytes.fromhex(body["complaint"]))
+    assert verdict.outcome == COMPLAINT_FALSE
+    _fixed(kit, vals, node, [key.public_hex])
+    with pytest.raises(ShareError):  # no list of ballots to exclude: it has nothing to input
+        w.sync_ballots(vals.record)
+
+
+def test_a_corrupt_shares_worker_inputs_shares_off_its_checked_ones(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    node.add(key.public_hex, kit.ballot_tx(key, build_ballot(vals.ctx, voter, [1, 0, 0])))
+    _fixed(kit, vals, node, [key.public_hex])
+    honest = kit.make_worker(vals, tmp_path, 1, node).sync_ballots(vals.record)
+    corrupt = kit.make_worker(vals, tmp_path, 1, node, cls=_faults().CorruptShares).sync_ballots(vals.record)
+    assert corrupt == [[(v + 1) % L for v in honest[0]]]
+
+
+def test_workers_compute_the_tally_of_the_fixed_set_over_real_mpyc_links(kit, tmp_path):
+    """Real ballots, a complaint that put one out, three workers, their MPC jobs on loopback, their attestations."""
+    from mpc_tx.mpc.local import party_cert
+    from mpc_tx.mpc.tls import cert_fingerprint
+    from node_config.ports import free_ports
+
+    vals = kit.Validators(m=3)
+    node = kit.FakeNode(vals)
+    certs = [party_cert(f"party {i}", "127.0.0.1") for i in range(3)]
+    ports = free_ports(3, "127.0.0.1")
+    for v, (cert, _), port in zip(vals.record["validators"], certs, ports):
+        v.update(tls_sha256=cert_fingerprint(cert), mpc_port=port, mpc_ports=1)
+    votes = [[1, 0, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [1, 0, 0]]
+    voters = [_voter() for _ in votes]
+    for n, ((key, voter), vote) in enumerate(zip(voters, votes)):
+        raw = kit.bad_ballot(vals, voter, vote, 1) if n == 3 else build_ballot(vals.ctx, voter, vote)
+        node.add(key.public_hex, kit.ballot_tx(key, raw))
+    out = voters[3][0].public_hex
+    node.complaints = [{"validator": 1, "voter": out, "ballot_tx": node.ballots[out]["tx"], "verdict": "ballot_bad"}]
+    _fixed(kit, vals, node, sorted(k.public_hex for k, _ in voters if k.public_hex != out))
+    vals.record.update(mpc_slot=0, mpc_start=20, seed="5e" * 32)
+    workers = [kit.make_worker(vals, tmp_path, i, node) for i in range(3)]
+    for w, (cert, key) in zip(workers, certs):
+        w.tls = {"cert": cert.decode(), "key": key.decode(), "peers": [c.decode() for c, _ in certs]}
+        w.params = {"mpc_attempt_blocks": 30}
+    threads = [threading.Thread(target=w.run_job, args=(vals.record, 0, 30.0)) for w in workers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    attested = [tx for tx in node.sent if tx["type"] == "submit_outcome"]
+    assert sorted(tx["body"]["validator"] for tx in attested) == [0, 1, 2]
+    for tx in attested:
+        assert tx["body"]["result"] == {
+            "status": "ok",
+            "ballots": vals.record["ballots_digest"],
+            "outcome": {"tally": {"a": 3, "b": 0, "c": 1}},
+            "counted": 4,
+        }
+
+
+def test_after_a_restart_complaints_of_a_fixed_set_are_settled_without_a_try(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    tx = kit.ballot_tx(key, kit.bad_ballot(vals, voter, [0, 0, 1], 0))
+    node.add(key.public_hex, tx)
+    kit.make_worker(vals, tmp_path, 0, node).take_ballot(tx)
+    assert len(_complaints_sent(node)) == 1
+    _fixed(kit, vals, node, [key.public_hex])
+    node.sent.clear()
+    restarted = kit.make_worker(vals, tmp_path, 0, node)
+    restarted.follow()
+    assert node.sent == [] and (kit.POLL_ID, txcodec.tx_hash(tx)) in restarted.settled
+
+
+def test_what_is_not_a_ballot_of_a_known_poll_is_passed_over(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    key, voter = _voter()
+    w = kit.make_worker(vals, tmp_path, 0, node)
+    good = build_ballot(vals.ctx, voter, [1, 0, 0]).hex()
+    for raw in (
+        b"not json",
+        b"[1, 2]",
+        txcodec.build(key, kit.CHAIN, "submit_outcome", 1, {"poll": kit.POLL_ID, "validator": 0, "result": {}}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": str(kit.POLL_ID), "ballot": good}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": kit.POLL_ID, "ballot": 5}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": kit.POLL_ID}),
+        txcodec.build(key, kit.CHAIN, "cast_ballot", 1, {"poll": kit.POLL_ID, "ballot": "zz"}),  # opens to nothing
+    ):
+        w.take_ballot(raw)
+    assert node.sent == []
+    held = w.polljobs[kit.POLL_ID].shares if kit.POLL_ID in w.polljobs else {}
+    assert all(not opened.good and opened.ballot is None for _, opened in held.values())

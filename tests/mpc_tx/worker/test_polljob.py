@@ -50,7 +50,7 @@ def test_shares_are_held_only_for_the_tx_they_were_opened_from():
     assert not job.holds("v1", "AA") and not opened_from(None, "AA")
     job.shares["v1"] = ("AA", [1, 2])
     assert job.holds("v1", "AA") and not job.holds("v1", "BB") and not job.holds("v2", "AA")
-    job.shares["v2"] = ("CC", None)  # unusable, but opened from CC: not opened again
+    job.shares["v2"] = ("CC", None)  # a bad share, but opened from CC: not opened (nor complained of) again
     assert job.holds("v2", "CC")
 
 

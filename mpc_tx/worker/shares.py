@@ -1,0 +1,117 @@
+"""This validator's share of each ballot: open it, check it, and the counted set it belongs to.
+
+docs/PROTOCOL.md §§10 and 17: validator i computes K = x_i·E, opens envelope[i], decodes
+it with the shared decoder and checks each pair against the ballot's commitments. What
+comes out is either the value shares f_e(i+1) (the g halves are dropped: the MPC takes the
+values only) or the parsed ballot to complain about. Nothing here logs, and no repr shows
+a share, a K point or the secret scalar.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from mpc_tx.protocol import digests
+from mpc_tx.protocol.ballot import Ballot, open_ballot, parse_ballot
+from mpc_tx.protocol.context import PollContext, make_poll
+from mpc_tx.protocol.encoding import Rejected
+from mpc_tx.protocol.group import L, Invalid, base
+
+__all__ = [
+    "ENC_KEY_TYPE",
+    "Opened",
+    "load_enc_scalar",
+    "enc_public_hex",
+    "poll_context",
+    "open_share",
+    "ballot_digest",
+    "counted_digest",
+]
+
+ENC_KEY_TYPE = "ristretto255-scalar"
+
+
+@dataclass(frozen=True, repr=False)
+class Opened:
+    """One ballot as this validator opened it: its value shares, or why they are bad (and the ballot)."""
+
+    values: tuple | None  # f_e(i+1) for e < k, checked; None if the share is bad
+    ballot: Ballot | None  # None if the bytes are not a ballot of the poll at all
+    reason: str  # why the share is bad ("" if good); names a field, never a secret
+    digest: str  # the ballot's bdig (sha256 of voter hex and ballot bytes)
+
+    @property
+    def good(self) -> bool:
+        return self.values is not None
+
+    def held(self) -> "Opened":
+        """Return what a worker keeps until the MPC: this without the parsed ballot (its points and bytes)."""
+        return Opened(self.values, None, self.reason, self.digest)
+
+    def __repr__(self) -> str:  # never the shares
+        return f"Opened({'good' if self.good else 'bad: ' + self.reason})"
+
+
+def load_enc_scalar(path) -> int:
+    """Return the secret scalar x of an encryption key file (§17: LE32 hex, 0 < x < l); ValueError if not one.
+
+    The one place the worker reads its key: keys.EncryptionKey(...).scalar gives the same.
+    Errors name the file and the problem, never its content.
+    """
+    try:
+        with open(path, "rb") as f:
+            doc = json.loads(f.read())
+    except OSError as exc:
+        raise ValueError(f"cannot read key file {path}: {exc.strerror}") from None
+    except ValueError:
+        raise ValueError(f"key file {path} is not JSON") from None
+    if not isinstance(doc, dict) or doc.get("type") != ENC_KEY_TYPE or not isinstance(doc.get("secret"), str):
+        raise ValueError(f"key file {path} is not a {ENC_KEY_TYPE} key")
+    try:
+        raw = bytes.fromhex(doc["secret"])
+    except ValueError:
+        raise ValueError(f"key file {path} has a secret that is not hex") from None
+    x = int.from_bytes(raw, "little")
+    if len(raw) != 32 or not 0 < x < L:
+        raise ValueError(f"key file {path} has no scalar 0 < x < l")
+    return x
+
+
+def enc_public_hex(x: int) -> str:
+    """Return the registry's enc_key for the secret scalar x (hex of X = x·G)."""
+    return base(x).encode().hex()
+
+
+def poll_context(chain_id: str, poll: dict) -> PollContext:
+    """Return poll N's protocol context (§17) from its record; Invalid if its keys are not valid."""
+    k = max(1, len(poll["options"]))
+    keys = [bytes.fromhex(v["enc_key"]) for v in poll["validators"]]
+    return make_poll(chain_id.encode(), str(poll["id"]).encode(), poll["threshold"], k, k > 1, keys)
+
+
+def ballot_digest(voter_hex: str, raw: bytes) -> str:
+    """Return the ballot's bdig: sha256(voter hex UTF-8 || ballot bytes), hex (§17)."""
+    return hashlib.sha256(voter_hex.encode() + raw).hexdigest()
+
+
+def counted_digest(ballot_digests) -> str:
+    """Return the poll's ballots_digest over the counted ballots' bdig values, in voter order."""
+    return digests.counted_set_digest(ballot_digests)
+
+
+def open_share(ctx: PollContext, voter_hex: str, raw: bytes, i: int, x: int) -> Opened:
+    """Open and check validator i's share of a committed ballot with its secret scalar x.
+
+    The chain verified the ballot's proofs before it committed it, so it is only parsed
+    here. A share that does not open, decode or match the commitments is bad.
+    """
+    bdig = ballot_digest(voter_hex, raw)
+    try:
+        ballot = parse_ballot(ctx, raw)
+        voter = bytes.fromhex(voter_hex)
+    except (Invalid, ValueError) as exc:
+        return Opened(None, None, getattr(exc, "reason", "voter: not hex"), bdig)
+    pairs = open_ballot(ctx, voter, ballot, i, x)
+    if isinstance(pairs, Rejected):
+        return Opened(None, ballot, pairs.reason, bdig)
+    return Opened(tuple(f for f, _ in pairs), ballot, "", bdig)
