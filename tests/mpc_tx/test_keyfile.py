@@ -74,7 +74,7 @@ def test_an_x25519_key_file_must_be_regenerated(tmp_path):
         "ff" * 32,
         "zq" * 32,
         "01" * 31,
-        7,
+        987654321987,  # not a string (a number no tmp path holds)
     ],
 )
 def test_an_encryption_key_file_out_of_range_or_malformed_is_refused_without_quoting(tmp_path, secret):
