@@ -19,7 +19,6 @@ PROTOCOL = ROOT / "mpc_tx" / "protocol"
 ALLOWED_THIRD_PARTY = {
     "group.py": {"rbcl"},
     "envelope.py": {"cryptography"},
-    "x25519_envelope.py": {"cryptography"},
     "keys.py": {"nacl", "cryptography"},
 }
 NO_IO = {"os", "io", "socket", "subprocess", "pathlib", "shutil", "logging", "tempfile", "asyncio"}
