@@ -41,6 +41,9 @@ from mpc_tx.protocol.proofs import prove_bit, prove_dleq, prove_dlog  # noqa: E4
 from mpc_tx.protocol.registry import check_registry, max_faulty, prove_key_possession, threshold_range  # noqa: E402
 from mpc_tx.protocol.seeded import SeededScalars  # noqa: E402
 from mpc_tx.protocol.unanimity import check_mask, check_open, combine_masks, make_mask, make_open, unanimity_outcome  # noqa: E402
+from mpc_tx.protocol import running, tally  # noqa: E402
+from mpc_tx.protocol.digests import ballot_digest, counted_set_digest  # noqa: E402
+from mpc_tx.protocol.registry import complaint_window  # noqa: E402
 
 __all__ = [
     "SEED",
@@ -53,6 +56,7 @@ __all__ = [
     "resign",
     "field_offsets",
     "generate",
+    "generate_chain",
     "main",
 ]
 
@@ -450,6 +454,161 @@ def _registry_vectors() -> dict:
     }
 
 
+_VERDICTS = {"ballot bad": "ballot_bad", "complaint false": "complaint_false"}
+
+
+def _tally_round() -> tuple[dict, dict]:
+    """Return (tally.json, running.json): one tally poll's chain layer, event by event (§18).
+
+    m = 5, t = 2, k = 3. Ballots at heights 10-12 (one a revote, one with a bad share for
+    validator 1), complaints at 13 (ballot bad, moot about the replaced ballot, complaint
+    false), the creator's early close at 14; complaints until 14 + W, the counted set fixed
+    at 14 + W + 1; aggregate posts from the next height: 0 valid, 3 named, 2 valid, 4 valid
+    (final). Tx hashes are stand-ins: SHA-256 of "tx <n>".
+    """
+    poll, secret_keys = seeded_poll(5, 2, 3, True, seed=b"tally")
+    seed = SEED + b"/tally"
+    voters = [bytes([0x30 + n]) * 32 for n in range(5)]
+    plan = [(10, 0, 0), (10, 1, 2), (11, 2, 1), (11, 3, 2), (12, 1, 0), (12, 4, 1)]  # height, voter, choice
+    sums = tally.empty_sums(poll.k, poll.t)
+    current = {}  # voter -> (raw, tx_hash, counted)
+    n_tx = 0
+    log, events, steps = [], [], []
+    r = running.start(poll.header)
+
+    def tx_hash_next():
+        nonlocal n_tx
+        n_tx += 1
+        return hashlib.sha256(b"tx %d" % n_tx).digest()
+
+    def record(event, entry):
+        nonlocal r
+        r = running.step(r, event)
+        events.append(event)
+        counted = sum(1 for _, _, ok in current.values() if ok)
+        entry.update(aggregate=sums.encode().hex(), counted=counted, running=r.hex())
+        log.append(entry)
+        steps.append({**_event_json(event), "running": r.hex()})
+
+    for n, (height, v, choice) in enumerate(plan):
+        voter = voters[v]
+        raw, rho = build_known(poll, [int(e == choice) for e in range(poll.k)], seed + b"/ballot/%d" % n, voter)
+        if v == 4:  # a bad share for validator 1: the voter reseals its envelope
+            b = verify_ballot(poll, voter, raw)
+            honest = open_ballot(poll, voter, b, 1, secret_keys[1])
+            wrong = [((honest[0][0] + 1) % L, honest[0][1])] + honest[1:]
+            raw = reseal(poll, raw, rho, 1, envelope.encode_pairs(wrong), voter)
+        new = tally.commitments_of(poll, raw)
+        previous = current.get(voter)
+        replaced = tally.commitments_of(poll, previous[0]) if previous and previous[2] else None
+        sums = tally.on_ballot(sums, replaced, new)
+        h = tx_hash_next()
+        current[voter] = (raw, h, True)
+        entry = {"op": "ballot", "height": height, "tx_hash": h.hex(), "voter": voter.hex(), "ballot": raw.hex()}
+        entry["revote"] = previous is not None
+        record(running.ballot_event(height, h, voter), entry)
+    replaced_tx = bytes.fromhex(log[1]["tx_hash"])  # voter 1's first ballot, replaced at height 12
+    rng = SeededScalars(seed + b"/complaints")
+    complaints = [(1, voters[4], None), (3, voters[1], log[1]["ballot"]), (4, voters[2], None)]
+    for i, voter, old_hex in complaints:
+        raw, ballot_tx, counted = current[voter]
+        if old_hex is not None:
+            raw, ballot_tx = bytes.fromhex(old_hex), replaced_tx
+        complaint = make_complaint(poll, ballot_tx, parse_ballot(poll, raw), i, secret_keys[i], rng)
+        judged = adjudicate(poll, voter, ballot_tx, raw, i, complaint)
+        verdict = "moot" if old_hex is not None else _VERDICTS[judged.outcome]
+        if verdict == "ballot_bad":
+            sums = tally.on_disqualify(sums, tally.commitments_of(poll, raw))
+            current[voter] = (raw, ballot_tx, False)
+        h = tx_hash_next()
+        entry = {"op": "complaint", "height": 13, "tx_hash": h.hex(), "validator": i, "voter": voter.hex()}
+        entry.update(ballot_tx=ballot_tx.hex(), complaint=complaint.hex(), verdict=verdict, judged=judged.reason)
+        record(running.complaint_event(13, h, i, voter, ballot_tx, verdict), entry)
+    close_height = 14
+    h = tx_hash_next()
+    record(running.close_event(close_height, h), {"op": "close", "height": close_height, "tx_hash": h.hex()})
+    complaints_until = close_height + complaint_window([1] * poll.m) + 2
+    fixed = complaints_until + 1
+    counted = sorted((v, raw) for v, (raw, _, ok) in current.items() if ok)  # voter order, as bdig/ is scanned
+    digests = [ballot_digest(v.hex(), raw) for v, raw in counted]
+    n = len(counted)
+    assert tally.fresh_sums(poll.k, poll.t, [tally.commitments_of(poll, raw) for _, raw in counted]) == sums
+    pairs = {}
+    for i, x in enumerate(secret_keys):
+        held = [open_ballot(poll, v, verify_ballot(poll, v, raw), i, x) for v, raw in counted]
+        pairs[i] = tally.own_pairs(sums, poll.m, i, held)
+    lie = bytearray(pairs[3])
+    lie[32] ^= 1  # S_0 of validator 3
+    posts = []
+    for height, i, data in [(fixed + 1, 0, pairs[0]), (fixed + 1, 3, bytes(lie)), (fixed + 1, 2, pairs[2])]:
+        posts.append((height, i, data))
+    posts.append((fixed + 2, 4, pairs[4]))
+    judged_posts, datas = [], []
+    for height, i, data in posts:
+        post = tally.judge_pairs(sums, poll.m, i, data)
+        judged_posts.append(post)
+        h = tx_hash_next()
+        entry = {"op": "aggregate", "height": height, "tx_hash": h.hex(), "validator": i, "pairs": data.hex()}
+        entry.update(verdict=post.verdict, reason=post.reason)
+        record(running.aggregate_event(height, h, i, post.verdict), entry)
+    opening = tally.open_tally(sums, n, True, judged_posts)
+    options = ["red", "green", "blue"]
+    result = tally.tally_result(options, counted_set_digest(digests), n, opening.counts)
+    for k, step in enumerate(steps):
+        last = k == len(steps) - 1
+        closed = step["height"] if step["kind"] == "close" else None
+        data = (
+            running.final_data(7, k + 1, bytes.fromhex(step["running"]), result)
+            if last
+            else running.event_data(7, k + 1, bytes.fromhex(step["running"]), closed_height=closed)
+        )
+        datas.append(data.decode())
+        step["data"] = data.decode()
+    tally_json = {
+        "poll": _poll_json(poll, secret_keys),
+        "poll_id": 7,
+        "options": options,
+        "min_ballots": 3,
+        "close_height": close_height,
+        "complaints_until": complaints_until,
+        "counted_fixed_height": fixed,
+        "log": log,
+        "counted": [{"voter": v.hex(), "ballot_digest": d} for (v, _), d in zip(counted, digests)],
+        "ballots_digest": counted_set_digest(digests),
+        "n": n,
+        "own_pairs": {str(i): p.hex() for i, p in pairs.items()},
+        "opening": {
+            "validators": list(opening.validators),
+            "counts": list(opening.counts),
+            "blindings": [encode_scalar(b).hex() for b in opening.blindings],
+        },
+        "result": result,
+        "final_data": datas[-1],
+    }
+    running_json = {
+        "header": poll.header.hex(),
+        "poll_id": 7,
+        "R0": running.start(poll.header).hex(),
+        "events": steps,
+    }
+    return tally_json, running_json
+
+
+def _event_json(event) -> dict:
+    out = {"kind": event.kind, "height": event.height, "tx_hash": event.tx_hash.hex()}
+    for name in ("validator", "voter", "ballot_tx", "verdict"):
+        value = getattr(event, name)
+        if value is not None:
+            out[name] = value.hex() if isinstance(value, bytes) else value
+    return out
+
+
+def generate_chain() -> dict:
+    """Return the chain-layer vector files (§18): an aggregate round and its running digest."""
+    tally_json, running_json = _tally_round()
+    return {"tally.json": tally_json, "running.json": running_json}
+
+
 def generate() -> dict:
     """Return every vector file's name and JSON object."""
     return {
@@ -474,7 +633,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     stale = []
-    for name, obj in generate().items():
+    for name, obj in {**generate(), **generate_chain()}.items():
         path = os.path.join(args.out, name)
         if args.check:
             try:
