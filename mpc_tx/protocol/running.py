@@ -37,6 +37,7 @@ __all__ = [
     "final_data",
     "parse_data",
     "check_trail",
+    "check_final",
 ]
 
 TAG_START = b"mpcvote/v1/running/start"
@@ -249,3 +250,29 @@ def check_trail(header, poll_id, events, datas) -> int | Rejected:
                 f"with another running digest: an event before it is hidden, added or altered"
             )
     return len(events)
+
+
+def check_final(header, poll_id, events, datas, result) -> int | Rejected:
+    """Return the number of events if the chain checks whole and its last data is the final one for result.
+
+    The last event's data must carry the result the caller recomputed (ballots digest, n,
+    outcome) with the final running digest and count: what pins the end of the chain.
+    """
+    checked = check_trail(header, poll_id, events, datas)
+    if isinstance(checked, Rejected):
+        return checked
+    if not events:
+        return Rejected("running digest: no events, so no final tx")
+    doc = parse_data(datas[-1])
+    if "result" not in doc:
+        return Rejected("running digest: the last event shown is not the final tx (the tail is hidden, or not final)")
+    if type(result) is not dict or canonical.encode(doc["result"]) != _canonical_or_none(result):
+        return Rejected("running digest: the final tx carries another result than the recomputed one")
+    return checked
+
+
+def _canonical_or_none(value) -> bytes | None:
+    try:
+        return canonical.encode(value)
+    except (canonical.CanonicalError, TypeError, ValueError, RecursionError):
+        return None

@@ -13,6 +13,7 @@ from mpc_tx.protocol.running import (
     Event,
     aggregate_event,
     ballot_event,
+    check_final,
     check_trail,
     close_event,
     complaint_event,
@@ -127,6 +128,12 @@ def test_a_hidden_tail_checks_alone_and_only_the_final_data_reveals_it():
     # only data committed after the last event pins the end.
     final = parse_data(final_data(POLL, 3, trail(HEADER, events)[-1], {"status": "ok"}))
     assert (final["events"], final["running"]) != (2, trail(HEADER, events[:2])[-1])
+    committed[-1] = final_data(POLL, 3, trail(HEADER, events)[-1], {"status": "ok"})
+    assert check_final(HEADER, POLL, events, committed, {"status": "ok"}) == 3
+    assert isinstance(check_final(HEADER, POLL, events[:2], committed[:2], {"status": "ok"}), Rejected)
+    assert isinstance(check_final(HEADER, POLL, events, committed, {"status": "failed"}), Rejected)
+    assert isinstance(check_final(HEADER, POLL, events, committed, {"x": 1.5}), Rejected)
+    assert isinstance(check_final(HEADER, POLL, [], [], {"status": "ok"}), Rejected)
 
 
 def test_the_result_data_forms():
@@ -208,5 +215,6 @@ def test_every_function_is_total(a, b, c, d):
         final_data(a, b, c, d),
         parse_data(a),
         check_trail(a, b, c, d),
+        check_final(a, b, c, d, a),
     ):
         assert result is not None

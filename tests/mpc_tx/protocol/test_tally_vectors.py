@@ -122,3 +122,8 @@ def test_the_tally_vector_replays():
     assert result == v["result"]
     final = running.parse_data(v["final_data"].encode())
     assert final["result"] == result and final["events"] == len(v["log"])
+    r = _load("running.json")
+    events = [_event(row) for row in r["events"]]
+    datas = [row["data"].encode() for row in r["events"]]
+    assert datas[-1] == v["final_data"].encode()
+    assert running.check_final(poll.header, v["poll_id"], events, datas, result) == len(v["log"])
