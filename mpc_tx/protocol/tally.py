@@ -55,6 +55,17 @@ class Sums:
 
     rows: tuple[tuple[Point, ...], ...]
 
+    def __post_init__(self):
+        # Made by this module's functions; a hand-made one is checked so that every function taking it stays total.
+        rows = self.rows
+        if not isinstance(rows, tuple) or not 1 <= len(rows) <= MAX_ENTRIES:
+            raise ValueError(f"Sums: 1..{MAX_ENTRIES} rows")
+        width = len(rows[0]) if isinstance(rows[0], tuple) else 0
+        if not 1 <= width <= MAX_PARTIES or not all(
+            isinstance(row, tuple) and len(row) == width and all(isinstance(a, Point) for a in row) for row in rows
+        ):
+            raise ValueError("Sums: rows of t+1 points, all alike")
+
     @property
     def k(self) -> int:
         """Return the entries of a ballot."""

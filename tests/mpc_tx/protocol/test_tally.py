@@ -3,6 +3,8 @@
 import itertools
 import random
 
+import pytest
+
 from hypothesis import given, settings, strategies as st
 
 from mpc_tx.protocol.encoding import Rejected
@@ -118,6 +120,13 @@ def test_stored_encodings_are_parsed_with_the_identity_allowed_and_nothing_else(
         assert isinstance(decode_sums(K, T, data), Rejected)
     for k, t in ((0, 1), (257, 1), (3, -1), (3, 1024), (True, 1), ("3", 1)):
         assert isinstance(decode_sums(k, t, good), Rejected) and isinstance(empty_sums(k, t), Rejected)
+
+
+def test_a_hand_made_sums_must_have_its_shape():
+    for rows in ((), ((),), [[base(1)]], ((base(1),), (base(1), base(2))), ((b"\0" * 32,),)):
+        with pytest.raises(ValueError):
+            Sums(rows)
+    assert Sums(((base(1),),)).k == 1
 
 
 def test_commitments_of_wrong_shape_are_refused():
