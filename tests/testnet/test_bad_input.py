@@ -22,7 +22,9 @@ import pytest
 
 from mpc_tx.protocol import codes
 from mpc_tx.protocol import canonical, tx as txcodec
-from mpc_tx.client.ballot import build_ballot
+from mpc_tx.client.ballot import build_ballot, poll_context
+from mpc_tx.protocol.ballot import build_ballot as build_protocol_ballot
+from mpc_tx.protocol.context import ciphertext_size
 from mpc_tx.client.cli import Client, CliError, Session
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.client.rpc import QueryError, RpcError
@@ -30,6 +32,8 @@ from mpc_tx.client.rpc import QueryError, RpcError
 from lyingproxy import LyingProxy, query_values
 from netfixtures import running_testnet
 from apphelpers import HOSTILE_PATHS
+from badballots import cast_ballot_tx, chain_poll
+from protocolhelpers import field_offsets
 
 pytestmark = pytest.mark.testnet
 
@@ -182,9 +186,13 @@ def after_the_close(w):
 
 
 def unknown_poll(w):
+    # A ballot whose proofs hold for poll 10^9 (they are checked before the poll is looked up).
     voter = SigningKey.generate()
-    doc = json.loads(w.ballot(voter, w.open))
-    return w.tx(voter, "cast_ballot", {"poll": 10**9, "payloads": doc["body"]["payloads"]})
+    open_ctx = poll_context(w.poll(w.open), w.genesis)
+    keys = [v["enc_key"] for v in w.genesis["app_state"]["validators"]]
+    ctx = chain_poll(w.chain_id, 10**9, open_ctx.t, open_ctx.k, keys)
+    raw = build_protocol_ballot(ctx, voter.public_bytes, [1])
+    return cast_ballot_tx(voter, w.chain_id, w.nonce(voter), ctx, 10**9, raw)
 
 
 def attestation_by_non_validator(w):
@@ -193,8 +201,6 @@ def attestation_by_non_validator(w):
         "status": "ok",
         "outcome": {"unanimous": True},
         "counted": poll["ballots"],
-        "excluded": [],
-        "unusable": [[] for _ in poll["validators"]],
         "ballots": poll["ballots_digest"],
     }
     return w.tx(SigningKey.generate(), "submit_outcome", {"poll": w.closed, "validator": 0, "result": result})
@@ -257,28 +263,33 @@ def test_replays_after_commit_are_refused(net, world):
     assert_unchanged(net, world, before)
 
 
-def test_ballot_with_payloads_swapped_between_validators_is_accepted_as_opaque(net, world):
-    # At this layer a ballot is opaque: one payload per validator, of the right size. A ballot
-    # whose payloads are swapped between validators is stored and counted like any other; it is
-    # the MPC layer that finds validator 0's payload undecryptable with validator 0's key (the
-    # AEAD binds the validator index) and treats the ballot as invalid (a veto in a unanimity
-    # poll). That is not tested here.
+def test_ballot_with_envelopes_swapped_between_validators_is_refused(net, world):
+    # §17: a ballot is no longer opaque. Its proof of rho covers the whole ballot body, so a
+    # ballot whose envelopes for validators 0 and 1 were swapped on the way (by a relay, or a
+    # node) fails it: refused by every node's CheckTx, never stored. (A voter who swaps its
+    # own envelopes and redoes the proof is put out by a complaint: tests/testnet/test_mpc.py.)
     voter = SigningKey.generate()
     doc = json.loads(world.ballot(voter, world.open))
-    payloads = doc["body"]["payloads"]
-    payloads[0], payloads[1] = payloads[1], payloads[0]
-    raw = world.tx(voter, "cast_ballot", {"poll": world.open, "payloads": payloads})
-    count = world.poll(world.open)["ballots"]
-    res = commit(net, raw, node=3)
-    assert int(res["check_tx"]["code"]) == 0 and int(res["tx_result"].get("code", 0)) == 0, res
-    net.wait_height(int(res["height"]), timeout=30)
-    answers = stored(net, world.polls)
-    assert answers[f"/poll/{world.open}"]["ballots"] == count + 1
-    stored_ballot = [
-        b for b in answers[f"/poll/{world.open}/ballots?limit=1000"]["ballots"] if b["voter"] == voter.public_hex
-    ]
-    assert len(stored_ballot) == 1 and stored_ballot[0]["payloads"] == payloads
-    assert stored_ballot[0]["tx"] == res["hash"]
+    ctx = poll_context(world.poll(world.open), world.genesis)
+    raw = bytes.fromhex(doc["body"]["ballot"])
+    start, size = field_offsets(ctx)["envelopes"], ciphertext_size(ctx.k)
+    env0, env1 = raw[start : start + size], raw[start + size : start + 2 * size]
+    swapped = raw[:start] + env1 + env0 + raw[start + 2 * size :]
+    assert len(swapped) == len(raw) and swapped != raw
+    tx = world.tx(voter, "cast_ballot", dict(doc["body"], ballot=swapped.hex()), nonce=doc["nonce"])
+    before = snapshot(net, world)
+    for node in NODES:
+        res = sync(net, tx, node=node)
+        assert_refused(res, codes.BAD_BALLOT)
+        assert "proof of rho" in res["log"], res
+    res = commit(net, tx, node=3)
+    assert int(res["tx_result"].get("code", 0)) == 0 and res["height"] == "0", res
+    assert_refused(res["check_tx"], codes.BAD_BALLOT)
+    assert_unchanged(net, world, before)
+    for node in NODES:
+        with pytest.raises(QueryError) as err:
+            net.rpc(node).query(f"/poll/{world.open}/ballot/{voter.public_hex}")
+        assert err.value.code == codes.NOT_FOUND
 
 
 def test_nodes_agree_at_the_end(net, world):

@@ -56,6 +56,7 @@ def create_poll_tx(chain_id: str, close_height: int) -> bytes:
         "max_ballots": 10,
         "max_revotes": 0,
         "min_ballots": 3,
+        "threshold": None,
     }
     return txcodec.build(SigningKey.generate(), chain_id, "create_poll", 1, body)
 

@@ -133,6 +133,7 @@ def test_reset_then_up_starts_a_new_chain_with_a_new_chain_id(net):
             "max_ballots": 10,
             "max_revotes": 0,
             "min_ballots": 3,
+            "threshold": None,
         },
     )
     new_id = net.reset()

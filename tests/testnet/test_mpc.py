@@ -1,17 +1,39 @@
-"""Validators as MPC parties on a real 4-validator testnet: outcomes, bad ballots, absent and faulty workers."""
+"""Validators as MPC parties on a real 4-validator testnet: outcomes, bad ballots, absent and faulty workers.
 
+Ballots are §17's verifiable ballots: a ballot whose proofs fail is refused by CheckTx and
+never counts; a ballot whose proofs hold but whose share is bad for validator i is put out
+by i's complaint, judged by the chain in the poll's complaint window; the MPC runs over the
+counted set fixed after that window (docs/PROTOCOL.md §17).
+"""
+
+import json
 import os
 import subprocess
 import time
 
 import pytest
 
-from mpc_tx.protocol import x25519_envelope as envelope, tx as txcodec
+from mpc_tx.protocol import codes
 from mpc_tx.client.cli import _outcome_words, job_reason, local_jobs, progress_words
+from mpc_tx.protocol.ballot import open_ballot, parse_ballot
+from mpc_tx.protocol.context import ciphertext_size
+from mpc_tx.protocol.encoding import Rejected
+from mpc_tx.protocol.group import mul
 from mpc_tx.protocol.keys import SigningKey
-from mpc_tx.protocol.sharing import share
 
-from netfixtures import client, FAULTY_WORKER, block_search_count, running_testnet, Voters, wait_committed
+from badballots import SHARE_FAULTS, bad_share_ballot, cast_ballot_tx, chain_poll, one_hot_values, rigged_ballot
+from netfixtures import (
+    client,
+    FAULTY_WORKER,
+    block_search_count,
+    registry_enc_keys,
+    running_testnet,
+    validator_secrets,
+    Voters,
+    wait_committed,
+    wait_for,
+)
+from protocolhelpers import craft_ballot, field_offsets, resign
 
 pytestmark = pytest.mark.testnet
 
@@ -59,32 +81,49 @@ def close(net, poll, creator):
     return client(net).close_poll(creator, poll["id"])
 
 
-def outcome(net, poll_id, timeout=120):
+def outcome(net, poll_id, timeout=180):
     return client(net, poll_id % 4).outcome(poll_id, wait=True, timeout=timeout)
 
 
-def crafted_ballot(net, poll, per_entry_shares, tamper=None):
-    """A ballot from a client built here: arbitrary shares, optional payload tampering per validator."""
+def context(net, poll):
+    """Return poll's protocol context (§17), as a voter's client builds it."""
+    k = max(1, len(poll["options"]))
+    return chain_poll(client(net).chain_id, poll["id"], poll["threshold"], k, registry_enc_keys(net))
+
+
+def values_of(poll, choice):
+    if poll["kind"] == "unanimity":
+        return [int(choice == "yes")]
+    return one_hot_values(len(poll["options"]), poll["options"].index(choice))
+
+
+def ballot_tx(net, poll, key, raw):
+    """Return a signed cast_ballot tx carrying the ballot bytes raw (built here, as any client could)."""
     c = client(net)
+    return cast_ballot_tx(key, c.chain_id, c.next_nonce(key), context(net, poll), poll["id"], raw)
+
+
+def send_crafted(net, poll, build):
+    """Submit build(ctx, voter bytes) from a fresh key and wait for its commit; return (voter hex, tx hash)."""
     key = SigningKey.generate()
-    m = len(poll["validators"])
-    payloads = []
-    for i, v in enumerate(poll["validators"]):
-        shares = [s[i] for s in per_entry_shares]
-        enc_key = v["enc_key"]
-        if tamper and tamper.get(i) == "wrong-validator":
-            enc_key = poll["validators"][(i + 1) % m]["enc_key"]  # sealed to another validator's key
-        payload = envelope.seal(
-            enc_key, shares, chain_id=c.chain_id, poll_id=poll["id"], voter=key.public_hex, validator=i
-        )
-        if tamper and tamper.get(i) == "garbage":
-            payload = os.urandom(len(payload))
-        payloads.append(payload.hex())
-    raw = txcodec.build(
-        key, c.chain_id, "cast_ballot", time.time_ns() // 1000, {"poll": poll["id"], "payloads": payloads}
-    )
-    c.submit(raw)
-    return key.public_hex
+    raw = build(context(net, poll), key.public_bytes)
+    return key.public_hex, client(net).submit(ballot_tx(net, poll, key, raw))["hash"]
+
+
+def refused(net, poll, build, node=0):
+    """Send build(ctx, voter bytes) from a fresh key through CheckTx; return (code, log)."""
+    key = SigningKey.generate()
+    res = net.rpc(node).broadcast_tx_sync(ballot_tx(net, poll, key, build(context(net, poll), key.public_bytes)))
+    return int(res["code"]), res.get("log", "")
+
+
+def swapped_envelopes(ctx, voter, values, a=0, b=1):
+    """Return a ballot whose envelopes a and b are swapped, the proof of rho redone by its voter: proofs hold."""
+    raw, rho = craft_ballot(ctx, values, os.urandom(16), voter)
+    start, size = field_offsets(ctx)["envelopes"], ciphertext_size(ctx.k)
+    env = [raw[start + i * size : start + (i + 1) * size] for i in range(ctx.m)]
+    env[a], env[b] = env[b], env[a]
+    return resign(ctx, raw[:start] + b"".join(env) + raw[start + ctx.m * size :], rho, voter)
 
 
 def test_three_demo_polls(net):
@@ -103,7 +142,7 @@ def test_three_demo_polls(net):
         close(net, p, c)
     late = voters.ballot(p3, SigningKey.generate(), "a")
     res = net.rpc(0).broadcast_tx_sync(late)
-    assert int(res["code"]) == 8  # POLL_CLOSED
+    assert int(res["code"]) == codes.POLL_CLOSED
     o1, o2, o3 = outcome(net, p1["id"]), outcome(net, p2["id"]), outcome(net, p3["id"])
     assert o1["result"]["outcome"] == {"unanimous": True}
     assert o2["result"]["outcome"] == {"unanimous": False}
@@ -111,37 +150,52 @@ def test_three_demo_polls(net):
     assert o3["result"]["counted"] == 20 and o3["ballots"] == 20
     for o in (o1, o2, o3):
         assert o["status"] == "final" and len(o["attesters"]) >= 3
+        assert set(o["result"]) == {"status", "ballots", "outcome", "counted"}  # §17's ok form
     # another node than the one that answered: it indexes the block when it commits it, maybe later
     assert block_search_count(net.rpc(1), f"outcome_final.poll_id={p3['id']}") == 1
 
 
-def test_bad_ballots_veto_or_are_excluded_identically_by_all(net):
-    m, t = 4, 1
+def test_bad_ballots_are_refused_or_put_out_by_a_complaint_identically_by_all(net):
     una, cu = open_poll(net)
     vote_all(net, una, ["yes"] * 3)
-    crafted_ballot(net, una, [share(2, m, t)])  # a 2 must not turn a 'no' into a 'yes' (or count)
+    # A 2 in a unanimity poll, [5, -4] or [1, 1] in a tally: their proofs fail, CheckTx refuses them.
     tal, ct = open_poll(net, "tally", ("a", "b"))
     vote_all(net, tal, ["a"] * 3 + ["b"] * 2)
+    for poll, build, reason in (
+        (una, lambda ctx, v: rigged_ballot(ctx, v, weight=2), "bit proof 0"),
+        (tal, lambda ctx, v: rigged_ballot(ctx, v, weight=5), "bit proof 0"),
+        (tal, lambda ctx, v: craft_ballot(ctx, [1, 1], os.urandom(16), v)[0], "sum"),
+    ):
+        for node in range(4):
+            code, log = refused(net, poll, build, node)
+            assert code == codes.BAD_BALLOT and reason in log, (reason, node, code, log)
+    # Ballots whose proofs hold but whose share is bad for one validator: the chain takes them,
+    # and that validator's worker complains; the chain judges the complaint and puts them out.
+    a = values_of(tal, "a")
     bad = {
-        "two": crafted_ballot(net, tal, [share(2, m, t), share(0, m, t)]),
-        "both": crafted_ballot(net, tal, [share(1, m, t), share(1, m, t)]),
-        "not-a-polynomial": crafted_ballot(net, tal, [[1, 2, 3, 5], share(0, m, t)]),
-        "wrong-validator": crafted_ballot(net, tal, [share(1, m, t), share(0, m, t)], tamper={0: "wrong-validator"}),
-        "garbage": crafted_ballot(net, tal, [share(0, m, t), share(1, m, t)], tamper={2: "garbage"}),
+        (i, fault): send_crafted(net, tal, lambda ctx, v, i=i, fault=fault: bad_share_ballot(ctx, v, a, i, fault))
+        for i, fault in enumerate(SHARE_FAULTS)
     }
+    swapped = send_crafted(net, tal, lambda ctx, v: swapped_envelopes(ctx, v, a))  # bad for 0 and 1 both
+    una_bad = send_crafted(net, una, lambda ctx, v: bad_share_ballot(ctx, v, [0], 3))  # a "no" bad for 3
     close(net, una, cu)
     close(net, tal, ct)
     ou, ot = outcome(net, una["id"]), outcome(net, tal["id"])
-    assert ou["status"] == "final" and ou["result"]["outcome"] == {"unanimous": False}
+    assert ou["status"] == "final" and ou["result"]["outcome"] == {"unanimous": True}  # the bad "no" is out
     assert ot["status"] == "final" and ot["result"]["outcome"] == {"tally": {"a": 3, "b": 2}}
+    assert ot["result"]["counted"] == ot["ballots"] == 5 and ou["result"]["counted"] == ou["ballots"] == 3
     same = client(net, tal["id"] % 4)  # the node that answered `outcome`: another may be a block behind
-    order = [b["voter"] for b in same.query(f"/poll/{tal['id']}/ballots?limit=100")["ballots"]]
-    index = {name: order.index(voter) for name, voter in bad.items()}
-    assert ot["result"]["excluded"] == sorted(index.values())
-    assert ot["result"]["counted"] == 5
-    unusable = ot["result"]["unusable"]
-    assert unusable[0] == [index["wrong-validator"]] and unusable[2] == [index["garbage"]]
-    assert unusable[1] == unusable[3] == []
+    complaints = same.query(f"/poll/{tal['id']}/complaints?limit=100")["complaints"]
+    verdicts = {(c["validator"], c["voter"]): c["verdict"] for c in complaints}
+    for (i, fault), (voter, tx) in bad.items():
+        assert verdicts.pop((i, voter)) == "ballot_bad", fault
+        assert same.query(f"/poll/{tal['id']}/ballot/{voter}")["disqualified"]["by"] == i, fault
+    # The swapped ballot: both cheated validators complain; the first puts it out, the second is moot.
+    assert sorted([verdicts.pop((0, swapped[0])), verdicts.pop((1, swapped[0]))]) == ["ballot_bad", "moot"]
+    assert verdicts == {}  # no complaint about an honest ballot
+    assert same.query(f"/poll/{tal['id']}")["named_validators"] == []
+    una_complaints = same.query(f"/poll/{una['id']}/complaints?limit=100")["complaints"]
+    assert [(c["validator"], c["voter"], c["verdict"]) for c in una_complaints] == [(3, una_bad[0], "ballot_bad")]
     atts = same.query(f"/poll/{tal['id']}/attestations")["attestations"]
     assert len({a["digest"] for a in atts}) == 1 and ot["dissenters"] == []  # every party saw the same
 
@@ -168,12 +222,23 @@ def _wait_blocks(net, n):
     net.wait_height(net.rpc(0).height() + n, timeout=60, nodes=[0])
 
 
+def _fixed(net, poll_id):
+    """Wait (bounded) until the poll's counted set is fixed; return its record."""
+    c = client(net)
+    return wait_for(
+        f"poll {poll_id}'s counted set fixed",
+        lambda: (r := c.query(f"/poll/{poll_id}"))["counted_fixed_height"] is not None and r,
+        timeout=60,
+    )
+
+
 def test_absent_worker_delays_then_deadline_names_it(net):
     net.stop(3, "worker")
     try:
         early, ce = open_poll(net)
         vote_all(net, early, ["yes"] * 3)
         close(net, early, ce)  # fails at its deadline: worker 3 is away through it
+        _fixed(net, early["id"])
         _wait_blocks(net, 2 * A)
         later, cl = open_poll(net)
         vote_all(net, later, ["yes"] * 3)
@@ -188,16 +253,17 @@ def test_absent_worker_delays_then_deadline_names_it(net):
         assert not worker3["up"] and job_reason(
             {"state": "waiting", "reason": "poll open"}, worker3, "closed"
         ).startswith("worker down")
-        e = outcome(net, early["id"], timeout=120)
+        e = outcome(net, early["id"], timeout=180)
         close(net, later, cl)  # its deadline is far: worker 3 comes back before it
         assert e["status"] == "failed" and e["result"]["code"] == "deadline" and e["result"]["absent"] == [3]
+        _fixed(net, later["id"])
         _wait_blocks(net, A)
         assert client(net).query(f"/poll/{later['id']}/outcome")["status"] == "closed"
     finally:
         net.start(3, "worker")
-    lo = outcome(net, later["id"], timeout=120)
+    lo = outcome(net, later["id"], timeout=180)
     assert lo["status"] == "final" and lo["result"]["outcome"] == {"unanimous": True}
-    assert lo["final_height"] <= lo["closed_height"] + D
+    assert lo["final_height"] <= lo["deadline_height"]
 
 
 def _children(pid):
@@ -210,7 +276,7 @@ def test_killed_mpc_child_next_attempt_succeeds(net):
     vote_all(net, poll, ["x"] * 10 + ["y"] * 5)
     worker = net.pid(1, "worker")
     close(net, poll, creator)
-    deadline, killed = time.monotonic() + 30, None
+    deadline, killed = time.monotonic() + 60, None  # the complaint window first, then the MPC
     while killed is None and time.monotonic() < deadline:
         for child in _children(worker):
             os.kill(child, 9)
@@ -219,7 +285,8 @@ def test_killed_mpc_child_next_attempt_succeeds(net):
     assert killed, "the worker never started an MPC child"
     out = outcome(net, poll["id"])
     assert out["status"] == "final" and out["result"]["outcome"] == {"tally": {"x": 10, "y": 5}}
-    assert out["final_height"] >= out["closed_height"] + A  # decided by a later attempt
+    start = client(net).query(f"/poll/{poll['id']}")["mpc_start"]
+    assert out["final_height"] >= start + A  # decided by a later attempt
 
 
 def test_worker_with_corrupted_shares_gives_no_wrong_outcome(net):
@@ -231,6 +298,8 @@ def test_worker_with_corrupted_shares_gives_no_wrong_outcome(net):
         close(net, poll, creator)
         out = outcome(net, poll["id"])
         assert out["status"] == "failed" and out["result"]["code"] == "inconsistent_shares"
+        # Worker 2's shares were checked at the commit: it complained about none of them.
+        assert client(net).query(f"/poll/{poll['id']}/complaints")["complaints"] == []
     finally:
         net.stop(2, "worker")
         net.start(2, "worker")
@@ -238,22 +307,31 @@ def test_worker_with_corrupted_shares_gives_no_wrong_outcome(net):
 
 def test_no_share_or_private_key_in_logs_or_state(net):
     poll, creator = open_poll(net)
-    known = [share(1, 4, 1)]
-    crafted_ballot(net, poll, known)
+    ctx = context(net, poll)
+    key = SigningKey.generate()
+    raw, rho = craft_ballot(ctx, [1], os.urandom(16), key.public_bytes)  # rho known: every share is known here
+    client(net).submit(ballot_tx(net, poll, key, raw))
     close(net, poll, creator)
     assert outcome(net, poll["id"])["status"] == "final"
-    secrets = []
-    for s in known[0]:
-        secrets += [str(s).encode(), f"{s:064x}".encode(), s.to_bytes(32, "big")]
-    import json as _json
-
-    for v in net.validators:
-        mpc = os.path.join(v["home"], "mpc")
-        seed = _json.load(open(os.path.join(mpc, "attest_key.json")))["seed"]
-        secret = _json.load(open(os.path.join(mpc, "enc_key.json")))["secret"]
-        secrets += [seed.encode(), secret.encode(), bytes.fromhex(seed), bytes.fromhex(secret)]
+    parsed = parse_ballot(ctx, raw)
+    scalars, points, secrets = [rho], [], []
+    for i in range(4):
+        x, _ = validator_secrets(net, i)
+        pairs = open_ballot(ctx, key.public_bytes, parsed, i, x)
+        assert not isinstance(pairs, Rejected)
+        scalars += [x] + [s for pair in pairs for s in pair]  # the key, then the value and blinding shares
+        points.append(mul(rho, ctx.keys[i]).encode())  # K_i, the key of validator i's envelope
+        seed = json.load(open(os.path.join(net.validators[i]["home"], "mpc", "attest_key.json")))["seed"]
+        secrets += [seed.encode(), bytes.fromhex(seed)]
+    for s in scalars:
+        little = s.to_bytes(32, "little")
+        secrets += [str(s).encode(), f"{s:064x}".encode(), s.to_bytes(32, "big"), little, little.hex().encode()]
+    for p in points:
+        secrets += [p, p.hex().encode()]
     scanned = 0
-    for folder in [str(net.dir / "logs")] + [os.path.join(v["home"], "app") for v in net.validators]:
+    folders = [str(net.dir / "logs")]
+    folders += [os.path.join(v["home"], sub) for v in net.validators for sub in ("app", "worker", "data")]
+    for folder in folders:
         for root, _dirs, files in os.walk(folder):
             for name in files:
                 data = open(os.path.join(root, name), "rb").read()
@@ -281,7 +359,9 @@ def test_polls_k_apart_closing_together_are_both_final(net):
     assert a["closed_height"] == b["closed_height"] == at
     assert a["status"] == b["status"] == "final"
     assert a["result"]["outcome"] == {"unanimous": True} and b["result"]["outcome"] == {"tally": {"a": 1, "b": 2}}
-    assert a["dissenters"] == b["dissenters"] == [] and a["final_height"] < a["closed_height"] + A
+    starts = [c.query(f"/poll/{p}")["mpc_start"] for p in (first, last)]
+    assert a["dissenters"] == b["dissenters"] == [] and a["final_height"] < starts[0] + A  # the first attempt
+    assert b["final_height"] < starts[1] + A
 
 
 def test_killed_worker_leaves_no_mpc_child(net):
@@ -292,7 +372,7 @@ def test_killed_worker_leaves_no_mpc_child(net):
         worker = net.pid(1, "worker")
         close(net, poll, creator)
         child = None
-        for _ in range(600):  # the close commits, the worker starts its job (bounded wait)
+        for _ in range(1200):  # the close commits, the window passes, the worker starts its job (bounded)
             found = _children(worker)
             if found:
                 child = found[0]

@@ -218,7 +218,6 @@ def test_each_host_makes_its_keys_and_the_chain_runs_from_public_entries(hosts, 
             ),
         )
         assert done.returncode == 0, done.stderr
-    _adapt_to_the_app(homes)
 
     # No folder holds another host's private keys; the assembler holds none.
     for i in range(N):
@@ -261,37 +260,17 @@ def test_each_host_makes_its_keys_and_the_chain_runs_from_public_entries(hosts, 
             assert served["chain_id"] == CHAIN_ID
             served_registry = served["app_state"]["validators"]
             assert [e["pub_key"] for e in served_registry] == [e["pub_key"] for e in registered]
-            if _app_takes_proofs():
-                triples = [
-                    (base64.b64decode(e["pub_key"]), bytes.fromhex(e["enc_key"]), bytes.fromhex(e["enc_proof"]))
-                    for e in served_registry
-                ]
-                keys = registry.check_registry(CHAIN_ID.encode(), triples)
-                assert not isinstance(keys, registry.Rejected)
-                assert [k.encode().hex() for k in keys] == [e["enc_key"] for e in registered]
+            triples = [
+                (base64.b64decode(e["pub_key"]), bytes.fromhex(e["enc_key"]), bytes.fromhex(e["enc_proof"]))
+                for e in served_registry
+            ]
+            keys = registry.check_registry(CHAIN_ID.encode(), triples)
+            assert not isinstance(keys, registry.Rejected)
+            assert [k.encode().hex() for k in keys] == [e["enc_key"] for e in registered]
         # The nodes found each other through the peers the assembler printed.
         assert int(Rpc(urls[0]).call("net_info")["n_peers"]) == N - 1
     finally:
         _stop(procs)
-
-
-def _app_takes_proofs() -> bool:
-    from abci_app.genesis import REGISTRY_FIELDS
-
-    return "enc_proof" in REGISTRY_FIELDS
-
-
-def _adapt_to_the_app(homes):
-    """Until the app's genesis checker knows enc_proof (issue 12, helper B), take it out of the
-    installed genesis: the old checker refuses unknown fields. Nothing to do once it does."""
-    if _app_takes_proofs():
-        return
-    for home in homes:
-        path = home / "config" / "genesis.json"
-        doc = json.loads(path.read_text())
-        for entry in doc["app_state"]["validators"]:
-            entry.pop("enc_proof")
-        path.write_text(json.dumps(doc, indent=2))
 
 
 def _logs(folders) -> str:
