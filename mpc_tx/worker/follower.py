@@ -234,6 +234,9 @@ class Worker:
         job = self._job(poll["id"])
         if job.running or job.aggregated == ABSTAINED:
             return
+        if poll.get("ballots", 0) < poll.get("min_ballots", 0):  # withheld: the chain wants no pair (final at the fix)
+            self._set(poll["id"], "waiting", reason="withheld below min_ballots")
+            return
         if job.aggregated == POSTED:
             if height >= job.posted_at + RECHECK_BLOCKS:
                 job.posted_at = height

@@ -9,7 +9,7 @@ Faults:
   it sees (the chain judges each complaint false and names it); it still computes.
 - cannot-decrypt: a validator that claims it cannot open any ballot. There are no
   "unusable" lists any more: all it can do is complain (falsely: it is named) and refuse
-  to take part in the MPC; it excludes nothing.
+  to take part in the MPC, or abstain from a tally's aggregate post; it excludes nothing.
 - wrong-aggregate: a validator that posts, for a tally poll, aggregate pairs off its checked
   ones (F_0 + 1), skipping its own check: the chain judges the post, names it, and opens the
   tally from the honest posts.

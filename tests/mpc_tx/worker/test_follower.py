@@ -564,6 +564,19 @@ def test_a_wrong_aggregate_worker_is_named_and_the_tally_still_opens(kit, tmp_pa
     assert liar.polljobs[kit.POLL_ID].state == "posted"
 
 
+def test_a_withheld_tally_gets_no_post_and_a_cannot_decrypt_worker_abstains(kit, tmp_path):
+    vals, node = _tally(kit)
+    vals.record["min_ballots"] = 6  # 5 counted: the chain wants no pair (it is final at the fix)
+    w = kit.make_worker(vals, tmp_path, 1, node)
+    _step(w)
+    assert _posts(node) == [] and w.polljobs[kit.POLL_ID].status["reason"] == "withheld below min_ballots"
+    vals.record["min_ballots"] = 0
+    node.codes = [26] * len(node.ballots)  # its false complaints: refused (settled)
+    liar = kit.make_worker(vals, tmp_path, 0, node, cls=_faults().CannotDecrypt)
+    _step(liar)
+    assert _posts(node) == [] and liar.polljobs[kit.POLL_ID].state == "abstained"
+
+
 def test_a_tally_worker_waits_through_the_complaint_window(kit, tmp_path):
     vals = kit.Validators()
     node = kit.FakeNode(vals)
