@@ -1,11 +1,15 @@
 """A tally's aggregate post: the pairs the chain judges valid, abstaining when they do not check, the store."""
 
+import hashlib
+import json
 import stat
+from pathlib import Path
 
 import pytest
 
 from mpc_tx.protocol import canonical, codes, tally
 from mpc_tx.protocol.ballot import build_ballot
+from mpc_tx.protocol.context import make_poll
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.group import L
 from mpc_tx.protocol.keys import SigningKey
@@ -113,3 +117,27 @@ def test_the_store_keeps_the_first_post_privately_and_durably(tmp_path):
     for poll_id in (-1, "7", 1.0, True):
         with pytest.raises(ValueError):
             store.path(poll_id)
+
+
+def test_each_validators_post_is_the_reference_vectors_own_pairs():
+    """The worker's path (open its shares, recompute A, check) gives tests/vectors/tally.json's own pairs."""
+    doc = json.loads((Path(__file__).resolve().parents[3] / "tests" / "vectors" / "tally.json").read_text())
+    vector = doc["poll"]
+    record = {
+        "id": doc["poll_id"],
+        "options": doc["options"],
+        "threshold": vector["t"],
+        "ballots": doc["n"],
+        "validators": [{"enc_key": key} for key in vector["keys"]],
+    }
+    keys = [bytes.fromhex(key) for key in vector["keys"]]
+    ctx = make_poll(bytes.fromhex(vector["chain_id"]), bytes.fromhex(vector["poll_id"]), vector["t"], 3, True, keys)
+    assert hashlib.sha256(ctx.header).hexdigest() == vector["header_sha256"]
+    last = {e["voter"]: bytes.fromhex(e["ballot"]) for e in doc["log"] if e["op"] == "ballot"}  # revotes replace
+    counted = [(c["voter"], last[c["voter"]]) for c in doc["counted"]]
+    assert [shares.ballot_digest(v, raw) for v, raw in counted] == [c["ballot_digest"] for c in doc["counted"]]
+    stored = {"aggregate": doc["log"][-1]["aggregate"], "ballots": doc["n"]}
+    for i, secret in enumerate(vector["secret_keys"]):
+        x = int.from_bytes(bytes.fromhex(secret), "little")
+        opened = [shares.open_share(ctx, v, raw, i, x).held() for v, raw in counted]
+        assert own_post(record, stored, opened, i).hex() == doc["own_pairs"][str(i)]
