@@ -45,11 +45,13 @@ def aggregate_body(poll_id: int, validator: int, pairs: bytes) -> dict:
     return {"poll": poll_id, "validator": validator, "pairs": pairs.hex()}
 
 
-def own_post(poll: dict, stored: dict, counted: list, i: int) -> bytes | Rejected:
+def own_post(poll: dict, stored: dict, counted: list, i: int, mine=None) -> bytes | Rejected:
     """Return validator i's pairs to post over the counted set, or Rejected: it abstains.
 
     `stored` is the chain's ``/poll/<id>/aggregate`` answer ({"aggregate": hex, "ballots": n});
-    `counted` this validator's shares.Opened of each counted ballot, in voter order.
+    `counted` this validator's shares.Opened of each counted ballot, in voter order; `mine`
+    the sum of their commitments as the worker kept it while opening them (PollJob.hold),
+    or None to sum them here (tally.fresh_sums).
     """
     k, t, m = entries(poll), poll["threshold"], len(poll["validators"])
     try:
@@ -64,8 +66,9 @@ def own_post(poll: dict, stored: dict, counted: list, i: int) -> bytes | Rejecte
     bad = [j for j, o in enumerate(counted) if not o.good or o.commitments is None]
     if bad:
         return Rejected(f"abstain: {len(bad)} counted ballots whose share does not check for this validator")
-    mine = tally.fresh_sums(k, t, [o.commitments for o in counted])
-    if isinstance(mine, Rejected) or mine.encode() != chain.encode():
+    if mine is None:
+        mine = tally.fresh_sums(k, t, [o.commitments for o in counted])
+    if not isinstance(mine, tally.Sums) or mine.encode() != chain.encode():
         return Rejected("abstain: the aggregate of the counted ballots read is not the chain's")
     return tally.own_pairs(chain, m, i, [o.pairs for o in counted])
 

@@ -184,7 +184,9 @@ class Worker:
                     raise RpcError(f"poll {poll_id}: ballot of {b['voter'][:12]}… changed during the sync")
                 opened[b["voter"]] = (b["tx"], self.check_ballot(poll, b["voter"], b["tx"], record["ballot"]).held())
             with self.lock:
-                self._job(poll_id).shares.update(opened)
+                job = self._job(poll_id)
+                for voter, entry in opened.items():
+                    job.hold(voter, entry)
         return records
 
     def counted_opened(self, poll: dict) -> list:
@@ -193,6 +195,10 @@ class Worker:
         The counted set is the ballots not disqualified; its digest must be the poll's
         ballots_digest, else CountedSetError: nothing is ever computed over another set.
         """
+        return self._counted(poll)[0]
+
+    def _counted(self, poll: dict) -> tuple:
+        """Return counted_opened's list and the sum of those ballots' commitments as held (None: sum afresh)."""
         poll_id = poll["id"]
         if poll.get("counted_fixed_height") is None:
             raise CountedSetError(f"poll {poll_id}: the counted set is not fixed yet")
@@ -200,11 +206,12 @@ class Worker:
         out = self._disqualified(poll_id)
         counted = [b for b in records if not b.get("disqualified") and b["tx"] not in out]
         with self.lock:
-            held = self._job(poll_id).shares
-            opened = [held[b["voter"]][1] for b in counted]
+            job = self._job(poll_id)
+            opened = [job.shares[b["voter"]][1] for b in counted]
+            held_sum = job.counted_sum({b["voter"] for b in counted})
         if shares.counted_digest([o.digest for o in opened]) != poll["ballots_digest"]:
             raise CountedSetError(f"poll {poll_id}: the ballots read do not give the poll's ballots_digest")
-        return opened
+        return opened, held_sum
 
     def sync_ballots(self, poll: dict) -> list:
         """Return this validator's checked value shares of the poll's fixed counted set, in voter order.
@@ -223,11 +230,11 @@ class Worker:
     def aggregate_pairs(self, poll: dict) -> bytes | Rejected:
         """Return the pairs to post for a tally poll's fixed counted set, or Rejected: this validator abstains."""
         try:
-            counted = self.counted_opened(poll)
+            counted, held_sum = self._counted(poll)
         except CountedSetError as exc:
             return Rejected(f"abstain: {exc}")
         stored, _ = self.rpc.query(f"/poll/{poll['id']}/aggregate")
-        return aggregates.own_post(poll, stored, counted, self.index)
+        return aggregates.own_post(poll, stored, counted, self.index, held_sum)
 
     def maybe_post(self, poll: dict, height: int) -> None:
         """Start posting a tally poll's pairs, or check that a post sent earlier is on chain."""
@@ -450,7 +457,7 @@ class Worker:
             opened = (tx_hash, self.check_ballot(poll, voter, tx_hash, ballot_hex).held())
             with self.lock:
                 if not job.done:
-                    job.shares[voter] = opened
+                    job.hold(voter, opened)
 
     def _is_party(self, poll) -> bool:
         return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index for v in poll["validators"])

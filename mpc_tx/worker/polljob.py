@@ -7,7 +7,8 @@ rest is the main thread's, but for ``thread``, which an attempt's thread clears 
 tally poll runs none: its worker posts its aggregate pairs once (``aggregated``).
 """
 
-from mpc_tx.protocol import digests
+from mpc_tx.protocol import digests, tally
+from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.slots import port_offset
 
 __all__ = ["PollJob", "job_input", "job_identity", "opened_from", "QUIET_STATES", "POSTED", "ABSTAINED"]
@@ -71,6 +72,8 @@ class PollJob:
         "record",
         "context",
         "shares",
+        "held_sum",
+        "sum_lost",
         "attempted",
         "status",
         "thread",
@@ -84,6 +87,11 @@ class PollJob:
         self.record = None  # the poll's full record on chain, refreshed as its status moves
         self.context = None  # its protocol context (docs/PROTOCOL.md §17), made once
         self.shares = {}  # voter -> (tx hash, worker.shares.Opened: this validator's checked pairs)
+        # The sum of the held ballots' commitments, kept as they are opened: at the fix the
+        # counted set's aggregate is this less the few held ballots that do not count, not
+        # k·(t+1) point additions per ballot on the way to the post (seconds at 10,000).
+        self.held_sum = None
+        self.sum_lost = False  # a shape that did not add up: the post computes the sum afresh
         self.attempted = set()  # numbers of the attempts started
         self.status = None  # this poll's entry in jobs.json: state, updated, and attempt, reason, absent
         self.thread = None  # the attempt running now, if any
@@ -105,6 +113,35 @@ class PollJob:
     def running(self) -> bool:
         return self.thread is not None
 
+    def hold(self, voter: str, entry: tuple) -> None:
+        """Keep `voter`'s (tx hash, Opened), replacing any earlier one, and move held_sum (call under the lock)."""
+        old = self.shares.get(voter)
+        self.shares[voter] = entry
+        for commitments, op in (
+            (old[1].commitments if old else None, tally.subtract),
+            (entry[1].commitments, tally.add),
+        ):
+            if commitments is None or self.sum_lost:
+                continue
+            start = self.held_sum or tally.empty_sums(len(commitments), len(commitments[0]) - 1)
+            moved = op(start, commitments) if not isinstance(start, Rejected) else start
+            self.sum_lost = isinstance(moved, Rejected)
+            self.held_sum = None if self.sum_lost else moved
+
+    def counted_sum(self, voters) -> tally.Sums | None:
+        """Return the sum of the commitments of the held ballots of `voters` (call under the lock).
+
+        None if nothing was summed or the sum was lost: the caller then sums afresh.
+        """
+        total = None if self.sum_lost else self.held_sum
+        for voter, (_, opened) in self.shares.items():
+            if total is None:
+                return None
+            if voter not in voters and opened.commitments is not None:
+                total = tally.subtract(total, opened.commitments)
+                total = None if isinstance(total, Rejected) else total
+        return total
+
     def holds(self, voter: str, tx_hash: str) -> bool:
         """Whether the cached shares of `voter` were opened from the tx `tx_hash` (call under the lock)."""
         return opened_from(self.shares.get(voter), tx_hash)
@@ -120,5 +157,6 @@ class PollJob:
         """Forget the poll's record and shares: it is final or failed (call under the lock)."""
         self.done = True
         self.shares = {}
+        self.held_sum, self.sum_lost = None, False
         self.record = None
         self.context = None

@@ -86,6 +86,14 @@ def test_a_chain_aggregate_other_than_the_counted_ballots_is_refused(kit):
         assert isinstance(own_post(vals.record, answer, opened[0], 0), Rejected)
 
 
+def test_a_sum_kept_while_opening_is_checked_like_a_fresh_one(kit):
+    vals, sums, opened, stored = _poll(kit)
+    assert own_post(vals.record, stored, opened[3], 3, sums) == own_post(vals.record, stored, opened[3], 3)
+    drifted = tally.fresh_sums(3, 1, [o.commitments for o in opened[3][1:]])
+    answer = own_post(vals.record, stored, opened[3], 3, drifted)
+    assert isinstance(answer, Rejected) and "is not the chain's" in answer.reason
+
+
 def test_the_body_and_the_settling_codes(kit):
     vals = kit.Validators()
     assert entries(vals.record) == 3 and entries({"options": []}) == 1
