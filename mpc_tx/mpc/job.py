@@ -8,20 +8,22 @@ Logs go to stderr and carry no shares, keys or values. The process ends by itsel
 Job (all parties get the same job except pid, shares and tls)::
 
     {"pid": 0, "parties": [{"host": "127.0.0.1", "port": 26610, "cert_sha256": "<hex>"}, ...],
-     "threshold": 1, "kind": "unanimity" | "tally", "options": k,
+     "threshold": 1, "kind": "unanimity", "options": 1,
      "shares": [["<decimal>", ...], ...], "seed": "<hex>", "min_ballots": 0,
      "tls": {"cert": "<PEM>", "key": "<PEM>", "peers": ["<PEM of party 0>", ...]}, "deadline_s": 60,
      "prss": true, "job_id": "<hex of 32 bytes: poll, attempt, counted set; every link greets with it>"}
 
 "shares" holds, per ballot of the poll's fixed counted set (voter order), this party's
-value shares f_e(pid+1), e < options, each checked against the ballot's commitments
-(docs/PROTOCOL.md §17); a share that is not a decimal below L makes the job malformed.
+value share f(pid+1), checked against the ballot's commitments (docs/PROTOCOL.md §17); a
+share that is not a decimal below L makes the job malformed. Only a unanimity poll has
+a job: a tally is opened on chain from the validators' aggregate pairs (§18), and a job
+of kind tally is refused as malformed.
 "tls.peers" are the parties' self-signed certificates from the registry: each must hash
 to its party's cert_sha256, and they are the only certificates a link trusts.
 
 Result::
 
-    {"status": "ok", "outcome": {"unanimous": true} | {"tally": [7, 9, 4]} | {"withheld": true},
+    {"status": "ok", "outcome": {"unanimous": true} | {"withheld": true},
      "counted": N}
     {"status": "failed", "code": "inconsistent_shares" | "timeout" | "party_absent" | "error",
      "absent": [pids not connected], "outstanding": [pids whose messages we wait for (timeout)]}
@@ -48,8 +50,7 @@ from mpc_tx.protocol import outcome
 
 __all__ = ["parse_job", "job_runtime", "run_job", "main"]
 
-KINDS = ("unanimity", "tally")
-MAX_OPTIONS = 1024
+KINDS = ("unanimity",)
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 logger = logging.getLogger("mpcvote.mpc")
@@ -108,10 +109,12 @@ def parse_job(job) -> dict:
     pid = _int(job.get("pid"), "pid", 0, m - 1)
     t = _int(job.get("threshold"), "threshold", 0, (m - 1) // 2)
     kind = job.get("kind")
+    if kind == "tally":
+        raise JobError("a tally is opened on chain from aggregate pairs, not by an MPC job")
     if kind not in KINDS:
         raise JobError("bad kind")
-    k = _int(job.get("options", 1), "options", 1, MAX_OPTIONS)
-    if kind == "unanimity" and k != 1:
+    k = job.get("options", 1)
+    if k != 1 or isinstance(k, bool):
         raise JobError("unanimity takes one entry per ballot")
     try:
         seed = bytes.fromhex(job.get("seed"))

@@ -1,8 +1,9 @@
-"""The MPC programs of a poll's fixed counted set, over numpy arrays of secret-shared GF(L) elements.
+"""The MPC program of a unanimity poll's fixed counted set, over numpy arrays of secret-shared GF(L) elements.
 
-Every party runs the same steps on its own value shares f_e(i+1) of the counted ballots
-(docs/PROTOCOL.md §17); every branch depends only on public values, so all parties stay
-in step:
+A tally is a sum: the chain opens it from the validators' aggregate pairs (docs/PROTOCOL.md
+§18), so no MPC program computes one. Every party runs the same steps on its own value
+shares f(i+1) of the counted ballots (§17); every branch depends only on public values,
+so all parties stay in step:
 
 a. same job: the parties exchange a digest of the job's public terms and stop on a mismatch.
 b. input check: a random public combination of all the shares plus a random mask is
@@ -10,14 +11,12 @@ b. input check: a random public combination of all the shares plus a random mask
    party checked its shares against the ballot's commitments when the ballot committed,
    so a failure means a party input other shares than its checked ones: the attempt
    fails as inconsistent shares (the check names nobody).
-c. unanimity: one zero test of sum_j c_j (v_j - 1).
-d. tally: the per-option sums are opened (with all m shares, checked on degree t), and
-   only if there are at least min_ballots ballots.
+c. unanimity: one zero test of sum_j c_j (v_j - 1), only if there are at least
+   min_ballots ballots (else nothing is opened).
 
-No check here that each value is a bit, or a tally ballot one-hot: the chain verified
-every counted ballot's bit and sum-to-one proofs over its commitments, and the input
-check ties the inputs to those commitments (at least t+1 honest parties' shares fix the
-polynomial), so the values are bits and one-hot already.
+No check here that each value is a bit: the chain verified every counted ballot's bit
+proof over its commitments, and the input check ties the inputs to those commitments (at
+least t+1 honest parties' shares fix the polynomial), so the values are bits already.
 
 Public coefficients come from the poll's seed, so all parties agree on them. The seed
 is fixed only after the ballots are (a hash of the closing block): a voter who knew the
@@ -37,7 +36,6 @@ __all__ = [
     "check_inputs",
     "open_all",
     "unanimity",
-    "tally",
     "poll_outcome",
 ]
 
@@ -127,31 +125,19 @@ async def unanimity(rt, shares: np.ndarray, seed: bytes) -> bool:
     return bool(await rt.is_zero_public(secfld(secfld.field(z))))
 
 
-async def tally(rt, shares: np.ndarray) -> list[int]:
-    """Open the per-option sums of the ballots with all m shares; InconsistentShares if one is off degree t."""
-    n, k = shares.shape
-    if not n:
-        return [0] * k
-    sums = await open_all(rt, shares.sum(axis=0) % L)
-    if any(s is None for s in sums):
-        raise InconsistentShares
-    return [int(s) for s in sums]
-
-
 async def poll_outcome(rt, kind: str, shares: np.ndarray, seed: bytes, min_ballots: int, context: bytes = b"") -> dict:
-    """Run steps a-d on this party's (n, k) share array of the counted ballots; return the public result.
+    """Run steps a-c on this party's (n, 1) share array of the counted ballots; return the public result.
 
-    The result holds outcome and counted (n: every ballot of the fixed set counts).
+    The result holds outcome and counted (n: every ballot of the fixed set counts). Only
+    kind unanimity: a tally is opened on chain (ValueError, before anything is exchanged).
     """
-    if kind not in ("unanimity", "tally"):
-        raise ValueError("kind must be unanimity or tally")
+    if kind != "unanimity":
+        raise ValueError("kind must be unanimity: a tally is opened on chain from aggregate pairs")
     await same_job(rt, context)
     await check_inputs(rt, shares, seed)
     n = len(shares)
     if n < min_ballots:
-        outcome = {"withheld": True}  # below min_ballots nothing is opened, whatever the kind
-    elif kind == "unanimity":
-        outcome = {"unanimous": await unanimity(rt, shares, seed)}
+        outcome = {"withheld": True}  # below min_ballots nothing is opened
     else:
-        outcome = {"tally": await tally(rt, shares)}
+        outcome = {"unanimous": await unanimity(rt, shares, seed)}
     return {"outcome": outcome, "counted": int(n)}

@@ -1,9 +1,10 @@
-"""Attestations, failed-attempt reports and complaints: sign them, submit them through the node.
+"""Attestations, failed-attempt reports, complaints and aggregate posts: sign them, submit them through the node.
 
 The payload is mpc_tx.protocol.outcome's (its one builder, ``from_job``); it goes on chain
 as the ``result`` of a ``submit_outcome`` tx signed with the validator's attestation key,
 through the validator's own node. A complaint (mpc_tx.worker.complaints) goes the same way
-as a ``complain`` tx: ``send_tx`` is the one sender, with its nonce and retry rules.
+as a ``complain`` tx, a tally poll's aggregate pairs (mpc_tx.worker.aggregates) as an
+``aggregate`` tx: ``send_tx`` is the one sender, with its nonce and retry rules.
 """
 
 import logging
@@ -110,3 +111,9 @@ class Attester:
         what = f"poll {body['poll']}: complaint about ballot tx {body['ballot_tx'][:12]}…"
         with self.lock:
             return send_tx(rpc, self.key, self.chain_id, "complain", body, retry_s, settled, what)
+
+    def aggregate(self, rpc, body: dict, retry_s: float, settled) -> bool | None:
+        """Send an aggregate tx of `body` (see send_tx for the answer); the log names the poll, not the pairs."""
+        what = f"poll {body['poll']}: aggregate pairs of validator {body['validator']}"
+        with self.lock:
+            return send_tx(rpc, self.key, self.chain_id, "aggregate", body, retry_s, settled, what)

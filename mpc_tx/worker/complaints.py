@@ -8,11 +8,11 @@ holds the complain tx's body (canonical JSON): the complaint bytes with what nam
 A complaint reveals K = x_i·E, this validator's key to one envelope: the files are private.
 """
 
-import os
 import re
 from pathlib import Path
 
 from mpc_tx.protocol import canonical, codes
+from mpc_tx.worker.durable import write_private
 
 __all__ = ["ComplaintStore", "complain_body", "SETTLED"]
 
@@ -75,21 +75,7 @@ class ComplaintStore:
         stored = self.load(body["poll"], body["ballot_tx"])
         if stored is not None:
             return stored
-        for folder in (self.root.parent.parent, self.root.parent, self.root, path.parent):
-            folder.mkdir(mode=0o700, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        # O_EXCL: created with its mode, never a file someone else made.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(canonical.encode(body))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        write_private(path, canonical.encode(body), (self.root.parent.parent, self.root.parent, self.root, path.parent))
         return body
 
     def stored(self):
@@ -102,11 +88,3 @@ class ComplaintStore:
             for file in sorted(folder.iterdir()):
                 if _TX_HASH.match(file.name):
                     yield canonical.decode(file.read_bytes())
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,4 +1,4 @@
-"""The MPC worker of one validator: follow the node, check own shares, complain, run jobs, attest.
+"""The MPC worker of one validator: follow the node, check own shares, complain, post or compute, attest.
 
     python -m mpc_tx.worker --home HOME --index I --node URL --genesis FILE
 
@@ -6,15 +6,22 @@ It opens and checks its own share of each ballot as ballots commit (docs/PROTOCO
 §§10, 17; in a thread at a lower CPU priority than the chain's) and complains at once
 about a share that does not open, decode or check: the complaint is stored (fsync'd,
 ``complaints``) before it is sent, and after a restart the stored bytes are sent again,
-never a second complaint. When a closed poll's counted set is fixed and it gets an MPC
-slot (abci_app.mpcslots), it runs the poll's MPC job over its checked value shares of
-exactly that set (their digest must be the poll's ballots_digest) in a child
-process, attempt by attempt on the chain's schedule (``schedule``): attempt k starts at
-mpc_start + k*A on the slot's port of the registered range. An attempt that
-times out (a party absent or killed) is retried at the next one, and reported
-(naming the parties whose messages were outstanding, absent, or refused); an outcome, or
-an enumerated failure such as inconsistent shares, is signed with the
-validator's attestation key and submitted through its own node (``attest``).
+never a second complaint. It keeps both halves of each checked pair and the ballot's
+commitments until the counted set is fixed.
+
+A tally poll (§18) runs no MPC: once its counted set is fixed, the worker sums its pairs
+over exactly that set (their digest must be the poll's ballots_digest), recomputes the
+chain's aggregate from the ballots' commitments, checks its own pairs against it and
+posts them in an ``aggregate`` tx, or abstains if they do not check (``aggregates``:
+stored, fsync'd, before they are sent; after a restart the stored bytes, never others).
+
+A unanimity poll, once it gets an MPC slot (abci_app.mpcslots), runs its MPC job over the
+checked value shares of exactly that set in a child process, attempt by attempt on the
+chain's schedule (``schedule``): attempt k starts at mpc_start + k*A on the slot's port of
+the registered range. An attempt that times out (a party absent or killed) is retried at
+the next one, and reported (naming the parties whose messages were outstanding, absent,
+or refused); an outcome, or an enumerated failure such as inconsistent shares, is signed
+with the validator's attestation key and submitted through its own node (``attest``).
 What it knows of each poll is one ``polljob.PollJob``.
 It holds only its own validator's shares, and never logs one, nor a K point or its key.
 """
@@ -31,13 +38,15 @@ import time
 from pathlib import Path
 
 from mpc_tx.protocol import canonical, complaint, outcome, tx as txcodec
+from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.slots import slot_count
 from mpc_tx.keyfile import load_signing_key
 from mpc_tx.client.rpc import Rpc, RpcError, QueryError
-from mpc_tx.worker import schedule, shares
+from mpc_tx.worker import aggregates, schedule, shares
+from mpc_tx.worker.aggregates import AggregateStore, aggregate_body
 from mpc_tx.worker.attest import Attester, payload as attest_payload
 from mpc_tx.worker.complaints import SETTLED as COMPLAINT_SETTLED, ComplaintStore, complain_body
-from mpc_tx.worker.polljob import PollJob, job_input, opened_from
+from mpc_tx.worker.polljob import ABSTAINED, POSTED, PollJob, job_input, opened_from
 
 __all__ = [
     "Worker",
@@ -48,6 +57,7 @@ __all__ = [
     "FOLLOWER_NICE",
     "SYNC_PAGE",
     "SYNC_ONE_BY_ONE",
+    "RECHECK_BLOCKS",
 ]
 
 log = logging.getLogger("mpc_tx.worker")
@@ -56,6 +66,9 @@ log = logging.getLogger("mpc_tx.worker")
 FOLLOWER_NICE = 10
 # The ballot list: pages of (voter, tx hash); ballots one by one up to this many missing, else by pages.
 SYNC_PAGE, SYNC_ONE_BY_ONE = 1000, 20
+# A post the node took but that is not on chain this many blocks later (dropped from the
+# mempool) is sent again: the stored bytes.
+RECHECK_BLOCKS = 5
 
 
 class CountedSetError(RuntimeError):
@@ -89,6 +102,7 @@ class Worker:
             "peers": [v["tls_cert"] for v in registry],
         }
         self.complaints = ComplaintStore(self.home, self.chain_id)
+        self.aggregates = AggregateStore(self.home, self.chain_id)
         self.settled = set()  # (poll, ballot tx) of complaints the chain took or settled in this run
         self.unsent = set()  # (poll, ballot tx) of stored complaints no try got through yet
         self.complaint_lock = threading.Lock()  # one complaint made and stored at a time
@@ -170,17 +184,21 @@ class Worker:
                     raise RpcError(f"poll {poll_id}: ballot of {b['voter'][:12]}… changed during the sync")
                 opened[b["voter"]] = (b["tx"], self.check_ballot(poll, b["voter"], b["tx"], record["ballot"]).held())
             with self.lock:
-                self._job(poll_id).shares.update(opened)
+                job = self._job(poll_id)
+                for voter, entry in opened.items():
+                    job.hold(voter, entry)
         return records
 
-    def sync_ballots(self, poll: dict) -> list:
-        """Return this validator's checked value shares of the poll's fixed counted set, in voter order.
+    def counted_opened(self, poll: dict) -> list:
+        """Return this validator's opened shares (shares.Opened) of the poll's fixed counted set, in voter order.
 
         The counted set is the ballots not disqualified; its digest must be the poll's
-        ballots_digest, else CountedSetError: the job never runs over another set. A counted
-        ballot whose share does not check for this validator (it could not complain in
-        time) makes a ShareError: it cannot input a checked share, so it takes no part.
+        ballots_digest, else CountedSetError: nothing is ever computed over another set.
         """
+        return self._counted(poll)[0]
+
+    def _counted(self, poll: dict) -> tuple:
+        """Return counted_opened's list and the sum of those ballots' commitments as held (None: sum afresh)."""
         poll_id = poll["id"]
         if poll.get("counted_fixed_height") is None:
             raise CountedSetError(f"poll {poll_id}: the counted set is not fixed yet")
@@ -188,14 +206,95 @@ class Worker:
         out = self._disqualified(poll_id)
         counted = [b for b in records if not b.get("disqualified") and b["tx"] not in out]
         with self.lock:
-            held = self._job(poll_id).shares
-            opened = [held[b["voter"]][1] for b in counted]
+            job = self._job(poll_id)
+            opened = [job.shares[b["voter"]][1] for b in counted]
+            held_sum = job.counted_sum({b["voter"] for b in counted})
         if shares.counted_digest([o.digest for o in opened]) != poll["ballots_digest"]:
             raise CountedSetError(f"poll {poll_id}: the ballots read do not give the poll's ballots_digest")
+        return opened, held_sum
+
+    def sync_ballots(self, poll: dict) -> list:
+        """Return this validator's checked value shares of the poll's fixed counted set, in voter order.
+
+        A counted ballot whose share does not check for this validator (it could not
+        complain in time) makes a ShareError: it cannot input a checked share, so it takes
+        no part. CountedSetError as counted_opened.
+        """
+        opened = self.counted_opened(poll)
         bad = sum(1 for o in opened if not o.good)
         if bad:
-            raise ShareError(f"poll {poll_id}: {bad} counted ballots whose share does not check for this validator")
+            raise ShareError(f"poll {poll['id']}: {bad} counted ballots whose share does not check for this validator")
         return [o.values for o in opened]
+
+    # --- a tally's aggregate post (§18.3) -------------------------------------------------
+    def aggregate_pairs(self, poll: dict) -> bytes | Rejected:
+        """Return the pairs to post for a tally poll's fixed counted set, or Rejected: this validator abstains."""
+        try:
+            counted, held_sum = self._counted(poll)
+        except CountedSetError as exc:
+            return Rejected(f"abstain: {exc}")
+        stored, _ = self.rpc.query(f"/poll/{poll['id']}/aggregate")
+        return aggregates.own_post(poll, stored, counted, self.index, held_sum)
+
+    def maybe_post(self, poll: dict, height: int) -> None:
+        """Start posting a tally poll's pairs, or check that a post sent earlier is on chain."""
+        job = self._job(poll["id"])
+        if job.running or job.aggregated == ABSTAINED:
+            return
+        if poll.get("ballots", 0) < poll.get("min_ballots", 0):  # withheld: the chain wants no pair (final at the fix)
+            self._set(poll["id"], "waiting", reason="withheld below min_ballots")
+            return
+        if job.aggregated == POSTED:
+            if height >= job.posted_at + RECHECK_BLOCKS:
+                job.posted_at = height
+                if not self._posted_on_chain(poll["id"]):
+                    log.info("poll %s: the aggregate post is not on chain: sent again", poll["id"])
+                    job.aggregated = None
+            return
+        thread = threading.Thread(target=self.run_aggregate, args=(poll, height), daemon=True)
+        job.thread = thread
+        thread.start()
+
+    def _posted_on_chain(self, poll_id: int) -> bool:
+        try:
+            answer, _ = self.rpc.query(f"/poll/{poll_id}/aggregates")
+        except QueryError:
+            return True  # nothing to compare with: trust the node's answer to the tx
+        records = answer.get("aggregates", []) if isinstance(answer, dict) else answer
+        return any(isinstance(r, dict) and r.get("validator") == self.index for r in records)
+
+    def run_aggregate(self, poll: dict, height: int) -> None:
+        """Post this validator's aggregate pairs: the stored ones if any, else new ones, checked and stored first."""
+        poll_id = poll["id"]
+        job = self._job(poll_id)
+        try:
+            body = self.aggregates.load(poll_id)
+            if body is None:
+                data = self.aggregate_pairs(poll)
+                if isinstance(data, Rejected):  # counted absent, never named
+                    log.warning("poll %s: validator %d abstains: %s", poll_id, self.index, data.reason)
+                    job.aggregated = ABSTAINED
+                    self._set(poll_id, "abstained", reason=data.reason)
+                    return
+                body = self.aggregates.save(aggregate_body(poll_id, self.index, data))
+            self.send_aggregate(poll_id, body, height)
+        except (RpcError, QueryError) as exc:  # tried again at the next step
+            log.info("poll %s: aggregate post waits for the node: %s", poll_id, exc)
+        except Exception as exc:
+            log.exception("poll %s: aggregate post crashed: %s", poll_id, type(exc).__name__)
+            self._set(poll_id, "failed", reason=type(exc).__name__)
+        finally:
+            job.thread = None
+
+    def send_aggregate(self, poll_id: int, body: dict, height: int) -> None:
+        """Send a stored post's exact bytes; settled once the node took it or the chain settled it."""
+        sent = self.attester.aggregate(self.rpc, body, self.block_interval, aggregates.SETTLED)
+        job = self._job(poll_id)
+        if sent is None:
+            self._set(poll_id, "posting", reason="the node refused every try: sent again at the next block")
+            return
+        job.aggregated, job.posted_at = POSTED, height
+        self._set(poll_id, "posted", reason="aggregate pairs posted" if sent else "aggregate post settled by the chain")
 
     # --- shares and complaints ------------------------------------------------------------
     def _context(self, poll: dict):
@@ -358,7 +457,7 @@ class Worker:
             opened = (tx_hash, self.check_ballot(poll, voter, tx_hash, ballot_hex).held())
             with self.lock:
                 if not job.done:
-                    job.shares[voter] = opened
+                    job.hold(voter, opened)
 
     def _is_party(self, poll) -> bool:
         return any(v["attest_key"] == self.attest.public_hex and v["index"] == self.index for v in poll["validators"])
@@ -385,7 +484,9 @@ class Worker:
             if not self._is_party(poll):
                 self._job(poll_id).done = True
             elif phase == schedule.WAITING:
-                self._set(poll_id, "waiting", reason="poll open")
+                self._set(poll_id, "waiting", reason="poll open" if poll["status"] == "open" else "complaint window")
+            elif phase == schedule.AGGREGATING:
+                self.maybe_post(poll, height)
             elif phase == schedule.QUEUED:
                 self._set(poll_id, "queued", reason="waiting for an MPC slot")
             elif phase == schedule.COMPUTING and not self._job(poll_id).running:

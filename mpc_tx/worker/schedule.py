@@ -1,7 +1,9 @@
 """Which attempt of a poll's MPC job a worker runs when: pure functions of heights and poll fields.
 
-The chain fixes the schedule. A closed poll waits for an MPC slot; from the height it
-gets one (``mpc_start``), attempt k runs from mpc_start + k*A (A = mpc_attempt_blocks).
+The chain fixes the schedule. A closed unanimity poll waits for an MPC slot; from the
+height it gets one (``mpc_start``), attempt k runs from mpc_start + k*A (A = mpc_attempt_blocks).
+A tally poll runs no MPC (docs/PROTOCOL.md §18): once its counted set is fixed, each
+worker posts its aggregate pairs.
 Every party starts an attempt within ``LATE_BLOCKS`` of its first height; one that sees
 it later waits for the next, rather than hold the others up. An attempt ends
 ``END_BLOCKS`` before the next one starts, so that every party can join that one.
@@ -19,6 +21,7 @@ __all__ = [
     "WAITING",
     "QUEUED",
     "COMPUTING",
+    "AGGREGATING",
     "FINISHED",
     "Attempt",
     "attempt_at",
@@ -32,7 +35,7 @@ END_BLOCKS = 2  # an attempt's job ends this many blocks before the next attempt
 MIN_DEADLINE_S = 3.0  # however fast the blocks, a job gets at least this long
 
 # What a poll's status asks of its worker (phase).
-WAITING, QUEUED, COMPUTING, FINISHED = "waiting", "queued", "computing", "finished"
+WAITING, QUEUED, COMPUTING, AGGREGATING, FINISHED = "waiting", "queued", "computing", "aggregating", "finished"
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,15 @@ def next_attempt(height: int, mpc_start: int, attempt_blocks: int, block_interva
 def phase(poll: dict) -> str:
     """Return what the poll's record asks of a worker that is one of its parties.
 
-    WAITING while it is open, QUEUED while closed without an MPC slot, COMPUTING once it
-    has one, FINISHED when it is final or failed.
+    WAITING while it is open (and a tally poll until its counted set is fixed), QUEUED
+    while a unanimity poll is closed without an MPC slot, COMPUTING once it has one,
+    AGGREGATING once a tally poll's counted set is fixed, FINISHED when final or failed.
     """
     status = poll["status"]
     if status == "open":
         return WAITING
+    if status == "closed" and poll.get("kind") == "tally":
+        return WAITING if poll.get("counted_fixed_height") is None else AGGREGATING
     if status == "closed":
         return QUEUED if poll.get("mpc_slot") is None else COMPUTING
     return FINISHED
@@ -80,10 +86,14 @@ def phase(poll: dict) -> str:
 def needs_refresh(cached: dict | None, summary: dict) -> bool:
     """Whether the poll's full record must be read again, given its summary in the poll list.
 
-    When its status moved, and while it is closed without a slot: a closed poll gets its
-    MPC slot later without a change of status.
+    When its status moved, and while it is closed without a slot (a unanimity poll gets its
+    MPC slot later without a change of status) or, for a tally poll, not yet fixed.
     """
     cached = cached or {}
-    return cached.get("status") != summary["status"] or (
-        summary["status"] == "closed" and cached.get("mpc_slot") is None
-    )
+    if cached.get("status") != summary["status"]:
+        return True
+    if summary["status"] != "closed":
+        return False
+    if cached.get("kind") == "tally":
+        return cached.get("counted_fixed_height") is None
+    return cached.get("mpc_slot") is None

@@ -2,9 +2,11 @@
 
 docs/PROTOCOL.md §§10 and 17: validator i computes K = x_i·E, opens envelope[i], decodes
 it with the shared decoder and checks each pair against the ballot's commitments. What
-comes out is either the value shares f_e(i+1) (the g halves are dropped: the MPC takes the
-values only) or the parsed ballot to complain about. Nothing here logs, and no repr shows
-a share, a K point or the secret scalar.
+comes out is either both halves of each checked pair (f_e(i+1), g_e(i+1)) with the ballot's
+commitments (a unanimity poll's MPC takes the values; a tally poll's aggregate post, §18.3,
+sums both halves, and the commitments recompute the chain's aggregate), or the parsed
+ballot to complain about. Nothing here logs, and no repr shows a share, a K point or the
+secret scalar.
 """
 
 import hashlib
@@ -33,20 +35,26 @@ ENC_KEY_TYPE = "ristretto255-scalar"
 
 @dataclass(frozen=True, repr=False)
 class Opened:
-    """One ballot as this validator opened it: its value shares, or why they are bad (and the ballot)."""
+    """One ballot as this validator opened it: its checked pairs and commitments, or why they are bad."""
 
-    values: tuple | None  # f_e(i+1) for e < k, checked; None if the share is bad
+    pairs: tuple | None  # (f_e(i+1), g_e(i+1)) for e < k, checked; None if the share is bad
     ballot: Ballot | None  # None if the bytes are not a ballot of the poll at all
     reason: str  # why the share is bad ("" if good); names a field, never a secret
     digest: str  # the ballot's bdig (sha256 of voter hex and ballot bytes)
+    commitments: tuple | None = None  # C[e][j], public; None if the bytes are not a ballot of the poll
 
     @property
     def good(self) -> bool:
-        return self.values is not None
+        return self.pairs is not None
+
+    @property
+    def values(self) -> tuple | None:
+        """Return the value shares f_e(i+1) (what the MPC takes), or None if the share is bad."""
+        return None if self.pairs is None else tuple(f for f, _ in self.pairs)
 
     def held(self) -> "Opened":
-        """Return what a worker keeps until the MPC: this without the parsed ballot (its points and bytes)."""
-        return Opened(self.values, None, self.reason, self.digest)
+        """Return what a worker keeps until the fix: this without the parsed ballot (its envelopes and proofs)."""
+        return Opened(self.pairs, None, self.reason, self.digest, self.commitments)
 
     def __repr__(self) -> str:  # never the shares
         return f"Opened({'good' if self.good else 'bad: ' + self.reason})"
@@ -113,5 +121,5 @@ def open_share(ctx: PollContext, voter_hex: str, raw: bytes, i: int, x: int) -> 
         return Opened(None, None, getattr(exc, "reason", "voter: not hex"), bdig)
     pairs = open_ballot(ctx, voter, ballot, i, x)
     if isinstance(pairs, Rejected):
-        return Opened(None, ballot, pairs.reason, bdig)
-    return Opened(tuple(f for f, _ in pairs), ballot, "", bdig)
+        return Opened(None, ballot, pairs.reason, bdig, ballot.commitments)
+    return Opened(tuple((f, g) for f, g in pairs), ballot, "", bdig, ballot.commitments)

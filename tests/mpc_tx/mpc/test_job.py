@@ -54,10 +54,6 @@ def agreed(results):
     return results[0]
 
 
-def one_hot(option, k=3):
-    return [int(e == option) for e in range(k)]
-
-
 # ---------------------------------------------------------------- unanimity
 
 
@@ -81,27 +77,21 @@ def test_a_party_inputting_another_share_fails_the_attempt_as_inconsistent_share
     assert agreed(results) == {"status": "failed", "code": "inconsistent_shares", "absent": []}
 
 
-# ---------------------------------------------------------------- tally
+# ---------------------------------------------------------------- withheld; no tally job
 
 
-@pytest.mark.parametrize("m,prss", [(3, True), (5, False)])
-def test_tally_counts_every_ballot_of_the_fixed_set(m, prss):
-    ballots = [one_hot(0)] * 7 + [one_hot(1)] * 9 + [one_hot(2)] * 4
-    results, _ = run_parties(make_jobs(m, "tally", ballots, k=3, prss=prss))
-    assert agreed(results) == {"status": "ok", "outcome": {"tally": [7, 9, 4]}, "counted": 20}
-
-
-def test_tally_withheld_below_min_ballots():
-    ballots = [one_hot(0)] * 3 + [one_hot(1)] * 2
-    results, _ = run_parties(make_jobs(3, "tally", ballots, k=3, min_ballots=6))
+def test_unanimity_withheld_below_min_ballots():
+    results, _ = run_parties(make_jobs(3, "unanimity", [[1]] * 5, min_ballots=6))
     assert agreed(results) == {"status": "ok", "outcome": {"withheld": True}, "counted": 5}
 
 
-def test_a_wrong_share_in_a_tally_fails_every_party_alike():
-    jobs = make_jobs(3, "tally", [one_hot(0), one_hot(1), one_hot(2)], k=3)
-    tamper(jobs, 1, 2, 0)
-    results, _ = run_parties(jobs)
-    assert agreed(results) == {"status": "failed", "code": "inconsistent_shares", "absent": []}
+def test_a_tally_job_is_refused_it_is_opened_on_chain(tmp_path):
+    job = make_jobs(3, "unanimity", [[1]])[0]
+    log_path = tmp_path / "job.log"
+    with open(log_path, "wb") as log:
+        result = run_job({**job, "kind": "tally", "options": 3, "shares": [["1", "0", "0"]]}, 10, stderr=log)
+    assert result == {"status": "failed", "code": "error", "absent": []}
+    assert "a tally is opened on chain from aggregate pairs" in log_path.read_text()
 
 
 # ---------------------------------------------------------------- failures end by the deadline
@@ -125,8 +115,7 @@ def test_missing_party_fails_every_present_party_by_the_deadline():
 def test_party_killed_mid_job_leaves_the_others_ending_by_the_deadline(tmp_path):
     deadline = 8.0
     n = 3000
-    ballots = [one_hot(j % 3) for j in range(n)]
-    jobs = make_jobs(3, "tally", ballots, k=3, deadline=deadline)
+    jobs = make_jobs(3, "unanimity", [[1]] * n, deadline=deadline)
     log_path = tmp_path / "victim.log"
     with open(log_path, "wb") as log:
         victim = subprocess.Popen(
@@ -165,6 +154,8 @@ def test_malformed_job_is_an_error_at_once():
     other = make_jobs(3, "unanimity", [[1]])[1]
     for broken in (
         {**job, "kind": "plurality"},
+        {**job, "kind": "tally"},
+        {**job, "options": 3, "shares": [["1", "0", "0"]]},
         {**job, "threshold": 2},
         {**job, "seed": "xyz"},
         {**job, "parties": job["parties"][:1] + [{"host": "127.0.0.1"}]},

@@ -8,30 +8,30 @@ from mpc_tx.mpc.local import local_jobs, run_parties
 from mpc_tx.mpc.tls import cert_fingerprint
 from mpc_tx.protocol.sharing import reconstruct
 
-BALLOTS = [[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]
+BALLOTS = [[1], [0], [1], [1]]  # unanimity: the one kind with an MPC job
 
 
 def test_one_job_per_party_with_shared_terms():
-    jobs = local_jobs(5, "tally", BALLOTS, options=3, min_ballots=2, deadline_s=7, prss=False)
+    jobs = local_jobs(5, "unanimity", BALLOTS, min_ballots=2, deadline_s=7, prss=False)
     assert [j["pid"] for j in jobs] == list(range(5))
     for key in ("job_id", "parties", "seed", "kind", "options", "threshold", "min_ballots", "deadline_s", "prss"):
         assert len({repr(j[key]) for j in jobs}) == 1, key
     job = jobs[0]
     assert (job["kind"], job["options"], job["threshold"], job["min_ballots"], job["deadline_s"], job["prss"]) == (
-        "tally",
-        3,
+        "unanimity",
+        1,
         2,
         2,
         7,
         False,
     )
     assert len(job["job_id"]) == 64 and len(job["seed"]) == 64
-    assert local_jobs(3, "tally", BALLOTS, options=3)[0]["job_id"] != job["job_id"]
+    assert local_jobs(3, "unanimity", BALLOTS)[0]["job_id"] != job["job_id"]
 
 
 def test_shares_rebuild_every_ballot_and_lie_on_degree_t():
     m, t = 4, 1
-    jobs = local_jobs(m, "tally", BALLOTS, options=3)
+    jobs = local_jobs(m, "unanimity", BALLOTS)
     assert all(j["threshold"] == t for j in jobs)
     for b, ballot in enumerate(BALLOTS):
         for e, vote in enumerate(ballot):

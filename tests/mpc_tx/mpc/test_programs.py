@@ -69,11 +69,12 @@ def test_unanimity_outcomes(solo):
     assert solo("unanimity", []) == {"outcome": {"unanimous": True}, "counted": 0}
 
 
-def test_tally_outcomes(solo):
-    ballots = [[1, 0, 0]] * 7 + [[0, 1, 0]] * 9 + [[0, 0, 1]] * 4
-    assert solo("tally", ballots, k=3) == {"outcome": {"tally": [7, 9, 4]}, "counted": 20}
-    assert solo("tally", ballots, k=3, min_ballots=21) == {"outcome": {"withheld": True}, "counted": 20}
-    assert solo("tally", [], k=3) == {"outcome": {"tally": [0, 0, 0]}, "counted": 0}
+def test_no_program_computes_a_tally(solo):
+    from mpc_tx.mpc import programs
+
+    assert not hasattr(programs, "tally") and "tally" not in programs.__all__
+    with pytest.raises(ValueError, match="a tally is opened on chain"):  # before anything is exchanged
+        solo("tally", [[1, 0, 0]], k=3)
 
 
 def test_an_unknown_kind_is_refused_before_anything_is_exchanged(solo):
@@ -148,29 +149,17 @@ def _run_parties(jobs):
     return run_parties([sys.executable, __file__, "party"], jobs, timeout=60, cwd=REPO)
 
 
-def test_a_tally_opens_the_masked_check_then_only_the_option_sums():
-    m, t, k, n = 4, 1, 3, 30
-    ballots = [[int(e == j % k) for e in range(k)] for j in range(n)]
-    for report in _run_parties(_jobs(m, t, "tally", k, ballots)):
-        assert report["result"] == {"outcome": {"tally": [10, 10, 10]}, "counted": n}
-        # Opened with all shares: the one masked combination of the input check, then the
-        # k option sums; nothing through MPyC (no per-ballot test: the chain checked the proofs).
-        assert report["open_all"] == [1, k] and report["outputs"] == []
-
-
-def test_a_withheld_tally_is_never_opened():
-    m, t, k = 4, 1, 3
-    ballots = [[1, 0, 0], [0, 1, 0]]
-    for report in _run_parties(_jobs(m, t, "tally", k, ballots, min_ballots=3)):
+def test_a_withheld_poll_is_never_opened():
+    m, t = 4, 1
+    for report in _run_parties(_jobs(m, t, "unanimity", 1, [[1], [0]], min_ballots=3)):
         assert report["result"] == {"outcome": {"withheld": True}, "counted": 2}
         assert report["open_all"] == [1] and report["outputs"] == []  # the masked check only
 
 
 def test_one_party_inputting_another_share_fails_every_party_as_inconsistent():
-    m, t, k, n = 4, 1, 3, 20
-    ballots = [[int(e == j % k) for e in range(k)] for j in range(n)]
-    jobs = _jobs(m, t, "tally", k, ballots)
-    _tamper(jobs, 2, 13, 1)  # party 2 inputs another share than its checked one, for one value
+    m, t, n = 4, 1, 20
+    jobs = _jobs(m, t, "unanimity", 1, [[1]] * n)
+    _tamper(jobs, 2, 13)  # party 2 inputs another share than its checked one, for one value
     for report in _run_parties(jobs):
         # The masked check fails with all m shares: nothing else is opened, nobody is named.
         assert report["result"] == "inconsistent"

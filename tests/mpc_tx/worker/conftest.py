@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from mpc_tx.keyfile import save_key
-from mpc_tx.protocol import canonical, tx as txcodec
+from mpc_tx.protocol import canonical, tally, tx as txcodec
 from mpc_tx.protocol.group import base, random_scalar
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.worker import shares
@@ -97,14 +97,34 @@ def bad_ballot(vals: Validators, voter: bytes, values, i: int, seed=b"bad") -> b
 
 
 class FakeNode:
-    """A node that serves poll 7 and its ballots, and records every tx broadcast to it."""
+    """A node that serves poll 7, its ballots and its aggregate (§18), and records every tx broadcast to it."""
 
     def __init__(self, vals: Validators):
+        self.vals = vals
         self.record = vals.record
         self.ballots = {}  # voter hex -> {"voter", "tx", "ballot", "disqualified"}
         self.complaints = []
-        self.sent, self.codes, self.nonce = [], [], 0
+        self.aggregates = []  # the records of the aggregate posts the node took
+        self.aggregate = None  # the /aggregate answer, if not the one of the counted ballots
+        self.sent, self.codes, self.nonce, self.top = [], [], 0, 10
         self.lock = threading.Lock()
+
+    def counted(self) -> list:
+        """Return the counted ballots' bytes in voter order (not disqualified, not put out by a complaint)."""
+        out = {c["ballot_tx"] for c in self.complaints if c["verdict"] == "ballot_bad"}
+        return [
+            bytes.fromhex(b["ballot"])
+            for _, b in sorted(self.ballots.items())
+            if not b["disqualified"] and b["tx"] not in out
+        ]
+
+    def stored_aggregate(self) -> dict:
+        """Return the chain's answer to /poll/7/aggregate: A over the counted ballots, and n."""
+        if self.aggregate is not None:
+            return self.aggregate
+        k, t = max(1, len(self.record["options"])), self.record["threshold"]
+        sums = tally.fresh_sums(k, t, [tally.commitments_of(self.vals.ctx, raw) for raw in self.counted()])
+        return {"aggregate": sums.encode().hex(), "ballots": len(self.counted())}
 
     def add(self, voter_hex: str, tx_raw: bytes):
         body = canonical.decode(tx_raw)["body"]
@@ -116,7 +136,7 @@ class FakeNode:
         }
 
     def height(self):
-        return 10
+        return self.top
 
     def query(self, path):
         pid = POLL_ID
@@ -126,8 +146,14 @@ class FakeNode:
             return {"polls": [{"id": pid, "status": self.record["status"]}], "next": None}, None
         if path == f"/poll/{pid}":
             return self.record, None
+        if path == "/params":
+            return {"mpc_attempt_blocks": 30}, None
         if path == f"/poll/{pid}/complaints":
             return {"complaints": self.complaints}, None
+        if path == f"/poll/{pid}/aggregate":
+            return self.stored_aggregate(), None
+        if path == f"/poll/{pid}/aggregates":
+            return {"aggregates": self.aggregates}, None
         if path.startswith(f"/poll/{pid}/ballot/"):
             return self.ballots[path.rsplit("/", 1)[1]], None
         if path.startswith(f"/poll/{pid}/ballots?"):
@@ -143,6 +169,8 @@ class FakeNode:
             code = self.codes.pop(0) if self.codes else 0
             if code == 0:
                 self.nonce = self.sent[-1]["nonce"]
+                if self.sent[-1]["type"] == "aggregate":
+                    self.aggregates.append(self.sent[-1]["body"])
         return {"code": code, "hash": txcodec.tx_hash(raw), "log": "" if code == 0 else "refused"}
 
 

@@ -107,3 +107,22 @@ def test_a_complaint_goes_as_a_signed_complain_tx_with_a_fresh_nonce_per_try(mon
     assert Attester(key, "chain-x", 2).complain(node, body, 0.1, settled=(24,)) is False and len(node.sent) == 1
     node = FakeNode([5] * attest.SUBMIT_TRIES)
     assert Attester(key, "chain-x", 2).complain(node, body, 0.1, settled=(24,)) is None
+
+
+def test_an_aggregate_post_goes_as_a_signed_aggregate_tx_and_its_log_names_no_pair(monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(attest.time, "sleep", lambda s: None)
+    key = SigningKey.generate()
+    body = {"poll": 5, "validator": 1, "pairs": "7a" * 64 * 3}
+    node = FakeNode([5, 0])
+    with caplog.at_level(logging.INFO, logger="mpc_tx.worker"):
+        assert Attester(key, "chain-x", 1).aggregate(node, body, 0.1, settled=(30,)) is True
+    sent = [canonical.decode(raw) for raw in node.sent]
+    for tx in sent:
+        assert (tx["type"], tx["signer"], tx["body"]) == ("aggregate", key.public_hex, body)
+        signed = txcodec.signing_bytes("chain-x", "aggregate", key.public_hex, tx["nonce"], body)
+        assert verify(key.public_hex, bytes.fromhex(tx["sig"]), signed)
+    assert "7a7a" not in caplog.text and "aggregate pairs of validator 1" in caplog.text
+    node = FakeNode([30])
+    assert Attester(key, "chain-x", 1).aggregate(node, body, 0.1, settled=(30,)) is False and len(node.sent) == 1

@@ -357,19 +357,19 @@ def test_a_corrupt_shares_worker_inputs_shares_off_its_checked_ones(kit, tmp_pat
     assert corrupt == [[(v + 1) % L for v in honest[0]]]
 
 
-def test_workers_compute_the_tally_of_the_fixed_set_over_real_mpyc_links(kit, tmp_path):
+def test_workers_compute_unanimity_of_the_fixed_set_over_real_mpyc_links(kit, tmp_path):
     """Real ballots, a complaint that put one out, three workers, their MPC jobs on loopback, their attestations."""
     from mpc_tx.mpc.local import party_cert
     from mpc_tx.mpc.tls import cert_fingerprint
     from node_config.ports import free_ports
 
-    vals = kit.Validators(m=3)
+    vals = kit.Validators(m=3, options=())
     node = kit.FakeNode(vals)
     certs = [party_cert(f"party {i}", "127.0.0.1") for i in range(3)]
     ports = free_ports(3, "127.0.0.1")
     for v, (cert, _), port in zip(vals.record["validators"], certs, ports):
         v.update(tls_sha256=cert_fingerprint(cert), mpc_port=port, mpc_ports=1)
-    votes = [[1, 0, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [1, 0, 0]]
+    votes = [[1], [1], [1], [0], [1]]  # the one 0 is the ballot the complaint puts out
     voters = [_voter() for _ in votes]
     for n, ((key, voter), vote) in enumerate(zip(voters, votes)):
         raw = kit.bad_ballot(vals, voter, vote, 1) if n == 3 else build_ballot(vals.ctx, voter, vote)
@@ -393,9 +393,197 @@ def test_workers_compute_the_tally_of_the_fixed_set_over_real_mpyc_links(kit, tm
         assert tx["body"]["result"] == {
             "status": "ok",
             "ballots": vals.record["ballots_digest"],
-            "outcome": {"tally": {"a": 3, "b": 0, "c": 1}},
+            "outcome": {"unanimous": True},
             "counted": 4,
         }
+
+
+# ---------------------------------------------------------------- a tally's aggregate post (§18.3)
+
+TALLY_VOTES = [[1, 0, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [1, 0, 0]]
+
+
+def _tally(kit, votes=TALLY_VOTES, bad_for=None, put_out=False):
+    """Return validators and a node serving a fixed tally poll; ballot 3's share is bad for `bad_for`.
+
+    With put_out, a complaint put that ballot out (the counted set leaves it out).
+    """
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    for n, vote in enumerate(votes):
+        key, voter = _voter()
+        bad = bad_for is not None and n == 3
+        raw = kit.bad_ballot(vals, voter, vote, bad_for) if bad else build_ballot(vals.ctx, voter, vote)
+        node.add(key.public_hex, kit.ballot_tx(key, raw))
+        if bad and put_out:
+            node.complaints.append(
+                {"validator": bad_for, "voter": key.public_hex, "ballot_tx": node.ballots[key.public_hex]["tx"]}
+                | {"verdict": "ballot_bad"}
+            )
+    out = {c["voter"] for c in node.complaints}
+    _fixed(kit, vals, node, sorted(v for v in node.ballots if v not in out))
+    return vals, node
+
+
+def _step(w):
+    """One step of the worker's main loop, and the post it started, to its end."""
+    w.step()
+    thread = w.polljobs[7].thread  # the kit's poll
+    if thread is not None:
+        thread.join(10)
+
+
+def _posts(node):
+    return [tx for tx in node.sent if tx["type"] == "aggregate"]
+
+
+def _sums(node):
+    from mpc_tx.protocol import tally
+
+    stored = node.stored_aggregate()
+    return tally.decode_sums(3, 1, bytes.fromhex(stored["aggregate"])), stored["ballots"]
+
+
+def test_tally_workers_post_pairs_the_chain_judges_valid_and_run_no_mpc(kit, tmp_path):
+    from mpc_tx.protocol import tally
+
+    vals, node = _tally(kit, bad_for=3, put_out=True)
+    vals.record["mpc_slot"] = 0  # even with a slot (the chain gives none), a tally runs no MPC job
+    sums, n = _sums(node)
+    assert n == 4
+    judged = []
+    for i in range(vals.m):
+        w = kit.make_worker(vals, tmp_path, i, node)
+        w.run_job = lambda *args: pytest.fail("a tally poll started an MPC job")
+        _step(w)
+        [tx] = _posts(node)[i:]
+        assert tx["signer"] == vals.attest[i].public_hex and set(tx["body"]) == {"poll", "validator", "pairs"}
+        assert (tx["body"]["poll"], tx["body"]["validator"]) == (kit.POLL_ID, i)
+        post = tally.judge_pairs(sums, vals.m, i, bytes.fromhex(tx["body"]["pairs"]))
+        assert post.verdict == tally.VALID
+        judged.append(post)
+        stored = tmp_path / f"v{i}" / "mpc" / "aggregates" / kit.CHAIN / str(kit.POLL_ID)
+        assert canonical.decode(stored.read_bytes()) == tx["body"] and stat.S_IMODE(stored.stat().st_mode) == 0o600
+        assert w.polljobs[kit.POLL_ID].state == "posted"
+        _step(w)  # posted: never again
+        assert len(_posts(node)) == i + 1
+    opening = tally.open_tally(sums, n, True, judged)
+    assert opening.counts == (3, 0, 1) and opening.validators == (0, 1)  # ballot 3 ([0, 1, 0]) was put out
+    assert [tx["type"] for tx in node.sent if tx["type"] != "aggregate"] == ["complain"]  # validator 3's, at sync
+
+
+def test_a_worker_whose_share_of_a_counted_ballot_does_not_check_abstains_and_is_never_named(kit, tmp_path):
+    vals, node = _tally(kit, bad_for=1)  # nobody complained in time: the ballot counts
+    node.codes = [25]  # its late complaint: COMPLAINT_WINDOW, settled
+    w = kit.make_worker(vals, tmp_path, 1, node)
+    _step(w)
+    _step(w)
+    assert _posts(node) == [] and w.polljobs[kit.POLL_ID].state == "abstained"
+    assert "1 counted ballots whose share does not check" in w.polljobs[kit.POLL_ID].status["reason"]
+    assert w.aggregates.load(kit.POLL_ID) is None
+    for i in (0, 2, 3):  # the others post valid pairs: t+1 = 2 of them open the tally
+        _step(kit.make_worker(vals, tmp_path, i, node))
+    assert sorted(tx["body"]["validator"] for tx in _posts(node)) == [0, 2, 3]
+
+
+def test_a_worker_abstains_on_a_chain_aggregate_other_than_the_counted_ballots(kit, tmp_path):
+    vals, node = _tally(kit)
+    stored = node.stored_aggregate()
+    node.aggregate = {"aggregate": stored["aggregate"], "ballots": 4}
+    w = kit.make_worker(vals, tmp_path, 0, node)
+    _step(w)
+    assert _posts(node) == [] and "the chain counts 4 ballots" in w.polljobs[kit.POLL_ID].status["reason"]
+    vals.record["ballots_digest"] = "00" * 32  # another counted set than the ballots read
+    w = kit.make_worker(vals, tmp_path, 2, node)
+    _step(w)
+    assert _posts(node) == [] and "ballots_digest" in w.polljobs[kit.POLL_ID].status["reason"]
+
+
+def test_a_restarted_worker_sends_its_stored_post_again_and_never_other_pairs(kit, tmp_path):
+    vals, node = _tally(kit)
+    node.codes = [5] * attest.SUBMIT_TRIES  # the node refuses every try: the post stays unsent
+    first = kit.make_worker(vals, tmp_path, 2, node)
+    _step(first)
+    stored = first.aggregates.load(kit.POLL_ID)
+    assert [tx["body"] for tx in _posts(node)] == [stored] * attest.SUBMIT_TRIES
+    assert first.polljobs[kit.POLL_ID].state == "posting"
+    # The worker dies. The chain's aggregate now differs from the ballots (a recomputation
+    # would abstain): the restarted worker sends the stored bytes, it computes nothing new.
+    node.sent.clear()
+    node.aggregate = {"aggregate": "00" * 3 * 2 * 32, "ballots": 5}
+    second = kit.make_worker(vals, tmp_path, 2, node)
+    second.aggregate_pairs = lambda poll: pytest.fail("a stored post was computed again")
+    _step(second)
+    assert [tx["body"] for tx in _posts(node)] == [stored] and second.polljobs[kit.POLL_ID].state == "posted"
+    third = kit.make_worker(vals, tmp_path, 2, node)
+    node.sent.clear()
+    node.codes = [30]  # ALREADY_AGGREGATED: settled, never retried
+    _step(third)
+    _step(third)
+    assert [tx["body"] for tx in _posts(node)] == [stored] and third.polljobs[kit.POLL_ID].state == "posted"
+    assert "settled" in third.polljobs[kit.POLL_ID].status["reason"]
+
+
+def test_a_post_the_chain_does_not_show_is_sent_again_after_some_blocks(kit, tmp_path):
+    from mpc_tx.worker.follower import RECHECK_BLOCKS
+
+    vals, node = _tally(kit)
+    w = kit.make_worker(vals, tmp_path, 0, node)
+    _step(w)
+    [sent] = [tx["body"] for tx in _posts(node)]
+    node.top += RECHECK_BLOCKS
+    _step(w)  # on chain: nothing more
+    assert len(_posts(node)) == 1
+    node.aggregates.clear()  # dropped from the mempool
+    node.top += RECHECK_BLOCKS - 1
+    _step(w)
+    assert len(_posts(node)) == 1  # not yet
+    node.top += 1
+    _step(w)  # seen missing
+    _step(w)  # sent again: the same body
+    assert [tx["body"] for tx in _posts(node)] == [sent, sent]
+
+
+def test_a_wrong_aggregate_worker_is_named_and_the_tally_still_opens(kit, tmp_path):
+    from mpc_tx.protocol import tally
+
+    vals, node = _tally(kit)
+    sums, n = _sums(node)
+    liar = kit.make_worker(vals, tmp_path, 2, node, cls=_faults().WrongAggregate)
+    _step(liar)
+    for i in (0, 3):
+        _step(kit.make_worker(vals, tmp_path, i, node))
+    judged = [
+        tally.judge_pairs(sums, vals.m, tx["body"]["validator"], bytes.fromhex(tx["body"]["pairs"]))
+        for tx in _posts(node)
+    ]
+    assert [(p.validator, p.verdict) for p in judged] == [(2, tally.NAMED), (0, tally.VALID), (3, tally.VALID)]
+    assert judged[0].reason == "aggregate pair 0 of validator 2: does not match the commitments"
+    opening = tally.open_tally(sums, n, True, judged)
+    assert opening.counts == (3, 1, 1) and opening.validators == (0, 3)
+    assert liar.polljobs[kit.POLL_ID].state == "posted"
+
+
+def test_a_withheld_tally_gets_no_post_and_a_cannot_decrypt_worker_abstains(kit, tmp_path):
+    vals, node = _tally(kit)
+    vals.record["min_ballots"] = 6  # 5 counted: the chain wants no pair (it is final at the fix)
+    w = kit.make_worker(vals, tmp_path, 1, node)
+    _step(w)
+    assert _posts(node) == [] and w.polljobs[kit.POLL_ID].status["reason"] == "withheld below min_ballots"
+    vals.record["min_ballots"] = 0
+    node.codes = [26] * len(node.ballots)  # its false complaints: refused (settled)
+    liar = kit.make_worker(vals, tmp_path, 0, node, cls=_faults().CannotDecrypt)
+    _step(liar)
+    assert _posts(node) == [] and liar.polljobs[kit.POLL_ID].state == "abstained"
+
+
+def test_a_tally_worker_waits_through_the_complaint_window(kit, tmp_path):
+    vals = kit.Validators()
+    node = kit.FakeNode(vals)
+    vals.record["status"] = "closed"  # closed, not fixed: complaints are still taken
+    w = kit.make_worker(vals, tmp_path, 0, node)
+    w.step()
+    assert w.polljobs[kit.POLL_ID].status["reason"] == "complaint window" and _posts(node) == []
 
 
 def test_after_a_restart_complaints_of_a_fixed_set_are_settled_without_a_try(kit, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from mpc_tx.worker import schedule
 from mpc_tx.worker.schedule import (
     Attempt,
+    AGGREGATING,
     COMPUTING,
     FINISHED,
     QUEUED,
@@ -67,6 +68,12 @@ def test_the_deadline_ends_the_job_before_the_next_attempt_starts():
         ({"status": "closed", "mpc_slot": 3}, COMPUTING),
         ({"status": "final", "mpc_slot": 1}, FINISHED),
         ({"status": "failed"}, FINISHED),
+        # a tally runs no MPC: it waits for the fix, then posts its pairs (no slot is ever given)
+        ({"status": "closed", "kind": "tally", "counted_fixed_height": None}, WAITING),
+        ({"status": "closed", "kind": "tally", "counted_fixed_height": 20}, AGGREGATING),
+        ({"status": "closed", "kind": "tally", "counted_fixed_height": 20, "mpc_slot": 0}, AGGREGATING),
+        ({"status": "closed", "kind": "unanimity", "counted_fixed_height": 20, "mpc_slot": 0}, COMPUTING),
+        ({"status": "final", "kind": "tally", "counted_fixed_height": 20}, FINISHED),
     ],
 )
 def test_what_a_poll_asks_of_its_worker(record, expected):
@@ -80,6 +87,10 @@ def test_a_record_is_read_again_when_its_status_moves_or_while_it_waits_for_a_sl
     assert needs_refresh({"status": "closed", "mpc_slot": None}, {"status": "closed"})
     assert not needs_refresh({"status": "closed", "mpc_slot": 0}, {"status": "closed"})
     assert needs_refresh({"status": "closed", "mpc_slot": 0}, {"status": "final"})
+    tally = {"status": "closed", "kind": "tally", "mpc_slot": None}
+    assert needs_refresh({**tally, "counted_fixed_height": None}, {"status": "closed"})  # until the fix
+    assert not needs_refresh({**tally, "counted_fixed_height": 20}, {"status": "closed"})  # then until final
+    assert needs_refresh({**tally, "counted_fixed_height": 20}, {"status": "final"})
 
 
 def test_the_schedule_does_no_io_and_reads_no_clock():

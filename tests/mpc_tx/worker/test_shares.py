@@ -6,7 +6,7 @@ import json
 import pytest
 
 from mpc_tx.protocol import digests
-from mpc_tx.protocol.ballot import build_ballot
+from mpc_tx.protocol.ballot import build_ballot, share_check
 from mpc_tx.protocol.complaint import BALLOT_BAD, adjudicate, make_complaint
 from mpc_tx.protocol.context import make_poll
 from mpc_tx.protocol.group import L, base, random_scalar
@@ -64,12 +64,21 @@ def test_every_validator_opens_its_checked_value_shares_of_a_good_ballot(kit):
     opened = [shares.open_share(vals.ctx, voter, raw, i, vals.x[i]) for i in range(vals.m)]
     assert all(o.good and o.reason == "" and o.ballot is not None for o in opened)
     for e, vote in enumerate([0, 1, 0]):
-        assert reconstruct([o.values[e] for o in opened], 1) == vote  # value shares only: the g halves stay
-    assert all(len(o.values) == 3 for o in opened)
+        assert reconstruct([o.values[e] for o in opened], 1) == vote  # the value halves: what the MPC takes
+    assert all(len(o.values) == 3 and o.values == tuple(f for f, _ in o.pairs) for o in opened)
+    ballot = opened[0].ballot
+    for i, o in enumerate(opened):  # both halves kept, each pair on the committed polynomials (§10)
+        assert share_check(vals.ctx, ballot, i, o.pairs) and o.commitments == ballot.commitments
     assert opened[0].digest == shares.ballot_digest(voter, raw)
     assert repr(opened[0]) == "Opened(good)" and str(opened[0].values[0]) not in repr(opened[0])
-    held = opened[0].held()  # what the worker keeps until the MPC: not the parsed ballot
-    assert held.ballot is None and (held.values, held.digest, held.good) == (opened[0].values, opened[0].digest, True)
+    assert str(opened[0].pairs[0][1]) not in repr(opened[0])
+    held = opened[0].held()  # what the worker keeps until the fix: not the parsed ballot
+    assert held.ballot is None and (held.pairs, held.commitments, held.digest, held.good) == (
+        opened[0].pairs,
+        ballot.commitments,
+        opened[0].digest,
+        True,
+    )
 
 
 def test_a_bad_share_is_found_by_its_validator_only_and_the_complaint_puts_the_ballot_out(kit):
@@ -77,7 +86,8 @@ def test_a_bad_share_is_found_by_its_validator_only_and_the_complaint_puts_the_b
     voter = SigningKey.generate().public_hex
     raw = kit.bad_ballot(vals, bytes.fromhex(voter), [1, 0, 0], 2)
     mine = shares.open_share(vals.ctx, voter, raw, 2, vals.x[2])
-    assert not mine.good and mine.values is None and "share 2" in mine.reason
+    assert not mine.good and mine.values is None and mine.pairs is None and "share 2" in mine.reason
+    assert mine.commitments == mine.ballot.commitments  # public: what the aggregate sums
     assert all(shares.open_share(vals.ctx, voter, raw, i, vals.x[i]).good for i in (0, 1, 3))
     made = make_complaint(vals.ctx, b"\x11" * 32, mine.ballot, 2, vals.x[2])
     verdict = adjudicate(vals.ctx, bytes.fromhex(voter), b"\x11" * 32, raw, 2, made)
