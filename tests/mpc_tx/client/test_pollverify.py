@@ -1,0 +1,172 @@
+"""`mpcvote verify POLL` (mpc_tx/client/pollverify.py) over a signed chain in memory (tests/helpers/lightchain.py):
+it passes on an honest tally poll and fails, naming the node, on one that hides, adds or changes anything."""
+
+import base64
+import hashlib
+
+import pytest
+
+from lightchain import SignedChain, SignedRpc, TallyPoll
+from mpc_tx.client.pollverify import verify_poll
+from mpc_tx.protocol import tx as txcodec
+from mpc_tx.protocol.keys import SigningKey
+
+
+@pytest.fixture(scope="module")
+def honest():
+    chain = SignedChain()
+    return chain, TallyPoll(chain)
+
+
+def run(chain, lie=None, hide_blocks=False, poll_id=1):
+    rpc = SignedRpc(chain, lie)
+    rpc.hide_blocks = hide_blocks
+    return verify_poll(rpc, poll_id, chain.genesis, wait_next=0)
+
+
+def hiding(*hashes):
+    """A node that leaves these txs out of every tx_search answer."""
+
+    def lie(method, params, result):
+        if method == "tx_search":
+            result["txs"] = [t for t in result["txs"] if t["hash"] not in hashes]
+            result["total_count"] = str(len(result["txs"]))
+        return result
+
+    return lie
+
+
+def test_an_honest_poll_verifies_and_says_what_it_checked(honest):
+    chain, poll = honest
+    report = run(chain)
+    assert report.ok, report.failure
+    assert report.mode == "final tx" and report.state == "final"
+    assert report.result == poll.result and report.result["outcome"]["tally"] == {"red": 0, "green": 2, "blue": 1}
+    assert report.result["counted"] == 3 and report.result["ballots"] == poll.digest
+    assert report.named == [3] and report.interpolated == [0, 2, 1]
+    steps = {s.name: s.detail for s in report.steps}
+    assert "5 ballots: every proof verified" in steps["ballots"]
+    assert "ballot_bad 1, complaint_false 1, moot 1" in steps["complaints"]
+    assert "valid [0, 2, 1], named [3]" in steps["aggregate pairs"]
+    assert report.to_json()["ok"] is True
+
+
+@pytest.mark.parametrize("role", ["b1", "b0'", "complaint 2", "close", "aggregate 3"])
+def test_a_hidden_middle_event_fails_at_the_next_one(honest, role):
+    chain, poll = honest
+    report = run(chain, hiding(poll.hashes[role]))
+    assert not report.ok
+    assert "running digest" in report.failure and report.node in report.failure
+
+
+def test_a_hidden_tail_is_found_by_the_scan_and_the_node_is_named(honest):
+    chain, poll = honest
+    report = run(chain, hiding(poll.hashes["aggregate 1"]))
+    assert not report.ok and report.mode == "scan"
+    assert poll.hashes["aggregate 1"] in report.failure and "hides" in report.failure
+
+
+def test_a_hidden_tail_with_no_blocks_served_fails(honest):
+    chain, poll = honest
+    report = run(chain, hiding(poll.hashes["aggregate 1"], poll.hashes["aggregate 2"]), hide_blocks=True)
+    assert not report.ok and "not served" in report.failure
+
+
+def test_an_added_ballot_is_refused_by_the_light_client(honest):
+    chain, poll = honest
+    forged = txcodec.build(SigningKey.generate(), chain.chain_id, "cast_ballot", 99, {"poll": 1})
+    forged_hash = txcodec.tx_hash(forged)
+    real = poll.hashes["b2"]
+
+    def lie(method, params, result):
+        if method == "tx_search" and params["query"].startswith("ballot."):
+            result["txs"].append({"hash": forged_hash})
+        return result
+
+    rpc = SignedRpc(chain, lie)
+    original = rpc._answer
+
+    def answer(method, params):
+        if method == "tx" and base64.b64decode(params["hash"]).hex().upper() == forged_hash:
+            out = original("tx", {"hash": base64.b64encode(bytes.fromhex(real)).decode()})
+            out["hash"], out["proof"]["data"] = forged_hash, base64.b64encode(forged).decode()
+            return out
+        return original(method, params)
+
+    rpc._answer = answer
+    report = verify_poll(rpc, 1, chain.genesis, wait_next=0)
+    assert not report.ok and "verified read" in report.failure and rpc.url in report.failure
+
+
+def test_an_altered_ballot_is_refused(honest):
+    chain, poll = honest
+    target = poll.hashes["b2"]
+
+    def lie(method, params, result):
+        if method == "tx" and result.get("hash") == target:
+            raw = bytearray(base64.b64decode(result["proof"]["data"]))
+            raw[200] ^= 1
+            result["proof"]["data"] = result["tx"] = base64.b64encode(bytes(raw)).decode()
+        return result
+
+    report = run(chain, lie)
+    assert not report.ok and "does not hash" in report.failure
+
+
+def test_an_altered_result_is_refused(honest):
+    chain, poll = honest
+
+    def lie(method, params, result):
+        if method == "block_results":
+            for r in result["txs_results"]:
+                r["data"] = base64.b64encode(base64.b64decode(r["data"]).replace(b'"events":2', b'"events":3')).decode()
+        return result
+
+    report = run(chain, lie)
+    assert not report.ok and "last_results_hash" in report.failure
+
+
+def test_a_changed_complaint_ruling_fails():
+    chain = SignedChain()
+    TallyPoll(chain, rulings={("complaint", 3): "moot"})
+    report = run(chain)
+    assert not report.ok and "complaint" in report.failure and "running digest" in report.failure
+
+
+def test_a_valid_post_ruled_named_fails():
+    chain = SignedChain()
+    TallyPoll(chain, rulings={("aggregate", 0): "named"})
+    report = run(chain)
+    assert not report.ok and "running digest" in report.failure
+
+
+def test_a_poll_awaiting_its_last_pair_is_verified_by_scan():
+    chain = SignedChain()
+    TallyPoll(chain, stop_after="last post")
+    report = run(chain)
+    assert report.ok, report.failure
+    assert report.mode == "scan" and report.state == "awaiting pairs" and report.named == [3]
+
+
+def test_a_withheld_poll_is_verified_by_scan():
+    chain = SignedChain()
+    TallyPoll(chain, stop_after="fix", min_ballots=5)
+    report = run(chain)
+    assert report.ok, report.failure
+    assert report.state == "withheld" and report.result["outcome"] == {"withheld": True}
+
+
+def test_an_unknown_poll_fails_naming_the_node(honest):
+    chain, _poll = honest
+    report = run(chain, poll_id=7)
+    assert not report.ok and "no verifiable create_poll" in report.failure
+
+
+def test_a_tampered_registry_fails_at_the_trust_root(honest):
+    chain, _poll = honest
+    genesis = {**chain.genesis, "app_state": {**chain.genesis["app_state"]}}
+    genesis["app_state"]["validators"] = [dict(v) for v in chain.genesis["app_state"]["validators"]]
+    genesis["app_state"]["validators"][0]["enc_key"] = genesis["app_state"]["validators"][1]["enc_key"]
+    report = verify_poll(SignedRpc(chain), 1, genesis, wait_next=0)
+    assert not report.ok and report.failure.startswith("genesis")
+    assert hashlib  # noqa
