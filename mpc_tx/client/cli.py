@@ -687,6 +687,12 @@ class Client:
             "verified": True,
         }
 
+    def verify_poll(self, poll_id: int):
+        """Return the pollverify.Report of `mpcvote verify POLL` (§18.5) from this client's node."""
+        from mpc_tx.client.pollverify import verify_poll
+
+        return verify_poll(self.rpc, poll_id, self.genesis())
+
     def verify_tx(self, tx_hash: str) -> dict:
         from mpc_tx.client.light import VerifyError
 
@@ -1092,6 +1098,10 @@ def _parser():
     sub.add_parser("verify-tx", help="prove a tx and its result against signed headers").add_argument(
         "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)"
     )
+    sub.add_parser(
+        "verify",
+        help="replay a poll from proven txs: every ballot proof, complaint ruling, aggregate pair and the tally",
+    ).add_argument("poll", type=int, help="the poll id")
     t = sub.add_parser("txs", help="ballot txs of a poll, revotes and replaced ballots marked")
     t.add_argument("--poll", type=int, required=True, help="the poll id")
     t.add_argument("--page", type=int, default=1, help="page of 50 (default 1)")
@@ -1129,6 +1139,8 @@ def main(argv=None):
         print(json.dumps(result) if args.json else human)
     except BrokenPipeError:  # `mpcvote jobs | head`: the reader has what it wanted
         sys.stderr.close()
+    if args.cmd == "verify" and not result["ok"]:
+        return 2  # the poll does not verify: the report above names the node and the step
     return 0
 
 
@@ -1286,6 +1298,9 @@ def _run(client: Client, a):
             f"tx {t['hash']} verified in block {t['height']} (index {t['index']}): "
             f"result {t['code_name']}" + (f", data {t['data']}" if t["data"] else "")
         )
+    if a.cmd == "verify":
+        report = client.verify_poll(a.poll).to_json()
+        return report, human_verify(report)
     if a.cmd == "txs":
         res = client.txs(a.poll, a.page)
         mark_replaced(res["txs"])
@@ -1298,6 +1313,29 @@ def _run(client: Client, a):
             ),
         )
     raise CliError(f"unknown command {a.cmd}")
+
+
+def human_verify(r: dict) -> str:
+    """Return `mpcvote verify`'s report as lines: each step checked, then the verdict and the result."""
+    how = {"final tx": "its final tx pins every event", "scan": "every block scanned"}.get(r["mode"], "")
+    lines = [f"poll {r['poll']} from {r['node']}" + (f" ({how})" if how else "")]
+    lines += [f"  {'ok  ' if s['ok'] else 'FAIL'} {s['name']}: {s['detail']}" for s in r["steps"]]
+    if not r["ok"]:
+        lines.append(f"poll {r['poll']} does NOT verify: {r['failure']}")
+        return "\n".join(lines)
+    res = r["result"] or {}
+    outcome = res.get("outcome") or {}
+    if "tally" in outcome:
+        shown = ", ".join(f"{o} {c}" for o, c in outcome["tally"].items())
+        what = f"tally {shown} ({_ballots(res['counted'])} counted)"
+    elif outcome.get("withheld"):
+        what = f"withheld: {_ballots(res['counted'])} counted, below min_ballots"
+    else:
+        what = r["state"] or "not final"
+    lines.append(f"poll {r['poll']} verifies: {r['state']}: {what}")
+    if res.get("ballots"):
+        lines.append(f"  counted-set digest {res['ballots']}")
+    return "\n".join(lines)
 
 
 def _table(headers: list, rows: list, right=frozenset()) -> str:

@@ -170,3 +170,36 @@ def test_a_tampered_registry_fails_at_the_trust_root(honest):
     report = verify_poll(SignedRpc(chain), 1, genesis, wait_next=0)
     assert not report.ok and report.failure.startswith("genesis")
     assert hashlib  # noqa
+
+
+def _cli(chain, tmp_path, monkeypatch, capsys, *args, lie=None):
+    import json
+
+    from mpc_tx.client import cli
+
+    path = tmp_path / "genesis.json"
+    path.write_text(json.dumps(chain.genesis))
+    monkeypatch.setattr(cli, "Rpc", lambda url: SignedRpc(chain, lie, url=url))
+    code = cli.main(["--node", "http://signed.test:26657", "--genesis", str(path), "--keys", str(tmp_path), *args])
+    return code, capsys.readouterr()
+
+
+def test_cli_verify_prints_each_step_and_the_tally(honest, tmp_path, monkeypatch, capsys):
+    chain, poll = honest
+    code, out = _cli(chain, tmp_path, monkeypatch, capsys, "verify", "1")
+    assert code == 0, out
+    assert "ok   ballots: 5 ballots: every proof verified" in out.out
+    assert "poll 1 verifies: final: tally red 0, green 2, blue 1 (3 ballots counted)" in out.out
+    assert f"counted-set digest {poll.digest}" in out.out
+
+
+def test_cli_verify_json_and_a_failure_exit_non_zero(honest, tmp_path, monkeypatch, capsys):
+    import json
+
+    chain, poll = honest
+    code, out = _cli(chain, tmp_path, monkeypatch, capsys, "verify", "1", "--json")
+    doc = json.loads(out.out)
+    assert code == 0 and doc["ok"] and doc["result"] == poll.result and doc["interpolated"] == [0, 2, 1]
+    code, out = _cli(chain, tmp_path, monkeypatch, capsys, "verify", "1", lie=hiding(poll.hashes["b2"]))
+    assert code == 2
+    assert "FAIL running digest" in out.out and "poll 1 does NOT verify" in out.out and "signed.test" in out.out
