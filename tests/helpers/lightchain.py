@@ -173,6 +173,7 @@ class SignedChain:
         by_address = {hashlib.sha256(k.public_bytes).digest()[:20]: k for k in self.consensus}
         self.signers = [by_address[v.address] for v in self.vals.validators]
         self.blocks = []  # [(txs [(raw, code, data, events)], header, commit)]
+        self.polls = {}  # poll id -> the record a node answers for /poll/ID
         self.nonce = 0
 
     @property
@@ -302,6 +303,16 @@ class SignedRpc:
             return {"txs": hits[(page - 1) * per : page * per], "total_count": str(len(hits))}
         raise RpcError(f"unexpected method {method}")
 
+    def query(self, path):
+        """Answer /poll/ID from the polls the chain's scripts registered (the node's word: never proven)."""
+        self.calls.append("abci_query")
+        poll_id = int(path.split("/")[2])
+        record = self.chain.polls.get(poll_id)
+        if record is None:
+            raise RpcError(f"no poll with id {poll_id}")
+        doc = json.loads(json.dumps(record))
+        return (self.lie("abci_query", {"path": path}, doc) if self.lie else doc), self.chain.height
+
     def _tx(self, h, i, raw):
         txs = self.chain.blocks[h - 1][0]
         hashes = [hashlib.sha256(t[0]).digest() for t in txs]
@@ -364,6 +375,10 @@ class TallyPoll:
         raw = txcodec.build(self.creator, c.chain_id, "create_poll", c.next_nonce(), body)
         c.add_block([(raw, 0, canonical.encode({"poll_id": poll_id}), [_event("poll_created", poll_id=poll_id)])])
         self.hashes["create"] = txcodec.tx_hash(raw)
+        c.polls[poll_id] = dict(
+            body, id=poll_id, creator=self.creator.public_hex, created_height=c.height, threshold=self.t
+        )
+        c.polls[poll_id]["status"] = "closed"
         c.add_block([self._ballot(0, 0, "b0"), self._ballot(1, 1, "b1")])
         c.add_block([self._ballot(0, 2, "b0'"), self._ballot(2, 1, "b2"), self._ballot(3, 0, "b3", bad_for=1)])
         c.add_block([self._complain(1, 3, "b3"), self._complain(3, 1, "b1"), self._complain(2, 0, "b0")])
@@ -496,5 +511,6 @@ class TallyPoll:
             opening = tally.open_tally(self.sums, self.n, True, self.posts)
             result = tally.tally_result(self.OPTIONS, self.digest, self.n, list(opening.counts))
             self.result = result
+            c.polls[self.poll_id].update(status="final", result=result)
             events.append(_event("outcome_final", poll_id=self.poll_id))
         return self._event_tx(raw, event, events, f"aggregate {i}", result=result)

@@ -183,7 +183,8 @@ def test_created_threshold_takes_the_kinds_range(kind, m, threshold, want):
 
 
 @pytest.mark.parametrize(
-    "kind, m, threshold", [("unanimity", 4, 2), ("unanimity", 2, None), ("tally", 4, 3), ("tally", 4, 0), ("tally", 1, None)]
+    "kind, m, threshold",
+    [("unanimity", 4, 2), ("unanimity", 2, None), ("tally", 4, 3), ("tally", 4, 0), ("tally", 1, None)],
 )
 def test_created_threshold_refuses_a_t_outside_the_kinds_range(kind, m, threshold):
     from mpc_tx.client.light import VerifyError
