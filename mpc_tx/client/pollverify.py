@@ -34,6 +34,8 @@ __all__ = ["Step", "Report", "verify_poll", "EVENT_QUERIES"]
 EVENT_QUERIES = ("ballot", "complaint", "poll_closed", "aggregate", "outcome_final")
 _PER_PAGE = 100
 _MAX_PAGES = 10000
+# abci_app/params.py DEFAULTS of the two parameters the timeline needs (the client never imports the app).
+_PARAM_DEFAULTS = {"complaint_slack_blocks": 2, "mpc_deadline_blocks": 300}
 _KINDS = {"cast_ballot": "ballot", "complain": "complaint", "close_poll": "close", "aggregate": "aggregate"}
 _EVENT_TYPES = set(_KINDS)
 
@@ -118,9 +120,9 @@ def verify_poll(rpc_or_url, poll_id: int, genesis: dict, wait_next: float = 10.0
     except (VerifyError, RpcError) as exc:
         report.add("verified read", f"{report.node}: {exc}"[:500], ok=False)
         report.failure = f"verified read: {report.node}: {exc}"[:500]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed proven tx or answer: still a report
+    except Exception as exc:  # noqa: BLE001 -- a malformed proven tx or answer: still a report, never a raise
         report.add("replay", f"malformed input: {type(exc).__name__}: {exc}"[:300], ok=False)
-        report.failure = f"replay: malformed input: {type(exc).__name__}"
+        report.failure = f"replay: malformed input: {type(exc).__name__}: {exc}"[:300]
     return report
 
 
@@ -144,9 +146,7 @@ class _Replay:
         if not isinstance(registry, list) or not registry:
             raise _Failed("genesis", "the genesis file has no validator registry (app_state.validators)")
         try:
-            from abci_app.params import resolve
-
-            self.params = resolve(app_state.get("params"))
+            self.params = _params(app_state.get("params"))
             triples = [
                 (base64.b64decode(v["pub_key"]), bytes.fromhex(v["enc_key"]), bytes.fromhex(v["enc_proof"]))
                 for v in registry
@@ -547,6 +547,20 @@ class _Replay:
 
     def _digest(self, ballots) -> str:
         return counted_set_digest([ballot_digest(v, b["raw"]) for v, b in sorted(ballots.items()) if not b["bad"]])
+
+
+def _params(given) -> dict:
+    """Return the two chain parameters the replay needs: the genesis values, or the chain's defaults."""
+    given = {} if given is None else given
+    if not isinstance(given, dict):
+        raise ValueError("app_state.params is not an object")
+    out = {}
+    for name, default in _PARAM_DEFAULTS.items():
+        value = given.get(name, default)
+        if type(value) is not int or not 0 < value < (1 << 63):
+            raise ValueError(f"chain parameter {name} must be a positive integer")
+        out[name] = value
+    return out
 
 
 def _light(rpc, genesis, wait_next):

@@ -1,7 +1,11 @@
-"""A real testnet for the light client's and verified reads' tests, and a lying node in front of it.
+"""Chains for the light client's, verified reads' and `mpcvote verify`'s tests, and lying nodes in front of them.
 
-`light_chain` is the body of a module-scoped `chain` fixture (a test module declares the
-fixture and yields from it, so each module that uses it starts its own testnet).
+`light_chain` is the body of a module-scoped `chain` fixture over a real testnet (a test
+module declares the fixture and yields from it, so each module that uses it starts its own
+testnet). `SignedChain` is a chain in memory: blocks whose headers m genesis validators
+sign, with tx proofs and results exactly as CometBFT computes them; `SignedRpc` answers the
+light client from it (and may lie); `TallyPoll` runs one tally poll on it as the app does
+(§17-18), each event tx's result carrying the running digest and the final tx the result.
 """
 
 import json

@@ -203,3 +203,21 @@ def test_cli_verify_json_and_a_failure_exit_non_zero(honest, tmp_path, monkeypat
     code, out = _cli(chain, tmp_path, monkeypatch, capsys, "verify", "1", lie=hiding(poll.hashes["b2"]))
     assert code == 2
     assert "FAIL running digest" in out.out and "poll 1 does NOT verify" in out.out and "signed.test" in out.out
+
+
+def test_the_chain_defaults_the_replay_uses_are_the_apps():
+    from abci_app.params import DEFAULTS
+    from mpc_tx.client.pollverify import _PARAM_DEFAULTS
+
+    assert all(DEFAULTS[k] == v for k, v in _PARAM_DEFAULTS.items())
+
+
+def test_verify_is_total_on_junk_answers(honest):
+    chain, _poll = honest
+    for junk in (None, [], {"txs": "x"}, {"txs": [{"hash": 5}]}, {"txs": [{"hash": "zz"}]}):
+
+        def lie(method, params, result, junk=junk):
+            return junk if method == "tx_search" else result
+
+        report = run(chain, lie)
+        assert not report.ok and report.failure
