@@ -346,13 +346,16 @@ class TallyPoll:
     bad share for validator 1); complaints 5 (1 about voter 3: ballot_bad, 3 about voter 1:
     complaint_false, 2 about voter 0's replaced ballot: moot); the creator's close 6; the fix
     at 6 + W + 1; aggregate posts next (0 valid, 3 named, 2 valid) and one block later (1
-    valid: final). `rulings[(kind, validator)]` replaces the chain's verdict (a lying majority);
+    valid: final). `rulings[(kind, validator)]` replaces the chain's verdict and `late_ballot` counts a ballot
+    after the close (a lying majority);
     `stop_after` ends the script before the aggregate round ("fix") or before the final post.
     """
 
     OPTIONS = ["red", "green", "blue"]
 
-    def __init__(self, chain: SignedChain, poll_id: int = 1, rulings=None, stop_after=None, min_ballots=3):
+    def __init__(
+        self, chain: SignedChain, poll_id: int = 1, rulings=None, stop_after=None, min_ballots=3, late_ballot=False
+    ):
         self.chain, self.poll_id, self.rulings = chain, poll_id, dict(rulings or {})
         c, m = chain, chain.m
         self.creator = SigningKey.from_seed(hashlib.sha256(b"creator").digest())
@@ -399,6 +402,8 @@ class TallyPoll:
                 )
             ]
         )
+        if late_ballot:  # a lying majority counts a ballot after the close
+            c.add_block([self._ballot(2, 0, "late")])
         self.fix = close + complaint_window([1] * m) + 2 + 1
         while c.height < self.fix:
             c.add_block()

@@ -221,3 +221,16 @@ def test_verify_is_total_on_junk_answers(honest):
 
         report = run(chain, lie)
         assert not report.ok and report.failure
+
+
+def test_a_ballot_the_chain_counted_after_the_close_fails():
+    chain = SignedChain()
+    TallyPoll(chain, late_ballot=True)
+    report = run(chain)
+    assert not report.ok and report.failure.startswith("ballot:") and "cast after the close" in report.failure
+
+
+def test_a_named_post_hidden_before_the_final_one_fails(honest):
+    chain, poll = honest
+    report = run(chain, hiding(poll.hashes["aggregate 3"]))
+    assert not report.ok and "running digest" in report.failure and "hides or adds" in report.failure
