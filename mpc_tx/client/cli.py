@@ -1331,7 +1331,8 @@ def human_verify(r: dict) -> str:
     elif outcome.get("withheld"):
         what = f"withheld: {_ballots(res['counted'])} counted, below min_ballots"
     else:
-        what = r["state"] or "not final"
+        lines.append(f"poll {r['poll']} verifies so far: {r['state']} (no final tally to check yet)")
+        return "\n".join(lines)
     lines.append(f"poll {r['poll']} verifies: {r['state']}: {what}")
     if res.get("ballots"):
         lines.append(f"  counted-set digest {res['ballots']}")
