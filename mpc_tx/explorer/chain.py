@@ -747,12 +747,12 @@ def validators_page(ex: Explorer) -> dict:
 
 
 def _thresholds(powers) -> dict | None:
-    """f and the range of t a poll may take on this registry (docs/PROTOCOL.md §15, §17), or None."""
+    """f and the ranges of t a poll may take on this registry, unanimity (MPyC) and tally (on chain, §18.1), or None."""
     f = max_faulty(powers)
-    bounds = threshold_range(False, powers)
-    if isinstance(f, Rejected) or isinstance(bounds, Rejected):
+    bounds, tally = threshold_range(False, powers), threshold_range(True, powers)
+    if isinstance(f, Rejected) or isinstance(bounds, Rejected) or isinstance(tally, Rejected):
         return None
-    return {"max_faulty": f, "low": bounds[0], "high": bounds[1]}
+    return {"max_faulty": f, "low": bounds[0], "high": bounds[1], "tally_low": tally[0], "tally_high": tally[1]}
 
 
 def search(ex: Explorer, q) -> dict:

@@ -253,9 +253,15 @@ def test_a_loopback_explorer_answers_only_to_loopback_host_names(app, chain):
 
 def test_the_validators_page_says_the_range_of_t_and_what_t_means(app, chain):
     doc = json.loads(fetch(app, "/validators?format=json")[2])
-    assert doc["thresholds"] == {"max_faulty": 1, "low": 1, "high": 1}  # 4 equal powers
+    # 4 equal powers: unanimity in MPyC 1..1, a tally opened on chain 1..2 (§18.1)
+    assert doc["thresholds"] == {"max_faulty": 1, "low": 1, "high": 1, "tally_low": 1, "tally_high": 2}
     html = fetch(app, "/validators")[2]
-    assert "threshold t lies in 1..1: any t+1 validators together could read every ballot" in html
+    assert (
+        "A tally poll&#39;s privacy threshold t lies in 1..2" in html
+        or "A tally poll's privacy threshold t lies in 1..2" in html
+    )
+    assert "a unanimity poll&#39;s in 1..1" in html or "a unanimity poll's in 1..1" in html
+    assert "Any t+1 validators together could read every ballot" in html
     assert "BEGIN CERTIFICATE" not in html
 
 
