@@ -511,6 +511,8 @@ class Client:
         until, fixed = poll.get("complaints_until"), poll.get("counted_fixed_height")
         if until is not None and fixed is None:  # the complaint window: no MPC before the counted set is fixed
             return {"status": "complaints", "complaints_until": self.when(until)}
+        if poll.get("kind") == "tally" and fixed is not None:  # opened on chain from aggregate pairs (§18.3)
+            return self._aggregating(poll_id, poll, names, out)
         start = fixed if fixed is not None else out["closed_height"]  # attempts count from the fixed set
         attested = sorted(a["validator"] for a in self.query(f"/poll/{poll_id}/attestations")["attestations"])
         every = self.params()["mpc_attempt_blocks"]
@@ -522,6 +524,21 @@ class Client:
             "missing": [names[i] for i in sorted(names) if i not in attested],
             "next_attempt": self.when(min(next_attempt, out["deadline_height"])),
             "deadline": self.when(out["deadline_height"]),
+        }
+
+    def _aggregating(self, poll_id: int, poll: dict, names: dict, out: dict) -> dict:
+        """Where a tally stands after its fix: which validators posted valid pairs, which were named, who not."""
+        got = self.query(f"/poll/{poll_id}/aggregates")
+        posts = got.get("aggregates", []) if isinstance(got, dict) else got
+        verdicts = {p["validator"]: p["verdict"] for p in posts}
+        deadline = out.get("deadline_height") or poll["counted_fixed_height"] + self.params()["mpc_deadline_blocks"]
+        return {
+            "status": "aggregating",
+            "needed": poll["threshold"] + 1,
+            "valid": [names[i] for i in sorted(verdicts) if verdicts[i] == "valid"],
+            "named": [names[i] for i in sorted(verdicts) if verdicts[i] != "valid"],
+            "missing": [names[i] for i in sorted(names) if i not in verdicts],
+            "deadline": self.when(deadline),
         }
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
@@ -1592,6 +1609,14 @@ def progress_words(poll_id: int, p: dict | None) -> str:
             f"poll {poll_id}: closed; complaints taken until height {w['height']} ({_about(w)}), "
             "then the counted set is fixed and the MPC starts"
         )
+    if p["status"] == "aggregating":
+        return (
+            f"poll {poll_id}: counted set fixed; valid aggregate pairs from {', '.join(p['valid']) or 'nobody yet'} "
+            f"({p['needed']} open the tally)"
+            + (f"; named for a wrong pair: {', '.join(p['named'])}" if p["named"] else "")
+            + f"; waiting for {', '.join(p['missing']) or 'nobody'}; it fails at height "
+            f"{p['deadline']['height']} ({_about(p['deadline'])}) without them"
+        )
     return (
         f"poll {poll_id}: closed, no outcome yet; attested by {', '.join(p['attested']) or 'nobody yet'}"
         f"; waiting for {', '.join(p['missing']) or 'nobody'}; next MPC attempt at height "
@@ -1606,10 +1631,14 @@ def _human_outcome(o):
     r = o["result"]
     if r["status"] == "failed":
         return f"poll {o['id']}: FAILED ({r['code']}), absent validators {r.get('absent')}"
+    how = (
+        f"attested by validators {', '.join(map(str, o['attesters']))}"
+        if o.get("attesters")
+        else f"opened on chain from aggregate pairs; `mpcvote verify {o['id']}` rechecks it from proven txs"
+    )
     return (
         f"poll {o['id']}: {_outcome_words(r, o['ballots'], o.get('min_ballots', 0))}\n"
-        f"  counted {r['counted']}, final at height {o['final_height']}, "
-        f"attested by validators {', '.join(map(str, o['attesters']))}"
+        f"  counted {r['counted']}, final at height {o['final_height']}, {how}"
     )
 
 
