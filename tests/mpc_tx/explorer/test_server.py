@@ -271,3 +271,22 @@ def test_a_complaint_tx_is_shown_with_its_complaint_by_size(app, chain):
     assert doc["type"] == "complain" and doc["signer"] == chain.attesters[1].public_hex
     assert doc["body"]["complaint"] == "96 bytes: the validator's key for the ballot, proven"
     assert (doc["body"]["validator"], doc["body"]["voter"]) == (1, chain.cheat.public_hex)
+
+
+def test_a_tallys_aggregate_posts_show_who_posted_and_who_was_named(app, chain):
+    chain.aggregates = [
+        {"validator": 0, "verdict": "valid", "reason": "matches the commitments", "height": 8, "tx": "A" * 64},
+        {
+            "validator": 2,
+            "verdict": "named",
+            "reason": "aggregate pair 0 of validator 2: does not match the commitments",
+            "height": 8,
+            "tx": "B" * 64,
+        },
+    ]
+    doc = json.loads(fetch(app, "/poll/1?format=json")[2])
+    verdicts = [v["verdict"] for v in doc["validators"]]
+    assert verdicts[0] == "valid: posted its aggregate pair"
+    assert verdicts[2] == "named: its aggregate pair does not match the commitments"
+    html = fetch(app, "/poll/1")[2]
+    assert f'pair posted in <a href="/tx/{"A" * 64}">block 8</a>' in html
