@@ -354,15 +354,25 @@ class TallyPoll:
     OPTIONS = ["red", "green", "blue"]
 
     def __init__(
-        self, chain: SignedChain, poll_id: int = 1, rulings=None, stop_after=None, min_ballots=3, late_ballot=False
+        self,
+        chain: SignedChain,
+        poll_id: int = 1,
+        rulings=None,
+        stop_after=None,
+        min_ballots=3,
+        late_ballot=False,
+        kind="tally",
     ):
         self.chain, self.poll_id, self.rulings = chain, poll_id, dict(rulings or {})
         c, m = chain, chain.m
         self.creator = SigningKey.from_seed(hashlib.sha256(b"creator").digest())
         self.voters = [SigningKey.from_seed(hashlib.sha256(b"voter %d" % n).digest()) for n in range(4)]
-        self.t, self.k = m - 1 - (m - 1) // 3, len(self.OPTIONS)  # the top of the tally range, equal powers
+        self.options = self.OPTIONS if kind == "tally" else []
+        # The top of the kind's range with equal powers: m-f-1 opened on chain, (m-1)//2 in MPyC (§18.1).
+        self.t = m - 1 - (m - 1) // 3 if kind == "tally" else (m - 1) // 2
+        self.k = max(len(self.options), 1)
         keys = [bytes.fromhex(v["enc_key"]) for v in c.genesis["app_state"]["validators"]]
-        self.ctx = make_poll(c.chain_id.encode(), str(poll_id).encode(), self.t, self.k, True, keys)
+        self.ctx = make_poll(c.chain_id.encode(), str(poll_id).encode(), self.t, self.k, self.k > 1, keys)
         self.running, self.events = running.start(self.ctx.header), 0
         self.sums, self.n, self.ballots = tally.empty_sums(self.k, self.t), 0, {}
         self.hashes = {}  # role -> tx hash
@@ -370,8 +380,8 @@ class TallyPoll:
         c.add_block()
         body = {
             "question": "Colour?",
-            "kind": "tally",
-            "options": self.OPTIONS,
+            "kind": kind,
+            "options": self.options,
             "voters": None,
             "close_height": 40,
             "max_ballots": 100,
@@ -417,7 +427,7 @@ class TallyPoll:
             ]
             self.pairs[i] = tally.own_pairs(self.sums, m, i, held)
         self.posts = []
-        if stop_after == "fix":
+        if stop_after == "fix" or kind != "tally":  # a unanimity outcome comes from its MPC job
             c.add_block(), c.add_block()
             return
         lie = bytearray(self.pairs[3])
@@ -518,7 +528,7 @@ class TallyPoll:
         result = None
         if sum(p.verdict == tally.VALID for p in self.posts) == self.t + 1:
             opening = tally.open_tally(self.sums, self.n, True, self.posts)
-            result = tally.tally_result(self.OPTIONS, self.digest, self.n, list(opening.counts))
+            result = tally.tally_result(self.options, self.digest, self.n, list(opening.counts))
             self.result = result
             c.polls[self.poll_id].update(status="final", result=result)
             events.append(_event("outcome_final", poll_id=self.poll_id))

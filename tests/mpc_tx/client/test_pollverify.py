@@ -233,3 +233,14 @@ def test_a_named_post_hidden_before_the_final_one_fails(honest):
     chain, poll = honest
     report = run(chain, hiding(poll.hashes["aggregate 3"]))
     assert not report.ok and "running digest" in report.failure and "hides or adds" in report.failure
+
+
+def test_a_unanimity_poll_is_verified_by_scan_up_to_its_counted_set():
+    chain = SignedChain()
+    poll = TallyPoll(chain, kind="unanimity")
+    report = run(chain)
+    assert report.ok, report.failure
+    assert report.mode == "scan" and report.state == "fixed" and report.result["ballots"] == poll.digest
+    assert report.result["counted"] == 3 and report.named == [3]
+    hidden = run(chain, hiding(poll.hashes["b2"]))
+    assert not hidden.ok and "hides 1 event txs" in hidden.failure and poll.hashes["b2"] in hidden.failure
