@@ -520,6 +520,7 @@ class _Replay:
             )
             self.report.state, self.report.result = "final", result
             return
+        self.valid_posts = [p.validator for p in posts if p.verdict == tally.VALID]
         self._scanned_end(n, counted_digest, closed_at)
 
     def _scanned_end(self, n, counted_digest, closed_at):
@@ -540,7 +541,9 @@ class _Replay:
             )
             return
         elif top >= fix + self.params["mpc_deadline_blocks"]:
-            self.report.state, self.report.result = "failed", {"code": "deadline", "counted": n}
+            absent = [i for i in range(len(self.keys)) if i not in self.valid_posts]
+            self.report.state = "failed"
+            self.report.result = {"status": "failed", "code": "deadline", "absent": absent, "counted": n}
         else:
             self.report.state = "awaiting pairs"
         self.report.add("end", f"scanned end state: {self.report.state}")
