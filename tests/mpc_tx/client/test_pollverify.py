@@ -244,3 +244,11 @@ def test_a_unanimity_poll_is_verified_by_scan_up_to_its_counted_set():
     assert report.result["counted"] == 3 and report.named == [3]
     hidden = run(chain, hiding(poll.hashes["b2"]))
     assert not hidden.ok and "hides 1 event txs" in hidden.failure and poll.hashes["b2"] in hidden.failure
+
+
+def test_a_tally_past_its_deadline_without_t_plus_1_valid_pairs_is_failed():
+    chain = SignedChain(params={"mpc_deadline_blocks": 2})
+    TallyPoll(chain, stop_after="last post")
+    report = run(chain)
+    assert report.ok, report.failure
+    assert report.state == "failed" and report.result["absent"] == [1, 3]  # 1 never posted, 3 was named
