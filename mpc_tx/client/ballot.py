@@ -117,9 +117,10 @@ def check_poll_keys(poll: dict, genesis: dict) -> list:
                 "the node may be lying; not voting"
             )
     t = poll.get("threshold")
-    checked = protocol_registry.check_threshold(False, powers, t)
+    on_chain = poll.get("kind") == "tally"  # a tally is opened on chain, unanimity in MPyC (§18.1)
+    checked = protocol_registry.check_threshold(on_chain, powers, t)
     if isinstance(checked, Rejected):
-        bounds = protocol_registry.threshold_range(False, powers)
+        bounds = protocol_registry.threshold_range(on_chain, powers)
         allowed = (
             f"{bounds[0]} <= t <= {bounds[1]}"
             if not isinstance(bounds, Rejected) and bounds[0] <= bounds[1]

@@ -511,6 +511,8 @@ class Client:
         until, fixed = poll.get("complaints_until"), poll.get("counted_fixed_height")
         if until is not None and fixed is None:  # the complaint window: no MPC before the counted set is fixed
             return {"status": "complaints", "complaints_until": self.when(until)}
+        if poll.get("kind") == "tally" and fixed is not None:  # opened on chain from aggregate pairs (§18.3)
+            return self._aggregating(poll_id, poll, names, out)
         start = fixed if fixed is not None else out["closed_height"]  # attempts count from the fixed set
         attested = sorted(a["validator"] for a in self.query(f"/poll/{poll_id}/attestations")["attestations"])
         every = self.params()["mpc_attempt_blocks"]
@@ -522,6 +524,21 @@ class Client:
             "missing": [names[i] for i in sorted(names) if i not in attested],
             "next_attempt": self.when(min(next_attempt, out["deadline_height"])),
             "deadline": self.when(out["deadline_height"]),
+        }
+
+    def _aggregating(self, poll_id: int, poll: dict, names: dict, out: dict) -> dict:
+        """Where a tally stands after its fix: which validators posted valid pairs, which were named, who not."""
+        got = self.query(f"/poll/{poll_id}/aggregates")
+        posts = got.get("aggregates", []) if isinstance(got, dict) else got
+        verdicts = {p["validator"]: p["verdict"] for p in posts}
+        deadline = out.get("deadline_height") or poll["counted_fixed_height"] + self.params()["mpc_deadline_blocks"]
+        return {
+            "status": "aggregating",
+            "needed": poll["threshold"] + 1,
+            "valid": [names[i] for i in sorted(verdicts) if verdicts[i] == "valid"],
+            "named": [names[i] for i in sorted(verdicts) if verdicts[i] != "valid"],
+            "missing": [names[i] for i in sorted(names) if i not in verdicts],
+            "deadline": self.when(deadline),
         }
 
     def outcome(self, poll_id: int, wait=False, timeout=300.0) -> dict:
@@ -686,6 +703,12 @@ class Client:
             "total_power": h.total_power,
             "verified": True,
         }
+
+    def verify_poll(self, poll_id: int):
+        """Return the pollverify.Report of `mpcvote verify POLL` (§18.5) from this client's node."""
+        from mpc_tx.client.pollverify import verify_poll
+
+        return verify_poll(self.rpc, poll_id, self.genesis())
 
     def verify_tx(self, tx_hash: str) -> dict:
         from mpc_tx.client.light import VerifyError
@@ -1092,6 +1115,10 @@ def _parser():
     sub.add_parser("verify-tx", help="prove a tx and its result against signed headers").add_argument(
         "hash", help="the tx hash, or a unique prefix of at least 6 hex digits (latest 1000 blocks)"
     )
+    sub.add_parser(
+        "verify",
+        help="replay a poll from proven txs: every ballot proof, complaint ruling, aggregate pair and the tally",
+    ).add_argument("poll", type=int, help="the poll id")
     t = sub.add_parser("txs", help="ballot txs of a poll, revotes and replaced ballots marked")
     t.add_argument("--poll", type=int, required=True, help="the poll id")
     t.add_argument("--page", type=int, default=1, help="page of 50 (default 1)")
@@ -1129,6 +1156,8 @@ def main(argv=None):
         print(json.dumps(result) if args.json else human)
     except BrokenPipeError:  # `mpcvote jobs | head`: the reader has what it wanted
         sys.stderr.close()
+    if args.cmd == "verify" and not result["ok"]:
+        return 2  # the poll does not verify: the report above names the node and the step
     return 0
 
 
@@ -1286,6 +1315,9 @@ def _run(client: Client, a):
             f"tx {t['hash']} verified in block {t['height']} (index {t['index']}): "
             f"result {t['code_name']}" + (f", data {t['data']}" if t["data"] else "")
         )
+    if a.cmd == "verify":
+        report = client.verify_poll(a.poll).to_json()
+        return report, human_verify(report)
     if a.cmd == "txs":
         res = client.txs(a.poll, a.page)
         mark_replaced(res["txs"])
@@ -1298,6 +1330,30 @@ def _run(client: Client, a):
             ),
         )
     raise CliError(f"unknown command {a.cmd}")
+
+
+def human_verify(r: dict) -> str:
+    """Return `mpcvote verify`'s report as lines: each step checked, then the verdict and the result."""
+    how = {"final tx": "its final tx pins every event", "scan": "every block scanned"}.get(r["mode"], "")
+    lines = [f"poll {r['poll']} from {r['node']}" + (f" ({how})" if how else "")]
+    lines += [f"  {'ok  ' if s['ok'] else 'FAIL'} {s['name']}: {s['detail']}" for s in r["steps"]]
+    if not r["ok"]:
+        lines.append(f"poll {r['poll']} does NOT verify: {r['failure']}")
+        return "\n".join(lines)
+    res = r["result"] or {}
+    outcome = res.get("outcome") or {}
+    if "tally" in outcome:
+        shown = ", ".join(f"{o} {c}" for o, c in outcome["tally"].items())
+        what = f"tally {shown} ({_ballots(res['counted'])} counted)"
+    elif outcome.get("withheld"):
+        what = f"withheld: {_ballots(res['counted'])} counted, below min_ballots"
+    else:
+        lines.append(f"poll {r['poll']} verifies so far: {r['state']} (no final tally to check yet)")
+        return "\n".join(lines)
+    lines.append(f"poll {r['poll']} verifies: {r['state']}: {what}")
+    if res.get("ballots"):
+        lines.append(f"  counted-set digest {res['ballots']}")
+    return "\n".join(lines)
 
 
 def _table(headers: list, rows: list, right=frozenset()) -> str:
@@ -1553,6 +1609,14 @@ def progress_words(poll_id: int, p: dict | None) -> str:
             f"poll {poll_id}: closed; complaints taken until height {w['height']} ({_about(w)}), "
             "then the counted set is fixed and the MPC starts"
         )
+    if p["status"] == "aggregating":
+        return (
+            f"poll {poll_id}: counted set fixed; valid aggregate pairs from {', '.join(p['valid']) or 'nobody yet'} "
+            f"({p['needed']} open the tally)"
+            + (f"; named for a wrong pair: {', '.join(p['named'])}" if p["named"] else "")
+            + f"; waiting for {', '.join(p['missing']) or 'nobody'}; it fails at height "
+            f"{p['deadline']['height']} ({_about(p['deadline'])}) without them"
+        )
     return (
         f"poll {poll_id}: closed, no outcome yet; attested by {', '.join(p['attested']) or 'nobody yet'}"
         f"; waiting for {', '.join(p['missing']) or 'nobody'}; next MPC attempt at height "
@@ -1567,10 +1631,14 @@ def _human_outcome(o):
     r = o["result"]
     if r["status"] == "failed":
         return f"poll {o['id']}: FAILED ({r['code']}), absent validators {r.get('absent')}"
+    how = (
+        f"attested by validators {', '.join(map(str, o['attesters']))}"
+        if o.get("attesters")
+        else f"opened on chain from aggregate pairs; `mpcvote verify {o['id']}` rechecks it from proven txs"
+    )
     return (
         f"poll {o['id']}: {_outcome_words(r, o['ballots'], o.get('min_ballots', 0))}\n"
-        f"  counted {r['counted']}, final at height {o['final_height']}, "
-        f"attested by validators {', '.join(map(str, o['attesters']))}"
+        f"  counted {r['counted']}, final at height {o['final_height']}, {how}"
     )
 
 

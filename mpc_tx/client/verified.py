@@ -17,8 +17,9 @@ genesis validators either way.
 import time
 
 from mpc_tx.protocol.encoding import Rejected
-from mpc_tx.protocol.records import POLL_FACTS, poll_facts
-from mpc_tx.protocol import canonical, registry as protocol_registry, tx as txcodec
+from mpc_tx.protocol.records import POLL_FACTS, RecordError, poll_facts, snapshot_validators
+from mpc_tx.protocol.sharing import L
+from mpc_tx.protocol import canonical, registry as protocol_registry, running, tx as txcodec
 from mpc_tx.client.light import LightClient, VerifyError
 
 __all__ = ["verified_poll", "verified_close", "created_threshold"]
@@ -62,21 +63,26 @@ def _created(light: LightClient, poll_id: int):
     )
 
 
-def created_threshold(body: dict, registry: list) -> int:
+def created_threshold(body: dict, registry: list, kind: str | None = None) -> int:
     """Return the t a committed create_poll body gave its poll: its `threshold`, or the range's top if null.
 
-    The chain refuses a t outside the range (§17), so a committed body's t lies in it; it
-    is checked again here so that a client never encrypts under a t it would refuse.
+    The range is the kind's (§18.1): a tally is opened on chain (t <= m-f-1), a unanimity
+    poll in MPyC (t <= (m-1)//2); `kind` defaults to the body's. The chain refuses a t
+    outside the range, so a committed body's t lies in it; it is checked again here so
+    that a client never encrypts under a t it would refuse.
     """
     try:
         powers = [v["power"] for v in registry]
     except (KeyError, TypeError):
         raise VerifyError("the genesis file's validator registry is malformed") from None
     t = body.get("threshold") if isinstance(body, dict) else None
+    if kind is None and isinstance(body, dict):
+        kind = body.get("kind")
+    on_chain = kind == "tally"
     got = (
-        protocol_registry.default_threshold(False, powers)
+        protocol_registry.default_threshold(on_chain, powers)
         if t is None
-        else protocol_registry.check_threshold(False, powers, t)
+        else protocol_registry.check_threshold(on_chain, powers, t)
     )
     if isinstance(got, Rejected):
         raise VerifyError(f"the poll's threshold does not fit the genesis registry: {got.reason}")
@@ -87,10 +93,40 @@ def verified_close(light: LightClient, poll_id: int):
     """Return the height of a proven early close of the poll, or None if the node shows none."""
     for tx_hash in _search(light, f"poll_closed.poll_id={poll_id}"):
         verified = light.tx(str(tx_hash))
-        want = canonical.encode({"closed_height": verified.height, "poll_id": poll_id})
-        if verified.code == 0 and verified.data == want:
-            return verified.height
+        if verified.code != 0:
+            continue
+        # §18.6: the close's data is the running data plus closed_height.
+        doc = running.parse_data(verified.data)
+        if isinstance(doc, Rejected) or doc["poll_id"] != poll_id or doc.get("closed_height") != verified.height:
+            continue
+        return verified.height
     return None
+
+
+def _facts(poll_id: int, creator: str, body: dict, height: int, registry: list) -> dict:
+    """Return the poll's POLL_FACTS; the threshold is the caller's to check by kind (§18.1)."""
+    try:
+        return poll_facts(poll_id, creator, body, height, registry)
+    except RecordError:
+        pass  # a tally's t outside MPyC's range, while records takes MPyC's range for both kinds
+    voters = body["voters"]
+    return {
+        "id": poll_id,
+        "creator": creator,
+        "question": body["question"],
+        "kind": body["kind"],
+        "options": body["options"],
+        "open": voters is None,
+        "eligible": None if voters is None else len(voters),
+        "created_height": height,
+        "close_height": body["close_height"],
+        "max_ballots": body["max_ballots"],
+        "max_revotes": body["max_revotes"],
+        "min_ballots": body["min_ballots"],
+        "validators": snapshot_validators(registry),
+        "threshold": None,
+        "field": str(L),
+    }
 
 
 def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: dict) -> dict:
@@ -105,7 +141,9 @@ def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: di
         raise VerifyError("the genesis file has no validator registry (app_state.validators)")
     tx, created = _created(light, poll_id)
     # The set is static: the poll's snapshot is the genesis registry, as the app takes it.
-    poll = poll_facts(poll_id, tx.signer, tx.body, created.height, registry)
+    # The body's t is checked by kind below; the facts are taken with the default so that a
+    # tally's t above MPyC's range (§18.1) does not stop the records' derivation.
+    poll = _facts(poll_id, tx.signer, tx.body, created.height, registry)
     poll["threshold"] = created_threshold(tx.body, registry)  # the body's t (§17), whatever the default
     if not isinstance(node_poll, dict):
         raise VerifyError(f"{node} answered /poll/{poll_id} with no poll")

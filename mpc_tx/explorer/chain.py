@@ -459,6 +459,26 @@ def _complaints(rpc, poll_id: int) -> list:
     ]
 
 
+def _aggregates(rpc, poll_id: int) -> list:
+    """A tally's aggregate posts (§18.3): each validator's one post, valid or named (bounded; none if not served)."""
+    try:
+        answer, _h = rpc.query(f"/poll/{poll_id}/aggregates")
+    except QueryError:
+        return []
+    listed = answer.get("aggregates") if isinstance(answer, dict) else answer
+    return [
+        {
+            "validator": a.get("validator"),
+            "verdict": str(a.get("verdict", "")),
+            "reason": str(a.get("reason") or ""),
+            "height": a.get("height"),
+            "tx": str(a.get("tx", "")),
+        }
+        for a in (listed if isinstance(listed, list) else [])[:MPC_EVENTS]
+        if isinstance(a, dict)
+    ]
+
+
 def _search_txs(rpc, query: str, per_page: int) -> list:
     found = rpc.call("tx_search", query=query, per_page=str(per_page), order_by="asc")
     out = []
@@ -503,6 +523,7 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
         created = [t["hash"] for t in _search_txs(rpc, f"poll_created.poll_id={poll_id}", 1)]
         details = {
             "complaints": _complaints(rpc, poll_id),
+            "aggregates": _aggregates(rpc, poll_id) if poll.get("kind") == "tally" else [],
             "chart_ballots": chart_ballots,
             "attestations": attestations,
             "reports": reports,
@@ -516,12 +537,18 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
     result = poll.get("result") or {}
     final_digest = outcome_digest(result) if result else None
     by_validator = {a["validator"]: a for a in details["attestations"]}
+    by_post = {a["validator"]: a for a in details.get("aggregates", [])}
     validators = []
     for v in poll["validators"]:
         i = v["index"]
         a = by_validator.get(i)
-        if i in (poll.get("named_validators") or []):
+        post = by_post.get(i)
+        if post is not None and post["verdict"] == "named":
+            verdict = "named: its aggregate pair does not match the commitments"
+        elif i in (poll.get("named_validators") or []):
             verdict = "named: a complaint of theirs was false"
+        elif post is not None:
+            verdict = "valid: posted its aggregate pair"
         elif a is not None and i in poll.get("dissenters", []):
             verdict = "named as dissenter: attested another payload"
         elif a is not None and final and a["digest"] == final_digest:
@@ -543,6 +570,8 @@ def poll_page(ex: Explorer, poll_id, after=None) -> dict:
                 "mpc": f"{v['mpc_host']}:{v['mpc_port']}",
                 "attested_height": a and a["height"],
                 "digest": a and a["digest"],
+                "aggregate_height": post and post["height"],
+                "aggregate_tx": post and post["tx"],
                 "verdict": verdict,
                 "reports": [r for r in details["reports"] if r["validator"] == i],
             }
@@ -747,12 +776,12 @@ def validators_page(ex: Explorer) -> dict:
 
 
 def _thresholds(powers) -> dict | None:
-    """f and the range of t a poll may take on this registry (docs/PROTOCOL.md §15, §17), or None."""
+    """f and the ranges of t a poll may take on this registry, unanimity (MPyC) and tally (on chain, §18.1), or None."""
     f = max_faulty(powers)
-    bounds = threshold_range(False, powers)
-    if isinstance(f, Rejected) or isinstance(bounds, Rejected):
+    bounds, tally = threshold_range(False, powers), threshold_range(True, powers)
+    if isinstance(f, Rejected) or isinstance(bounds, Rejected) or isinstance(tally, Rejected):
         return None
-    return {"max_faulty": f, "low": bounds[0], "high": bounds[1]}
+    return {"max_faulty": f, "low": bounds[0], "high": bounds[1], "tally_low": tally[0], "tally_high": tally[1]}
 
 
 def search(ex: Explorer, q) -> dict:

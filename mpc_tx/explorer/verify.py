@@ -1,12 +1,14 @@
-"""The poll page's verify panel: what the light client can prove today, run in the background.
+"""The poll page's verify panel: what the light client proves about a poll, run in the background.
 
-There is no `mpcvote verify POLL` yet (a later issue). What the client can check
-now, against headers signed by more than 2/3 of the genesis power (mpc_tx/client/light.py):
+Against headers signed by more than 2/3 of the genesis power (mpc_tx/client/light.py):
 - the latest header;
 - the poll's `create_poll` tx and its result, and that the node's poll agrees with it
   (mpc_tx/client/verified.py finds it);
-- each `submit_outcome` tx of the poll (committed with code 0), and whether validators
-  holding more than 2/3 of the poll's power attested the payload the node calls final.
+- for a final or failed poll, `mpcvote verify` (mpc_tx/client/pollverify.py): every event
+  replayed, every ballot proof, complaint ruling and aggregate pair rechecked, the tally
+  interpolated, the end pinned by the final tx or a scan; its steps are shown;
+- for a unanimity poll, each `submit_outcome` tx (committed with code 0), and whether
+  validators holding more than 2/3 of the poll's power attested the payload the node calls final.
 A run takes several RPC calls per tx and waits for the next header, so it runs in a
 thread with its own status; at most MAX_RUNNING at once, results kept for final polls.
 """
@@ -17,6 +19,7 @@ import time
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.protocol.digests import outcome_digest
 from mpc_tx.client.light import LightClient, VerifyError
+from mpc_tx.client.pollverify import verify_poll
 from mpc_tx.client.rpc import RpcError, QueryError
 
 # The one search-and-prove of a poll's create_poll tx (the vote path uses it too): reused, not copied.
@@ -67,7 +70,8 @@ class Verifier:
         try:
             rpc, _status = self.explorer.node()
             registry = (self.genesis.get("app_state") or {}).get("validators")
-            checks, final = run_checks(LightClient(rpc, self.genesis, wait_next=10.0), rpc, poll_id, registry)
+            light = LightClient(rpc, self.genesis, wait_next=10.0)
+            checks, final = run_checks(light, rpc, poll_id, registry, self.genesis)
             status = "verified" if all(c["ok"] is not False for c in checks) else "failed"
         except (VerifyError, RpcError, QueryError, Exception) as exc:  # the panel reports; the page stays up
             checks, final, status = [{"name": "verification", "ok": False, "detail": str(exc)[:300]}], False, "error"
@@ -81,11 +85,15 @@ def _public(st: dict) -> dict:
     return {k: st[k] for k in ("status", "checks", "seconds") if k in st}
 
 
-def run_checks(light: LightClient, rpc, poll_id: int, registry: list | None = None) -> tuple[list, bool]:
+def run_checks(
+    light: LightClient, rpc, poll_id: int, registry: list | None = None, genesis: dict | None = None
+) -> tuple[list, bool]:
     """Return ([{name, ok, detail}], poll is final) for one poll, proving each step with `light`.
 
     With the genesis `registry`, the poll's threshold is checked too: the proven body's t
-    (null: the top of the range the registry allows).
+    (null: the top of the range the registry allows). With the whole `genesis`, a final
+    or failed poll is replayed by `mpcvote verify` (mpc_tx/client/pollverify.py) and its
+    steps are shown; a unanimity poll's attestations are checked as well.
     """
     checks = []
     top = light.latest()
@@ -130,6 +138,20 @@ def run_checks(light: LightClient, rpc, poll_id: int, registry: list | None = No
     final = poll.get("status") in ("final", "failed")
     if not final:
         return checks, False
+    if genesis is not None:
+        report = verify_poll(rpc, poll_id, genesis, light=light)
+        checks += [{"name": f"verify: {s.name}", "ok": s.ok, "detail": s.detail} for s in report.steps]
+        checks.append(
+            {
+                "name": "mpcvote verify",
+                "ok": report.ok,
+                "detail": f"the poll verifies ({report.mode}): {report.state}"
+                if report.ok
+                else f"the poll does NOT verify: {report.failure}",
+            }
+        )
+        if body.get("kind") == "tally" or not report.ok:
+            return checks, True  # a tally has no attestations: verify recomputed its outcome
     if poll["result"].get("code") == "deadline":
         # The chain itself fails a poll at its deadline: there is no attested payload to prove.
         checks.append(

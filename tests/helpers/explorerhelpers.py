@@ -204,6 +204,7 @@ class FakeChain:
             ]
         ]
         self.attestations = [{"validator": i, "digest": digest, "result": self.result, "height": 8} for i in range(4)]
+        self.aggregates = []  # a tally's aggregate posts (§18.3): none unless a test adds them
         self.down = set()  # URLs of nodes that do not answer
 
     def all_txs(self):
@@ -351,6 +352,8 @@ class FakeRpc:
             return {"poll": 1, "ballots": json.loads(json.dumps(c.ballots)), "next": None}, c.HEIGHT
         if route == "/poll/1/complaints":
             return {"poll": 1, "complaints": json.loads(json.dumps(c.complaints))}, c.HEIGHT
+        if route == "/poll/1/aggregates":
+            return {"poll": 1, "aggregates": json.loads(json.dumps(c.aggregates))}, c.HEIGHT
         if route == "/poll/1/attestations":
             return {"attestations": c.attestations}, c.HEIGHT
         if route.startswith("/poll/"):

@@ -14,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["LyingProxy", "query_values"]
+__all__ = ["LyingProxy", "query_values", "hide_from_search"]
 
 
 def _pump(src, dst):
@@ -140,6 +140,19 @@ def query_values(change):
             changed = change(params.get("path", ""), value)
             if changed is not None:
                 response["value"] = base64.b64encode(json.dumps(changed).encode()).decode()
+        return result
+
+    return rewrite
+
+
+def hide_from_search(*hashes):
+    """Make a rewrite that leaves these tx hashes out of every tx_search answer (a node hiding events)."""
+    hidden = {h.upper() for h in hashes}
+
+    def rewrite(method, params, result):
+        if method == "tx_search" and isinstance(result.get("txs"), list):
+            result["txs"] = [t for t in result["txs"] if str(t.get("hash", "")).upper() not in hidden]
+            result["total_count"] = str(len(result["txs"]))
         return result
 
     return rewrite

@@ -108,8 +108,9 @@ def _lying(poll, change):
         (lambda p: p["validators"].__setitem__(1, p["validators"][0]), "validator 1"),
         (lambda p: p["validators"][2].update(enc_key=_entry(2, random_scalar())["enc_key"]), "validator 2"),
         (lambda p: p["validators"].reverse(), "validator 0"),
-        (lambda p: p.update(threshold=0), "threshold 0; the genesis registry allows 1 <= t <= 1"),
-        (lambda p: p.update(threshold=2), "threshold 2"),
+        (lambda p: p.update(threshold=0), "threshold 0; the genesis registry allows 1 <= t <= 2"),  # tally, §18.1
+        (lambda p: p.update(threshold=3), "threshold 3"),
+        (lambda p: p.update(kind="unanimity", options=[], threshold=2), "threshold 2; .* allows 1 <= t <= 1"),
         (lambda p: p.update(threshold="1"), "threshold '1'"),
         (lambda p: p.update(threshold=None), "threshold None"),
         (lambda p: p.update(options=["only"]), "neither"),
@@ -125,8 +126,9 @@ def test_genesis_without_a_registry_or_too_few_validators_is_refused(poll, genes
         check_poll_keys(poll, {"app_state": {}})
     small = {"chain_id": CHAIN, "app_state": {"validators": genesis["app_state"]["validators"][:2]}}
     two = dict(poll, validators=poll["validators"][:2])
-    with pytest.raises(BallotError, match="threshold 1; the genesis registry allows no t at all"):  # 2 validators
-        check_poll_keys(two, small)
+    assert check_poll_keys(two, small)  # a tally of 2 validators opens on chain with t = 1: both must post
+    with pytest.raises(BallotError, match="threshold 1; the genesis registry allows no t at all"):  # MPyC: 2t+1 > 2
+        check_poll_keys(dict(two, kind="unanimity", options=[]), small)
 
 
 def test_the_registry_keys_need_their_proofs_of_possession(genesis):

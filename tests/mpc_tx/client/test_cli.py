@@ -739,3 +739,36 @@ def test_a_poll_in_its_complaint_window_says_when_the_counted_set_is_fixed(tmp_p
         "poll 7: closed; complaints taken until height 26 (about 12:00:00 (in 3s)), "
         "then the counted set is fixed and the MPC starts"
     )
+
+
+def test_a_tally_after_its_fix_says_who_posted_aggregate_pairs(tmp_path):
+    from mpc_tx.client.cli import _human_outcome, progress_words
+
+    poll = {
+        "validators": [{"index": i, "name": f"node{i}"} for i in range(4)],
+        "close_height": 20,
+        "kind": "tally",
+        "threshold": 2,
+        "complaints_until": 26,
+        "counted_fixed_height": 27,
+    }
+    posts = [{"validator": 0, "verdict": "valid"}, {"validator": 3, "verdict": "named"}]
+    c = StubClient(tmp_path, {"/poll/7": poll, "/poll/7/aggregates": {"poll": 7, "aggregates": posts}})
+    c.when = lambda height: {"height": height, "past": False, "at": "12:00:00", "in_seconds": 3}
+    standing = c.standing(7, {"status": "closed", "closed_height": 20, "deadline_height": 327})
+    assert (
+        standing["valid"] == ["node0"] and standing["named"] == ["node3"] and standing["missing"] == ["node1", "node2"]
+    )
+    assert progress_words(7, standing) == (
+        "poll 7: counted set fixed; valid aggregate pairs from node0 (3 open the tally); named for a wrong pair: "
+        "node3; waiting for node1, node2; it fails at height 327 (about 12:00:00 (in 3s)) without them"
+    )
+    final = {
+        "id": 7,
+        "status": "final",
+        "ballots": 3,
+        "final_height": 30,
+        "attesters": [],
+        "result": {"status": "ok", "ballots": "d" * 64, "counted": 3, "outcome": {"tally": {"a": 2, "b": 1}}},
+    }
+    assert "opened on chain from aggregate pairs; `mpcvote verify 7` rechecks it" in _human_outcome(final)

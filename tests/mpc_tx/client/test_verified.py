@@ -158,3 +158,64 @@ def test_a_threshold_outside_the_range_or_an_empty_range_does_not_verify():
         registry = powers if isinstance(powers[0], dict) else _registry(powers)
         with pytest.raises(VerifyError, match=match):
             created_threshold(body, registry)
+
+
+# --- units: no node ------------------------------------------------------------------------------
+def _equal_registry(m):
+    return [{"power": 1} for _ in range(m)]
+
+
+@pytest.mark.parametrize(
+    "kind, m, threshold, want",
+    [
+        ("tally", 4, None, 2),  # opened on chain: t <= m-f-1
+        ("unanimity", 4, None, 1),  # MPyC: t <= (m-1)//2
+        ("tally", 4, 2, 2),
+        ("tally", 2, None, 1),  # both must post
+        ("tally", 7, None, 4),
+        ("unanimity", 7, None, 3),
+    ],
+)
+def test_created_threshold_takes_the_kinds_range(kind, m, threshold, want):
+    from mpc_tx.client.verified import created_threshold
+
+    assert created_threshold({"kind": kind, "threshold": threshold}, _equal_registry(m)) == want
+
+
+@pytest.mark.parametrize(
+    "kind, m, threshold",
+    [("unanimity", 4, 2), ("unanimity", 2, None), ("tally", 4, 3), ("tally", 4, 0), ("tally", 1, None)],
+)
+def test_created_threshold_refuses_a_t_outside_the_kinds_range(kind, m, threshold):
+    from mpc_tx.client.light import VerifyError
+    from mpc_tx.client.verified import created_threshold
+
+    with pytest.raises(VerifyError, match="threshold does not fit"):
+        created_threshold({"kind": kind, "threshold": threshold}, _equal_registry(m))
+
+
+def test_verified_close_reads_the_running_data():
+    from lightchain import SignedChain, SignedRpc, TallyPoll
+    from mpc_tx.client.light import LightClient
+    from mpc_tx.client.verified import verified_close
+    from mpc_tx.protocol import canonical
+
+    chain = SignedChain()
+    TallyPoll(chain, stop_after="fix")
+    light = LightClient(SignedRpc(chain), chain.genesis, wait_next=0)
+    assert verified_close(light, 1) == 6  # {"closed_height", "events", "poll_id", "running"}
+    # The form before §18 (no running digest), or a close data naming another height: not a proven close.
+    for data in (
+        canonical.encode({"closed_height": 6, "poll_id": 1}),
+        canonical.encode({"closed_height": 5, "events": 9, "poll_id": 1, "running": "00" * 32}),
+        canonical.encode({"closed_height": 6, "events": 9, "poll_id": 2, "running": "00" * 32}),
+    ):
+        other = SignedChain()
+        TallyPoll(other, stop_after="fix")
+        txs = other.blocks[5][0]
+        other.blocks[5] = ([(txs[0][0], 0, data, txs[0][3])], other.blocks[5][1], other.blocks[5][2])
+        rebuilt = SignedChain()
+        for block_txs, _h, _c in other.blocks:
+            rebuilt.add_block(block_txs)
+        rebuilt.genesis, rebuilt.vals = other.genesis, other.vals
+        assert verified_close(LightClient(SignedRpc(rebuilt), rebuilt.genesis, wait_next=0), 1) is None

@@ -253,9 +253,15 @@ def test_a_loopback_explorer_answers_only_to_loopback_host_names(app, chain):
 
 def test_the_validators_page_says_the_range_of_t_and_what_t_means(app, chain):
     doc = json.loads(fetch(app, "/validators?format=json")[2])
-    assert doc["thresholds"] == {"max_faulty": 1, "low": 1, "high": 1}  # 4 equal powers
+    # 4 equal powers: unanimity in MPyC 1..1, a tally opened on chain 1..2 (§18.1)
+    assert doc["thresholds"] == {"max_faulty": 1, "low": 1, "high": 1, "tally_low": 1, "tally_high": 2}
     html = fetch(app, "/validators")[2]
-    assert "threshold t lies in 1..1: any t+1 validators together could read every ballot" in html
+    assert (
+        "A tally poll&#39;s privacy threshold t lies in 1..2" in html
+        or "A tally poll's privacy threshold t lies in 1..2" in html
+    )
+    assert "a unanimity poll&#39;s in 1..1" in html or "a unanimity poll's in 1..1" in html
+    assert "Any t+1 validators together could read every ballot" in html
     assert "BEGIN CERTIFICATE" not in html
 
 
@@ -265,3 +271,22 @@ def test_a_complaint_tx_is_shown_with_its_complaint_by_size(app, chain):
     assert doc["type"] == "complain" and doc["signer"] == chain.attesters[1].public_hex
     assert doc["body"]["complaint"] == "96 bytes: the validator's key for the ballot, proven"
     assert (doc["body"]["validator"], doc["body"]["voter"]) == (1, chain.cheat.public_hex)
+
+
+def test_a_tallys_aggregate_posts_show_who_posted_and_who_was_named(app, chain):
+    chain.aggregates = [
+        {"validator": 0, "verdict": "valid", "reason": "matches the commitments", "height": 8, "tx": "A" * 64},
+        {
+            "validator": 2,
+            "verdict": "named",
+            "reason": "aggregate pair 0 of validator 2: does not match the commitments",
+            "height": 8,
+            "tx": "B" * 64,
+        },
+    ]
+    doc = json.loads(fetch(app, "/poll/1?format=json")[2])
+    verdicts = [v["verdict"] for v in doc["validators"]]
+    assert verdicts[0] == "valid: posted its aggregate pair"
+    assert verdicts[2] == "named: its aggregate pair does not match the commitments"
+    html = fetch(app, "/poll/1")[2]
+    assert f'pair posted in <a href="/tx/{"A" * 64}">block 8</a>' in html

@@ -75,8 +75,57 @@ def test_verify_panel_counts_only_attestations_by_the_registered_keys(chain):
 
 
 def test_verify_panel_checks_the_threshold_against_the_registry(chain):
-    checks, _final = verify_checks(chain, chain.validators)  # a null threshold: the top of the range, 1
+    # A null threshold: the top of the tally range m-f-1 = 2 (opened on chain, §18.1), not MPyC's 1.
+    checks, _final = verify_checks(chain, chain.validators)
+    assert checks["poll facts"]["ok"] is False and "threshold" in checks["poll facts"]["detail"]
+    chain.poll["threshold"] = 2
+    checks, _final = verify_checks(chain, chain.validators)
     assert checks["poll facts"]["ok"] is True
     chain.poll["threshold"] = 0  # a node that would have voters encrypt to single validators
     checks, _final = verify_checks(chain, chain.validators)
     assert checks["poll facts"]["ok"] is False and "threshold" in checks["poll facts"]["detail"]
+
+
+# --- the panel runs `mpcvote verify` on a final poll (a signed chain in memory, tests/helpers/lightchain.py) ---
+@pytest.fixture(scope="module")
+def signed():
+    from lightchain import SignedChain, TallyPoll
+
+    chain = SignedChain()
+    return chain, TallyPoll(chain)
+
+
+def signed_checks(signed, lie=None):
+    from lightchain import SignedRpc
+    from mpc_tx.client.light import LightClient
+    from mpc_tx.explorer.verify import run_checks
+
+    chain, _poll = signed
+    rpc = SignedRpc(chain, lie)
+    checks, final = run_checks(
+        LightClient(rpc, chain.genesis, wait_next=0), rpc, 1, chain.genesis["app_state"]["validators"], chain.genesis
+    )
+    return {c["name"]: c for c in checks}, final
+
+
+def test_verify_panel_shows_the_steps_of_mpcvote_verify_on_a_final_tally(signed):
+    checks, final = signed_checks(signed)
+    assert final and all(c["ok"] for c in checks.values()), checks
+    assert checks["mpcvote verify"]["detail"] == "the poll verifies (final tx): final"
+    assert "5 ballots: every proof verified" in checks["verify: ballots"]["detail"]
+    assert "validators [0, 2, 1] interpolated" in checks["verify: opening"]["detail"]
+    assert "final outcome" not in checks  # a tally has no attestations: its outcome is recomputed
+
+
+def test_verify_panel_fails_on_a_node_that_hides_a_ballot(signed):
+    _chain, poll = signed
+    hidden = poll.hashes["b1"]
+
+    def lie(method, params, result):
+        if method == "tx_search":
+            result["txs"] = [t for t in result["txs"] if t["hash"] != hidden]
+        return result
+
+    checks, _final = signed_checks(signed, lie)
+    assert checks["mpcvote verify"]["ok"] is False and "does NOT verify" in checks["mpcvote verify"]["detail"]
+    assert checks["verify: running digest"]["ok"] is False
