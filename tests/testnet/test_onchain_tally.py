@@ -62,9 +62,13 @@ def net(tmp_path_factory):
 
 
 def new_poll(net, kind="tally", **kw) -> TallyPoll:
-    p = TallyPoll(net, kind, **kw)
+    return TallyPoll(net, kind, **kw)
+
+
+def _ended(net, p: TallyPoll, out: dict):
+    """Let node 0 (every read below, and verify) reach the block after the end; remember the poll for verify."""
+    net.wait_height(int(out["final_height"]) + 1, timeout=60, nodes=[0])
     net.polls.append(p)
-    return p
 
 
 def _zeros(k: int) -> bytes:
@@ -101,6 +105,7 @@ def finish(net, p: TallyPoll, closed=False, named=()) -> dict:
         p.close()
     out = p.outcome()
     assert out["status"] == "final", out
+    _ended(net, p, out)
     result = out["result"]
     assert result["status"] == "ok" and result["outcome"] == p.clear(), (result, p.votes)
     assert result["counted"] == len(p.votes)
@@ -120,6 +125,7 @@ def finish(net, p: TallyPoll, closed=False, named=()) -> dict:
         return record
     assert record["mpc_slot"] is None and record["mpc_start"] is None
     assert event_count(net, events.MPC_STARTED, p.id) == 0  # no MPC job ran for a tally
+    wait_for("the outcome_final event indexed", lambda: event_count(net, events.OUTCOME_FINAL, p.id), timeout=30)
     assert event_count(net, events.OUTCOME_FINAL, p.id) == 1  # opened once
     posts = judged_posts(net, p, sums, record["counted_fixed_height"])
     valid = [post for post in posts if post.verdict == tally.VALID]
@@ -155,7 +161,6 @@ def test_thresholds_by_kind_and_an_honest_unanimity_poll_still_runs_in_mpyc(net)
         }
         res = check_tx(net, txcodec.build(key, c.chain_id, "create_poll", c.next_nonce(key), body))
         assert res["code"] == BAD_POLL, (kind, t, res)
-    net.polls.remove(tal)  # never voted on: verify would find it open
     for _ in range(3):
         una.vote("yes")
     record = finish(net, una)
@@ -267,8 +272,9 @@ def test_aggregate_posts_refused_early_twice_for_unanimity_and_below_min_ballots
         w.vote(choice)
     w.close()
     out = w.outcome()
-    record = w.record()
     assert out["status"] == "final", out
+    _ended(net, w, out)
+    record = w.record()
     assert out["result"] == {
         "status": "ok",
         "ballots": record["ballots_digest"],
@@ -311,15 +317,15 @@ def test_only_one_counted_set_is_ever_opened(net):
     # Every valid post is over the fixed set, so any t+1 of them open the same tally: there is one opening.
     sums = fresh_aggregate(p, counted)
     posts = [q for q in judged_posts(net, p, sums, record["counted_fixed_height"]) if q.verdict == tally.VALID]
-    unused = [q for q in range(p.m) if q not in {x.validator for x in posts}]
-    extra = [tally.judge_pairs(sums, p.m, i, validator_pairs(net, p, i, sums)) for i in unused]
+    absent = [q for q in range(p.m) if q not in {x.validator for x in posts}]
+    extra = [tally.judge_pairs(sums, p.m, i, validator_pairs(net, p, i, sums)) for i in absent]
     openings = {
         tally.open_tally(sums, 4, True, list(chosen)).counts
         for chosen in itertools.combinations(posts + extra, p.t + 1)
     }
     assert openings == {tuple(record["result"]["outcome"]["tally"][o] for o in p.options)}
     # After the final tx nothing reopens it: A is frozen, a late post and a late ballot are refused.
-    for i in unused:
+    for i in absent:
         late = check_tx(net, aggregate_tx(net, p, i, validator_pairs(net, p, i, sums)))
         assert late["code"] == AGGREGATE_WINDOW, late
     net.wait_height(net.rpc(0).height() + 2, timeout=60)
