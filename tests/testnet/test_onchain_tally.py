@@ -15,6 +15,7 @@ import itertools
 
 import pytest
 
+from mpc_tx.client.cli import CliError
 from mpc_tx.protocol import events, tally, tx as txcodec
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.keys import SigningKey
@@ -328,6 +329,8 @@ def test_only_one_counted_set_is_ever_opened(net):
     for i in absent:
         late = check_tx(net, aggregate_tx(net, p, i, validator_pairs(net, p, i, sums)))
         assert late["code"] == AGGREGATE_WINDOW, late
+    with pytest.raises(CliError):
+        p.vote("c")  # the poll is closed: a new ballot cannot change the fixed set
     net.wait_height(net.rpc(0).height() + 2, timeout=60)
     assert stored_aggregate(p.c, p.id) == before
     assert p.record()["result"] == record["result"] and p.record()["final_tx"] == record["final_tx"]
@@ -371,6 +374,8 @@ def test_verify_passes_on_every_poll_and_fails_through_a_node_that_hides_adds_or
         "alters one ballot's bytes": Alter(middle, height, index, "tx"),
         "alters one ballot's result data": Alter(middle, height, index, "result"),
     }
+    with TallyProxy(net.rpc_url(0), Hide("00" * 32, 0, 0)) as proxy:  # a lie about no tx: the proxy is transparent
+        _verify_ok(net, p, url=proxy.url)
     for what, lie in lies.items():
         _verify_fails(net, p, lie, what)
     _verify_ok(net, p)  # the honest node still verifies (nothing above touched the chain)
