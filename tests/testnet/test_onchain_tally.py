@@ -360,6 +360,8 @@ def test_verify_passes_on_every_poll_and_fails_through_a_node_that_hides_adds_or
     for choice in ("b", "a", "c", "b", "a"):
         p.vote(choice)
     finish(net, p)
+    closes = [q.record()["closed_height"] for q in net.polls]
+    assert len(set(closes)) == len(closes), closes  # one close per block: no two polls share C
     for q in net.polls:
         _verify_ok(net, q)
 
