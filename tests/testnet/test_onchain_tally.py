@@ -245,9 +245,13 @@ def test_aggregate_posts_refused_early_twice_for_unanimity_and_below_min_ballots
     net.stop(LIAR, "worker")
     net.stop(HELD, "worker")
     try:
-        p.close()
+        close = p.close()
+        # In the complaint window too (C..C+W): /check_tx answers on the committed state of a height it names.
+        verdict, at = net.rpc(0).query("/check_tx", aggregate_tx(net, p, 0, _zeros(p.k)))
+        if at < close + _window(p):  # judged for a block inside the window (the node has ~W blocks to race past)
+            assert verdict["code"] == AGGREGATE_WINDOW, (at, verdict)
         fixed = p.wait_fixed()
-        assert fixed["status"] == "closed"
+        assert fixed["status"] == "closed" and fixed["complaints_until"] == close + _window(p)
         first = wait_for(
             "the posts of validators 0 and 1",
             lambda: (lambda r: r if {x["validator"] for x in r} == {0, 1} else None)(aggregate_records(p.c, p.id)),
