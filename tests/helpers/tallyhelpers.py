@@ -36,6 +36,7 @@ __all__ = [
     "aggregate_records",
     "aggregate_events",
     "event_count",
+    "own_post",
     "validator_pairs",
     "aggregate_tx",
     "check_tx",
@@ -188,10 +189,8 @@ def event_count(net, event_type: str, poll_id: int) -> int:
     )
 
 
-def validator_pairs(net, poll: TallyPoll, i: int, sums: tally.Sums | None = None) -> bytes:
-    """Return validator i's aggregate pairs over the poll's counted set, as its honest worker computes them."""
-    x, _ = validator_secrets(net, i)
-    records = counted_ballots(poll.c, poll.id)
+def own_post(poll, i: int, x: int, records: list[dict], sums: tally.Sums) -> bytes:
+    """Return validator i's pairs (secret key x) over these counted ballot records, checked as its worker does."""
     lists = []
     for r in records:
         try:
@@ -201,9 +200,16 @@ def validator_pairs(net, poll: TallyPoll, i: int, sums: tally.Sums | None = None
         pairs = open_ballot(poll.ctx, bytes.fromhex(r["voter"]), ballot, i, x)
         assert not isinstance(pairs, Rejected), (r["voter"], pairs)
         lists.append(pairs)
-    data = tally.own_pairs(sums or fresh_aggregate(poll, records), poll.m, i, lists)
+    data = tally.own_pairs(sums, poll.m, i, lists)
     assert not isinstance(data, Rejected), data
     return data
+
+
+def validator_pairs(net, poll: TallyPoll, i: int, sums: tally.Sums | None = None) -> bytes:
+    """Return validator i's aggregate pairs over the poll's counted set (read from state), as its honest worker does."""
+    x, _ = validator_secrets(net, i)
+    records = counted_ballots(poll.c, poll.id)
+    return own_post(poll, i, x, records, sums or fresh_aggregate(poll, records))
 
 
 def aggregate_tx(net, poll: TallyPoll, i: int, pairs: bytes, signer: SigningKey | None = None) -> bytes:
