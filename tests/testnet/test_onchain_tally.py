@@ -41,7 +41,7 @@ from tallyproxy import Add, Alter, Hide, TallyProxy
 
 pytestmark = pytest.mark.testnet
 
-A, D = 12, 70  # MPC attempt (unanimity) and deadline, in blocks: short for tests
+A, D = 12, 200  # MPC attempt (unanimity) and deadline, in blocks: a held poll waits well within D
 VICTIM = 1  # the validator a bad-share ballot cheats (its worker is honest and complains)
 LIAR = 2  # the validator whose worker posts a wrong aggregate (for one poll)
 STOPPED = 3  # the validator stopped before a close (f = 1 of 4)
