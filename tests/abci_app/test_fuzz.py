@@ -241,6 +241,8 @@ class World:
                 "submit_outcome",
                 {"poll": 2, "validator": 3, "result": self.result_ok()},
             ),
+            "aggregate_early": (k["validator1"], "aggregate", {"poll": 2, "validator": 1, "pairs": "01" * 192}),
+            "aggregate_unanimity": (k["validator0"], "aggregate", {"poll": 3, "validator": 0, "pairs": "01" * 64}),
         }
         return table[name]
 
@@ -271,6 +273,8 @@ BASE_TYPES = {
     "attest_failed": "submit_outcome",
     "attest_again": "submit_outcome",
     "attest_open_poll": "submit_outcome",
+    "aggregate_early": "aggregate",
+    "aggregate_unanimity": "aggregate",
 }
 BASES = tuple(BASE_TYPES)
 
@@ -352,6 +356,7 @@ FIELDS = (
     "voter",
     "ballot_tx",
     "complaint",
+    "pairs",
     "threshold",
     "result",
     "status",
@@ -372,6 +377,7 @@ BODY_FIELDS = {
     "close_poll": ("poll",),
     "submit_outcome": ("poll", "validator", "result"),
     "complain": ("poll", "validator", "voter", "ballot_tx", "complaint"),
+    "aggregate": ("poll", "validator", "pairs"),
 }
 
 SCALARS = st.sampled_from(
@@ -513,6 +519,8 @@ FIELD_VALUES = {
     "voter": near(st.sampled_from(sorted(BY_HEX))),
     "ballot_tx": near(st.sampled_from([BALLOT_TX, BALLOT_TX, "AB" * 32, "ab" * 32])),
     "complaint": near(st.sampled_from([95, 96, 96, 97]).map(lambda n: "01" * n)),
+    # 64 bytes an option (k = 1, 3, 16, 17), one short, and a scalar at or above l.
+    "pairs": near(st.sampled_from(["01" * 64, "01" * 192, "01" * 191, "01" * 1024, "01" * 1088, "ff" * 64])),
     "validator": near(st.integers(-1, 5)),
     "result": weighted(
         (3, st.fixed_dictionaries(RESULT_OK)),
@@ -527,6 +535,7 @@ SIGNERS = {
     "close_poll": ["creator", "voter2"],
     "submit_outcome": ["match", "match", "match", "outsider"],
     "complain": ["match", "match", "outsider"],
+    "aggregate": ["match", "match", "outsider"],
 }
 # Picks one of a document's paths, modulo their number; two times in three one inside the body.
 PATH = st.tuples(st.sampled_from([True, True, False]), st.integers(0, 255))
@@ -543,7 +552,7 @@ DOC_OPS = st.one_of(
     st.tuples(st.just("hex_len"), PATH, st.integers(-3, 3), st.booleans()),
     st.tuples(st.just("nested"), PATH, st.sampled_from([15, 16, 17, 100, 1000, 100_000]), st.booleans()),
     st.tuples(st.just("huge"), PATH, HUGE_VALUES),
-    st.tuples(st.just("flip_hex"), st.sampled_from(["ballot", "complaint"]), st.integers(0, 1 << 20)),
+    st.tuples(st.just("flip_hex"), st.sampled_from(["ballot", "complaint", "pairs"]), st.integers(0, 1 << 20)),
     st.tuples(st.just("nonce"), st.sampled_from(["zero", "replay", "same", "later", "max", "over", "negative"])),
     st.tuples(st.just("chain_id"), st.sampled_from(["other", "", "x" * 64, "x" * 65, CHAIN.upper(), CHAIN + " "])),
     st.tuples(st.just("signer"), st.sampled_from(KEY_NAMES)),
@@ -559,6 +568,7 @@ OPS_FOR = {
     "cast_ballot": DOC_OPS,
     "close_poll": DOC_OPS,
     "complain": DOC_OPS,
+    "aggregate": DOC_OPS,
 }
 TEXT_OPS = (
     "escape_key",
@@ -1017,7 +1027,9 @@ def test_world_bases_meet_their_rules(tmp_path):
         "attest": 0,
         "attest_failed": 0,
         "attest_again": codes.ALREADY_ATTESTED,
-        "attest_open_poll": codes.POLL_NOT_CLOSED,
+        "attest_open_poll": codes.BAD_OUTCOME,  # poll 2 is a tally: opened from aggregate pairs
+        "aggregate_early": codes.AGGREGATE_WINDOW,
+        "aggregate_unanimity": codes.NOT_TALLY,
     }
     for name, code in expected.items():
         raw = build(world, (name, [], "resign", "canonical", []))
