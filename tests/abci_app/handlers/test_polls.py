@@ -98,7 +98,8 @@ def test_the_threshold_is_the_asked_one_or_the_top_of_the_range(tmp_path, thresh
 
 
 def test_a_poll_whose_ballot_tx_would_not_fit_is_refused(tmp_path):
-    # (m, t, k) = (4, 1, 16): a ballot of 7,393 bytes, twice that in hex, over 10,000; k = 3 fits.
+    # (m, t, k) = (4, 2, 16) (a tally's default t, m-f-1): a ballot of 7,905 bytes, twice that in hex, over
+    # 10,000; k = 3 fits.
     chain = Chain(tmp_path / "app", params={"max_tx_bytes": 10000})
     chain.init()
     chain.block()
@@ -109,6 +110,6 @@ def test_a_poll_whose_ballot_tx_would_not_fit_is_refused(tmp_path):
     )
     assert result_codes(res) == [codes.BAD_POLL, 0]
     assert (
-        "(4, 1, 16), makes a tx of up to 15140 bytes, over the chain's max_tx_bytes of 10000" in res.tx_results[0].log
+        "(4, 2, 16), makes a tx of up to 16164 bytes, over the chain's max_tx_bytes of 10000" in res.tx_results[0].log
     )
     chain.app.close()
