@@ -251,3 +251,176 @@ def test_a_wrong_pair_is_named_and_the_tally_is_still_final_and_correct(chain):
     assert poll["attesters"] == [0, 1, 2] and poll["named_validators"] == [3]
     events, datas = log.trail(poll_id)
     assert running.check_final(_header(chain, poll_id), poll_id, events, datas, poll["result"]) == len(events)
+
+
+def test_aggregates_are_refused_early_twice_for_unanimity_below_min_ballots_and_malformed(chain):
+    log = Log(chain)
+    creator = SigningKey.generate()
+    poll_id = create(chain, creator, kind="tally", options=OPTIONS)
+    _cast(log, poll_id, [(1, 0, 0), (0, 1, 0), (0, 0, 1)])
+    zero = {"poll": poll_id, "validator": 0, "pairs": "00" * 64 * 3}
+
+    def post(i=0, **change):
+        return log.block(chain.tx(chain.attest[i], "aggregate", {**zero, "validator": i, **change}))
+
+    # Open: early.
+    code, reason = _code(post())
+    assert code == codes.AGGREGATE_WINDOW and "after its close" in reason
+    log.block(chain.tx(creator, "close_poll", {"poll": poll_id}))
+    until = _poll(chain, poll_id)["complaints_until"]
+    code, reason = _code(post())  # in its complaint window: early still
+    assert code == codes.AGGREGATE_WINDOW and f"from height {until + 2}" in reason
+    # CheckTx answers on committed state: the fix runs first in its block, so posts land from the next one.
+    while chain.height < until:
+        log.block()
+    raw = aggregate_tx(chain, poll_id, 0, check=False)
+    assert chain.check(raw).code == codes.AGGREGATE_WINDOW
+    log.block()  # height until + 1: the fix
+    assert _poll(chain, poll_id)["counted_fixed_height"] == chain.height
+    assert chain.check(raw).code == 0
+    # Unknown poll, not the validator, the wrong k, then the first post and a second one.
+    assert _code(post(poll=99))[0] == codes.UNKNOWN_POLL
+    code, reason = _code(log.block(chain.tx(chain.attest[1], "aggregate", zero)))
+    assert code == codes.NOT_VALIDATOR and "not validator 0" in reason
+    assert _code(post(validator=4))[0] == codes.NOT_VALIDATOR
+    code, reason = _code(post(pairs="00" * 64 * 2))
+    assert code == codes.BAD_AGGREGATE and "3 options: 192 bytes" in reason
+    assert _code(post(pairs="ff" * 64 * 3))[0] == codes.BAD_AGGREGATE  # not canonical scalars: stateless
+    assert result_codes(log.block(raw)) == [0]
+    code, reason = _code(log.block(aggregate_tx(chain, poll_id, 0, check=False)))
+    assert code == codes.ALREADY_AGGREGATED and "validator 0" in reason
+    assert chain.query(f"/poll/{poll_id}/aggregates")[1]["aggregates"][0]["verdict"] == "valid"
+    # A unanimity poll: never opened from pairs.
+    other, _ = _fixed_unanimity(log)
+    code, reason = _code(log.block(chain.tx(chain.attest[0], "aggregate", dict(zero, poll=other, pairs="00" * 64))))
+    assert code == codes.NOT_TALLY and "unanimity" in reason
+    # A tally below min_ballots is final at its fix, withheld: no pair is wanted, and it says why.
+    few, _ = _fixed_tally(log, [(1, 0, 0), (0, 1, 0)], min_ballots=3)
+    poll = _poll(chain, few)
+    assert poll["status"] == "final" and poll["final_height"] == poll["counted_fixed_height"]
+    assert poll["result"] == {
+        "status": "ok",
+        "ballots": poll["ballots_digest"],
+        "outcome": {"withheld": True},
+        "counted": 2,
+    }
+    assert poll["final_tx"] is None and poll["mpc_slot"] is None
+    code, reason = _code(log.block(aggregate_tx(chain, few, 0, check=False)))
+    assert code == codes.TOO_FEW_BALLOTS and "below its min_ballots of 3" in reason
+
+
+def _fixed_unanimity(log):
+    chain, creator = log.chain, SigningKey.generate()
+    poll_id = create(chain, creator)
+    voters = _cast(log, poll_id, [(1,), (1,), (1,)])
+    log.block(chain.tx(creator, "close_poll", {"poll": poll_id}))
+    fixed(chain, poll_id)
+    return poll_id, voters
+
+
+def test_a_tally_is_never_attested(chain):
+    log = Log(chain)
+    poll_id, _ = _fixed_tally(log, [(1, 0, 0), (0, 1, 0), (1, 0, 0)])
+    poll = _poll(chain, poll_id)
+    result = {
+        "status": "ok",
+        "ballots": poll["ballots_digest"],
+        "outcome": {"tally": {"red": 2, "green": 1, "blue": 0}},
+        "counted": 3,
+    }
+    code, reason = _code(
+        log.block(chain.tx(chain.attest[0], "submit_outcome", {"poll": poll_id, "validator": 0, "result": result}))
+    )
+    assert code == codes.BAD_OUTCOME and "a tally is opened on chain from aggregate pairs" in reason
+
+
+def test_a_tally_without_t_plus_one_valid_posts_fails_at_its_deadline_naming_the_absent(chain):
+    log = Log(chain)
+    poll_id, _ = _fixed_tally(log, [(1, 0, 0), (0, 1, 0), (1, 0, 0)])
+    wrong = dict(aggregate_body(chain, poll_id, 0), validator=2)  # validator 0's pairs at x = 3: named
+    res = log.block(aggregate_tx(chain, poll_id, 0), chain.tx(chain.attest[2], "aggregate", wrong))
+    assert result_codes(res) == [0, 0]
+    deadline = _poll(chain, poll_id)["deadline_height"]
+    while chain.height < deadline:
+        log.block()
+    poll = _poll(chain, poll_id)
+    assert poll["status"] == "failed" and poll["final_height"] == deadline
+    assert poll["result"] == {
+        "status": "failed",
+        "code": "deadline",
+        "absent": [1, 2, 3],
+        "ballots": poll["ballots_digest"],
+    }
+    assert poll["named_validators"] == [2]
+    assert _code(log.block(aggregate_tx(chain, poll_id, 1)))[0] == codes.AGGREGATE_WINDOW
+
+
+def test_with_t_one_two_posts_open_a_tally_with_an_option_at_zero(chain):
+    log = Log(chain)
+    poll_id, _ = _fixed_tally(log, [(0, 0, 1), (0, 0, 1), (1, 0, 0), (0, 0, 1)], threshold=1)
+    res = log.block(aggregate_tx(chain, poll_id, 3), aggregate_tx(chain, poll_id, 1))
+    assert result_codes(res) == [0, 0]
+    poll = _poll(chain, poll_id)
+    assert poll["result"]["outcome"] == {"tally": {"red": 1, "green": 0, "blue": 3}} and poll["attesters"] == [1, 3]
+    assert res.tx_results[1].data == running.final_data(
+        poll_id, poll["events"], bytes.fromhex(poll["running"]), poll["result"]
+    )
+    events, datas = log.trail(poll_id)
+    assert running.check_final(_header(chain, poll_id), poll_id, events, datas, poll["result"]) == len(events) == 7
+
+
+def test_each_event_tx_carries_the_running_data_and_others_none(chain):
+    log = Log(chain)
+    creator = SigningKey.generate()
+    poll_id = create(chain, creator, kind="tally", options=OPTIONS)
+    header = _header(chain, poll_id)
+    assert _poll(chain, poll_id)["running"] == running.start(header).hex() and _poll(chain, poll_id)["events"] == 0
+    voters = _cast(log, poll_id, [(1, 0, 0), (0, 1, 0), (0, 0, 1)])
+    res = log.block(chain.tx(creator, "close_poll", {"poll": poll_id}))
+    data = running.parse_data(bytes(res.tx_results[0].data))
+    assert data["closed_height"] == chain.height and data["poll_id"] == poll_id and data["events"] == 4
+    refused = log.block(chain.tx(voters[0], "cast_ballot", ballot_body(_poll(chain, poll_id), voters[0], [1, 0, 0])))
+    assert refused.tx_results[0].code == codes.POLL_CLOSED and refused.tx_results[0].data == b""
+    events, datas = log.trail(poll_id)
+    assert running.check_trail(header, poll_id, events, datas) == 4
+    assert [running.parse_data(d)["events"] for d in datas] == [1, 2, 3, 4]
+    # Hiding the second ballot is caught at the next event shown.
+    assert (
+        "hidden, added or altered"
+        in running.check_trail(header, poll_id, events[:1] + events[2:], datas[:1] + datas[2:]).reason
+    )
+
+
+def test_two_apps_reach_the_same_app_hash_through_a_whole_round(tmp_path):
+    one, two = Chain(tmp_path / "one", params=PARAMS), Chain(tmp_path / "two", params=PARAMS)
+    two.attest, two.enc, two.cons, two.registry, two.genesis = one.attest, one.enc, one.cons, one.registry, one.genesis
+    hashes = []
+
+    def both(*txs):
+        a, b = one.block(*txs), two.block(*txs)
+        assert a.app_hash == b.app_hash and [r.data for r in a.tx_results] == [r.data for r in b.tx_results]
+        hashes.append(a.app_hash)
+        return a
+
+    assert one.init().app_hash == two.init().app_hash
+    both()
+    creator = SigningKey.generate()
+    both(one.tx(creator, "create_poll", {**_body(one), "kind": "tally", "options": list(OPTIONS)}))
+    poll = _poll(one, 1)
+    voters = [SigningKey.generate() for _ in range(4)]
+    both(*[one.tx(v, "cast_ballot", ballot_body(poll, v, [1, 0, 0])) for v in voters[:3]])
+    bob = voters[3]
+    both(one.tx(bob, "cast_ballot", ballot_body(poll, bob, raw=bad_share_ballot(poll, bob, 1))))
+    both(one.tx(one.attest[1], "complain", complaint_body(one, 1, 1, bob.public_hex)))
+    both(one.tx(creator, "close_poll", {"poll": 1}))
+    while _poll(one, 1)["counted_fixed_height"] is None:
+        both()
+    wrong = dict(aggregate_body(one, 1, 0), validator=1)
+    res = both(aggregate_tx(one, 1, 0), one.tx(one.attest[1], "aggregate", wrong), aggregate_tx(one, 1, 2))
+    assert result_codes(res) == [0, 0, 0]
+    res = both(aggregate_tx(one, 1, 3))
+    assert _poll(one, 1)["status"] == _poll(two, 1)["status"] == "final"
+    assert _poll(two, 1)["result"]["outcome"] == {"tally": {"red": 3, "green": 0, "blue": 0}}
+    assert hashes[-1] != hashes[-2]  # the final post changed the state, the same way in both
+    for c in (one, two):
+        c.app.close()
