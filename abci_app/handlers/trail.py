@@ -6,6 +6,8 @@ agg/<poll> holds A, the sum of the counted ballots' commitments. A value the pur
 refuses here is state this app wrote itself: a bug, answered with INTERNAL.
 """
 
+from collections import OrderedDict
+
 from mpc_tx.protocol import running, tally
 from mpc_tx.protocol.codes import TxError, INTERNAL
 from mpc_tx.protocol.encoding import Rejected
@@ -14,6 +16,12 @@ from abci_app.checks import poll_context
 from abci_app.store.keys import sums_key
 
 __all__ = ["context_of", "start", "record", "load_sums", "store_sums", "commitments"]
+
+# Parsed aggregates by their stored hex: each ballot of a block reads the A the one before it
+# wrote, so parsing its k·(t+1) points (a square root each) is paid once, not per ballot. A
+# cache only skips work: the value for a key is a pure function of the key.
+_SUMS = OrderedDict()
+_SUMS_HELD = 64
 
 
 def _ok(value, what: str):
@@ -50,12 +58,27 @@ def record(poll: dict, event, closed_height=None, result=None) -> bytes:
 def load_sums(state, ctx, poll: dict) -> tally.Sums:
     """Return the poll's stored aggregate A."""
     k = poll_entries(poll["kind"], poll["options"])
-    return _ok(tally.decode_sums(k, poll["threshold"], bytes.fromhex(state.get(sums_key(poll["id"])))), "aggregate")
+    stored = state.get(sums_key(poll["id"]))
+    key = (k, poll["threshold"], stored)
+    sums = _SUMS.get(key)
+    if sums is None:
+        sums = _ok(tally.decode_sums(k, poll["threshold"], bytes.fromhex(stored)), "aggregate")
+        _remember(key, sums)
+    return sums
 
 
 def store_sums(state, poll_id: int, sums) -> None:
     """Write the poll's aggregate A (a Sums, or the Rejected of an update: a bug)."""
-    state.put(sums_key(poll_id), _ok(sums, "aggregate").encode().hex())
+    stored = _ok(sums, "aggregate").encode().hex()
+    state.put(sums_key(poll_id), stored)
+    _remember((sums.k, sums.t, stored), sums)
+
+
+def _remember(key, sums) -> None:
+    _SUMS[key] = sums
+    _SUMS.move_to_end(key)
+    if len(_SUMS) > _SUMS_HELD:
+        _SUMS.popitem(last=False)
 
 
 def commitments(ctx, poll: dict, ballot_hex: str):

@@ -149,6 +149,11 @@ def test_the_stored_aggregate_is_the_fresh_sum_over_the_counted_set(chain):
     assert _poll(chain, poll_id)["ballots"] == 4
     assert _stored(chain, poll_id) == fresh_aggregate(chain, poll_id) != before
     assert chain.query(f"/poll/{poll_id}/aggregate")[1]["ballots"] == 4
+    # Every counted ballot and judged complaint carried the running digest.
+    events, datas = log.trail(poll_id)
+    assert [e.kind for e in events] == ["ballot"] * 5 + ["complaint", "complaint", "ballot"]
+    assert [e.verdict for e in events if e.kind == "complaint"] == ["ballot_bad", "complaint_false"]
+    assert running.check_trail(_header(chain, poll_id), poll_id, events, datas) == 8 == _poll(chain, poll_id)["events"]
 
 
 def test_a_unanimity_poll_keeps_its_aggregate_too(chain):
