@@ -53,9 +53,9 @@ committed with block 1.
     report/<poll>/<validator>        the validator's latest failed-attempt      handlers.outcomes
                                      report: {"validator", "absent" (party
                                      indices), "height"}
-    due/<height>/<poll>              "close": the poll's scheduled close        handlers.polls (create, close);
-                                     (deleted by an early close); "fix": the    mpcslots (at its MPC start)
-                                     counted set is fixed then (at
+    due/<height>/<poll>              "close": the poll's scheduled close        handlers.polls (create, close,
+                                     (deleted by an early close); "fix": the    a tally's fix); mpcslots (at a
+                                     counted set is fixed then (at              unanimity poll's MPC start)
                                      complaints_until + 1); "deadline": the
                                      poll fails then unless final. Deleted
                                      when its height is processed
