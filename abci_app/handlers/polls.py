@@ -28,6 +28,7 @@ from abci_app import mpcslots
 from mpc_tx.protocol.codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
 from abci_app.context import event
 from abci_app.handlers import trail
+from abci_app.handlers.outcomes import final_event
 from mpc_tx.protocol import events
 from abci_app.store.keys import (
     NEXT_POLL,
@@ -230,8 +231,6 @@ def _fix(state, ctx, poll: dict):
     poll["deadline_height"] = ctx.height + ctx.params["mpc_deadline_blocks"]
     if poll["ballots"] < poll["min_ballots"]:
         # No pair is ever wanted: the outcome over so few ballots is not revealed (the MPC's form).
-        from abci_app.handlers.outcomes import final_event
-
         poll["status"] = "final"
         poll["result"] = {
             "status": outcome.OK,
