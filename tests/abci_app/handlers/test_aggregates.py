@@ -429,3 +429,18 @@ def test_two_apps_reach_the_same_app_hash_through_a_whole_round(tmp_path):
     assert hashes[-1] != hashes[-2]  # the final post changed the state, the same way in both
     for c in (one, two):
         c.app.close()
+
+
+def test_a_corrupt_stored_aggregate_is_an_internal_error_not_an_exception(chain):
+    from abci_app.execution import apply_tx
+    from abci_app.store.keys import sums_key
+
+    log = Log(chain)
+    poll_id, _ = _fixed_tally(log, [(1, 0, 0), (0, 1, 0), (1, 0, 0)])
+    raw = aggregate_tx(chain, poll_id, 0)
+    for garbage in ("00" * 31, "ff" * 32 * 9):  # the wrong size; points that do not decode
+        state, ctx = chain.staged()
+        state.put(sums_key(poll_id), garbage)
+        with pytest.raises(codes.TxError) as err:
+            apply_tx(state, ctx, raw)
+        assert err.value.code == codes.INTERNAL and "aggregate" in err.value.reason
