@@ -266,13 +266,15 @@ def result_data(tx_type: str, data) -> bytes:
 
     CometBFT hashes each result's code and data (never its events or log) into the
     next header's last_results_hash, so a voter's client proves which poll a
-    create_poll made, and that a close_poll closed it, from signed headers alone.
+    create_poll made from signed headers alone, and a verifier every event of a poll:
+    each event tx (a counted ballot, a judged complaint, an early close, an aggregate
+    post) returns its running data (mpc_tx.protocol.running.event_data, final_data).
     Canonical JSON: the bytes are hashed, so they must be the same on every node.
     """
     if tx_type == "create_poll":
         return canonical.encode({"poll_id": data})
-    if tx_type == "close_poll":
-        return canonical.encode(data)
+    if isinstance(data, bytes):
+        return data
     return b""
 
 

@@ -4,6 +4,7 @@ The same functions serve FinalizeBlock (on the block's staged state) and
 CheckTx (on the check-state), so both reject a tx for the same reason.
 """
 
+from abci_app.handlers.aggregates import aggregate
 from abci_app.handlers.ballots import cast_ballot
 from abci_app.handlers.complaints import complain
 from abci_app.checks import admit
@@ -20,6 +21,7 @@ _HANDLERS = {
     "close_poll": close_poll,
     "submit_outcome": submit_outcome,
     "complain": complain,
+    "aggregate": aggregate,
 }
 
 
@@ -45,7 +47,7 @@ def apply_tx(state, ctx, raw: bytes, cache=None, final=False):
 
 
 def begin_block(state, ctx):
-    """Close the polls due at this height, fix the counted sets due, fail those past their MPC deadline."""
+    """Close the polls due at this height, fix the counted sets due, fail those past their deadline."""
     process_due(state, ctx)
 
 

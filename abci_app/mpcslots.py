@@ -2,7 +2,8 @@
 
 Every validator's worker runs one MPyC child per poll it computes (~50 MB each), and
 each job listens on a port of the validator's registered range of K ports. The chain
-bounds both: there are S = max(1, min K // 2) slots. A closed poll waits for a free slot
+bounds both: there are S = max(1, min K // 2) slots. A unanimity poll (a tally takes none:
+it is opened on chain, handlers.aggregates) waits, once its counted set is fixed, for a free slot
 in (close height, poll id) order and holds it until it is final or failed; its attempts
 run from the height it got the slot (``mpc_start``), its deadline D blocks after that.
 Slot s at attempt k listens on offset (2s + k mod 2) mod K (the arithmetic, shared with

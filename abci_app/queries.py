@@ -14,6 +14,9 @@
     /poll/ID/complaints?after=TX/I&limit=N
                                  judged complaints in (ballot tx, validator)
                                  order
+    /poll/ID/aggregate           the poll's aggregate commitments A (hex of
+                                 the k·(t+1) points) and its counted ballots n
+    /poll/ID/aggregates          the judged aggregate posts, in validator order
     /poll/ID/outcome             status, result, attesters and dissenters
     /poll/ID/attestations        every attestation received
     /account/KEY                 a signer's last committed nonce
@@ -31,7 +34,7 @@ import json
 import re
 
 from mpc_tx.protocol.codes import TxError, UNKNOWN_PATH, NOT_FOUND, NOT_INITIALISED, BAD_QUERY
-from mpc_tx.protocol.records import Attestation, Ballot, Complaint, Poll
+from mpc_tx.protocol.records import Aggregate, Attestation, Ballot, Complaint, Poll
 from abci_app.dryrun import check_tx
 from abci_app.store.keys import (
     PARAMS,
@@ -45,6 +48,8 @@ from abci_app.store.keys import (
     nonce_key,
     complaint_prefix,
     complaint_key,
+    sums_key,
+    aggregate_prefix,
 )
 
 __all__ = ["answer", "parse_path", "MAX_PAGE", "MAX_PATH_BYTES"]
@@ -66,6 +71,8 @@ _ARGS = {
     "ballots": ("after", "limit", "fields"),
     "ballot": (),
     "complaints": ("after", "limit"),
+    "aggregate": (),
+    "aggregates": (),
     "outcome": (),
     "attestations": (),
     "check_tx": (),
@@ -81,6 +88,7 @@ _OUTCOME_FIELDS = (
     "closed_height",
     "deadline_height",
     "final_height",
+    "final_tx",
     "result",
     "attesters",
     "dissenters",
@@ -168,6 +176,15 @@ def answer(state, path, height: int, app_hash: bytes, data: bytes = b""):
         if parts[2:] == ["complaints"]:
             _only(args, "complaints")
             return _complaints(state, poll, args)
+        if parts[2:] == ["aggregate"]:
+            _only(args, "aggregate")
+            return {"aggregate": state.get(sums_key(poll.id)), "ballots": poll.ballots}
+        if parts[2:] == ["aggregates"]:
+            _only(args, "aggregates")
+            return {
+                "poll": poll.id,
+                "aggregates": [Aggregate.from_state(a).to_state() for _k, a in state.scan(aggregate_prefix(poll.id))],
+            }
         if parts[2:] == ["outcome"]:
             _only(args, "outcome")
             whole = poll.to_state()

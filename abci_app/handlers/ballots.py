@@ -6,6 +6,10 @@ ballot was built for the poll's (t, k), the voter may vote, the caps, and its
 commitments were not disqualified in this poll before. Only the validators can open
 its envelopes.
 
+A counted ballot updates the poll's aggregate commitments (agg/: + its commitments, and
+- the replaced ballot's on a revote of a counted one) and is an event of its running
+digest (docs/PROTOCOL.md §18.2, §18.4): its result data carries the new digest.
+
 Txs: cast_ballot (a voter of an open poll). Events: ballot.
 """
 
@@ -13,7 +17,8 @@ from mpc_tx.protocol.digests import ballot_digest
 from mpc_tx.protocol.codes import TxError, BAD_BALLOT, NOT_ELIGIBLE, REVOTE_LIMIT, POLL_FULL
 from mpc_tx.protocol.records import poll_entries
 from abci_app.context import event
-from mpc_tx.protocol import events
+from abci_app.handlers import trail
+from mpc_tx.protocol import events, running, tally
 from abci_app.handlers.polls import load_open_poll
 from abci_app.store.keys import poll_key, ballot_key, eligible_key, digest_key, bad_commitments_key
 
@@ -39,9 +44,10 @@ def encode_record(record: dict) -> bytes:
 def cast_ballot(state, ctx, tx):
     """Cast or replace a ballot; any voter may, or only a listed one if the poll lists voters.
 
-    Writes ballot/<poll>/<voter> and bdig/<poll>/<voter>; a ballot that is not replacing
-    a counted one adds one to the poll's ballots (up to max_ballots), a later one uses a
-    revote (up to max_revotes). Emits ballot.
+    Writes ballot/<poll>/<voter>, bdig/<poll>/<voter> and agg/<poll>; a ballot that is
+    not replacing a counted one adds one to the poll's ballots (up to max_ballots), a
+    later one uses a revote (up to max_revotes). Emits ballot; returns the result data
+    (the poll's running digest after it).
     """
     body = tx.body
     poll = load_open_poll(state, ctx, body["poll"])
@@ -82,8 +88,12 @@ def cast_ballot(state, ctx, tx):
     }
     state.put_encoded(ballot_key(poll_id, voter), record, encode_record(record))
     state.put(digest_key(poll_id, voter), ballot_digest(voter, ballot.raw))
+    replaced = trail.commitments(ctx, poll, previous["ballot"]) if counted_before else None
+    trail.store_sums(state, poll_id, tally.on_ballot(trail.load_sums(state, ctx, poll), replaced, ballot.commitments))
+    poll = dict(poll)
     if not counted_before:
-        poll = dict(poll)
         poll["ballots"] += 1
-        state.put(poll_key(poll_id), poll)
+    data = trail.record(poll, running.ballot_event(ctx.height, bytes.fromhex(tx.hash), bytes.fromhex(voter)))
+    state.put(poll_key(poll_id), poll)
     ctx.events.append(event(events.BALLOT, {"poll_id": poll_id, "voter": voter}, {"revote": revotes}))
+    return data

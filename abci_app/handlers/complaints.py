@@ -7,10 +7,13 @@ complaint about a ballot already replaced by a revote, or already disqualified, 
 Complaints are taken from the ballot's commit until the poll's complaints_until height
 (handlers.polls); nothing else ever excludes a ballot.
 
+A ballot judged bad leaves the poll's aggregate commitments (agg/), and every judged
+complaint is an event of the poll's running digest (docs/PROTOCOL.md §18.2, §18.4).
+
 Txs: complain (the poll's validators). Events: complaint.
 """
 
-from mpc_tx.protocol import events
+from mpc_tx.protocol import events, running, tally
 from mpc_tx.protocol.ballot import parse_ballot
 from mpc_tx.protocol.codes import (
     TxError,
@@ -26,6 +29,7 @@ from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.records import poll_entries
 from abci_app.checks import poll_context
 from abci_app.context import event
+from abci_app.handlers import trail
 from abci_app.store.keys import poll_key, ballot_key, digest_key, bad_commitments_key, complaint_key
 
 __all__ = ["complain"]
@@ -36,7 +40,8 @@ def complain(state, ctx, tx):
 
     Writes complaint/<poll>/<ballot tx>/<i>; a ballot judged bad is disqualified
     (its ballot record marked, bdig deleted, the poll's ballots one less, its commitments
-    digest in badc/); a false complaint adds i to the poll's named_validators. Emits complaint.
+    digest in badc/, its commitments out of agg/); a false complaint adds i to the poll's
+    named_validators. Emits complaint; returns the result data (the running digest after it).
     """
     body = tx.body
     poll = state.get(poll_key(body["poll"]))
@@ -80,6 +85,19 @@ def complain(state, ctx, tx):
             "height": ctx.height,
         },
     )
+    poll = dict(state.get(poll_key(poll_id)))
+    data = trail.record(
+        poll,
+        running.complaint_event(
+            ctx.height,
+            bytes.fromhex(tx.hash),
+            index,
+            bytes.fromhex(voter),
+            bytes.fromhex(ballot_tx),
+            verdict,
+        ),
+    )
+    state.put(poll_key(poll_id), poll)
     ctx.events.append(
         event(
             events.COMPLAINT,
@@ -87,6 +105,7 @@ def complain(state, ctx, tx):
             {"ballot_tx": ballot_tx},
         )
     )
+    return data
 
 
 def _judge(state, ctx, poll, record, tx):
@@ -108,8 +127,9 @@ def _judge(state, ctx, poll, record, tx):
         state.put(ballot_key(poll_id, voter), record)
         state.delete(digest_key(poll_id, voter))
         # The stored ballot verified when it was cast (adjudicate just verified it again): it parses.
-        cdigest = parse_ballot(context, raw).commitments_digest.hex()
-        state.put(bad_commitments_key(poll_id, cdigest), record["tx"])
+        parsed = parse_ballot(context, raw)
+        state.put(bad_commitments_key(poll_id, parsed.commitments_digest.hex()), record["tx"])
+        trail.store_sums(state, poll_id, tally.on_disqualify(trail.load_sums(state, ctx, poll), parsed.commitments))
         poll = dict(poll)
         poll["ballots"] -= 1
         state.put(poll_key(poll_id), poll)

@@ -1,24 +1,25 @@
 """Outcomes: validators' attestations, finality at more than 2/3 of the poll's power, deadlines.
 
-An outcome is final when attestations carrying the identical payload hold more
-than 2/3 of the voting power of the validators the poll snapshotted. That shows
-agreement among the attesters, not correctness; attesters of anything else are
-named in the poll. A poll with no final outcome by its deadline fails.
+A unanimity poll's outcome is final when attestations carrying the identical payload
+hold more than 2/3 of the voting power of the validators the poll snapshotted. That
+shows agreement among the attesters, not correctness; attesters of anything else are
+named in the poll. A tally is never attested: its aggregate posts open it
+(handlers.aggregates). A poll with no final outcome by its deadline fails.
 
 Txs: submit_outcome (the poll's validators). Block logic: finalize_touched,
 fail_at_deadline. Events: attempt_failed, outcome_attested, outcome_final.
 """
 
-from mpc_tx.protocol import outcome
+from mpc_tx.protocol import canonical, outcome
 from mpc_tx.protocol.digests import outcome_digest
 
 from abci_app import mpcslots
-from mpc_tx.protocol.codes import TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED, POLL_NOT_CLOSED
+from mpc_tx.protocol.codes import TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED, POLL_NOT_CLOSED, BAD_OUTCOME
 from abci_app.context import event
 from mpc_tx.protocol import events
-from abci_app.store.keys import poll_key, attest_key, attest_prefix, report_key, report_prefix
+from abci_app.store.keys import poll_key, attest_key, attest_prefix, report_key, report_prefix, aggregate_prefix
 
-__all__ = ["submit_outcome", "finalize_touched", "fail_at_deadline"]
+__all__ = ["submit_outcome", "finalize_touched", "fail_at_deadline", "final_event"]
 
 
 def submit_outcome(state, ctx, tx):
@@ -41,6 +42,8 @@ def submit_outcome(state, ctx, tx):
             f"the signer is not validator {index} of poll {poll['id']}: "
             "only the poll's validators attest, each with its registered attestation key",
         )
+    if poll["kind"] == "tally":
+        raise TxError(BAD_OUTCOME, f"poll {poll['id']} is a tally: a tally is opened on chain from aggregate pairs")
     if poll["status"] != "closed":
         state_word = "still open" if poll["status"] == "open" else f"already {poll['status']}"
         raise TxError(
@@ -100,7 +103,7 @@ def finalize_touched(state, ctx):
                 poll["dissenters"] = sorted(i for i, a in attested.items() if a["digest"] != digest)
                 mpcslots.release(state, ctx, poll)
                 state.put(poll_key(poll_id), poll)
-                _final_event(ctx, poll)
+                final_event(ctx, poll)
                 break
     mpcslots.assign(state, ctx)
 
@@ -112,8 +115,15 @@ def fail_at_deadline(state, ctx, poll: dict):
     than 1/3 of the poll's power name in their latest failed-attempt reports: at
     least one honest validator then names them, so f Byzantine validators (< 1/3)
     cannot name an honest one by reports alone. Failing that, every validator that
-    never attested and never reported (a reporter was there, trying).
+    never attested and never reported (a reporter was there, trying). For a tally,
+    absent are the validators with no valid aggregate post (docs/PROTOCOL.md §18.1).
     """
+    if poll["kind"] == "tally":
+        valid = {
+            post["validator"] for _k, post in state.scan(aggregate_prefix(poll["id"])) if post["verdict"] == "valid"
+        }
+        _fail(state, ctx, poll, [v["index"] for v in poll["validators"] if v["index"] not in valid], [])
+        return
     attested = {att["validator"] for _k, att in state.scan(attest_prefix(poll["id"]))}
     never = [v["index"] for v in poll["validators"] if v["index"] not in attested]
     stored = [rep for _k, rep in state.scan(report_prefix(poll["id"]))]
@@ -122,18 +132,22 @@ def fail_at_deadline(state, ctx, poll: dict):
     reporters = {rep["validator"] for rep in stored}
     backing = {i: sum(power[rep["validator"]] for rep in stored if i in rep["absent"]) for i in never}
     absent = [i for i in never if 3 * backing[i] > total] or [i for i in never if i not in reporters]
+    _fail(state, ctx, poll, absent, sorted(attested))
+
+
+def _fail(state, ctx, poll: dict, absent: list, dissenters: list):
     poll["status"] = "failed"
     poll["result"] = {"status": "failed", "code": outcome.DEADLINE, "absent": absent, "ballots": poll["ballots_digest"]}
     poll["final_height"] = ctx.height
     poll["attesters"] = []
-    poll["dissenters"] = sorted(attested)
+    poll["dissenters"] = dissenters
     mpcslots.release(state, ctx, poll)
     state.put(poll_key(poll["id"]), poll)
-    _final_event(ctx, poll)
+    final_event(ctx, poll)
 
 
-def _final_event(ctx, poll):
-    from mpc_tx.protocol import canonical
+def final_event(ctx, poll):
+    """Emit outcome_final for a poll just made final or failed (in a block's events, or in its final tx's)."""
 
     result = poll["result"]
     shown = result.get("outcome") if result["status"] == "ok" else {"failed": result["code"]}

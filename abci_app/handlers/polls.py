@@ -5,8 +5,11 @@ close_poll), closed until its outcome is final or its deadline passes, then fina
 failed. At the close (height C) it stops taking ballots; complaints are taken until
 complaints_until = C + W (W from the validators' power, registry.complaint_window,
 plus complaint_slack_blocks), and at the start of height complaints_until + 1 its
-counted set is fixed: seed, ballots_digest, and a place in line for an MPC slot
-(mpcslots), which starts its attempts and sets its deadline. At most
+counted set is fixed: seed, ballots_digest, and, for a unanimity poll, a place in line
+for an MPC slot (mpcslots), which starts its attempts and sets its deadline. A tally
+gets no slot (docs/PROTOCOL.md §18.1): its deadline is mpc_deadline_blocks after the
+fix, its aggregate posts open it (handlers.aggregates), and below min_ballots it is
+final at the fix, withheld. At most
 max_closings_per_height polls close at one height, scheduled and early closes together:
 a creation or an early close over that quota is refused (CLOSING_QUOTA).
 
@@ -14,6 +17,7 @@ Txs: create_poll (anyone), close_poll (the creator). Block logic: process_due.
 Events: poll_created, poll_closed (and mpcslots' mpc_started).
 """
 
+from mpc_tx.protocol import outcome, running, tally
 from mpc_tx.protocol.digests import counted_set_digest, poll_seed
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.records import poll_entries, poll_facts, poll_threshold
@@ -23,8 +27,18 @@ from mpc_tx.protocol.tx import ballot_tx_size
 from abci_app import mpcslots
 from mpc_tx.protocol.codes import TxError, BAD_POLL, UNKNOWN_POLL, POLL_CLOSED, NOT_CREATOR, CLOSING_QUOTA
 from abci_app.context import event
+from abci_app.handlers import trail
+from abci_app.handlers.outcomes import final_event
 from mpc_tx.protocol import events
-from abci_app.store.keys import NEXT_POLL, poll_key, eligible_key, due_key, due_prefix, digest_prefix, closings_key
+from abci_app.store.keys import (
+    NEXT_POLL,
+    poll_key,
+    eligible_key,
+    due_key,
+    due_prefix,
+    digest_prefix,
+    closings_key,
+)
 
 __all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", "process_due"]
 
@@ -32,9 +46,10 @@ __all__ = ["create_poll", "check_close_height", "close_poll", "load_open_poll", 
 def create_poll(state, ctx, tx):
     """Create a poll; anyone may send it, and the signer becomes its creator.
 
-    Writes poll/<id> (open, with the chain's validators snapshotted), chain/next_poll,
-    eligible/<id>/<voter> for each listed voter, due/<close height>/<id> ("close") and one
-    more closings/<close height>; emits poll_created. Returns the new poll's id.
+    Writes poll/<id> (open, with the chain's validators snapshotted, its running digest
+    at R_0), agg/<id> (no ballots: all identity), chain/next_poll, eligible/<id>/<voter>
+    for each listed voter, due/<close height>/<id> ("close") and one more
+    closings/<close height>; emits poll_created. Returns the new poll's id.
     """
     body, params = tx.body, ctx.params
     if len(body["question"].encode()) > params["max_question_bytes"]:
@@ -58,13 +73,17 @@ def create_poll(state, ctx, tx):
         raise TxError(BAD_POLL, f"more than {params['max_voters']} eligible voters listed")
     if not ctx.validators:
         raise TxError(BAD_POLL, "the chain has no validator registry")
-    t = poll_threshold(body["threshold"], ctx.validators)
+    t = poll_threshold(body["threshold"], ctx.validators, body["kind"])
     if isinstance(t, Rejected):
+        top = (
+            "t <= m-f-1 (t+1 valid aggregate pairs must exist with f validators absent or lying)"
+            if body["kind"] == "tally"
+            else "2t+1 <= m (the MPC's multiplication)"
+        )
         raise TxError(
             BAD_POLL,
             f"{t.reason}, from this chain's voting powers: t >= f (f Byzantine validators must not "
-            "read a ballot; any t+1 validators together can read every ballot of the poll) and "
-            "2t+1 <= m (the MPC's multiplication)",
+            f"read a ballot; any t+1 validators together can read every ballot of the poll) and {top}",
         )
     m, k = len(ctx.validators), poll_entries(body["kind"], body["options"])
     size = ballot_tx_size(ctx.chain_id, m, t, k)
@@ -94,8 +113,14 @@ def create_poll(state, ctx, tx):
         "complaints_until": None,
         "counted_fixed_height": None,
         "named_validators": [],
+        "events": 0,
+        "running": None,
+        "final_tx": None,
     }
+    poll["running"] = trail.start(ctx, poll)
     state.put(poll_key(poll_id), poll)
+    # Every kind keeps A (a unanimity poll too, k = 1): one code path.
+    trail.store_sums(state, poll_id, tally.empty_sums(k, t))
     for voter in voters or ():
         state.put(eligible_key(poll_id, voter), 1)
     state.put(due_key(body["close_height"], poll_id), "close")
@@ -154,8 +179,8 @@ def close_poll(state, ctx, tx):
 
     Moves its closing from its close height to this one (closings/, its due/ "close"
     deleted), then closes it as at its close height: status closed, complaints_until,
-    its counted set due to be fixed after (due/ "fix"); emits poll_closed. Returns
-    {"closed_height", "poll_id"}.
+    its counted set due to be fixed after (due/ "fix"); emits poll_closed. An event of
+    the poll's running digest: returns its result data, with closed_height.
     """
     poll = load_open_poll(state, ctx, tx.body["poll"])
     if tx.signer != poll["creator"]:
@@ -167,7 +192,10 @@ def close_poll(state, ctx, tx):
         state.put(closings_key(poll["close_height"]), scheduled - 1)
     state.delete(due_key(poll["close_height"], poll["id"]))
     _close(state, ctx, dict(poll))
-    return {"closed_height": ctx.height, "poll_id": poll["id"]}
+    poll = dict(state.get(poll_key(poll["id"])))
+    data = trail.record(poll, running.close_event(ctx.height, bytes.fromhex(tx.hash)), closed_height=ctx.height)
+    state.put(poll_key(poll["id"]), poll)
+    return data
 
 
 def _close(state, ctx, poll: dict):
@@ -188,13 +216,33 @@ def _close(state, ctx, poll: dict):
 
 
 def _fix(state, ctx, poll: dict):
-    """Fix a closed poll's counted set at the start of complaints_until + 1: seed, digest, line for an MPC slot."""
+    """Fix a closed poll's counted set at the start of complaints_until + 1: seed, digest, and then
+    a line for an MPC slot (unanimity), or a deadline for the aggregate posts (tally; final now,
+    withheld, below min_ballots). A (agg/) is frozen from here: no ballot or complaint is taken."""
     poll["counted_fixed_height"] = ctx.height
     # Public randomness for the MPC's check coefficients: unknown to voters, who
     # cast their ballots before this block existed.
     poll["seed"] = poll_seed(ctx.block_hash, poll["id"])
     poll["ballots_digest"] = ballots_digest(state, poll["id"])
-    mpcslots.enqueue(state, ctx, poll)
+    if poll["kind"] != "tally":
+        mpcslots.enqueue(state, ctx, poll)
+        state.put(poll_key(poll["id"]), poll)
+        return
+    poll["deadline_height"] = ctx.height + ctx.params["mpc_deadline_blocks"]
+    if poll["ballots"] < poll["min_ballots"]:
+        # No pair is ever wanted: the outcome over so few ballots is not revealed (the MPC's form).
+        poll["status"] = "final"
+        poll["result"] = {
+            "status": outcome.OK,
+            "ballots": poll["ballots_digest"],
+            "outcome": dict(outcome.WITHHELD),
+            "counted": poll["ballots"],
+        }
+        poll["final_height"] = ctx.height
+        state.put(poll_key(poll["id"]), poll)
+        final_event(ctx, poll)
+        return
+    state.put(due_key(poll["deadline_height"], poll["id"]), "deadline")
     state.put(poll_key(poll["id"]), poll)
 
 

@@ -20,8 +20,17 @@ committed with block 1.
     poll/<poll>                      a Poll record (mpc_tx.protocol.records):   handlers.polls (create, close, fix),
                                      terms, snapshotted validators, status,     handlers.ballots, handlers.complaints
                                      counted ballots, complaint window, fixed   (count, named_validators),
-                                     counted set, named validators, result      mpcslots (slot, start, deadline),
-                                                                                handlers.outcomes (final, failed)
+                                     counted set, named validators, result,     handlers.aggregates (named, final),
+                                     running digest (events, running),          mpcslots (slot, start, deadline),
+                                     final_tx                                   handlers.outcomes (final, failed);
+                                                                                every event tx (events, running)
+    agg/<poll>                       the poll's aggregate commitments A[e][j]   handlers.polls (create),
+                                     (hex of the k·(t+1) point encodings,       handlers.ballots (count, revote),
+                                     tally.Sums.encode): the sum over the       handlers.complaints (ballot_bad)
+                                     counted set, frozen at its fix
+    aggregate/<poll>/<i>             an Aggregate record: validator i's judged  handlers.aggregates
+                                     aggregate post (pairs hex, verdict valid
+                                     or named, reason, height, tx)
     eligible/<poll>/<voter>          1, for each voter a poll lists (none       handlers.polls
                                      for an open poll: anyone may vote)
     ballot/<poll>/<voter>            a Ballot record: the voter's latest        handlers.ballots (cast),
@@ -44,9 +53,9 @@ committed with block 1.
     report/<poll>/<validator>        the validator's latest failed-attempt      handlers.outcomes
                                      report: {"validator", "absent" (party
                                      indices), "height"}
-    due/<height>/<poll>              "close": the poll's scheduled close        handlers.polls (create, close);
-                                     (deleted by an early close); "fix": the    mpcslots (at its MPC start)
-                                     counted set is fixed then (at
+    due/<height>/<poll>              "close": the poll's scheduled close        handlers.polls (create, close,
+                                     (deleted by an early close); "fix": the    a tally's fix); mpcslots (at a
+                                     counted set is fixed then (at              unanimity poll's MPC start)
                                      complaints_until + 1); "deadline": the
                                      poll fails then unless final. Deleted
                                      when its height is processed
@@ -81,6 +90,9 @@ __all__ = [
     "bad_commitments_key",
     "complaint_prefix",
     "complaint_key",
+    "sums_key",
+    "aggregate_prefix",
+    "aggregate_key",
     "eligible_key",
     "nonce_key",
     "attest_prefix",
@@ -136,6 +148,20 @@ def complaint_prefix(poll_id: int) -> bytes:
 def complaint_key(poll_id: int, ballot_tx: str, validator: int) -> bytes:
     """Validator `validator`'s complaint about ballot tx `ballot_tx` in a poll."""
     return complaint_prefix(poll_id) + ballot_tx.encode() + b"/%04d" % validator
+
+
+def sums_key(poll_id: int) -> bytes:
+    """A poll's aggregate commitments (docs/PROTOCOL.md §18.2)."""
+    return b"agg/%016d" % poll_id
+
+
+def aggregate_prefix(poll_id: int) -> bytes:
+    return b"aggregate/%016d/" % poll_id
+
+
+def aggregate_key(poll_id: int, validator: int) -> bytes:
+    """Validator `validator`'s judged aggregate post in a poll."""
+    return aggregate_prefix(poll_id) + b"%04d" % validator
 
 
 def eligible_key(poll_id: int, voter: str) -> bytes:

@@ -32,6 +32,11 @@ __all__ = [
     "ALREADY_COMPLAINED",
     "COMPLAINT_WINDOW",
     "BAD_COMPLAINT",
+    "NOT_TALLY",
+    "AGGREGATE_WINDOW",
+    "TOO_FEW_BALLOTS",
+    "ALREADY_AGGREGATED",
+    "BAD_AGGREGATE",
     "INTERNAL",
     "NAMES",
     "TxError",
@@ -64,6 +69,11 @@ UNKNOWN_BALLOT = 23  # a complaint about a ballot tx the voter never had counted
 ALREADY_COMPLAINED = 24  # this validator complained about this ballot tx already
 COMPLAINT_WINDOW = 25  # a complaint after the poll's complaints_until height
 BAD_COMPLAINT = 26  # a complaint malformed, or its proof fails (adjudicate refused it)
+NOT_TALLY = 27  # an aggregate post for a poll that is not a tally
+AGGREGATE_WINDOW = 28  # an aggregate post before the counted set is fixed, or after the poll is final
+TOO_FEW_BALLOTS = 29  # an aggregate post for a poll below min_ballots (final, withheld)
+ALREADY_AGGREGATED = 30  # this validator posted its aggregate pairs for this poll already
+BAD_AGGREGATE = 31  # an aggregate post malformed, or not 64·k bytes for the poll's k
 INTERNAL = 99  # a bug: reported, never silently ignored
 
 NAMES = {

@@ -13,6 +13,7 @@ __all__ = [
     "MPC_STARTED",
     "OUTCOME_FINAL",
     "COMPLAINT",
+    "AGGREGATE",
     "EVENT_TYPES",
 ]
 
@@ -22,8 +23,10 @@ POLL_CLOSED = "poll_closed"  # block at the close height, or tx: close_poll
 OUTCOME_ATTESTED = "outcome_attested"  # tx: submit_outcome carrying an outcome or a failure
 ATTEMPT_FAILED = "attempt_failed"  # tx: submit_outcome carrying a report of a failed attempt
 MPC_STARTED = "mpc_started"  # block or tx: a closed poll gets an MPC slot
-OUTCOME_FINAL = "outcome_final"  # block: more than 2/3 of the power attested one payload
+OUTCOME_FINAL = "outcome_final"  # block: more than 2/3 of the power attested one payload (unanimity), a tally
+# below min_ballots withheld at its fix, or a poll failed at its deadline; tx: aggregate (the t+1-th valid post)
 COMPLAINT = "complaint"  # tx: complain, judged (verdict ballot_bad, complaint_false or moot)
+AGGREGATE = "aggregate"  # tx: aggregate, judged (verdict valid or named)
 
 EVENT_TYPES = (
     POLL_CREATED,
@@ -34,4 +37,5 @@ EVENT_TYPES = (
     MPC_STARTED,
     OUTCOME_FINAL,
     COMPLAINT,
+    AGGREGATE,
 )

@@ -8,8 +8,10 @@ checks it (``check_form`` in the codec, ``check`` against the poll) before it ha
     {"status": "ok", "ballots": <counted-set digest>, "outcome": OUTCOME, "counted": N}
     {"status": "failed", "ballots": <counted-set digest>, "code": CODE, "absent": [validator indices]}
 
-OUTCOME is ``{"unanimous": true|false}`` (unanimity), ``{"tally": {option: count, ...}}``
-(tally) or ``{"withheld": true}`` (either kind, and always below min_ballots). N is the
+OUTCOME is ``{"unanimous": true|false}`` or ``{"withheld": true}`` (always below
+min_ballots). Only a unanimity poll is attested: a tally is opened on chain from the
+validators' aggregate pairs (docs/PROTOCOL.md §18), and ``check`` refuses any payload
+for one; its result has the ok form with ``{"tally": {option: count, ...}}``. N is the
 size of the poll's fixed counted set: the MPC runs over exactly that set (docs/PROTOCOL.md
 §17), so nothing is excluded there. Index lists are sorted, distinct and in range.
 
@@ -160,6 +162,10 @@ def check(poll: dict, result) -> None:
     def bad(reason):
         raise TxError(BAD_OUTCOME, f"outcome for poll {poll['id']}: {reason}")
 
+    if poll["kind"] == "tally":
+        # docs/PROTOCOL.md §18.1: no MPC job, no attestation; the aggregate txs open it.
+        bad("a tally is opened on chain from aggregate pairs, not attested")
+
     def index_list(v, bound):
         # Element types first: set() of a list, or sorted() of mixed types, would raise.
         return (
@@ -188,15 +194,5 @@ def check(poll: dict, result) -> None:
         return
     if result["counted"] < poll["min_ballots"]:
         bad(f"an outcome below min_ballots ({poll['min_ballots']}) must be withheld, whatever the kind")
-    if poll["kind"] == "unanimity":
-        if not (isinstance(outcome, dict) and set(outcome) == {"unanimous"} and isinstance(outcome["unanimous"], bool)):
-            bad('a unanimity outcome is {"unanimous": true|false} or {"withheld": true}')
-    else:
-        tally = outcome.get("tally") if isinstance(outcome, dict) and set(outcome) == {"tally"} else None
-        if not (
-            isinstance(tally, dict)
-            and set(tally) == set(poll["options"])
-            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in tally.values())
-            and sum(tally.values()) == result["counted"]
-        ):
-            bad('a tally outcome is {"tally": {option: count, ...}} over the poll\'s options, summing to counted')
+    if not (isinstance(outcome, dict) and set(outcome) == {"unanimous"} and isinstance(outcome["unanimous"], bool)):
+        bad('a unanimity outcome is {"unanimous": true|false} or {"withheld": true}')

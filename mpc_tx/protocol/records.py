@@ -1,4 +1,4 @@
-"""Typed records of the chain's state: a Poll, a Ballot and an Attestation as the app stores them.
+"""Typed records of the chain's state: a Poll, a Ballot, an Attestation, a Complaint, an Aggregate post.
 
 Each record is frozen, has exactly the fields of its JSON object in state, and converts
 both ways: ``from_state`` checks a decoded state value whole and raises RecordError
@@ -23,6 +23,7 @@ __all__ = [
     "Ballot",
     "Attestation",
     "Complaint",
+    "Aggregate",
     "snapshot_validators",
     "POLL_FACTS",
     "poll_facts",
@@ -31,6 +32,7 @@ __all__ = [
     "POLL_STATUSES",
     "POLL_KINDS",
     "VERDICTS",
+    "AGGREGATE_VERDICTS",
 ]
 
 POLL_KINDS = ("unanimity", "tally")
@@ -38,6 +40,8 @@ POLL_KINDS = ("unanimity", "tally")
 POLL_STATUSES = ("open", "closed", "final", "failed")
 # A judged complaint: the ballot leaves the counted set, the validator is named, or nobody is.
 VERDICTS = ("ballot_bad", "complaint_false", "moot")
+# A judged aggregate post: its pairs match the aggregate commitments, or its validator is named.
+AGGREGATE_VERDICTS = ("valid", "named")
 
 _MAX_INT = (1 << 63) - 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -227,16 +231,18 @@ POLL_FACTS = (
 )
 
 
-def poll_threshold(threshold, registry: list) -> int | Rejected:
-    """Return a poll's privacy threshold t: the one asked for, or the top of the range for the registry's powers.
+def poll_threshold(threshold, registry: list, kind: str) -> int | Rejected:
+    """Return a poll's privacy threshold t: the one asked for, or the top of the range for its kind and the powers.
 
-    Both kinds are computed in MPyC until the tally is opened on chain, so the range is
-    MPyC's: max(f, 1) <= t <= (m-1)//2 (docs/PROTOCOL.md §15, §17). Rejected names the range.
+    A tally is opened on chain from t+1 valid aggregate pairs, so its range is
+    max(f, 1) <= t <= m-f-1; a unanimity poll is computed in MPyC, whose range is
+    max(f, 1) <= t <= (m-1)//2 (docs/PROTOCOL.md §15, §18.1). Rejected names the range.
     """
     powers = [v["power"] for v in registry]
+    on_chain = kind == "tally"
     if threshold is None:
-        return default_threshold(False, powers)
-    return check_threshold(False, powers, threshold)
+        return default_threshold(on_chain, powers)
+    return check_threshold(on_chain, powers, threshold)
 
 
 def poll_entries(kind: str, options) -> int:
@@ -251,7 +257,7 @@ def poll_facts(poll_id: int, creator: str, body: dict, created_height: int, regi
     Raises RecordError for a threshold the chain refuses (the app checks it first).
     """
     voters = body["voters"]
-    threshold = poll_threshold(body["threshold"], registry)
+    threshold = poll_threshold(body["threshold"], registry, body["kind"])
     if isinstance(threshold, Rejected):
         raise RecordError(threshold.reason)
     return {
@@ -280,7 +286,10 @@ class Poll(_Record):
     ``ballots`` is the number of counted ballots (not disqualified). At the close the poll
     stops taking ballots and ``complaints_until`` is set; at ``complaints_until + 1`` the
     counted set is fixed (``counted_fixed_height``, ``seed``, ``ballots_digest``).
-    ``named_validators`` are those whose complaints were judged false.
+    ``named_validators`` are those proven to have lied in this poll: a complaint judged
+    false, or aggregate pairs that do not match the commitments. ``events`` and
+    ``running`` are the count and latest value of the poll's running digest
+    (docs/PROTOCOL.md §18.4); ``final_tx`` is the aggregate tx that made a tally final.
     """
 
     id: int
@@ -313,6 +322,9 @@ class Poll(_Record):
     complaints_until: int | None
     counted_fixed_height: int | None
     named_validators: tuple
+    events: int
+    running: str
+    final_tx: str | None
 
     _WHAT = "poll"
     _CHECKS = {
@@ -346,6 +358,9 @@ class Poll(_Record):
         "complaints_until": _optional(_int),
         "counted_fixed_height": _optional(_int),
         "named_validators": _list_of(_int),
+        "events": _int,
+        "running": _hex64,
+        "final_tx": _optional(_tx_hash),
     }
 
 
@@ -422,4 +437,26 @@ class Complaint(_Record):
         "verdict": _one_of(VERDICTS),
         "reason": _str,
         "height": _int,
+    }
+
+
+@dataclass(frozen=True)
+class Aggregate(_Record):
+    """A judged aggregate post in state (``aggregate/<poll>/<validator>``): the pairs, verdict, tx."""
+
+    validator: int
+    pairs: str
+    verdict: str
+    reason: str
+    height: int
+    tx: str
+
+    _WHAT = "aggregate"
+    _CHECKS = {
+        "validator": _int,
+        "pairs": _hex,
+        "verdict": _one_of(AGGREGATE_VERDICTS),
+        "reason": _str,
+        "height": _int,
+        "tx": _tx_hash,
     }

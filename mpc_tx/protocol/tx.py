@@ -18,10 +18,12 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from .codes import TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT, BAD_OUTCOME, BAD_COMPLAINT
+from .codes import TxError, MALFORMED, BAD_SIGNATURE, BAD_POLL, BAD_BALLOT, BAD_OUTCOME, BAD_COMPLAINT, BAD_AGGREGATE
 from . import canonical, outcome
 from .complaint import COMPLAINT_BYTES
 from .context import MAX_PARTIES, ballot_size
+from .encoding import Rejected
+from .tally import pair_bytes, parse_pairs
 
 __all__ = [
     "TYPES",
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 DOMAIN = "mpcvote/tx/v1"
-TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome", "complain")
+TYPES = ("create_poll", "cast_ballot", "close_poll", "submit_outcome", "complain", "aggregate")
 MAX_OPTIONS = 16  # a tally's options, and so a ballot's entries k
 _HEX_KEY = re.compile(r"^[0-9a-f]{64}$")
 _TX_HASH = re.compile(r"[0-9A-F]{64}")
@@ -280,10 +282,28 @@ def _check_submit_outcome(body: dict):
     outcome.check_form(body["result"])  # the rest needs the poll: outcome.check at execution
 
 
+def _check_aggregate(body: dict):
+    """The stateless part of docs/PROTOCOL.md §18.3: fields, ids, 64·k bytes of canonical scalars (k in 1..16)."""
+    _fields(body, {"poll", "validator", "pairs"}, BAD_AGGREGATE, "aggregate")
+    _poll_id(body, BAD_AGGREGATE)
+    if not _is_int(body["validator"]) or not 0 <= body["validator"] < MAX_PARTIES:
+        raise TxError(BAD_AGGREGATE, "validator must be the posting validator's index in the poll")
+    pairs = body["pairs"]
+    if not isinstance(pairs, str) or not pairs or not _is_hex(pairs) or len(pairs) % (2 * pair_bytes(1)):
+        raise TxError(BAD_AGGREGATE, "pairs must be 64 bytes per option in lower-case hex")
+    k = len(pairs) // (2 * pair_bytes(1))
+    if not 1 <= k <= MAX_OPTIONS:
+        raise TxError(BAD_AGGREGATE, f"pairs must be 64 bytes per option, for 1 to {MAX_OPTIONS} options")
+    parsed = parse_pairs(k, bytes.fromhex(pairs))
+    if isinstance(parsed, Rejected):
+        raise TxError(BAD_AGGREGATE, f"pairs: {parsed.reason}")
+
+
 _BODY_CHECKS = {
     "create_poll": _check_create_poll,
     "cast_ballot": _check_cast_ballot,
     "close_poll": _check_close_poll,
     "submit_outcome": _check_submit_outcome,
     "complain": _check_complain,
+    "aggregate": _check_aggregate,
 }

@@ -223,3 +223,13 @@ def test_validator_set_is_static(chain):
     res3 = chain.block()
     assert not res.validator_updates and not res2.validator_updates and not res3.validator_updates
     fresh.app.close()
+
+
+def test_result_data_is_what_a_light_client_trusts():
+    from abci_app.app import result_data
+
+    assert result_data("create_poll", 7) == b'{"poll_id":7}'
+    running_data = b'{"events":1,"poll_id":7,"running":"' + b"ab" * 32 + b'"}'
+    for tx_type in ("cast_ballot", "complain", "close_poll", "aggregate"):
+        assert result_data(tx_type, running_data) == running_data  # the handler's canonical bytes, as they are
+    assert result_data("submit_outcome", None) == b""

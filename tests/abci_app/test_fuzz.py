@@ -41,7 +41,7 @@ from mpc_tx.protocol import canonical, tx as txcodec
 from mpc_tx.protocol.keys import SigningKey
 from mpc_tx.protocol.seeded import SeededScalars
 
-from apphelpers import Chain, attested_result, ballot_body, complaint_body, poll_body, CHAIN
+from apphelpers import Chain, aggregate_body, attested_result, ballot_body, complaint_body, poll_body, CHAIN
 
 # Counters over the whole run, for the total check below and for scripts/fuzz.
 DRIVEN = collections.Counter()
@@ -110,6 +110,8 @@ class World:
     poll 2: tally over a,b,c, open, max_ballots 3, no revotes; voters 1 and 2 voted.
     poll 3: unanimity, open, closed early by its creator with 2 ballots, its counted set fixed;
             validator 0 attested.
+    poll 4: tally over a,b, open, closed early by its creator with 3 ballots, its counted set fixed;
+            validator 0 posted its aggregate pairs (t = 2: two more valid posts open it).
     Validator 1 complained, falsely, about voter2's ballot in poll 2.
     """
 
@@ -137,6 +139,7 @@ class World:
                     poll_body(FAR, kind="tally", options=["a", "b", "c"], max_ballots=3, max_revotes=0),
                 ),
                 c.tx(creator, "create_poll", poll_body(FAR, min_ballots=1)),
+                c.tx(creator, "create_poll", poll_body(FAR + 1, kind="tally", options=["a", "b"])),
             )
         )
         self._ok(
@@ -146,16 +149,28 @@ class World:
                 self.ballot(v[2], 2),
                 self.ballot(v[0], 3),
                 self.ballot(v[1], 3),
+                *[self.ballot(v[i], 4) for i in range(3)],
             )
         )
         self.replaced = c.query(f"/poll/1/ballot/{v[0].public_hex}")[1]["tx"]
         self._ok(c.block(c.tx(c.attest[1], "complain", complaint_body(c, 2, 1, v[2].public_hex, rng=self.seeded()))))
-        self._ok(c.block(self.ballot(v[0], 1, values=[0]), c.tx(creator, "close_poll", {"poll": 3})))
+        self._ok(
+            c.block(
+                self.ballot(v[0], 1, values=[0]),
+                c.tx(creator, "close_poll", {"poll": 3}),
+                c.tx(creator, "close_poll", {"poll": 4}),
+            )
+        )
         while c.query("/poll/3")[1]["counted_fixed_height"] is None:
             c.block()
         self.digest = c.query("/poll/3")[1]["ballots_digest"]
         self.ballot_tx = c.query(f"/poll/3/ballot/{v[0].public_hex}")[1]["tx"]
-        self._ok(c.block(c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": self.result_ok()})))
+        self._ok(
+            c.block(
+                c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": self.result_ok()}),
+                c.tx(c.attest[0], "aggregate", aggregate_body(c, 4, 0)),
+            )
+        )
         self.committed = dict(c.nonces)
 
     @staticmethod
@@ -241,6 +256,11 @@ class World:
                 "submit_outcome",
                 {"poll": 2, "validator": 3, "result": self.result_ok()},
             ),
+            "aggregate": (k["validator2"], "aggregate", aggregate_body(self.chain, 4, 2)),
+            "aggregate_named": (k["validator3"], "aggregate", dict(aggregate_body(self.chain, 4, 1), validator=3)),
+            "aggregate_again": (k["validator0"], "aggregate", aggregate_body(self.chain, 4, 0)),
+            "aggregate_early": (k["validator1"], "aggregate", {"poll": 2, "validator": 1, "pairs": "01" * 192}),
+            "aggregate_unanimity": (k["validator0"], "aggregate", {"poll": 3, "validator": 0, "pairs": "01" * 64}),
         }
         return table[name]
 
@@ -271,6 +291,11 @@ BASE_TYPES = {
     "attest_failed": "submit_outcome",
     "attest_again": "submit_outcome",
     "attest_open_poll": "submit_outcome",
+    "aggregate": "aggregate",
+    "aggregate_named": "aggregate",
+    "aggregate_again": "aggregate",
+    "aggregate_early": "aggregate",
+    "aggregate_unanimity": "aggregate",
 }
 BASES = tuple(BASE_TYPES)
 
@@ -352,6 +377,7 @@ FIELDS = (
     "voter",
     "ballot_tx",
     "complaint",
+    "pairs",
     "threshold",
     "result",
     "status",
@@ -372,6 +398,7 @@ BODY_FIELDS = {
     "close_poll": ("poll",),
     "submit_outcome": ("poll", "validator", "result"),
     "complain": ("poll", "validator", "voter", "ballot_tx", "complaint"),
+    "aggregate": ("poll", "validator", "pairs"),
 }
 
 SCALARS = st.sampled_from(
@@ -513,6 +540,8 @@ FIELD_VALUES = {
     "voter": near(st.sampled_from(sorted(BY_HEX))),
     "ballot_tx": near(st.sampled_from([BALLOT_TX, BALLOT_TX, "AB" * 32, "ab" * 32])),
     "complaint": near(st.sampled_from([95, 96, 96, 97]).map(lambda n: "01" * n)),
+    # 64 bytes an option (k = 1, 3, 16, 17), one short, and a scalar at or above l.
+    "pairs": near(st.sampled_from(["01" * 64, "01" * 192, "01" * 191, "01" * 1024, "01" * 1088, "ff" * 64])),
     "validator": near(st.integers(-1, 5)),
     "result": weighted(
         (3, st.fixed_dictionaries(RESULT_OK)),
@@ -527,6 +556,7 @@ SIGNERS = {
     "close_poll": ["creator", "voter2"],
     "submit_outcome": ["match", "match", "match", "outsider"],
     "complain": ["match", "match", "outsider"],
+    "aggregate": ["match", "match", "outsider"],
 }
 # Picks one of a document's paths, modulo their number; two times in three one inside the body.
 PATH = st.tuples(st.sampled_from([True, True, False]), st.integers(0, 255))
@@ -543,7 +573,7 @@ DOC_OPS = st.one_of(
     st.tuples(st.just("hex_len"), PATH, st.integers(-3, 3), st.booleans()),
     st.tuples(st.just("nested"), PATH, st.sampled_from([15, 16, 17, 100, 1000, 100_000]), st.booleans()),
     st.tuples(st.just("huge"), PATH, HUGE_VALUES),
-    st.tuples(st.just("flip_hex"), st.sampled_from(["ballot", "complaint"]), st.integers(0, 1 << 20)),
+    st.tuples(st.just("flip_hex"), st.sampled_from(["ballot", "complaint", "pairs"]), st.integers(0, 1 << 20)),
     st.tuples(st.just("nonce"), st.sampled_from(["zero", "replay", "same", "later", "max", "over", "negative"])),
     st.tuples(st.just("chain_id"), st.sampled_from(["other", "", "x" * 64, "x" * 65, CHAIN.upper(), CHAIN + " "])),
     st.tuples(st.just("signer"), st.sampled_from(KEY_NAMES)),
@@ -559,6 +589,7 @@ OPS_FOR = {
     "cast_ballot": DOC_OPS,
     "close_poll": DOC_OPS,
     "complain": DOC_OPS,
+    "aggregate": DOC_OPS,
 }
 TEXT_OPS = (
     "escape_key",
@@ -882,7 +913,14 @@ def build(world, plan) -> bytes:
 
 # --- the properties --------------------------------------------------------------------
 
-DECODE_CODES = {codes.MALFORMED, codes.BAD_POLL, codes.BAD_BALLOT, codes.BAD_OUTCOME, codes.BAD_COMPLAINT}
+DECODE_CODES = {
+    codes.MALFORMED,
+    codes.BAD_POLL,
+    codes.BAD_BALLOT,
+    codes.BAD_OUTCOME,
+    codes.BAD_COMPLAINT,
+    codes.BAD_AGGREGATE,
+}
 
 
 def check_decode(raw: bytes):
@@ -1017,7 +1055,12 @@ def test_world_bases_meet_their_rules(tmp_path):
         "attest": 0,
         "attest_failed": 0,
         "attest_again": codes.ALREADY_ATTESTED,
-        "attest_open_poll": codes.POLL_NOT_CLOSED,
+        "attest_open_poll": codes.BAD_OUTCOME,  # poll 2 is a tally: opened from aggregate pairs
+        "aggregate": 0,
+        "aggregate_named": 0,  # accepted: the naming is committed
+        "aggregate_again": codes.ALREADY_AGGREGATED,
+        "aggregate_early": codes.AGGREGATE_WINDOW,
+        "aggregate_unanimity": codes.NOT_TALLY,
     }
     for name, code in expected.items():
         raw = build(world, (name, [], "resign", "canonical", []))

@@ -13,7 +13,8 @@ from abci_app.context import BlockContext
 from abci_app.store.keys import CHAIN_ID, PARAMS, VALIDATORS
 from abci_app.store.overlay import Overlay
 from mpc_tx.protocol import tx as txcodec
-from mpc_tx.protocol.ballot import build_ballot, parse_ballot
+from mpc_tx.protocol import tally
+from mpc_tx.protocol.ballot import build_ballot, open_ballot, parse_ballot
 from mpc_tx.protocol.complaint import make_complaint
 from mpc_tx.protocol.group import random_scalar
 from mpc_tx.protocol.keys import SigningKey
@@ -224,6 +225,10 @@ HOSTILE_PATHS = [
     b"/poll/1/ballot/" + b"0" * 64 + b"?x=1",
     b"/poll/1/outcome?x=1",
     b"/poll/1/attestations/x",
+    b"/poll/1/aggregate?x=1",
+    b"/poll/1/aggregate/0",
+    b"/poll/1/aggregates?after=1",
+    b"/poll/1/aggregates/x",
     b"/account/",
     b"/account/xyz",
     b"/account/" + b"G" * 64,
@@ -329,3 +334,48 @@ def closed_poll(tmp_path, deadline_blocks=6):
     cast(c, poll_id)
     c.block(c.tx(creator, "close_poll", {"poll": poll_id}))
     return c, poll_id, fixed(c, poll_id)["ballots_digest"]
+
+
+def counted_ballots(chain, poll_id):
+    """Return the committed ballot records of a poll that are counted, in voter order."""
+    out, after = [], ""
+    while True:
+        page = chain.query(f"/poll/{poll_id}/ballots?limit=1000{after}")[1]
+        out += [b for b in page["ballots"] if b["disqualified"] is None]
+        if page["next"] is None:
+            return out
+        after = f"&after={page['next']}"
+
+
+def fresh_aggregate(chain, poll_id):
+    """Return the hex of A summed afresh over the poll's counted ballots (what agg/ must hold)."""
+    poll = chain.query(f"/poll/{poll_id}")[1]
+    context = context_of(poll)
+    counted = [parse_ballot(context, bytes.fromhex(b["ballot"])).commitments for b in counted_ballots(chain, poll_id)]
+    return tally.fresh_sums(context.k, context.t, counted).encode().hex()
+
+
+def aggregate_body(chain, poll_id, i, check=True):
+    """Return validator i's aggregate body: its opened pairs summed over the counted set (its worker's post).
+
+    With check, the pairs are checked against the chain's A first (tally.own_pairs), as a worker does.
+    """
+    poll = chain.query(f"/poll/{poll_id}")[1]
+    context = context_of(poll)
+    pairs = []
+    for record in counted_ballots(chain, poll_id):
+        parsed = parse_ballot(context, bytes.fromhex(record["ballot"]))
+        pairs.append(open_ballot(context, bytes.fromhex(record["voter"]), parsed, i, chain.enc[i]))
+    if check:
+        aggregate = chain.query(f"/poll/{poll_id}/aggregate")[1]["aggregate"]
+        sums = tally.decode_sums(context.k, context.t, bytes.fromhex(aggregate))
+        data = tally.own_pairs(sums, context.m, i, pairs)
+        assert isinstance(data, bytes), data
+    else:
+        data = tally.encode_pairs(tally.sum_own_pairs(context.k, pairs))
+    return {"poll": poll_id, "validator": i, "pairs": data.hex()}
+
+
+def aggregate_tx(chain, poll_id, i, **kw):
+    """Return validator i's signed aggregate post for a poll with a fixed counted set."""
+    return chain.tx(chain.attest[i], "aggregate", aggregate_body(chain, poll_id, i, **kw))

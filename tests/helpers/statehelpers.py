@@ -4,7 +4,8 @@ from mpc_tx.protocol import envelope
 from mpc_tx.protocol.context import ciphertext_size
 from mpc_tx.protocol.keys import SigningKey
 
-from apphelpers import Chain, attested_result, ballot_body, cast, complaint_body, context_of, fixed, poll_body
+from apphelpers import Chain, aggregate_body, aggregate_tx, attested_result, ballot_body, cast, complaint_body
+from apphelpers import context_of, fixed, poll_body
 from protocolhelpers import build_known, reseal
 
 
@@ -26,8 +27,9 @@ def bad_share_ballot(poll: dict, voter: SigningKey, i: int, values=None, seed=b"
 def life_cycle(tmp_path):
     """Return a Chain whose committed state holds every kind of key the app writes, and polls
     open (2), final (1), closed and attested (3), closed and waiting for an MPC slot (4), closed
-    and taking complaints (5: a disqualified ballot, a false complaint; poll 2: a moot one).
-    Five empty blocks later poll 3 has failed at its deadline and poll 5's counted set is fixed."""
+    and taking complaints (5: a disqualified ballot, a false complaint; poll 2: a moot one), a tally
+    with its counted set fixed, two valid aggregate posts and a named one (6).
+    Five empty blocks later polls 3 and 6 have failed at their deadlines and poll 5's counted set is fixed."""
     c = Chain(tmp_path / "app", params={"mpc_attempt_blocks": 2, "mpc_deadline_blocks": 4})
     c.init()
     c.block()
@@ -42,12 +44,13 @@ def life_cycle(tmp_path):
         c.tx(creator, "create_poll", poll_body(c.height + 40)),
         c.tx(creator, "create_poll", poll_body(c.height + 40)),
         c.tx(creator, "create_poll", poll_body(c.height + 41)),
+        c.tx(creator, "create_poll", poll_body(c.height + 42, kind="tally", options=("a", "b"))),
     )
     tally = c.query("/poll/2")[1]
     c.block(c.tx(alice, "cast_ballot", ballot_body(tally, alice, [0, 1])))
     first = c.query(f"/poll/2/ballot/{alice.public_hex}")[1]["tx"]
     c.block(c.tx(alice, "cast_ballot", ballot_body(tally, alice, [1, 0])))  # a revote
-    for poll_id in (1, 3):
+    for poll_id in (1, 3, 6):
         cast(c, poll_id)
     honest = cast(c, 5)
     c.block(
@@ -63,11 +66,17 @@ def life_cycle(tmp_path):
         c.tx(c.attest[1], "complain", complaint_body(c, 5, 1, honest[0].public_hex)),  # complaint_false
         c.tx(c.attest[2], "complain", moot),  # about a replaced ballot
     )
-    # Three closes, two MPC slots (mpc_ports 4): poll 4 waits for one.
-    c.block(*[c.tx(creator, "close_poll", {"poll": poll_id}) for poll_id in (1, 3, 4)])
+    # Three closes of unanimity polls, two MPC slots (mpc_ports 4): poll 4 waits for one; a tally takes none.
+    c.block(*[c.tx(creator, "close_poll", {"poll": poll_id}) for poll_id in (1, 3, 4, 6)])
     fixed(c, 1)
     final, failing = attested_result(c, 1), attested_result(c, 3)
-    c.block(*[c.tx(c.attest[i], "submit_outcome", {"poll": 1, "validator": i, "result": final}) for i in range(3)])
+    wrong = dict(aggregate_body(c, 6, 0), validator=3)  # validator 0's pairs, at validator 3's x: named
+    c.block(
+        *[c.tx(c.attest[i], "submit_outcome", {"poll": 1, "validator": i, "result": final}) for i in range(3)],
+        aggregate_tx(c, 6, 0),
+        aggregate_tx(c, 6, 1),
+        c.tx(c.attest[3], "aggregate", wrong),
+    )
     report = {"status": "failed", "code": "party_absent", "absent": [3], "ballots": failing["ballots"]}
     c.block(
         c.tx(c.attest[0], "submit_outcome", {"poll": 3, "validator": 0, "result": failing}),

@@ -58,7 +58,7 @@ def _oracle(poll, voter, victim_raw):
 
 @pytest.fixture
 def tally(chain):
-    poll_id = create(chain, SigningKey.generate(), kind="tally", options=("a", "b", "c"))
+    poll_id = create(chain, SigningKey.generate(), kind="tally", options=("a", "b", "c"), threshold=1)
     return chain.query(f"/poll/{poll_id}")[1]
 
 

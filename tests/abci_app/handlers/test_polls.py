@@ -98,7 +98,8 @@ def test_the_threshold_is_the_asked_one_or_the_top_of_the_range(tmp_path, thresh
 
 
 def test_a_poll_whose_ballot_tx_would_not_fit_is_refused(tmp_path):
-    # (m, t, k) = (4, 1, 16): a ballot of 7,393 bytes, twice that in hex, over 10,000; k = 3 fits.
+    # (m, t, k) = (4, 2, 16) (a tally's default t, m-f-1): a ballot of 7,905 bytes, twice that in hex, over
+    # 10,000; k = 3 fits.
     chain = Chain(tmp_path / "app", params={"max_tx_bytes": 10000})
     chain.init()
     chain.block()
@@ -109,6 +110,27 @@ def test_a_poll_whose_ballot_tx_would_not_fit_is_refused(tmp_path):
     )
     assert result_codes(res) == [codes.BAD_POLL, 0]
     assert (
-        "(4, 1, 16), makes a tx of up to 15140 bytes, over the chain's max_tx_bytes of 10000" in res.tx_results[0].log
+        "(4, 2, 16), makes a tx of up to 16164 bytes, over the chain's max_tx_bytes of 10000" in res.tx_results[0].log
     )
+    chain.app.close()
+
+
+def test_a_tallys_threshold_range_is_the_on_chain_one(tmp_path):
+    # m = 7, equal power, f = 2: a tally takes 2 <= t <= m-f-1 = 4 (default 4); a unanimity poll MPyC's 2..3.
+    chain = Chain(tmp_path / "app", m=7)
+    chain.init()
+    chain.block()
+    tally = dict(kind="tally", options=["a", "b"])
+    res = chain.block(
+        *[
+            chain.tx(SigningKey.generate(), "create_poll", poll_body(chain.height + 10 + n, **kw))
+            for n, kw in enumerate(
+                [tally, dict(tally, threshold=4), dict(tally, threshold=5), {}, dict(threshold=4)],
+            )
+        ]
+    )
+    assert result_codes(res) == [0, 0, codes.BAD_POLL, 0, codes.BAD_POLL]
+    assert "threshold: need 2 <= t <= 4" in res.tx_results[2].log and "t <= m-f-1" in res.tx_results[2].log
+    assert "threshold: need 2 <= t <= 3" in res.tx_results[4].log and "2t+1 <= m" in res.tx_results[4].log
+    assert [chain.query(f"/poll/{i}")[1]["threshold"] for i in (1, 2, 3)] == [4, 4, 3]
     chain.app.close()

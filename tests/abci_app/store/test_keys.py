@@ -37,7 +37,7 @@ def _documented() -> list:
 def test_every_key_the_app_writes_is_documented(tmp_path):
     c = life_cycle(tmp_path)
     rows = _documented()
-    assert len(rows) == 19
+    assert len(rows) == 21
     used = set()
     for _ in range(2):
         for key, raw in c.app.store.db.iterator():
@@ -67,5 +67,9 @@ def test_the_values_are_as_documented(tmp_path):
     assert all(re.fullmatch("[0-9a-f]{64}", v) for v in values[b"bdig"])
     assert all(re.fullmatch("[0-9A-F]{64}", v) for v in values[b"badc"])
     assert {v["verdict"] for v in values[b"complaint"]} == {"ballot_bad", "complaint_false", "moot"}
+    assert sorted(v["verdict"] for v in values[b"aggregate"]) == ["named", "valid", "valid"]
+    # A per poll: k·(t+1) points of 32 bytes (a unanimity poll's k = 1 too).
+    assert len(values[b"agg"]) == c.query("/polls")[1]["polls"][-1]["id"]
+    assert all(re.fullmatch("(?:[0-9a-f]{64})+", v) for v in values[b"agg"])
     # A disqualified ballot has no bdig: one ballot record more than digests.
     assert len(values[b"ballot"]) == len(values[b"bdig"]) + len(values[b"badc"])

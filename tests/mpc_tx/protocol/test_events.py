@@ -1,6 +1,7 @@
 """Every event type the app emits over a poll's life is one of events.EVENT_TYPES, and each is emitted."""
 
-from apphelpers import Chain, attested_result, ballot_tx, cast, complaint_body, create, poll_body, result_codes
+from apphelpers import Chain, aggregate_tx, attested_result, ballot_tx, cast, complaint_body, create, fixed, poll_body
+from apphelpers import result_codes
 from mpc_tx.protocol import events
 from mpc_tx.protocol.keys import SigningKey
 
@@ -54,6 +55,14 @@ def test_a_polls_life_emits_only_and_all_the_named_event_types(tmp_path):
     second = create(chain, creator)  # closed early by its creator: the close_poll tx's events
     seen += _types(chain.block(chain.tx(creator, "close_poll", {"poll": second})))
     seen += _types(chain.block())
+
+    third = create(chain, creator, kind="tally", options=("a", "b"))  # opened from aggregate posts
+    cast(chain, third)
+    chain.block(chain.tx(creator, "close_poll", {"poll": third}))
+    fixed(chain, third)
+    res = chain.block(*[aggregate_tx(chain, third, i) for i in range(3)])
+    assert result_codes(res) == [0, 0, 0], [r.log for r in res.tx_results]
+    seen += _types(res)
 
     assert set(seen) <= set(events.EVENT_TYPES), set(seen) - set(events.EVENT_TYPES)
     assert set(seen) == set(events.EVENT_TYPES), set(events.EVENT_TYPES) - set(seen)

@@ -52,7 +52,6 @@ def test_every_code_has_one_writer_and_deadline_is_the_chains_own():
         (poll(), job_ok({"unanimous": False})),
         (poll(), job_ok({"withheld": True})),
         (poll(min_ballots=5), job_ok({"withheld": True})),
-        (poll("tally", ["a", "b", "c"]), job_ok({"tally": [1, 0, 3]})),
         (poll(ballots=0), {"status": "ok", "outcome": {"withheld": True}, "counted": 0}),
     ],
 )
@@ -60,8 +59,6 @@ def test_built_outcomes_pass_the_check_and_are_attested(p, job):
     payload = build(p, job)
     outcome.check(p, payload)
     assert not outcome.is_report(payload) and payload["status"] == "ok" and payload["ballots"] == DIGEST
-    if "tally" in job["outcome"]:
-        assert payload["outcome"] == {"tally": {"a": 1, "b": 0, "c": 3}}
 
 
 def test_the_ok_form_is_the_fixed_set_digest_its_outcome_and_its_size_only():
@@ -183,21 +180,17 @@ def test_hostile_failures_are_bad_outcome(change, reason):
     assert reason in rejected(poll(), {**FAILED_PAYLOAD, **change})
 
 
-def test_tally_outcomes_must_cover_the_options_and_sum_to_counted():
+def test_a_tally_is_never_attested_whatever_the_payload():
+    # docs/PROTOCOL.md §18.1: a tally is opened on chain from aggregate pairs, so no payload is one for it.
     p = poll("tally", ["a", "b"], min_ballots=1)
-    good = {**OK_PAYLOAD, "outcome": {"tally": {"a": 3, "b": 1}}}
-    outcome.check(p, good)
-    for bad in (
-        {"a": 3},
-        {"a": 3, "b": 1, "c": 0},
-        {"a": 5, "b": -1},
-        {"a": 2, "b": 1},
-        {"a": 3.0, "b": 1},
-        {"a": True, "b": 3},
-        [3, 1],
+    for result in (
+        {**OK_PAYLOAD, "outcome": {"tally": {"a": 3, "b": 1}}},
+        {**OK_PAYLOAD, "outcome": {"withheld": True}},
+        FAILED_PAYLOAD,
     ):
-        assert "a tally outcome is" in rejected(p, {**good, "outcome": {"tally": bad}})
-    assert "must be withheld" in rejected(poll("tally", ["a", "b"], min_ballots=5), good)
+        assert "a tally is opened on chain from aggregate pairs" in rejected(p, result)
+    with pytest.raises(TxError):
+        outcome.check(p, None)  # the form first, as for any kind
 
 
 def test_the_form_check_needs_no_poll():

@@ -11,6 +11,7 @@ from mpc_tx.protocol.records import (
     Attestation,
     Ballot,
     Complaint,
+    Aggregate,
     Poll,
     PollValidator,
     RecordError,
@@ -23,7 +24,13 @@ from mpc_tx.protocol.records import (
 from apphelpers import poll_body
 from statehelpers import life_cycle
 
-RECORDS = {b"poll/": Poll, b"ballot/": Ballot, b"attest/": Attestation, b"complaint/": Complaint}
+RECORDS = {
+    b"poll/": Poll,
+    b"ballot/": Ballot,
+    b"attest/": Attestation,
+    b"complaint/": Complaint,
+    b"aggregate/": Aggregate,
+}
 
 VALIDATOR = {
     "index": 0,
@@ -74,6 +81,9 @@ POLL = {
     "complaints_until": 13,
     "counted_fixed_height": 14,
     "named_validators": [2],
+    "events": 7,
+    "running": "78" * 32,
+    "final_tx": "9A" * 32,
 }
 BALLOT = {
     "voter": "ab" * 32,
@@ -93,6 +103,14 @@ COMPLAINT = {
     "height": 13,
 }
 ATTESTATION = {"validator": 0, "digest": "56" * 32, "result": POLL["result"], "height": 10}
+AGGREGATE = {
+    "validator": 3,
+    "pairs": "01" * 128,
+    "verdict": "named",
+    "reason": "aggregate pair 1 of validator 3: does not match the commitments",
+    "height": 16,
+    "tx": "CD" * 32,
+}
 
 
 def test_every_record_the_app_writes_round_trips_byte_for_byte(tmp_path):
@@ -118,7 +136,14 @@ def test_every_record_the_app_writes_round_trips_byte_for_byte(tmp_path):
 
 @pytest.mark.parametrize(
     "cls, doc",
-    [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION), (PollValidator, VALIDATOR), (Complaint, COMPLAINT)],
+    [
+        (Poll, POLL),
+        (Ballot, BALLOT),
+        (Attestation, ATTESTATION),
+        (PollValidator, VALIDATOR),
+        (Complaint, COMPLAINT),
+        (Aggregate, AGGREGATE),
+    ],
 )
 def test_records_are_frozen_and_typed(cls, doc):
     record = cls.from_state(copy.deepcopy(doc))
@@ -175,6 +200,10 @@ def test_poll_fields_read_as_their_domain():
         (Ballot, BALLOT, lambda d: d["disqualified"].update(by="1"), "ballot disqualified by must be an integer"),
         (Poll, POLL, lambda d: d.update(named_validators=[None]), r"poll named_validators\[0\] must be"),
         (Poll, POLL, lambda d: d.update(complaints_until="9"), "poll complaints_until must be"),
+        (Poll, POLL, lambda d: d.update(running="AB" * 32), "poll running must be 64 lower-case hex"),
+        (Poll, POLL, lambda d: d.update(final_tx="ab" * 32), "poll final_tx must be 64 upper-case hex"),
+        (Aggregate, AGGREGATE, lambda d: d.update(verdict="valid?"), "aggregate verdict must be one of valid, named"),
+        (Aggregate, AGGREGATE, lambda d: d.update(pairs=""), "aggregate pairs must be non-empty lower-case hex"),
         (Complaint, COMPLAINT, lambda d: d.update(verdict="guilty"), "complaint verdict must be one of"),
         (Complaint, COMPLAINT, lambda d: d.update(ballot_tx="x"), "complaint ballot_tx must be 64 upper-case"),
         (Ballot, BALLOT, lambda d: d.update(tx="ab" * 32), "ballot tx must be 64 upper-case"),
@@ -207,7 +236,8 @@ _json = st.recursive(
 
 
 @pytest.mark.parametrize(
-    "cls, doc", [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION), (Complaint, COMPLAINT)]
+    "cls, doc",
+    [(Poll, POLL), (Ballot, BALLOT), (Attestation, ATTESTATION), (Complaint, COMPLAINT), (Aggregate, AGGREGATE)],
 )
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
@@ -241,20 +271,29 @@ def _registry(powers):
 
 
 @pytest.mark.parametrize(
-    "powers, asked, t",
+    "kind, powers, asked, t",
     [
-        ([10] * 4, None, 1),
-        ([10] * 7, None, 3),
-        ([10] * 7, 2, 2),
-        ([10] * 3, None, 1),
-        ([1, 1, 1, 10], None, None),  # f = 3 > (m-1)//2: no threshold
-        ([10] * 2, None, None),  # MPyC needs 2t+1 <= m
-        ([10] * 7, 1, None),  # below f = 2
-        ([10] * 7, 4, None),  # above MPyC's top
+        ("unanimity", [10] * 4, None, 1),
+        ("unanimity", [10] * 7, None, 3),
+        ("unanimity", [10] * 7, 2, 2),
+        ("unanimity", [10] * 3, None, 1),
+        ("unanimity", [1, 1, 1, 10], None, None),  # f = 3 > (m-1)//2: no threshold
+        ("unanimity", [10] * 2, None, None),  # MPyC needs 2t+1 <= m
+        ("unanimity", [10] * 7, 1, None),  # below f = 2
+        ("unanimity", [10] * 7, 4, None),  # above MPyC's top
+        # A tally is opened on chain: max(f, 1) <= t <= m-f-1 (docs/PROTOCOL.md §18.1).
+        ("tally", [10] * 2, None, 1),  # both must post
+        ("tally", [10] * 4, None, 2),
+        ("tally", [10] * 4, 1, 1),
+        ("tally", [10] * 7, None, 4),
+        ("tally", [10] * 7, 4, 4),  # above MPyC's top, within the tally's
+        ("tally", [10] * 7, 5, None),
+        ("tally", [10] * 7, 1, None),  # below f = 2
+        ("tally", [10], None, None),  # m = 1: empty
     ],
 )
-def test_poll_threshold_is_the_mpyc_range_of_the_powers(powers, asked, t):
-    got = poll_threshold(asked, _registry(powers))
+def test_poll_threshold_is_the_range_of_the_kind_and_the_powers(kind, powers, asked, t):
+    got = poll_threshold(asked, _registry(powers), kind)
     if t is None:
         assert isinstance(got, Rejected) and "threshold" in got.reason
     else:
@@ -267,4 +306,8 @@ def test_poll_facts_derive_the_threshold_and_refuse_one_out_of_range():
     assert poll_facts(1, "ef" * 32, dict(body, threshold=2), 2, _registry([10] * 7))["threshold"] == 2
     with pytest.raises(RecordError, match="threshold: need 2 <= t <= 3"):
         poll_facts(1, "ef" * 32, dict(body, threshold=5), 2, _registry([10] * 7))
+    tally = poll_body(20, kind="tally", options=["a", "b"], threshold=None)
+    assert poll_facts(1, "ef" * 32, tally, 2, _registry([10] * 7))["threshold"] == 4
+    with pytest.raises(RecordError, match="threshold: need 2 <= t <= 4"):
+        poll_facts(1, "ef" * 32, dict(tally, threshold=5), 2, _registry([10] * 7))
     assert poll_entries("unanimity", []) == 1 and poll_entries("tally", ["a", "b", "c"]) == 3

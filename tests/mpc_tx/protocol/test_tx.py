@@ -36,7 +36,10 @@ BODIES = {
     "cast_ballot": {"poll": 3, "m": 4, "t": 1, "k": 1, "ballot": "ab" * 609},
     "close_poll": {"poll": 3},
     "complain": {"poll": 3, "validator": 1, "voter": "cd" * 32, "ballot_tx": "EF" * 32, "complaint": "01" * 96},
+    "aggregate": {"poll": 3, "validator": 2, "pairs": "01" * 128},
 }
+# l, the group order, little-endian: the least 32 bytes that are not a canonical scalar.
+_L_LE = (2**252 + 27742317777372353535851937790883648493).to_bytes(32, "little").hex()
 
 
 @pytest.mark.parametrize("type_", sorted(BODIES))
@@ -140,6 +143,10 @@ def _complaint(**change):
     return dict(BODIES["complain"], **change)
 
 
+def _aggregate(**change):
+    return dict(BODIES["aggregate"], **change)
+
+
 @pytest.mark.parametrize(
     "type_, body, code",
     [
@@ -187,6 +194,20 @@ def _complaint(**change):
         ("complain", _complaint(complaint="01" * 95), codes.BAD_COMPLAINT),
         ("complain", _complaint(complaint="01" * 97), codes.BAD_COMPLAINT),
         ("complain", _complaint(complaint="GG" * 96), codes.BAD_COMPLAINT),
+        ("aggregate", _aggregate(extra=1), codes.BAD_AGGREGATE),
+        ("aggregate", {"poll": 3, "validator": 2}, codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(poll=0), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(poll=True), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(validator=-1), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(validator=1024), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs=""), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs="01" * 63), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs="01" * 65), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs="01" * 64 * 17), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs="AB" * 64), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs=["01" * 64]), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs=_L_LE + "00" * 32), codes.BAD_AGGREGATE),
+        ("aggregate", _aggregate(pairs="00" * 32 + "ff" * 32), codes.BAD_AGGREGATE),
         ("close_poll", {"poll": 3, "why": "x"}, codes.MALFORMED),
         ("close_poll", {"poll": "3"}, codes.MALFORMED),
         ("submit_outcome", {"poll": 3, "validator": 0}, codes.BAD_OUTCOME),
@@ -204,6 +225,12 @@ def test_each_body_check_has_its_code(type_, body, code):
 def test_a_valid_unanimity_poll_and_an_open_voter_list_pass():
     txcodec.decode(_raw("create_poll", poll_body(5)))
     txcodec.decode(_raw("create_poll", _poll(voters=["aa" * 32, "bb" * 32])))
+
+
+def test_an_aggregate_of_one_to_sixteen_options_of_canonical_scalars_passes():
+    below_l = (2**252 + 27742317777372353535851937790883648492).to_bytes(32, "little").hex()
+    for k in (1, 3, 16):
+        txcodec.decode(_raw("aggregate", _aggregate(pairs=(below_l + "00" * 32) * k)))
 
 
 def test_every_type_has_a_body_check_and_a_sample():
