@@ -98,9 +98,20 @@ def test_create_and_close_put_their_effect_in_the_result_data(tmp_path):
     creator, other = SigningKey.generate(), SigningKey.generate()
     res = chain.block(chain.tx(creator, "create_poll", poll_body(50)), chain.tx(creator, "create_poll", poll_body(50)))
     assert [r.data for r in res.tx_results] == [b'{"poll_id":1}', b'{"poll_id":2}']
-    res = chain.block(chain.tx(other, "close_poll", {"poll": 2}), chain.tx(creator, "close_poll", {"poll": 2}))
+    close = chain.tx(creator, "close_poll", {"poll": 2})
+    res = chain.block(chain.tx(other, "close_poll", {"poll": 2}), close)
     assert res.tx_results[0].code != 0 and res.tx_results[0].data == b""
-    assert res.tx_results[1].data == b'{"closed_height":2,"poll_id":2}'
+    # §18.4: the close is the poll's first event; its data carries the running digest R_0 -> close
+    from apphelpers import context_of
+    from mpc_tx.protocol import running
+
+    poll = chain.query("/poll/2")[1]
+    expected = running.step(
+        running.start(context_of(poll).header), running.close_event(2, hashlib.sha256(close).digest())
+    )
+    data = running.parse_data(res.tx_results[1].data)
+    assert (data["closed_height"], data["poll_id"], data["events"], data["running"]) == (2, 2, 1, expected)
+    assert poll["running"] == expected.hex()
     # canonical bytes: every node hashes the same result data into last_results_hash
     from mpc_tx.protocol import canonical
 
