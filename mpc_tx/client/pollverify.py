@@ -123,6 +123,8 @@ def verify_poll(rpc_or_url, poll_id: int, genesis: dict, wait_next: float = 10.0
     except Exception as exc:  # noqa: BLE001 -- a malformed proven tx or answer: still a report, never a raise
         report.add("replay", f"malformed input: {type(exc).__name__}: {exc}"[:300], ok=False)
         report.failure = f"replay: malformed input: {type(exc).__name__}: {exc}"[:300]
+    if not report.ok:
+        report.result = None  # a failed verify vouches for no result, even one recomputed before the failure
     return report
 
 
