@@ -1347,6 +1347,8 @@ def human_verify(r: dict) -> str:
         what = f"tally {shown} ({_ballots(res['counted'])} counted)"
     elif outcome.get("withheld"):
         what = f"withheld: {_ballots(res['counted'])} counted, below min_ballots"
+    elif res.get("status") == "failed":
+        what = f"failed at its deadline: no t+1 valid aggregate pairs, absent {res['absent']}"
     else:
         lines.append(f"poll {r['poll']} verifies so far: {r['state']} (no final tally to check yet)")
         return "\n".join(lines)

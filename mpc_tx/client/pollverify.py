@@ -545,7 +545,8 @@ class _Replay:
         elif top >= fix + self.params["mpc_deadline_blocks"]:
             absent = [i for i in range(len(self.keys)) if i not in self.valid_posts]
             self.report.state = "failed"
-            self.report.result = {"status": "failed", "code": "deadline", "absent": absent, "counted": n}
+            # the chain's failed form (outcomes._fail): the absent and the fixed set's digest
+            self.report.result = {"status": "failed", "code": "deadline", "absent": absent, "ballots": counted_digest}
         else:
             self.report.state = "awaiting pairs"
         self.report.add("end", f"scanned end state: {self.report.state}")

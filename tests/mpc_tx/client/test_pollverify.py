@@ -248,7 +248,11 @@ def test_a_unanimity_poll_is_verified_by_scan_up_to_its_counted_set():
 
 def test_a_tally_past_its_deadline_without_t_plus_1_valid_pairs_is_failed():
     chain = SignedChain(params={"mpc_deadline_blocks": 2})
-    TallyPoll(chain, stop_after="last post")
+    poll = TallyPoll(chain, stop_after="last post")
     report = run(chain)
     assert report.ok, report.failure
-    assert report.state == "failed" and report.result["absent"] == [1, 3]  # 1 never posted, 3 was named
+    assert report.state == "failed"  # 1 never posted, 3 was named: the chain's failed form, field for field
+    assert report.result == {"status": "failed", "code": "deadline", "absent": [1, 3], "ballots": poll.digest}
+    from mpc_tx.client.cli import human_verify
+
+    assert "failed at its deadline: no t+1 valid aggregate pairs, absent [1, 3]" in human_verify(report.to_json())
