@@ -92,7 +92,7 @@ def local_jobs(testnet=None) -> list:
 def job_reason(job: dict, worker: dict, chain_status: str | None) -> str:
     """Say why a job is where it is, trusting the chain over a worker's last word."""
     said = job.get("reason", "")
-    if job["state"] in ("done", "attested"):
+    if job["state"] in ("done", "attested", "posted", "abstained"):  # a tally's worker is done once it posted
         return said
     if not worker["up"]:
         return f"worker down (it last said: {said or job['state']})"

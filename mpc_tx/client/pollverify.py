@@ -440,7 +440,7 @@ class _Replay:
                     raise _Failed("aggregate", f"{where}: the poll is withheld ({n} counted), no pair is wanted")
                 if i in posted:
                     raise _Failed("aggregate", f"{where}: validator {i} posted already")
-                if ev.height > fix + self.params["mpc_deadline_blocks"]:
+                if ev.height >= fix + self.params["mpc_deadline_blocks"]:  # failed at the start of that block
                     raise _Failed("aggregate", f"{where}: after the deadline")
                 post = tally.judge_pairs(sums, len(self.keys), i, _pairs(body.get("pairs")))
                 if isinstance(post, Rejected):

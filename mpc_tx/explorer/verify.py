@@ -151,7 +151,9 @@ def run_checks(
             }
         )
         if body.get("kind") == "tally" or not report.ok:
-            return checks, True  # a tally has no attestations: verify recomputed its outcome
+            if report.ok:  # a tally has no attestations: verify recomputed its outcome; the page shows the node's
+                checks.append(_shown_outcome(report, poll.get("result")))
+            return checks, True
     if poll["result"].get("code") == "deadline":
         # The chain itself fails a poll at its deadline: there is no attested payload to prove.
         checks.append(
@@ -191,3 +193,16 @@ def run_checks(
         }
     )
     return checks, True
+
+
+def _shown_outcome(report, shown) -> dict:
+    """Check that the result the node shows (and the page draws) is the one `mpcvote verify` recomputed."""
+    who = f"validators {report.interpolated} opened the tally; " if report.interpolated else ""
+    if shown == report.result:
+        return {"name": "final outcome", "ok": True, "detail": f"{who}the node's result equals the recomputed one"}
+    return {
+        "name": "final outcome",
+        "ok": False,
+        "detail": f"the node shows another result than the one the chain committed and verify recomputed: "
+        f"{str(report.result)[:200]}",
+    }

@@ -26,6 +26,7 @@ from netfixtures import (
     client,
     FAULTY_WORKER,
     block_search_count,
+    search_count,
     registry_enc_keys,
     running_testnet,
     validator_secrets,
@@ -151,8 +152,12 @@ def test_three_demo_polls(net):
     for o in (o1, o2, o3):
         assert o["status"] == "final" and len(o["attesters"]) >= 3
         assert set(o["result"]) == {"status", "ballots", "outcome", "counted"}  # §17's ok form
-    # another node than the one that answered: it indexes the block when it commits it, maybe later
-    assert block_search_count(net.rpc(1), f"outcome_final.poll_id={p3['id']}") == 1
+    # another node than the one that answered: it indexes the block when it commits it, maybe later.
+    # A unanimity outcome is final in end block (a block event); a tally in its final aggregate tx (§18.6).
+    assert block_search_count(net.rpc(1), f"outcome_final.poll_id={p1['id']}") == 1
+    final_tx = search_count(net.rpc(1), "tx_search", f"outcome_final.poll_id={p3['id']}")
+    assert int(final_tx["total_count"]) == 1 and final_tx["txs"][0]["hash"].upper() == o3["final_tx"]
+    assert block_search_count(net.rpc(1), f"outcome_final.poll_id={p3['id']}", timeout=0) == 0
 
 
 def test_bad_ballots_are_refused_or_put_out_by_a_complaint_identically_by_all(net):
@@ -196,8 +201,12 @@ def test_bad_ballots_are_refused_or_put_out_by_a_complaint_identically_by_all(ne
     assert same.query(f"/poll/{tal['id']}")["named_validators"] == []
     una_complaints = same.query(f"/poll/{una['id']}/complaints?limit=100")["complaints"]
     assert [(c["validator"], c["voter"], c["verdict"]) for c in una_complaints] == [(3, una_bad[0], "ballot_bad")]
-    atts = same.query(f"/poll/{tal['id']}/attestations")["attestations"]
-    assert len({a["digest"] for a in atts}) == 1 and ot["dissenters"] == []  # every party saw the same
+    # the tally is opened on chain (§18.3): every post lands valid over the one fixed set, nobody is named
+    posts = same.query(f"/poll/{tal['id']}/aggregates")["aggregates"]
+    assert len(posts) >= tal["threshold"] + 1 and {p["verdict"] for p in posts} == {"valid"}, posts
+    assert set(ot["attesters"]) <= {p["validator"] for p in posts} and ot["dissenters"] == []
+    atts = same.query(f"/poll/{una['id']}/attestations")["attestations"]
+    assert len({a["digest"] for a in atts}) == 1 and ou["dissenters"] == []  # every MPC party saw the same
 
 
 def test_small_polls_are_withheld_by_default_and_an_empty_one_says_no_ballots(net):
@@ -272,8 +281,8 @@ def _children(pid):
 
 
 def test_killed_mpc_child_next_attempt_succeeds(net):
-    poll, creator = open_poll(net, "tally", ("x", "y"))
-    vote_all(net, poll, ["x"] * 10 + ["y"] * 5)
+    poll, creator = open_poll(net)  # a unanimity poll: a tally runs no MPC (it is opened on chain, §18)
+    vote_all(net, poll, ["yes"] * 10)
     worker = net.pid(1, "worker")
     close(net, poll, creator)
     deadline, killed = time.monotonic() + 60, None  # the complaint window first, then the MPC
@@ -284,7 +293,7 @@ def test_killed_mpc_child_next_attempt_succeeds(net):
         time.sleep(0.01)
     assert killed, "the worker never started an MPC child"
     out = outcome(net, poll["id"])
-    assert out["status"] == "final" and out["result"]["outcome"] == {"tally": {"x": 10, "y": 5}}
+    assert out["status"] == "final" and out["result"]["outcome"] == {"unanimous": True}
     start = client(net).query(f"/poll/{poll['id']}")["mpc_start"]
     assert out["final_height"] >= start + A  # decided by a later attempt
 
@@ -351,14 +360,15 @@ def test_polls_k_apart_closing_together_are_both_final(net):
     first = c.create_poll(creator, "Q?", "unanimity", (), close_height=at, max_ballots=100)["poll"]
     for _ in range(K - 1):
         c.create_poll(creator, "filler", "unanimity", (), close_in=2000, max_ballots=10)
-    last = c.create_poll(creator, "Q?", "tally", ("a", "b"), close_height=at, max_ballots=100)["poll"]
+    # both unanimity: only an MPC job takes ports (a tally is opened on chain, §18)
+    last = c.create_poll(creator, "Q?", "unanimity", (), close_height=at, max_ballots=100)["poll"]
     assert last - first == K
     vote_all(net, c.query(f"/poll/{first}"), ["yes"] * 3)
-    vote_all(net, c.query(f"/poll/{last}"), ["a", "b", "b"])
+    vote_all(net, c.query(f"/poll/{last}"), ["yes", "no", "yes"])
     a, b = outcome(net, first, timeout=240), outcome(net, last, timeout=240)
     assert a["closed_height"] == b["closed_height"] == at
     assert a["status"] == b["status"] == "final"
-    assert a["result"]["outcome"] == {"unanimous": True} and b["result"]["outcome"] == {"tally": {"a": 1, "b": 2}}
+    assert a["result"]["outcome"] == {"unanimous": True} and b["result"]["outcome"] == {"unanimous": False}
     starts = [c.query(f"/poll/{p}")["mpc_start"] for p in (first, last)]
     assert a["dissenters"] == b["dissenters"] == [] and a["final_height"] < starts[0] + A  # the first attempt
     assert b["final_height"] < starts[1] + A

@@ -18,6 +18,7 @@ from mpc_tx.client.cli import (
     _table,
     blocks_for,
     dropped_message,
+    job_reason,
     main,
     parse_close_in,
     span,
@@ -127,6 +128,13 @@ def net(tmp_path_factory):
 
 
 @pytest.mark.testnet
+def test_a_worker_that_posted_or_abstained_is_done_whatever_its_worker_or_the_chain_says_now():
+    down = {"up": False}
+    for state, said in (("posted", "aggregate pairs posted"), ("abstained", "abstain: 1 counted ballot")):
+        assert job_reason({"state": state, "reason": said}, down, "final") == said
+    assert job_reason({"state": "posting", "reason": "x"}, down, "closed") == "worker down (it last said: x)"
+
+
 def test_too_near_close_is_refused_at_once_with_the_minimum(net):
     c = client(net)
     with pytest.raises(CliError) as err:

@@ -114,7 +114,21 @@ def test_verify_panel_shows_the_steps_of_mpcvote_verify_on_a_final_tally(signed)
     assert checks["mpcvote verify"]["detail"] == "the poll verifies (final tx): final"
     assert "5 ballots: every proof verified" in checks["verify: ballots"]["detail"]
     assert "validators [0, 2, 1] interpolated" in checks["verify: opening"]["detail"]
-    assert "final outcome" not in checks  # a tally has no attestations: its outcome is recomputed
+    # a tally has no attestations: its outcome is recomputed, and the node's shown result compared with it
+    assert checks["final outcome"]["detail"] == (
+        "validators [0, 2, 1] opened the tally; the node's result equals the recomputed one"
+    )
+
+
+def test_verify_panel_fails_on_a_node_that_shows_another_tally_than_its_chain(signed):
+    def lie(method, params, result):
+        if method == "abci_query":
+            result["result"]["outcome"]["tally"] = {o: 0 for o in result["result"]["outcome"]["tally"]}
+        return result
+
+    checks, _final = signed_checks(signed, lie)
+    assert checks["mpcvote verify"]["ok"]  # the chain's txs are honest: only the node's state lies
+    assert checks["final outcome"]["ok"] is False and "another result" in checks["final outcome"]["detail"]
 
 
 def test_verify_panel_fails_on_a_node_that_hides_a_ballot(signed):
