@@ -170,6 +170,24 @@ def test_process_proposal_rejects_junk_and_accepts_stateful_failures(chain):
         assert proposal(chain.app, [good, junk]) == REJECT, junk[:20]
 
 
+def test_a_byzantine_proposer_cannot_put_a_malformed_aggregate_in_a_block(chain):
+    # §18.3: an aggregate's shape and scalars are stateless checks, like a ballot's proofs: a
+    # proposal carrying a malformed one is rejected (it never lands, so it never names anyone);
+    # a well-formed one that fails on state is FinalizeBlock's to refuse with its code.
+    validator = chain.attest[0]
+    ok = {"poll": 99, "validator": 0, "pairs": "00" * 64 * 3}
+    assert proposal(chain.app, [chain.tx(validator, "aggregate", ok)]) == ACCEPT  # unknown poll: a stateful code
+    for bad in (
+        dict(ok, pairs="ff" * 64 * 3),  # scalars >= l
+        dict(ok, pairs="00" * 63),  # not 64·k bytes
+        dict(ok, pairs="AA" * 64),  # upper-case hex
+        dict(ok, pairs="00" * 64 * 17),  # k over 16
+        dict(ok, validator=1024),
+        dict(ok, extra=1),
+    ):
+        assert proposal(chain.app, [chain.tx(validator, "aggregate", bad)]) == REJECT, bad
+
+
 def test_process_proposal_caps_the_number_of_txs(tmp_path):
     chain = Chain(tmp_path / "app", params={"max_block_txs": 3})
     chain.init()
