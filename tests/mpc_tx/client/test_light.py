@@ -341,7 +341,13 @@ def test_create_and_close_results_carry_their_effect(chain):
     created = lc.tx(chain["closed"]["hash"])
     assert created.code == 0 and created.data == b'{"poll_id":%d}' % chain["closed"]["poll"]
     closed = lc.tx(chain["close_tx"]["hash"])
-    assert closed.data == b'{"closed_height":%d,"poll_id":%d}' % (closed.height, chain["closed"]["poll"])
+    from mpc_tx.protocol import running
+
+    data = running.parse_data(closed.data)  # §18.4: the close is an event, its data the running digest after it
+    assert (data["closed_height"], data["poll_id"]) == (closed.height, chain["closed"]["poll"]), data
+    poll, _h = chain["net"].rpc(1).query(f"/poll/{chain['closed']['poll']}")
+    if poll["events"] == data["events"]:  # nothing after the close (no complaint): the poll's digest is this one
+        assert poll["running"] == data["running"].hex()
 
 
 @pytest.mark.testnet
