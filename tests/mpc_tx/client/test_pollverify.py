@@ -256,3 +256,15 @@ def test_a_tally_past_its_deadline_without_t_plus_1_valid_pairs_is_failed():
     from mpc_tx.client.cli import human_verify
 
     assert "failed at its deadline: no t+1 valid aggregate pairs, absent [1, 3]" in human_verify(report.to_json())
+
+
+def test_a_post_the_chain_took_at_its_deadline_height_fails():
+    # The poll fails at the start of fix + mpc_deadline_blocks, so no post lands in that block:
+    # a majority that took one (here the final post at fix + 2, deadline 2) is caught.
+    chain = SignedChain(params={"mpc_deadline_blocks": 2})
+    poll = TallyPoll(chain)
+    report = run(chain)
+    assert not report.ok and "after the deadline" in report.failure and poll.hashes["aggregate 1"] in report.failure
+    chain = SignedChain(params={"mpc_deadline_blocks": 3})
+    TallyPoll(chain)
+    assert run(chain).ok  # one block earlier than its deadline: final
