@@ -197,11 +197,14 @@ def decrypted_shares(net: Testnet, poll: dict, index: int) -> list:
 
 
 def _tls(net, index):
+    """Validator index's certificate and key, and every party's self-signed certificate from the genesis registry."""
     tls = Path(net.validators[index]["home"]) / "mpc" / "tls"
-    out = {"cert": (tls / "party.crt").read_text(), "key": (tls / "party.key").read_text()}
-    if (tls / "ca.crt").exists():  # a shared testnet CA (before self-signed certificates pinned by hash)
-        out["ca"] = (tls / "ca.crt").read_text()
-    return out
+    registry = json.loads(net.genesis_path().read_text())["app_state"]["validators"]
+    return {
+        "cert": (tls / "party.crt").read_text(),
+        "key": (tls / "party.key").read_text(),
+        "peers": [v["tls_cert"] for v in registry],
+    }
 
 
 def mpyc_alone(net: Testnet, poll: dict, ports: PortPicker, deadline_s=240.0) -> tuple[float, list]:
