@@ -335,7 +335,8 @@ def handler_breakdown(paths, verify="verify_ballot") -> tuple[int, list]:
                 continue
             n = int(count)
             total += n
-            names = [f.strip().partition(" (")[0] for f in stack.split(";")]
+            # "Application.check_tx (abci_app/app.py:120)" -> "check_tx"
+            names = [f.strip().partition(" (")[0].rpartition(".")[2] for f in stack.split(";")]
             handler = next((h for h in names if h in HANDLERS), "other")
             counts[handler] += n
             if verify in names:
