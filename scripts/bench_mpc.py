@@ -274,7 +274,7 @@ def worker_phases(log_texts: list[str], poll_id: int, closed_seen: float, final_
                 w["program"] = float(m.group(1))
             elif m := ended_re.search(line):
                 w["job"], w["ended"] = float(m.group(2)), t
-            elif f"poll {poll_id}: submitted " in line and "submitted" not in w:
+            elif f"poll {poll_id}: ok attestation: sent " in line and "submitted" not in w:
                 w["submitted"] = t
         per.append(w)
     done = [w for w in per if "submitted" in w and "entry" in w]
