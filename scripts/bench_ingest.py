@@ -40,7 +40,7 @@ from node_config.generate import find_cometbft  # noqa: E402
 from node_config import tomlpatch  # noqa: E402
 from node_config.lifecycle import Testnet  # noqa: E402
 
-__all__ = ["IngestOptions", "run", "table_rows", "write_plots", "summarise_profile"]
+__all__ = ["IngestOptions", "run", "table_rows", "write_plots", "summarise_profile", "handler_breakdown"]
 
 VALIDATORS = 4
 OPTIONS = ["a", "b", "c"]
@@ -317,6 +317,36 @@ def summarise_profile(paths, top=25, prefix="abci_app/"):
     return total, rows
 
 
+# The app's ABCI handlers, outermost first on a stack: where a ballot's verification runs.
+HANDLERS = ("check_tx", "prepare_proposal", "process_proposal", "finalize_block", "commit", "query")
+
+
+def handler_breakdown(paths, verify="verify_ballot") -> tuple[int, list]:
+    """Return (samples, [(handler, % of samples, % of samples inside `verify` under it)]) over collapsed stacks.
+
+    With the app's CPU per tx, this says how often each handler verifies a ballot: a cache
+    that works leaves `verify` under check_tx alone (once per ballot per app).
+    """
+    counts, inside, total = Counter(), Counter(), 0
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            # "Application.check_tx (abci_app/app.py:120)" -> "check_tx"
+            names = [f.strip().partition(" (")[0].rpartition(".")[2] for f in stack.split(";")]
+            handler = next((h for h in names if h in HANDLERS), "other")
+            counts[handler] += n
+            if verify in names:
+                inside[handler] += n
+    if not total:
+        return 0, []
+    order = [h for h in HANDLERS + ("other",) if counts[h]]
+    return total, [(h, 100 * counts[h] / total, 100 * inside[h] / total) for h in order]
+
+
 def _frame_name(frame):
     # py-spy raw frames read "function (path/file.py:line)"; drop the line, keep the file from the package.
     frame = frame.strip()
@@ -444,6 +474,8 @@ def run_mpcvote(opts, workdir, sampler, profile_dir=None):
             profiler = Profiler(profile_dir)
             for i in range(VALIDATORS):
                 profiler.attach(net.pid(i, "app"), f"app{i}", opts.timeout + opts.drain)
+                if opts.workers:
+                    profiler.attach(net.pid(i, "worker"), f"worker{i}", opts.timeout + opts.drain)
         result, summary = _measured_load(net, txs, opts, sampler, node_profile, "mpcvote")
         profiles = profiler.stop() if profiler else []
         profiler = None
@@ -553,11 +585,31 @@ def run(opts: IngestOptions) -> dict:
     }
     if any(node_profiles.values()):
         report["node_profile"] = node_profiles
-    if profiles:
-        samples, rows = summarise_profile(profiles)
+    apps = [p for p in profiles if p.name.startswith("app")]
+    workers = [p for p in profiles if p.name.startswith("worker")]
+    if apps:
+        samples, rows = summarise_profile(apps)
         report["profile"] = {
             "samples": samples,
-            "files": [str(p) for p in profiles],
+            "files": [str(p) for p in apps],
+            "top": [{"function": f, "self_pct": round(s, 1), "incl_pct": round(c, 1)} for f, s, c in rows],
+        }
+        samples, rows = handler_breakdown(apps)
+        app_ms = mpc_summary.get("ms_per_tx", {}).get("app", 0.0) / VALIDATORS  # per ballot, per app
+        report["profile"]["handlers"] = [
+            {
+                "handler": h,
+                "pct": round(c, 1),
+                "verify_pct": round(v, 1),
+                "verify_ms_per_ballot_per_app": round(app_ms * v / 100, 3),
+            }
+            for h, c, v in rows
+        ]
+    if workers:
+        samples, rows = summarise_profile(workers, prefix="mpc_tx/")
+        report["worker_profile"] = {
+            "samples": samples,
+            "files": [str(p) for p in workers],
             "top": [{"function": f, "self_pct": round(s, 1), "incl_pct": round(c, 1)} for f, s, c in rows],
         }
     return report
@@ -822,6 +874,33 @@ def print_profile(report, file=sys.stdout):
     )
 
 
+def print_handlers(report, file=sys.stdout):
+    """Print the app's CPU per ABCI handler and the ballot verification under each."""
+    prof = report.get("profile") or {}
+    if prof.get("handlers"):
+        print("\nApp CPU by ABCI handler (py-spy, 4 apps), and verify_ballot under each:\n", file=file)
+        print(
+            markdown(
+                ["handler", "% of app CPU", "% in verify_ballot", "verify ms per ballot per app"],
+                [
+                    (r["handler"], r["pct"], r["verify_pct"], r["verify_ms_per_ballot_per_app"])
+                    for r in prof["handlers"]
+                ],
+            ),
+            file=file,
+        )
+    wprof = report.get("worker_profile")
+    if wprof:
+        print(f"\nWorker profile (py-spy, {wprof['samples']} samples over the 4 workers):\n", file=file)
+        print(
+            markdown(
+                ["function", "self %", "incl. %"],
+                [(r["function"], r["self_pct"], r["incl_pct"]) for r in wprof["top"]],
+            ),
+            file=file,
+        )
+
+
 def print_node_profile(report, file=sys.stdout):
     prof = report.get("node_profile")
     if not prof:
@@ -842,6 +921,7 @@ def main(argv=None):
     for path in write_plots(report, opts.out):
         print(f"\nplot: {path}")
     print_profile(report)
+    print_handlers(report)
     print_node_profile(report)
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if not k.startswith("_")}))

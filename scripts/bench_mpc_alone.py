@@ -33,9 +33,7 @@ def _party():
         t0 = time.perf_counter()
         await rt.start()
         t1 = time.perf_counter()
-        result = await poll_outcome(
-            rt, job["kind"], job["shares"], job["usable"], job["seed"], job["min_ballots"], job["context"]
-        )
+        result = await poll_outcome(rt, job["kind"], job["shares"], job["seed"], job["min_ballots"], job["context"])
         t2 = time.perf_counter()
         sent = sum(p.protocol.nbytes_sent for p in rt.parties if p.pid != rt.pid)
         await shutdown(rt)

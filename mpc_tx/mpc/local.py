@@ -5,7 +5,6 @@ it), and its value shares of the given ballots, in the job format `mpc_tx.mpc.jo
 (see `mpc_tx.worker.polljob.job_input`).
 """
 
-import inspect
 import json
 import secrets
 import subprocess
@@ -19,13 +18,8 @@ __all__ = ["party_cert", "local_jobs", "run_parties"]
 
 
 def party_cert(name: str, host: str) -> tuple[bytes, bytes]:
-    """Return a party's certificate and key (PEM) for host, as mpc_tx.mpc.tls makes them."""
-    if len(inspect.signature(mpc_tls.make_party_cert).parameters) == 2:
-        return mpc_tls.make_party_cert(name, host)
-    # Transitional, until tls.py makes self-signed certificates: a CA of its own per party
-    # gives a certificate no other party's trusts but through its pin, as a self-signed one.
-    ca, ca_key = mpc_tls.make_ca(name)
-    return mpc_tls.make_party_cert(ca, ca_key, 0, host)
+    """Return a party's self-signed certificate and key (PEM) for host, as a validator's registry entry pins it."""
+    return mpc_tls.make_party_cert(name, host)
 
 
 def local_jobs(

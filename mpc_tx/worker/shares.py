@@ -10,14 +10,14 @@ secret scalar.
 """
 
 import hashlib
-import json
 from dataclasses import dataclass
 
+from mpc_tx.keyfile import ENC_KEY_TYPE, load_encryption_key
 from mpc_tx.protocol import digests
 from mpc_tx.protocol.ballot import Ballot, open_ballot, parse_ballot
 from mpc_tx.protocol.context import PollContext, make_poll
 from mpc_tx.protocol.encoding import Rejected
-from mpc_tx.protocol.group import L, Invalid, base
+from mpc_tx.protocol.group import Invalid, base
 
 __all__ = [
     "ENC_KEY_TYPE",
@@ -29,8 +29,6 @@ __all__ = [
     "ballot_digest",
     "counted_digest",
 ]
-
-ENC_KEY_TYPE = "ristretto255-scalar"
 
 
 @dataclass(frozen=True, repr=False)
@@ -61,28 +59,12 @@ class Opened:
 
 
 def load_enc_scalar(path) -> int:
-    """Return the secret scalar x of an encryption key file (§17: LE32 hex, 0 < x < l); ValueError if not one.
+    """Return the secret scalar x of an encryption key file (§17); KeyFileError (a ValueError) if not one.
 
-    The one place the worker reads its key: keys.EncryptionKey(...).scalar gives the same.
-    Errors name the file and the problem, never its content.
+    The one place the worker reads its key, through mpc_tx.keyfile: errors name the file and
+    the problem (wrong type, bad scalar, mode open to others), never its content.
     """
-    try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read())
-    except OSError as exc:
-        raise ValueError(f"cannot read key file {path}: {exc.strerror}") from None
-    except ValueError:
-        raise ValueError(f"key file {path} is not JSON") from None
-    if not isinstance(doc, dict) or doc.get("type") != ENC_KEY_TYPE or not isinstance(doc.get("secret"), str):
-        raise ValueError(f"key file {path} is not a {ENC_KEY_TYPE} key")
-    try:
-        raw = bytes.fromhex(doc["secret"])
-    except ValueError:
-        raise ValueError(f"key file {path} has a secret that is not hex") from None
-    x = int.from_bytes(raw, "little")
-    if len(raw) != 32 or not 0 < x < L:
-        raise ValueError(f"key file {path} has no scalar 0 < x < l")
-    return x
+    return load_encryption_key(path).scalar
 
 
 def enc_public_hex(x: int) -> str:

@@ -37,7 +37,9 @@ from mpc_tx.protocol.tx import tx_hash
 __all__ = ["Ballot", "build_ballots", "random_choices", "filler_txs", "Load", "LoadResult", "run_load", "percentile"]
 
 _FULL = "mempool is full"
+_SEEN = "tx already exists in cache"
 _BATCH = 10  # CometBFT's default rpc.max_request_batch_size
+_FATAL_BATCH_ERRORS = 50  # whole batches refused in a row (over every node) before the load gives up
 
 
 # --- the txs ---------------------------------------------------------------------------
@@ -234,7 +236,9 @@ class Load:
         self.down_until: dict[int, float] = {}
         self.next_height = start_height
         self.watch_error = None
-        self.fatal = None  # a whole batch refused: a setting, not load
+        self.fatal = None  # a whole batch refused again and again: a setting, not load
+        self.batch_errors = self.batch_errors_in_a_row = 0
+        self.last_batch_error = None
         self._sending = threading.Event()
         self._stop = threading.Event()
         self._workers = []
@@ -328,6 +332,9 @@ class Load:
                 "never_committed": sum(1 for k in self.submitted if k not in self.committed),
                 "rejected_in_block": len(set(self.rejected) - set(self.committed)),
                 "resent": sum(1 for n in self.sends.values() if n > 1),
+                "batch_errors": self.batch_errors,
+                "senders_alive": sum(t.is_alive() for t in getattr(self, "_senders", [])),
+                "fatal": self.fatal,
             }
 
     def result(self) -> LoadResult:
@@ -449,11 +456,25 @@ class Load:
                     self.down_until[node] = time.monotonic() + 2.0
                     self._requeue(batch)
                     continue
+                if isinstance(answers, dict) and answers.get("id") in batch:
+                    answers = [answers]  # CometBFT answers a batch of one with a bare object, not a list
                 if isinstance(answers, dict) and answers.get("error"):
+                    # A whole batch refused: a setting (batch size, encoding) if every node keeps
+                    # refusing, but a node starting or stopping may refuse one too: retry elsewhere.
                     with self.lock:
-                        self.fatal = str(answers["error"].get("data") or answers["error"])
-                    self._sending.clear()
-                    return
+                        self.batch_errors += 1
+                        self.last_batch_error = str(answers["error"].get("data") or answers["error"])
+                        refused_in_a_row = self.batch_errors_in_a_row = self.batch_errors_in_a_row + 1
+                    if refused_in_a_row >= _FATAL_BATCH_ERRORS:
+                        with self.lock:
+                            self.fatal = self.last_batch_error
+                        self._sending.clear()
+                        return
+                    self.down_until[node] = time.monotonic() + 1.0
+                    self._requeue(batch)
+                    continue
+                with self.lock:
+                    self.batch_errors_in_a_row = 0
                 now = time.monotonic()
                 retry, full = [], []
                 with self.lock:
@@ -462,6 +483,8 @@ class Load:
                         if i not in batch:
                             continue
                         err = answer.get("error")
+                        if err and _SEEN in str(err.get("data", "")):
+                            err = None  # sent before (its answer lost to a timeout): the node has it
                         if err and _FULL in str(err.get("data", "")):
                             full.append(i)  # the mempool needs a block first
                         elif err and self.resend_refused:

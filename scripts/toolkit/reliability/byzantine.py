@@ -24,7 +24,6 @@ from mpc_tx.protocol.digests import outcome_digest
 
 from toolkit.load import Load, build_ballots
 from toolkit.reliability.checks import clear_outcome
-from toolkit.reliability.harness import RunFailed
 
 __all__ = ["byzantine_attester"]
 
@@ -83,7 +82,7 @@ def byzantine_attester(h, run, rng):
             height=h.top(),
         )
         closed1, late1 = h.close_under_load(run, p1, c1, load1)
-        closed1 = _counted_set_fixed(h, p1["id"])  # its digest is what an attestation carries
+        closed1 = h.counted_set_fixed(p1["id"])  # its digest is what an attestation carries
         load2 = Load(h.urls(), ballots2, start_height=max(1, h.top() - 1)).start()
         counted1 = load1.committed_ballots() + late1.committed_ballots()
         clear = clear_outcome(closed1, [x.choice for x in counted1])
@@ -181,17 +180,6 @@ def byzantine_attester(h, run, rng):
         load1.stop()
         if load2 is not None:
             load2.stop()
-
-
-def _counted_set_fixed(h, poll_id: int, timeout=120.0) -> dict:
-    """Return the poll once its counted set is fixed (after the complaint window, §17)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        poll = h.query(f"/poll/{poll_id}")
-        if poll.get("counted_fixed_height") is not None:
-            return poll
-        time.sleep(0.3)
-    raise RunFailed(f"poll {poll_id}'s counted set was not fixed within {timeout:.0f} s")
 
 
 def _judge_byzantine(h, run, poll_id, b, m, attacks, answers, out, wrong_digests):

@@ -214,6 +214,7 @@ class Harness:
                 "max_ballots": 100_000,
                 "max_revotes": 3,
                 "min_ballots": client.params().get("min_ballots_floor", 0),
+                "threshold": None,  # the top of the range the chain allows (§17)
             }
             return txcodec.build(creator, client.chain_id, "create_poll", client.next_nonce(creator), body)
 
@@ -226,6 +227,16 @@ class Harness:
             lambda c: txcodec.build(creator, c.chain_id, "close_poll", c.next_nonce(creator), {"poll": poll["id"]})
         )
         return self.query(f"/poll/{poll['id']}")
+
+    def counted_set_fixed(self, poll_id: int, timeout=120.0) -> dict:
+        """Return the poll once its counted set is fixed (after the complaint window, §17): its MPC starts then."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            poll = self.query(f"/poll/{poll_id}")
+            if poll.get("counted_fixed_height") is not None:
+                return poll
+            time.sleep(0.3)
+        raise RunFailed(f"poll {poll_id}'s counted set was not fixed within {timeout:.0f} s")
 
     def wait_outcome(self, poll_id: int, timeout: float) -> dict:
         deadline = time.monotonic() + timeout

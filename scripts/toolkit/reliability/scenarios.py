@@ -327,8 +327,10 @@ def _worker_down(past_deadline: bool):
             run.fault(action="SIGKILL", process="worker", validator=w, pid=pid, height=height, **snap)
             h.finish_load(load, run)
             closed, late = h.close_under_load(run, poll, creator, load)
-            # Through the close and the first attempt: the other parties report the absent one.
-            h.net.wait_height(closed["closed_height"] + A, timeout=240)
+            # Through the complaint window and the first attempt (the MPC starts once the counted
+            # set is fixed, §17): the other parties report the absent one.
+            fixed = h.counted_set_fixed(poll["id"], timeout=240)
+            h.net.wait_height(fixed["counted_fixed_height"] + A, timeout=240)
             deadline, reports = time.monotonic() + 120, []
             while not any(w in r for r in reports) and time.monotonic() < deadline:
                 time.sleep(1.0)
@@ -347,7 +349,7 @@ def _worker_down(past_deadline: bool):
                 h.sup.start(w, "worker")
                 run.fault(action="restart", process="worker", validator=w, pid=h.net.pid(w, "worker"), height=h.top())
                 out = h.check_outcome(run, closed, [load, late])
-                if out["final_height"] > closed["deadline_height"]:
+                if out["final_height"] > h.query(f"/poll/{poll['id']}")["deadline_height"]:
                     run.fail("the outcome came after the deadline")
             run.notes.append(f"absence reports {reports}")
             h.check_ballots(run, closed, load, late)

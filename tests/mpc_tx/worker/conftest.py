@@ -10,7 +10,7 @@ import pytest
 from mpc_tx.keyfile import save_key
 from mpc_tx.protocol import canonical, tally, tx as txcodec
 from mpc_tx.protocol.group import base, random_scalar
-from mpc_tx.protocol.keys import SigningKey
+from mpc_tx.protocol.keys import EncryptionKey, SigningKey
 from mpc_tx.worker import shares
 from mpc_tx.worker.follower import Worker
 
@@ -72,8 +72,7 @@ class Validators:
         (home / "mpc" / "tls").mkdir(parents=True, exist_ok=True)
         if not (home / "mpc" / "attest_key.json").exists():
             save_key(self.attest[i], home / "mpc" / "attest_key.json")
-            secret = self.x[i].to_bytes(32, "little").hex()
-            (home / "mpc" / "enc_key.json").write_text(json.dumps({"type": shares.ENC_KEY_TYPE, "secret": secret}))
+            save_key(EncryptionKey.from_secret(self.x[i].to_bytes(32, "little")), home / "mpc" / "enc_key.json")
             (home / "mpc" / "tls" / "party.crt").write_text(f"-----CERT {i}-----")
             (home / "mpc" / "tls" / "party.key").write_text("-----KEY-----")
         return home

@@ -18,6 +18,7 @@ from mpc_tx.worker import shares
 def _key_file(tmp_path, doc):
     path = tmp_path / "enc_key.json"
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    path.chmod(0o600)
     return path
 
 
@@ -32,11 +33,11 @@ def test_the_key_file_gives_the_scalar_and_the_registry_key(tmp_path):
     "doc, reason",
     [
         ("{", "is not JSON"),
-        ({"type": "x25519", "secret": "11" * 32}, "is not a ristretto255-scalar key"),
+        ({"type": "ed25519", "seed": "11" * 32}, "does not hold a key of type ristretto255-scalar"),
         ({"type": "ristretto255-scalar", "secret": "zz" * 32}, "not hex"),
-        ({"type": "ristretto255-scalar", "secret": "00" * 32}, "no scalar 0 < x < l"),
-        ({"type": "ristretto255-scalar", "secret": L.to_bytes(32, "little").hex()}, "no scalar 0 < x < l"),
-        ({"type": "ristretto255-scalar", "secret": "11" * 31}, "no scalar 0 < x < l"),
+        ({"type": "ristretto255-scalar", "secret": "00" * 32}, "not a scalar in 1..l-1"),
+        ({"type": "ristretto255-scalar", "secret": L.to_bytes(32, "little").hex()}, "not a scalar in 1..l-1"),
+        ({"type": "ristretto255-scalar", "secret": "11" * 31}, "no 32-byte secret"),
     ],
 )
 def test_a_bad_key_file_is_refused_naming_the_file_not_its_content(tmp_path, doc, reason):
@@ -113,3 +114,10 @@ def test_the_counted_digest_is_over_each_ballots_voter_and_bytes_in_order():
     assert one == hashlib.sha256(("aa" * 32).encode() + b"\x01\x02").hexdigest()
     assert shares.counted_digest([one, two]) == digests.counted_set_digest([one, two])
     assert shares.counted_digest([one, two]) != shares.counted_digest([two, one])
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path):
+    path = _key_file(tmp_path, {"type": "ristretto255-scalar", "secret": random_scalar().to_bytes(32, "little").hex()})
+    path.chmod(0o644)
+    with pytest.raises(ValueError, match="open to other users"):
+        shares.load_enc_scalar(path)
