@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Time the MPC programs alone (MPyC, pinned TLS, loopback) and print a Markdown table.
+"""Time the MPC program alone (MPyC, pinned TLS, loopback) and print a Markdown table: unanimity only.
 
-Each configuration runs m party processes of this script (``--party``, the job JSON on
+Only a unanimity poll has an MPC program: a tally is opened on chain from the
+validators' aggregate posts (docs/PROTOCOL.md §18), and ``mpc_tx.mpc.job`` refuses a job
+of kind tally. ``scripts/bench_mpc.py`` times the MPyC tally it replaced, from git. Each
+configuration runs m party processes of this script (``--party``, the job JSON on
 stdin, as mpc_tx.mpc.job takes it). A party reports the seconds to connect, the seconds
 of the MPC program (all steps of mpc_tx.mpc.programs.poll_outcome) and its bytes sent. The
 table gives the slowest party; "job" is the wall time of the same poll run end to end
@@ -46,9 +49,7 @@ def _party():
 def _jobs(m, kind, n):
     from mpc_tx.mpc.local import local_jobs
 
-    k = 1 if kind == "unanimity" else 3
-    votes = [[1] if k == 1 else [int(e == j % k) for e in range(k)] for j in range(n)]
-    return local_jobs(m, kind, votes, k, deadline_s=300)
+    return local_jobs(m, kind, [[1]] * n, 1, deadline_s=300)
 
 
 def _run_parties(jobs):
@@ -87,11 +88,11 @@ def main():
     m = args.parties
     print(
         f"m = {m} parties, t = {(m - 1) // 2}, PRSS on, pinned TLS on loopback, "
-        f"{os.cpu_count()} CPUs; tally has 3 options\n"
+        f"{os.cpu_count()} CPUs; unanimity only (a tally is opened on chain, no MPC program)\n"
     )
     print("| kind | ballots | connect (s) | MPC program (s) | sent per party (kB) | job end to end (s) |")
     print("|---|---:|---:|---:|---:|---:|")
-    for kind in ("unanimity", "tally"):
+    for kind in ("unanimity",):
         for n in args.ballots:
             jobs = _jobs(m, kind, n)
             reports = _run_parties(jobs)
