@@ -16,13 +16,13 @@ from collections import OrderedDict
 
 from mpc_tx.protocol import tx as txcodec
 from mpc_tx.protocol.ballot import verify_ballot
-from mpc_tx.protocol.codes import TxError, TOO_LARGE, WRONG_CHAIN, REPLAY, BAD_BALLOT
+from mpc_tx.protocol.codes import TxError, TOO_LARGE, WRONG_CHAIN, REPLAY, BAD_BALLOT, UNKNOWN_POLL, NOT_VALIDATOR
 from mpc_tx.protocol.context import PollContext, ballot_size
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.group import parse_point
-from abci_app.store.keys import nonce_key
+from abci_app.store.keys import nonce_key, poll_key
 
-__all__ = ["admit", "stateless", "check_ballot", "poll_context", "registry_points"]
+__all__ = ["admit", "stateless", "check_ballot", "poll_context", "registry_points", "load_poll_for_validator"]
 
 # Parsed registry keys by their hex encodings: the registry is static, so one entry per
 # chain (a test process runs a few chains); parsing is then once per process, not per ballot.
@@ -132,3 +132,18 @@ def admit(state, ctx, raw: bytes, cache=None, final=False):
     if not verified:
         tx = _verified(tx, ctx.chain_id, ctx.validators)
     return tx
+
+
+def load_poll_for_validator(state, body: dict, signer: str, verb: str) -> dict:
+    """Return the poll of a validator's tx; raise UNKNOWN_POLL, or NOT_VALIDATOR unless signer is its validator."""
+    poll = state.get(poll_key(body["poll"]))
+    if poll is None:
+        raise TxError(UNKNOWN_POLL, f"no poll with id {body['poll']}")
+    index, validators = body["validator"], poll["validators"]
+    if index >= len(validators) or validators[index]["attest_key"] != signer:
+        raise TxError(
+            NOT_VALIDATOR,
+            f"the signer is not validator {index} of poll {poll['id']}: "
+            f"only the poll's validators {verb}, each with its registered attestation key",
+        )
+    return poll

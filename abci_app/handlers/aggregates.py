@@ -14,8 +14,6 @@ Txs: aggregate (the poll's validators). Events: aggregate, outcome_final.
 from mpc_tx.protocol import events, running, tally
 from mpc_tx.protocol.codes import (
     TxError,
-    UNKNOWN_POLL,
-    NOT_VALIDATOR,
     NOT_TALLY,
     AGGREGATE_WINDOW,
     TOO_FEW_BALLOTS,
@@ -24,6 +22,7 @@ from mpc_tx.protocol.codes import (
     INTERNAL,
 )
 from mpc_tx.protocol.encoding import Rejected
+from abci_app.checks import load_poll_for_validator
 from abci_app.context import event
 from abci_app.handlers import trail
 from abci_app.handlers.outcomes import final_event
@@ -41,17 +40,8 @@ def aggregate(state, ctx, tx):
     result data (the running digest after it; the final form in the final tx).
     """
     body = tx.body
-    poll = state.get(poll_key(body["poll"]))
-    if poll is None:
-        raise TxError(UNKNOWN_POLL, f"no poll with id {body['poll']}")
+    poll = load_poll_for_validator(state, body, tx.signer, "post aggregate pairs")
     poll_id, index = poll["id"], body["validator"]
-    validators = poll["validators"]
-    if index >= len(validators) or validators[index]["attest_key"] != tx.signer:
-        raise TxError(
-            NOT_VALIDATOR,
-            f"the signer is not validator {index} of poll {poll_id}: "
-            "only the poll's validators post aggregate pairs, each with its registered attestation key",
-        )
     if poll["kind"] != "tally":
         raise TxError(
             NOT_TALLY, f"poll {poll_id} is a {poll['kind']} poll: only a tally is opened from aggregate pairs"
@@ -66,7 +56,7 @@ def aggregate(state, ctx, tx):
             BAD_AGGREGATE,
             f"the pairs are {len(body['pairs']) // 2} bytes; poll {poll_id} has {sums.k} options: {size} bytes",
         )
-    post = tally.judge_pairs(sums, len(validators), index, bytes.fromhex(body["pairs"]))
+    post = tally.judge_pairs(sums, len(poll["validators"]), index, bytes.fromhex(body["pairs"]))
     if isinstance(post, Rejected):
         raise TxError(BAD_AGGREGATE, f"the pairs: {post.reason}")
     state.put(

@@ -17,8 +17,6 @@ from mpc_tx.protocol import events, running, tally
 from mpc_tx.protocol.ballot import parse_ballot
 from mpc_tx.protocol.codes import (
     TxError,
-    UNKNOWN_POLL,
-    NOT_VALIDATOR,
     COMPLAINT_WINDOW,
     UNKNOWN_BALLOT,
     ALREADY_COMPLAINED,
@@ -28,6 +26,7 @@ from mpc_tx.protocol.complaint import BALLOT_BAD, adjudicate
 from mpc_tx.protocol.encoding import Rejected
 from mpc_tx.protocol.records import poll_entries
 from abci_app.checks import poll_context
+from abci_app.checks import load_poll_for_validator
 from abci_app.context import event
 from abci_app.handlers import trail
 from abci_app.store.keys import poll_key, ballot_key, digest_key, bad_commitments_key, complaint_key
@@ -44,17 +43,8 @@ def complain(state, ctx, tx):
     named_validators. Emits complaint; returns the result data (the running digest after it).
     """
     body = tx.body
-    poll = state.get(poll_key(body["poll"]))
-    if poll is None:
-        raise TxError(UNKNOWN_POLL, f"no poll with id {body['poll']}")
+    poll = load_poll_for_validator(state, body, tx.signer, "complain")
     poll_id, index = poll["id"], body["validator"]
-    validators = poll["validators"]
-    if index >= len(validators) or validators[index]["attest_key"] != tx.signer:
-        raise TxError(
-            NOT_VALIDATOR,
-            f"the signer is not validator {index} of poll {poll_id}: "
-            "only the poll's validators complain, each with its registered attestation key",
-        )
     until = poll["complaints_until"]
     if poll["counted_fixed_height"] is not None or (until is not None and ctx.height > until):
         raise TxError(

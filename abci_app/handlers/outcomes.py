@@ -14,7 +14,8 @@ from mpc_tx.protocol import canonical, outcome
 from mpc_tx.protocol.digests import outcome_digest
 
 from abci_app import mpcslots
-from mpc_tx.protocol.codes import TxError, UNKNOWN_POLL, NOT_VALIDATOR, ALREADY_ATTESTED, POLL_NOT_CLOSED, BAD_OUTCOME
+from mpc_tx.protocol.codes import TxError, ALREADY_ATTESTED, POLL_NOT_CLOSED, BAD_OUTCOME
+from abci_app.checks import load_poll_for_validator
 from abci_app.context import event
 from mpc_tx.protocol import events
 from abci_app.store.keys import poll_key, attest_key, attest_prefix, report_key, report_prefix, aggregate_prefix
@@ -31,17 +32,8 @@ def submit_outcome(state, ctx, tx):
     once, emits outcome_attested, and marks the poll for finalize_touched at the block's end.
     """
     body = tx.body
-    poll = state.get(poll_key(body["poll"]))
-    if poll is None:
-        raise TxError(UNKNOWN_POLL, f"no poll with id {body['poll']}")
+    poll = load_poll_for_validator(state, body, tx.signer, "attest")
     index = body["validator"]
-    validators = poll["validators"]
-    if index >= len(validators) or validators[index]["attest_key"] != tx.signer:
-        raise TxError(
-            NOT_VALIDATOR,
-            f"the signer is not validator {index} of poll {poll['id']}: "
-            "only the poll's validators attest, each with its registered attestation key",
-        )
     if poll["kind"] == "tally":
         raise TxError(BAD_OUTCOME, f"poll {poll['id']} is a tally: a tally is opened on chain from aggregate pairs")
     if poll["status"] != "closed":

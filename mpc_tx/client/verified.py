@@ -17,8 +17,7 @@ genesis validators either way.
 import time
 
 from mpc_tx.protocol.encoding import Rejected
-from mpc_tx.protocol.records import POLL_FACTS, RecordError, poll_facts, snapshot_validators
-from mpc_tx.protocol.sharing import L
+from mpc_tx.protocol.records import POLL_FACTS, poll_facts
 from mpc_tx.protocol import canonical, registry as protocol_registry, running, tx as txcodec
 from mpc_tx.client.light import LightClient, VerifyError
 
@@ -103,32 +102,6 @@ def verified_close(light: LightClient, poll_id: int):
     return None
 
 
-def _facts(poll_id: int, creator: str, body: dict, height: int, registry: list) -> dict:
-    """Return the poll's POLL_FACTS; the threshold is the caller's to check by kind (§18.1)."""
-    try:
-        return poll_facts(poll_id, creator, body, height, registry)
-    except RecordError:
-        pass  # a tally's t outside MPyC's range, while records takes MPyC's range for both kinds
-    voters = body["voters"]
-    return {
-        "id": poll_id,
-        "creator": creator,
-        "question": body["question"],
-        "kind": body["kind"],
-        "options": body["options"],
-        "open": voters is None,
-        "eligible": None if voters is None else len(voters),
-        "created_height": height,
-        "close_height": body["close_height"],
-        "max_ballots": body["max_ballots"],
-        "max_revotes": body["max_revotes"],
-        "min_ballots": body["min_ballots"],
-        "validators": snapshot_validators(registry),
-        "threshold": None,
-        "field": str(L),
-    }
-
-
 def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: dict) -> dict:
     """Return the poll's facts proven against the genesis set; raise VerifyError naming the node on a lie.
 
@@ -141,10 +114,8 @@ def verified_poll(light: LightClient, poll_id: int, genesis: dict, node_poll: di
         raise VerifyError("the genesis file has no validator registry (app_state.validators)")
     tx, created = _created(light, poll_id)
     # The set is static: the poll's snapshot is the genesis registry, as the app takes it.
-    # The body's t is checked by kind below; the facts are taken with the default so that a
-    # tally's t above MPyC's range (§18.1) does not stop the records' derivation.
-    poll = _facts(poll_id, tx.signer, tx.body, created.height, registry)
-    poll["threshold"] = created_threshold(tx.body, registry)  # the body's t (§17), whatever the default
+    created_threshold(tx.body, registry)  # a t the chain refuses for this kind: VerifyError, naming it
+    poll = poll_facts(poll_id, tx.signer, tx.body, created.height, registry)
     if not isinstance(node_poll, dict):
         raise VerifyError(f"{node} answered /poll/{poll_id} with no poll")
     differ = [k for k in POLL_FACTS if node_poll.get(k) != poll[k]]
